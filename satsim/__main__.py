@@ -1,0 +1,5 @@
+import sys
+
+from satsim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Numerics of the datapath: N:M selection and compression (more with the numerics issue)."""

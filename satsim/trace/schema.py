@@ -1,0 +1,186 @@
+"""Trace format v1: the records of one training iteration, in execution order.
+
+A trace file is JSON lines: a header, one record per line, and an ``end`` record carrying
+the record count (so a truncated file is detected). GEMM-like ops are canonical
+``C[M, N] = A[M, K] @ B[K, N]`` (times ``batch`` independent instances); ``weight`` says which
+operand is a layer's weight, and ``sparsity`` is that operand's N:M structure along K.
+Vector, update and mask-generation records are carried for the units of later issues.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PositiveInt,
+    model_validator,
+)
+
+from satsim.types import NMPattern, Phase, sparsity_label
+
+FORMAT = "satsim.trace"
+VERSION = 1
+
+
+def _nm(value: Any) -> NMPattern | None:
+    if value is None or isinstance(value, NMPattern):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected 'dense' or 'N:M'")
+    return NMPattern.parse(value)
+
+
+Sparsity = Annotated[NMPattern | None, PlainValidator(_nm), PlainSerializer(sparsity_label)]
+Pair = tuple[PositiveInt, PositiveInt]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConvParams(_Record):
+    """A 2-D convolution that a GEMM was lowered from (implicit GEMM)."""
+
+    batch: PositiveInt
+    in_channels: PositiveInt
+    out_channels: PositiveInt
+    height: PositiveInt = Field(description="input height")
+    width: PositiveInt = Field(description="input width")
+    kernel: Pair
+    stride: Pair = (1, 1)
+    padding: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] = (0, 0)
+    dilation: Pair = (1, 1)
+    groups: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> ConvParams:
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError("channels must be divisible by groups")
+        if self.out_height < 1 or self.out_width < 1:
+            raise ValueError("kernel larger than the padded input")
+        return self
+
+    def _out(self, size: int, axis: int) -> int:
+        span = self.dilation[axis] * (self.kernel[axis] - 1) + 1
+        return (size + 2 * self.padding[axis] - span) // self.stride[axis] + 1
+
+    @property
+    def out_height(self) -> int:
+        return self._out(self.height, 0)
+
+    @property
+    def out_width(self) -> int:
+        return self._out(self.width, 1)
+
+    def gemm_dims(self, phase: Phase) -> tuple[int, int, int, int]:
+        """(M, K, N, batch) of the lowered GEMM in ``phase``; one instance per group."""
+        g, window = self.groups, self.kernel[0] * self.kernel[1]
+        cin, cout = self.in_channels // g, self.out_channels // g
+        out_px = self.batch * self.out_height * self.out_width
+        if phase is Phase.FF:
+            return out_px, cin * window, cout, g
+        if phase is Phase.BP:
+            return self.batch * self.height * self.width, cout * window, cin, g
+        if phase is Phase.WG:
+            return cout, out_px, cin * window, g
+        raise ValueError(f"a convolution has no {phase} GEMM")
+
+
+class GemmOp(_Record):
+    """A GEMM-like op: ``batch`` x ``C[M, N] = A[M, K] @ B[K, N]``."""
+
+    kind: Literal["gemm"] = "gemm"
+    phase: Literal[Phase.FF, Phase.BP, Phase.WG]
+    layer: str = Field(min_length=1, description="module name of the layer")
+    M: PositiveInt
+    K: PositiveInt = Field(description="reduction dimension")
+    N: PositiveInt
+    batch: PositiveInt = 1
+    weight: Literal["A", "B"] | None = Field(
+        default=None, description="which operand is the layer's weight (None: activations only)")
+    sparsity: Sparsity = Field(default=None, description="weight operand's N:M along K")
+    prunable: bool = Field(default=True, description="False where the method keeps it dense")
+    conv: ConvParams | None = None
+    dtype: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> GemmOp:
+        if self.sparsity is not None and self.weight is None:
+            raise ValueError("sparsity needs a weight operand (weight: A or B)")
+        if self.conv is not None:
+            expected = self.conv.gemm_dims(self.phase)
+            if expected != (self.M, self.K, self.N, self.batch):
+                got = (self.M, self.K, self.N, self.batch)
+                raise ValueError(f"inconsistent dims: conv gives (M, K, N, batch) = {expected}, "
+                                 f"record has {got}")
+        return self
+
+    @property
+    def macs(self) -> int:
+        """Dense multiply-accumulates."""
+        return self.batch * self.M * self.K * self.N
+
+
+class VectorOp(_Record):
+    """Element-wise or reduction work outside the array (activation, norm, softmax, ...)."""
+
+    kind: Literal["vector"] = "vector"
+    phase: Phase
+    layer: str
+    op: str = Field(min_length=1)
+    elements: PositiveInt
+
+
+class UpdateOp(_Record):
+    """Optimizer update of one parameter tensor."""
+
+    kind: Literal["update"] = "update"
+    layer: str
+    param: str
+    elements: PositiveInt
+    optimizer: str = "sgd"
+
+
+class MaskGenOp(_Record):
+    """Generation of one N:M mask (and sparse weight) from a dense weight."""
+
+    kind: Literal["maskgen"] = "maskgen"
+    layer: str
+    elements: PositiveInt
+    sparsity: Annotated[NMPattern, PlainValidator(_nm), PlainSerializer(str)]
+    direction: Literal["FF", "BP"] = Field(description="the GEMM the mask serves")
+
+
+Record = Annotated[GemmOp | VectorOp | UpdateOp | MaskGenOp, Field(discriminator="kind")]
+
+
+class TraceHeader(_Record):
+    """First line of a trace file."""
+
+    format: Literal["satsim.trace"] = FORMAT
+    version: Literal[1] = VERSION
+    name: str = Field(min_length=1)
+    source: str = Field(default="", description="how the trace was made (capture, hand, csv)")
+    meta: dict[str, Any] = Field(default_factory=dict, description="model, batch, method, ...")
+
+
+class Trace(BaseModel):
+    """A header and the records of one iteration, in execution order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    header: TraceHeader
+    records: tuple[Record, ...]
+
+    @property
+    def name(self) -> str:
+        return self.header.name
+
+    @property
+    def gemms(self) -> tuple[GemmOp, ...]:
+        return tuple(r for r in self.records if isinstance(r, GemmOp))

@@ -1,0 +1,82 @@
+"""Config layer: presets, overrides and errors that name the file, the field and the reason."""
+
+import pytest
+
+from satsim.config import load_dataflow, load_hardware, parse_overrides
+from satsim.errors import SatsimError
+from satsim.types import Phase, Stationarity
+
+
+def test_sat_preset_matches_the_documented_schema():
+    hw = load_hardware("sat")
+    assert (hw.name, hw.clock_mhz, hw.array.rows, hw.array.cols) == ("sat", 200, 32, 32)
+    assert (hw.sparsity.max_m, hw.memory, hw.sore.lanes, hw.vector.lanes) == (16, "ideal", 32, 32)
+    assert (hw.numerics.operand, hw.numerics.accumulate, hw.numerics.master) == (
+        "fp16", "fp32", "fp32")
+
+
+def test_dataflow_presets():
+    sat, naive = load_dataflow("sat"), load_dataflow("naive")
+    assert sat.stationarity_for(Phase.FF) is None and sat.interleave
+    assert naive.stationarity_for(Phase.BP) is Stationarity.WS and not naive.interleave
+    assert not (naive.pregenerate or naive.offline_schedule)
+
+
+def test_configs_are_frozen():
+    hw = load_hardware("sat")
+    with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
+        hw.clock_mhz = 1
+
+
+def test_overrides_parse_yaml_scalars():
+    assert parse_overrides(["array.rows=16", "interleave=false", "name=x y"]) == [
+        ("array.rows", 16), ("interleave", False), ("name", "x y")]
+
+
+def test_override_changes_the_field():
+    assert load_hardware("sat", [("array.cols", 64)]).array.cols == 64
+
+
+def test_yaml_file_by_path(tmp_path):
+    text = (load_hardware("sat").model_dump_json())
+    path = tmp_path / "mine.yaml"
+    path.write_text(text.replace('"name":"sat"', '"name":"mine"'))  # JSON is YAML
+    assert load_hardware(str(path)).name == "mine"
+
+
+@pytest.mark.parametrize(("override", "field", "reason"), [
+    (("array.rows", 0), "array.rows", "greater than 0"),
+    (("array.depth", 3), "array.depth", "unknown key"),
+    (("clock_mhz", "fast"), "clock_mhz", "valid number"),
+    (("sparsity.max_m", 1), "sparsity.max_m", "greater than or equal to 2"),
+    (("memory", "hbm"), "memory", "'ideal'"),
+])
+def test_bad_values_name_file_field_and_reason(override, field, reason):
+    with pytest.raises(SatsimError) as info:
+        load_hardware("sat", [override])
+    message = str(info.value)
+    assert "configs/sat.yaml" in message and f": {field}: " in message and reason in message
+
+
+def test_per_phase_stationarity_error_names_the_phase():
+    with pytest.raises(SatsimError, match=r"stationarity\.BP: Input should be"):
+        load_dataflow("sat", [("stationarity", {"BP": "is"})])
+
+
+def test_missing_key(tmp_path):
+    path = tmp_path / "hw.yaml"
+    path.write_text("name: x\nclock_mhz: 100\n")
+    with pytest.raises(SatsimError, match=r"hw.yaml: array: required key is missing"):
+        load_hardware(path)
+
+
+def test_malformed_yaml_names_the_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\narray: {rows: 4, cols: 4\nclock_mhz: 1\n")
+    with pytest.raises(SatsimError, match=r"bad.yaml: line \d+: malformed YAML"):
+        load_hardware(path)
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(SatsimError, match=r"presets: .*sat"):
+        load_hardware("nope")

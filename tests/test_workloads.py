@@ -1,0 +1,47 @@
+"""Shipped workloads and re-annotation by training method."""
+
+import pytest
+
+from satsim.resources import shipped
+from satsim.trace import Method, annotate, load_workload
+from satsim.trace.handlowered import resnet18_cifar, resnet50_imagenet
+from satsim.types import NMPattern, Phase
+
+
+@pytest.mark.parametrize("name", sorted(shipped("workloads", (".jsonl",))))
+def test_shipped_traces_read(name):
+    assert load_workload(name).gemms
+
+
+def test_default_workload_is_a_resnet18_training_iteration():
+    """FF, BP and WG of every layer; the stem conv has no BP; BDWP 2:8 on prunable layers."""
+    trace = load_workload()
+    phases = {(op.layer, op.phase) for op in trace.gemms}
+    assert ("conv1", Phase.FF) in phases and ("conv1", Phase.WG) in phases
+    assert ("conv1", Phase.BP) not in phases
+    assert trace.header.meta["method"] == "bdwp"
+    for op in trace.gemms:
+        sparse = op.prunable and op.phase in (Phase.FF, Phase.BP)
+        assert op.sparsity == (NMPattern(2, 8) if sparse else None)
+
+
+def test_shipped_traces_match_their_recipe():
+    """workloads/*.jsonl are what workloads/recipes/handlowered.py writes."""
+    assert load_workload("resnet18-cifar") == resnet18_cifar(batch=32)
+    assert load_workload("resnet50-imagenet") == resnet50_imagenet(batch=32)
+
+
+def test_resnet50_forward_has_54_gemms():
+    trace = resnet50_imagenet(batch=1)
+    assert sum(op.phase is Phase.FF for op in trace.gemms) == 54
+
+
+@pytest.mark.parametrize(("method", "sparse_phases"), [
+    (Method.BDWP, {Phase.FF, Phase.BP}), (Method.SRSTE, {Phase.FF}), (Method.DENSE, set())])
+def test_annotate_by_method(method, sparse_phases):
+    pattern = None if method is Method.DENSE else NMPattern(1, 4)
+    trace = annotate(load_workload(), method, pattern)
+    for op in trace.gemms:
+        expected = pattern if (op.prunable and op.phase in sparse_phases) else None
+        assert op.sparsity == expected
+    assert trace.header.meta["method"] == method.value
