@@ -40,6 +40,13 @@ examples:
 """
 
 
+_CAPTURE_HELP = """\
+Train a zoo model for a few real optimizer steps with an N:M training method and record the
+last step's GEMMs (FF, BP, WG), vector work, weight updates and mask generation as a trace.
+The N:M structure of each weight operand is measured, not assumed. Needs the torch extra.
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage problem as one ``error:`` line and exits 2."""
 
@@ -73,9 +80,35 @@ def _parser() -> argparse.ArgumentParser:
                           "dataflow.interleave=false; repeatable")
     run.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON")
 
-    lst = sub.add_parser("list", help="list shipped presets, dataflows and workloads")
-    lst.add_argument("what", nargs="?", choices=["configs", "dataflows", "workloads"],
-                     help="only this kind")
+    lst = sub.add_parser("list", help="list shipped presets, dataflows, workloads and models")
+    lst.add_argument("what", nargs="?", choices=["configs", "dataflows", "workloads", "models"],
+                     help="only this kind (models need the torch extra)")
+
+    cap = sub.add_parser("capture", help="capture a training iteration of a zoo model (torch)",
+                         description=_CAPTURE_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    cap.add_argument("model", help="zoo model (see 'satsim list models')")
+    cap.add_argument("--method", required=True, choices=["bdwp", "srste", "dense"],
+                     help="N:M training method")
+    cap.add_argument("--nm", default="2:8", metavar="N:M",
+                     help="N:M pattern for bdwp/srste (default 2:8; ignored for dense)")
+    cap.add_argument("--batch", type=int, required=True, help="batch size")
+    cap.add_argument("--steps", type=int, default=2,
+                     help="optimizer steps to run; the last one is traced (default 2)")
+    cap.add_argument("--data", choices=["digits", "synthetic"],
+                     help="training data (default: digits for 32x32 10-class models, else "
+                          "synthetic)")
+    cap.add_argument("--shapes-only", action="store_true",
+                     help="no compute (FakeTensorMode): fast, N:M taken from the configuration")
+    cap.add_argument("--dump-tensors", metavar="LAYER[,LAYER]", default="",
+                     help="save these layers' FF/BP/WG operands, results and masks to "
+                          "OUT.npz")
+    cap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    cap.add_argument("--model-option", dest="model_options", action="append", default=[],
+                     metavar="KEY=VALUE", help="model builder option, e.g. width=8 (tiny "
+                     "variants); repeatable")
+    cap.add_argument("--out", type=Path, required=True, metavar="FILE",
+                     help="trace file to write (.jsonl)")
     return parser
 
 
@@ -162,6 +195,36 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capture(args: argparse.Namespace) -> int:
+    try:
+        from satsim.capture.capture import CaptureSpec, capture
+    except ImportError as exc:
+        raise SatsimError(f"needs the torch extra ({exc.name} is missing): "
+                          "pip install 'satsim[torch]'", source="satsim capture") from None
+    from satsim.trace import write_trace
+
+    try:
+        nm = None if args.method == "dense" else NMPattern.parse(args.nm)
+    except ValueError as exc:
+        raise SatsimError(str(exc), source="--nm") from None
+    if args.method != "dense" and nm is None:
+        raise SatsimError(f"--method {args.method} needs a sparse N:M, not {args.nm}",
+                          source="--nm")
+    if not args.out.parent.is_dir():
+        raise SatsimError("folder does not exist", source=args.out)
+    options = dict(parse_overrides(args.model_options))
+    spec = CaptureSpec(model=args.model, method=args.method, nm=nm, batch=args.batch,
+                       steps=args.steps, data=args.data, shapes_only=args.shapes_only,
+                       seed=args.seed, options=options)
+    layers = tuple(name for name in args.dump_tensors.split(",") if name)
+    dump_path = args.out.with_suffix(".npz") if layers else None
+    trace = capture(spec, dump_layers=layers, dump_path=dump_path, progress=sys.stderr.isatty())
+    write_trace(trace, args.out)
+    print(f"{args.out}: {len(trace.records)} records ({len(trace.gemms)} GEMMs)"
+          + (f", tensors in {dump_path}" if dump_path else ""))
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     kinds = {"configs": (".yaml", ".yml"), "dataflows": (".yaml", ".yml"),
              "workloads": (".jsonl", ".csv")}
@@ -170,6 +233,15 @@ def _list(args: argparse.Namespace) -> int:
             print(f"{kind}:")
             for name, path in shipped(kind, suffixes).items():
                 print(f"  {name:<28} {path.name}")
+    if args.what == "models":
+        try:
+            from satsim.capture.zoo import MODELS
+        except ImportError:
+            raise SatsimError("needs the torch extra: pip install 'satsim[torch]'",
+                              source="satsim list models") from None
+        print("models:")
+        for name, spec in MODELS.items():
+            print(f"  {name:<28} {spec.description}")
     return 0
 
 
@@ -180,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return _run(args) if args.command == "run" else _list(args)
+        return {"run": _run, "list": _list, "capture": _capture}[args.command](args)
     except SatsimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,206 @@
+"""Capture one training iteration of a zoo model as a satsim trace.
+
+Train ``steps`` real optimizer steps (so the traced iteration's masks come from updated
+weights) and record the last one; or, with ``shapes_only``, run one iteration under
+``FakeTensorMode`` (no compute, no values: N:M is then taken from the configured layers).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+from tqdm import tqdm
+
+from satsim.capture.data import digit_batches, synthetic_batches
+from satsim.capture.nm import sparsify
+from satsim.capture.tracer import record
+from satsim.capture.zoo import build_model, get_spec
+from satsim.errors import SatsimError
+from satsim.trace.schema import MaskGenOp, Trace, TraceHeader, UpdateOp
+from satsim.types import NMPattern
+
+METHODS = ("bdwp", "srste", "dense")
+# Final classifiers stay dense (usual practice; GPT-2's lm_head is tied to its embedding).
+CLASSIFIERS = ("fc", "head", "lm_head", "classifier.0")
+
+
+@dataclass(frozen=True)
+class CaptureSpec:
+    """Everything that determines a capture (recorded in the trace header)."""
+
+    model: str
+    method: str
+    nm: NMPattern | None
+    batch: int
+    steps: int = 2
+    data: str | None = None  # digits | synthetic; None: digits where the input size allows
+    shapes_only: bool = False
+    seed: int = 0
+    lr: float = 0.05
+    options: dict = field(default_factory=dict)  # model builder options (tiny variants)
+
+    def validate(self) -> None:
+        spec = get_spec(self.model)  # raises for an unknown model
+        if self.method not in METHODS:
+            raise SatsimError(f"unknown method {self.method!r} (methods: {', '.join(METHODS)})",
+                              source="--method")
+        if self.method != "dense" and self.nm is None:
+            raise SatsimError(f"method {self.method} needs an N:M pattern", source="--nm")
+        if self.batch < 1:
+            raise SatsimError(f"batch must be at least 1, got {self.batch}", source="--batch")
+        if self.steps < 1:
+            raise SatsimError(f"steps must be at least 1, got {self.steps}", source="--steps")
+        if self.data not in (None, "digits", "synthetic"):
+            raise SatsimError(f"unknown data {self.data!r} (digits, synthetic)", source="--data")
+        if self.data == "digits" and not self._digits_fit(spec):
+            raise SatsimError(f"digits are 32x32 images with 10 classes; {self.model} takes "
+                              f"{spec.input_shape}", source="--data")
+
+    def _digits_fit(self, spec) -> bool:
+        size = self.options.get("image_size", spec.input_shape[-1])
+        classes = self.options.get("num_classes", spec.num_classes)
+        return spec.input_kind == "image" and size == 32 and classes == 10
+
+    @property
+    def dataset(self) -> str:
+        if self.shapes_only:
+            return "none (shapes only)"
+        if self.data is not None:
+            return self.data
+        return "digits" if self._digits_fit(get_spec(self.model)) else "synthetic"
+
+
+def _batches(cs: CaptureSpec):
+    spec = get_spec(cs.model)
+    if cs.dataset == "digits":
+        return digit_batches(cs.batch, cs.seed)
+    shape = spec.input_shape
+    if spec.input_kind == "tokens":
+        shape = (cs.options.get("seq", shape[0]),)
+        classes = cs.options.get("vocab", spec.num_classes)
+    else:
+        size = cs.options.get("image_size", shape[-1])
+        shape = (shape[0], size, size)
+        classes = cs.options.get("num_classes", spec.num_classes)
+    return synthetic_batches(shape, spec.input_kind, classes, cs.batch, cs.seed)
+
+
+def _loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(out.flatten(0, -2) if out.dim() > 2 else out, target.flatten())
+
+
+def _layer_status(model: nn.Module, status: dict[str, str], nm: NMPattern | None):
+    prunable = {name: text.startswith("sparse") for name, text in status.items()}
+    configured = {name: (nm if ok else None) for name, ok in prunable.items()}
+    return prunable, configured
+
+
+def _model_options(cs: CaptureSpec) -> dict:
+    return {k: v for k, v in cs.options.items() if k != "seq"}
+
+
+def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Path | None = None,
+            progress: bool = False) -> Trace:
+    """Run the capture described by ``cs`` and return its trace."""
+    cs.validate()
+    torch.manual_seed(cs.seed)
+    if cs.shapes_only:
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        with FakeTensorMode(allow_non_fake_inputs=True):
+            return _capture(cs, dump_layers, dump_path, progress)
+    return _capture(cs, dump_layers, dump_path, progress)
+
+
+def _capture(cs: CaptureSpec, dump_layers, dump_path, progress) -> Trace:
+    model = build_model(cs.model, **_model_options(cs))
+    n, m = (cs.nm.n, cs.nm.m) if cs.nm else (1, 2)
+    names = {name for name, _ in model.named_modules()}
+    status = sparsify(model, cs.method, n, m, skip=[c for c in CLASSIFIERS if c in names])
+    unknown = [name for name in dump_layers if name not in status]
+    if unknown:
+        raise SatsimError(f"no weight layer named {', '.join(map(repr, unknown))} in {cs.model}",
+                          source="--dump-tensors")
+    optimizer = torch.optim.SGD(model.parameters(), lr=cs.lr, momentum=0.9)
+    batches = _batches(cs)
+    steps = 1 if cs.shapes_only else cs.steps
+    losses = []
+    bar = tqdm(range(steps), desc=f"capture {cs.model}", unit="step", disable=not progress)
+    for step in bar:
+        x, target = next(batches)
+        optimizer.zero_grad(set_to_none=True)
+        if step < steps - 1:
+            loss = _loss(model(x), target)
+            loss.backward()
+        else:
+            prunable, configured = _layer_status(model, status, cs.nm)
+            with record(model, nm=cs.nm, prunable=prunable,
+                        configured=configured, measure=not cs.shapes_only,
+                        dump=set(dump_layers)) as cap:
+                loss = _loss(model(x), target)
+                loss.backward()
+        if not cs.shapes_only:
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        optimizer.step()
+    if dump_path is not None and dump_layers:
+        _write_dump(dump_path, cap.dumps, model, dump_layers, cs.nm)
+    return _trace(cs, model, status, cap.records, losses)
+
+
+def _trace(cs: CaptureSpec, model: nn.Module, status, records, losses) -> Trace:
+    masks = []
+    for name, text in status.items():
+        if text.startswith("sparse"):
+            elements = model.get_submodule(name).weight.numel()
+            directions = ("FF", "BP") if cs.method == "bdwp" else ("FF",)
+            masks += [MaskGenOp(layer=name, elements=elements, sparsity=cs.nm, direction=d)
+                      for d in directions]
+    updates = [UpdateOp(layer=name.rpartition(".")[0] or name, param=name,
+                        elements=p.numel(), optimizer="sgd-momentum")
+               for name, p in model.named_parameters()]
+    meta = {
+        "model": cs.model, "method": cs.method, "nm": str(cs.nm) if cs.nm else "dense",
+        "batch": cs.batch, "steps": cs.steps, "dataset": cs.dataset, "seed": cs.seed,
+        "shapes_only": cs.shapes_only, "measured": not cs.shapes_only,
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "options": cs.options, "layers": status,
+        "losses": [round(v, 6) for v in losses if math.isfinite(v)],
+    }
+    name = cs.model if not cs.options else f"{cs.model}-custom"
+    header = TraceHeader(name=name, source="satsim capture", meta=meta)
+    return Trace(header=header, records=tuple([*masks, *records, *updates]))
+
+
+def _bits(t: torch.Tensor) -> tuple[np.ndarray, str]:
+    """A tensor as a numpy array; bf16/fp16 as raw uint16 bit patterns (npz has no bf16)."""
+    t = t.detach().contiguous().cpu()
+    if t.dtype in (torch.bfloat16, torch.float16):
+        return t.view(torch.int16).numpy().view(np.uint16), str(t.dtype).removeprefix("torch.")
+    return t.numpy(), str(t.dtype).removeprefix("torch.")
+
+
+def _write_dump(path: Path, dumps: dict, model: nn.Module, layers, nm) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for key, tensor in dumps.items():
+        arrays[key], dtype = _bits(tensor)
+        arrays[f"{key}.dtype"] = np.array(dtype)
+    for name in layers:
+        module = model.get_submodule(name)
+        if hasattr(module, "masks"):
+            for direction, mask in zip(("FF", "BP"), module.masks(), strict=True):
+                arrays[f"{name}/mask_{direction}"] = np.packbits(mask.cpu().numpy().ravel())
+                arrays[f"{name}/mask_{direction}.shape"] = np.array(mask.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part.npz")
+    try:
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

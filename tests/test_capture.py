@@ -1,0 +1,137 @@
+"""Trace capture from real PyTorch N:M training (tiny model widths keep it fast)."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+from satsim.capture.capture import CaptureSpec, capture  # noqa: E402
+from satsim.types import NMPattern, Phase  # noqa: E402
+
+torch.set_num_threads(1)
+TINY = {"width": 8}
+
+
+@pytest.fixture(scope="module")
+def traces():
+    """One tiny ResNet-18 capture per method (2 real steps on digits, last one traced)."""
+    return {method: capture(CaptureSpec(model="resnet18-cifar", method=method,
+                                        nm=None if method == "dense" else NMPattern(2, 8),
+                                        batch=4, options=TINY))
+            for method in ("bdwp", "srste", "dense")}
+
+
+def _conv_macs(op):
+    c = op.conv
+    ff = c.batch * c.out_height * c.out_width * c.in_channels * c.kernel[0] * c.kernel[1] * (
+        c.out_channels) // c.groups
+    bp = c.batch * c.height * c.width * c.out_channels * c.kernel[0] * c.kernel[1] * (
+        c.in_channels) // c.groups
+    return {Phase.FF: ff, Phase.WG: ff, Phase.BP: bp}[op.phase]
+
+
+def test_conv_macs_agree_with_conv_parameters(traces):
+    """For every conv GEMM, batch*M*K*N equals the MACs its conv parameters imply."""
+    convs = [op for op in traces["bdwp"].gemms if op.conv is not None]
+    assert len(convs) == 20 * 3 - 1
+    for op in convs:
+        assert op.macs == _conv_macs(op), op.layer
+
+
+def test_every_conv_layer_has_ff_bp_wg_except_the_stem(traces):
+    phases = {}
+    for op in traces["bdwp"].gemms:
+        phases.setdefault(op.layer, set()).add(op.phase)
+    assert phases.pop("conv1") == {Phase.FF, Phase.WG}
+    assert all(p == {Phase.FF, Phase.BP, Phase.WG} for p in phases.values())
+
+
+def test_bdwp_ff_and_bp_are_nm_by_measurement(traces):
+    """Every FF and BP of a sparsified layer measures at most 2 non-zeros per group of 8."""
+    sparsified = [op for op in traces["bdwp"].gemms if op.prunable]
+    assert {op.phase for op in sparsified} == {Phase.FF, Phase.BP}
+    assert all(op.sparsity is not None and op.sparsity.m == 8 and op.sparsity.n <= 2
+               for op in sparsified)
+    assert all(op.sparsity is None for op in traces["bdwp"].gemms if op.phase is Phase.WG)
+
+
+def test_srste_bp_is_dense_by_measurement(traces):
+    """SR-STE's BP weight (pruned along C_in) has no N:M structure along C_out."""
+    gemms = traces["srste"].gemms
+    assert all(op.sparsity is not None for op in gemms if op.prunable and op.phase is Phase.FF)
+    assert all(op.sparsity is None for op in gemms if op.phase is Phase.BP)
+
+
+def test_dense_trace_has_no_sparse_operand(traces):
+    assert all(op.sparsity is None for op in traces["dense"].gemms)
+
+
+def test_header_and_side_records(traces):
+    """The header records the capture; masks per sparse weight and direction, updates per
+    parameter tensor."""
+    trace = traces["bdwp"]
+    meta = trace.header.meta
+    assert (meta["method"], meta["nm"], meta["batch"], meta["dataset"]) == (
+        "bdwp", "2:8", 4, "digits")
+    assert meta["torch"] == torch.__version__ and meta["threads"] == 1
+    kinds = [r.kind for r in trace.records]
+    sparse_layers = [n for n, s in meta["layers"].items() if s.startswith("sparse")]
+    assert kinds.count("maskgen") == 2 * len(sparse_layers) == 2 * 19
+    assert kinds.count("update") == len(list(
+        __import__("satsim.capture.zoo", fromlist=["x"]).build_model(
+            "resnet18-cifar", **TINY).parameters()))
+    assert {r.op for r in trace.records if r.kind == "vector"} >= {"relu", "batchnorm", "add",
+                                                                   "loss"}
+
+
+@pytest.mark.parametrize("method", ["dense", "srste", "bdwp"])
+def test_training_reduces_the_loss(method):
+    """A short digits run lowers the loss for every method."""
+    trace = capture(CaptureSpec(model="resnet18-cifar", method=method, batch=32, steps=30,
+                                nm=None if method == "dense" else NMPattern(2, 4),
+                                options=TINY))
+    losses = trace.header.meta["losses"]
+    assert sum(losses[-6:]) / 6 < 0.8 * sum(losses[:6]) / 6
+
+
+def test_shapes_only_gpt2_records_attention_matmuls():
+    """Under FakeTensorMode: no compute, attention GEMMs have no weight operand."""
+    trace = capture(CaptureSpec(model="gpt2-small", method="bdwp", nm=NMPattern(2, 8), batch=1,
+                                shapes_only=True,
+                                options={"layers": 1, "dim": 64, "heads": 2, "vocab": 96,
+                                         "context": 16, "seq": 16}))
+    attention = [op for op in trace.gemms if op.weight is None and op.batch == 2]
+    assert len(attention) == 2 + 4  # QK^T, PV forward; two gradients each backward
+    assert trace.header.meta["measured"] is False
+    assert any(op.sparsity == NMPattern(2, 8) for op in trace.gemms if op.phase is Phase.BP)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["nosuchnet", "--method", "bdwp", "--batch", "2"], "unknown model 'nosuchnet'"),
+    (["resnet18-cifar", "--method", "bdwp", "--nm", "5:4", "--batch", "2"], "N:M needs N < M"),
+    (["resnet18-cifar", "--method", "bdwp", "--nm", "4:4", "--batch", "2"], "needs a sparse N:M"),
+    (["resnet18-cifar", "--method", "bdwp", "--batch", "0"], "batch must be at least 1"),
+    (["resnet18-cifar", "--method", "bdwp", "--batch", "2", "--model-option", "width=8",
+      "--dump-tensors", "layer9.conv"], "no weight layer named 'layer9.conv'"),
+])
+def test_capture_errors_leave_no_output(cli, tmp_path, args, expected):
+    """Bad capture requests: one error line, exit 2, and no trace or tensor file."""
+    out = tmp_path / "t.jsonl"
+    done = cli("capture", *args, "--out", str(out))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: ") and expected in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_capture_cli_writes_a_trace_satsim_runs(cli, tmp_path):
+    """`satsim capture` -> `satsim run --workload` on the result, with a tensor dump."""
+    out = tmp_path / "r.jsonl"
+    done = cli("capture", "resnet18-cifar", "--method", "bdwp", "--nm", "2:4", "--batch", "4",
+               "--model-option", "width=8", "--dump-tensors", "layer1.0.conv1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    dump = __import__("numpy").load(tmp_path / "r.npz")
+    assert {"layer1.0.conv1/FF/x", "layer1.0.conv1/BP/w", "layer1.0.conv1/WG/dw",
+            "layer1.0.conv1/mask_FF"} <= set(dump.files)
+    ran = cli("run", "--workload", str(out))
+    assert ran.returncode == 0 and "(bdwp, 2:4)" in ran.stdout

@@ -1,0 +1,214 @@
+"""Model zoo: full-size parameter counts (on the meta device), names, shapes and gradients."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch import nn  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+
+from satsim.capture.zoo import MODELS, build_model, example_input  # noqa: E402
+from satsim.errors import SatsimError  # noqa: E402
+
+pytestmark = pytest.mark.torch
+torch.set_num_threads(1)
+
+# Tiny variants: same structure, a few thousand parameters, millisecond steps.
+TINY: dict[str, tuple[dict, dict]] = {  # name -> (build options, input options)
+    "resnet18-cifar": ({"width": 4, "num_classes": 7}, {"image_size": 16}),
+    "resnet50-imagenet": ({"width": 4, "layers": (1, 1, 1, 1), "num_classes": 7},
+                          {"image_size": 32}),
+    "vgg16-cifar": ({"width": 4, "num_classes": 7}, {"image_size": 32}),
+    "vit-tiny": ({"image_size": 32, "patch": 8, "dim": 24, "depth": 2, "heads": 3,
+                  "num_classes": 7}, {"image_size": 32}),
+    "gpt2-small": ({"vocab": 97, "context": 16, "dim": 24, "layers": 2, "heads": 3},
+                   {"vocab": 97, "context": 16, "seq": 8}),
+}
+
+# VGG-16-BN, CIFAR, one Linear classifier:
+#   conv weights + biases (torchvision's VGG-16 features)   14,714,688
+#   batch-norm weight + bias: 2 x (2*64 + 2*128 + 3*256 + 6*512)     8,448
+#   classifier 512 x 10 + 10                                      5,130
+#   total                                                    14,728,266
+FULL_PARAMS = {
+    "resnet18-cifar": 11_173_962,
+    "resnet50-imagenet": 25_557_032,
+    "vgg16-cifar": 14_728_266,
+    "vit-tiny": 5_717_416,
+    "gpt2-small": 124_439_808,  # lm_head tied to wte: the shared weight counts once
+}
+
+
+def _meta(name: str, **options) -> nn.Module:
+    with torch.device("meta"):
+        return build_model(name, **options)
+
+
+def _params(model: nn.Module) -> int:
+    # parameters() yields a shared (tied) tensor once.
+    return sum(p.numel() for p in model.parameters())
+
+
+def _tiny(name: str) -> tuple[nn.Module, torch.Tensor]:
+    build, inputs = TINY[name]
+    torch.manual_seed(0)
+    return build_model(name, **build), example_input(MODELS[name], 2, **inputs)
+
+
+def test_registry_covers_the_five_models():
+    """MODELS holds the five zoo models, each keyed by its own spec name."""
+    assert set(MODELS) == set(FULL_PARAMS)
+    assert all(spec.name == name for name, spec in MODELS.items())
+
+
+@pytest.mark.parametrize("name", sorted(FULL_PARAMS))
+def test_full_size_parameter_count(name):
+    """With default options each model has its published parameter count."""
+    assert _params(_meta(name)) == FULL_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", sorted(FULL_PARAMS))
+def test_full_size_model_accepts_its_spec_input(name):
+    """A default-size model maps one spec-shaped sample to ``num_classes`` outputs (meta)."""
+    spec = MODELS[name]
+    model = _meta(name)
+    x = example_input(spec, 1).to("meta")
+    assert tuple(x.shape[1:]) == spec.input_shape
+    out = model(x)
+    expected = (1, *spec.input_shape, spec.num_classes) if spec.input_kind == "tokens" else (
+        1, spec.num_classes)
+    assert tuple(out.shape) == expected
+
+
+def test_gpt2_lm_head_is_tied_to_wte_unless_untied():
+    """lm_head shares wte's weight by default; untying adds a vocab x d matrix."""
+    tied = _meta("gpt2-small")
+    assert tied.lm_head.weight is tied.wte.weight
+    assert tied.lm_head.bias is None
+    untied = _meta("gpt2-small", tie_weights=False)
+    assert _params(untied) - _params(tied) == 50257 * 768
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("resnet18-cifar", ["conv1", "bn1", "layer1.0.conv1", "layer1.0.bn1", "layer1.0.conv2",
+                        "layer2.0.downsample.0", "layer2.0.downsample.1", "layer4.1.conv2",
+                        "fc"]),
+    ("resnet50-imagenet", ["conv1", "maxpool", "layer1.0.conv3", "layer1.0.downsample.0",
+                           "layer3.5.conv2", "layer4.2.bn3", "fc"]),
+    ("vgg16-cifar", ["features.0", "features.1", "features.6", "features.40", "classifier.0"]),
+    ("vit-tiny", ["patch_embed.proj", "blocks.0.attn.qkv", "blocks.0.attn.proj",
+                  "blocks.11.mlp.fc1", "blocks.11.mlp.fc2", "norm", "head"]),
+    ("gpt2-small", ["wte", "wpe", "h.0.attn.c_attn", "h.0.attn.c_proj", "h.11.mlp.c_fc",
+                    "h.11.mlp.c_proj", "ln_f", "lm_head"]),
+])
+def test_module_names_follow_reference_conventions(name, expected):
+    """Modules carry torchvision / timm / GPT-2 names, so traces read like the originals."""
+    modules = dict(_meta(name).named_modules())
+    assert [n for n in expected if n not in modules] == []
+
+
+def test_weight_gemms_are_conv2d_or_linear():
+    """The named weight GEMMs are plain nn.Conv2d / nn.Linear modules of the reference shapes."""
+    vit = dict(_meta("vit-tiny").named_modules())
+    assert isinstance(vit["patch_embed.proj"], nn.Conv2d)
+    assert vit["patch_embed.proj"].kernel_size == (16, 16)
+    assert vit["patch_embed.proj"].stride == (16, 16)
+    gpt = dict(_meta("gpt2-small").named_modules())
+    assert isinstance(gpt["h.0.attn.c_attn"], nn.Linear)
+    assert (gpt["h.0.attn.c_attn"].in_features, gpt["h.0.attn.c_attn"].out_features) == (
+        768, 3 * 768)
+    vgg = dict(_meta("vgg16-cifar").named_modules())
+    assert isinstance(vgg["features.40"], nn.Conv2d)  # 13 x (conv, bn, relu) + 5 pools
+    assert isinstance(vgg["features.43"], nn.MaxPool2d)  # as in torchvision's vgg16_bn
+    assert (vgg["classifier.0"].in_features, vgg["classifier.0"].out_features) == (512, 10)
+
+
+def test_resnet_stems():
+    """CIFAR ResNet-18: 3x3/1 stem, no max-pool; ResNet-50: 7x7/2 stem and 3x3/2 max-pool."""
+    r18, r50 = _meta("resnet18-cifar"), _meta("resnet50-imagenet")
+    assert (r18.conv1.kernel_size, r18.conv1.stride) == ((3, 3), (1, 1))
+    assert isinstance(r18.maxpool, nn.Identity)
+    assert (r50.conv1.kernel_size, r50.conv1.stride) == ((7, 7), (2, 2))
+    assert isinstance(r50.maxpool, nn.MaxPool2d)
+
+
+def test_resnet50_is_v1_5():
+    """ResNet-50 v1.5 strides the bottleneck's 3x3 conv, not its first 1x1."""
+    block = _meta("resnet50-imagenet").layer2[0]
+    assert block.conv1.stride == (1, 1)
+    assert block.conv2.stride == (2, 2)
+    assert block.downsample[0].stride == (2, 2)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_tiny_variant_output_shape(name):
+    """A tiny variant maps a batch of 2 to [2, classes] (images) or [2, T, vocab] (tokens)."""
+    model, x = _tiny(name)
+    out = model(x)
+    if MODELS[name].input_kind == "tokens":
+        assert tuple(out.shape) == (2, 8, 97)
+    else:
+        assert tuple(out.shape) == (2, 7)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_every_weight_gemm_gets_a_gradient(name):
+    """One backward pass gives every Conv2d / Linear weight a finite, non-zero gradient."""
+    model, x = _tiny(name)
+    model(x).float().square().mean().backward()
+    gemms = {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)}
+    assert gemms
+    missing = [n for n, m in gemms.items()
+               if m.weight.grad is None or not torch.isfinite(m.weight.grad).all()
+               or not m.weight.grad.abs().sum() > 0]
+    assert missing == []
+
+
+class _OpCounter(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(func.overloadpacket.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("name, layers", [("vit-tiny", 2), ("gpt2-small", 2)])
+def test_attention_is_two_visible_bmms_per_layer(name, layers):
+    """Attention runs as explicit q @ k^T and p @ v bmm ops, never a fused SDPA kernel."""
+    model, x = _tiny(name)
+    with torch.no_grad(), _OpCounter() as counter:
+        model(x)
+    assert counter.ops.count("bmm") == 2 * layers
+    assert not [op for op in counter.ops if "scaled_dot_product" in op]
+
+
+def test_gpt2_is_causal():
+    """Changing the last token leaves the logits of every earlier position unchanged."""
+    model, x = _tiny("gpt2-small")
+    changed = x.clone()
+    changed[:, -1] = (changed[:, -1] + 1) % 97
+    with torch.no_grad():
+        before, after = model(x), model(changed)
+    torch.testing.assert_close(before[:, :-1], after[:, :-1])
+    assert not torch.allclose(before[:, -1], after[:, -1])
+
+
+def test_unknown_model_is_a_satsim_error():
+    """An unknown name raises SatsimError listing the known models."""
+    with pytest.raises(SatsimError, match=r"unknown model 'resnet9'.*resnet18-cifar"):
+        build_model("resnet9")
+
+
+def test_example_input_follows_options_and_seed():
+    """example_input honours image_size / seq / vocab and is reproducible from its seed."""
+    img = example_input("vit-tiny", 3, image_size=32, seed=5)
+    assert img.shape == (3, 3, 32, 32) and img.dtype == torch.float32
+    assert torch.equal(img, example_input("vit-tiny", 3, image_size=32, seed=5))
+    assert not torch.equal(img, example_input("vit-tiny", 3, image_size=32, seed=6))
+    tokens = example_input(MODELS["gpt2-small"], 2, seq=12, vocab=50)
+    assert tokens.shape == (2, 12) and tokens.dtype == torch.int64
+    assert int(tokens.min()) >= 0 and int(tokens.max()) < 50
+    assert example_input("gpt2-small", 1, context=16).shape == (1, 16)
+    assert example_input("gpt2-small", 1).shape == (1, 1024)
