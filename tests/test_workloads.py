@@ -25,10 +25,21 @@ def test_default_workload_is_a_resnet18_training_iteration():
         assert op.sparsity == (NMPattern(2, 8) if sparse else None)
 
 
-def test_shipped_traces_match_their_recipe():
-    """workloads/*.jsonl are what workloads/recipes/handlowered.py writes."""
-    assert load_workload("resnet18-cifar") == resnet18_cifar(batch=32)
-    assert load_workload("resnet50-imagenet") == resnet50_imagenet(batch=32)
+@pytest.mark.parametrize("model", ["resnet18-cifar", "resnet50-imagenet"])
+def test_captured_gemms_match_the_hand_lowering(model):
+    """The dense capture's GEMMs (layer, phase, M, K, N) are exactly the hand-lowered ones."""
+    trace = load_workload(f"{model}-dense")
+    build = {"resnet18-cifar": resnet18_cifar, "resnet50-imagenet": resnet50_imagenet}[model]
+    hand = build(batch=trace.header.meta["batch"], method=Method.DENSE, pattern=None)
+
+    def shapes(t):
+        return sorted((op.layer, op.phase, op.M, op.K, op.N, op.batch) for op in t.gemms)
+
+    assert shapes(trace) == shapes(hand)
+
+
+def test_model_name_means_its_bdwp_capture():
+    assert load_workload("resnet18-cifar") == load_workload("resnet18-cifar-bdwp")
 
 
 def test_resnet50_forward_has_54_gemms():

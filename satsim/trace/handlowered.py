@@ -1,8 +1,9 @@
 """Networks lowered by hand to one training iteration's GEMMs (FF, then BP and WG in reverse).
 
-They stand in for captured traces until ``satsim capture`` ships real ones, and give the
-benchmarks a workload of known shape. Weight layers are marked prunable except the stem conv
-(3 input channels) and the classifier; ``method``/``pattern`` annotate the prunable ones.
+An analytic lowering that needs no torch: it gives the benchmarks workloads of any batch,
+and the tests an independent check of what ``satsim capture`` records. Weight layers are
+marked prunable except the stem conv (3 input channels) and the classifier;
+``method``/``pattern`` annotate the prunable ones.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def resnet18_cifar(batch: int = 32, method: Method = Method.BDWP,
             out = size // stride
             layers.append(_conv(f"{prefix}.conv2", batch, cout, cout, out, 3))
             if stride != 1 or cin != cout:
-                layers.append(_conv(f"{prefix}.downsample", batch, cin, cout, size, 1, stride))
+                layers.append(_conv(f"{prefix}.downsample.0", batch, cin, cout, size, 1, stride))
             cin, size = cout, out
     layers.append(_linear("fc", batch, 512, 10, prunable=False))
     meta = {"model": "resnet18-cifar", "batch": batch, "input": [3, 32, 32]}
@@ -84,7 +85,7 @@ def resnet50_imagenet(batch: int = 32, method: Method = Method.BDWP,
             layers.append(_conv(f"{prefix}.conv2", batch, width, width, size, 3, stride))
             layers.append(_conv(f"{prefix}.conv3", batch, width, cout, out, 1))
             if block == 0:
-                layers.append(_conv(f"{prefix}.downsample", batch, cin, cout, size, 1, stride))
+                layers.append(_conv(f"{prefix}.downsample.0", batch, cin, cout, size, 1, stride))
             cin, size = cout, out
     layers.append(_linear("fc", batch, 2048, 1000, prunable=False))
     meta = {"model": "resnet50-imagenet", "batch": batch, "input": [3, 224, 224]}

@@ -31,10 +31,15 @@ class Method(StrEnum):
 
 
 def load_workload(spec: str | Path = DEFAULT_WORKLOAD) -> Trace:
-    """A trace from a file (``.jsonl`` trace or ``.csv``) or a shipped workload name."""
+    """A trace from a file (``.jsonl`` trace or ``.csv``) or a shipped workload name.
+
+    A bare model name (``resnet18-cifar``) means its BDWP 2:8 capture (``resnet18-cifar-bdwp``).
+    """
     path = Path(spec)
     if not path.is_file():
         workloads = shipped("workloads", _SUFFIXES)
+        if str(spec) not in workloads and f"{spec}-bdwp" in workloads:
+            spec = f"{spec}-bdwp"
         if str(spec) not in workloads:
             if path.suffix in _SUFFIXES or "/" in str(spec):
                 raise SatsimError("no such file", source=spec)
