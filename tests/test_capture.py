@@ -135,3 +135,13 @@ def test_capture_cli_writes_a_trace_satsim_runs(cli, tmp_path):
             "layer1.0.conv1/mask_FF"} <= set(dump.files)
     ran = cli("run", "--workload", str(out))
     assert ran.returncode == 0 and "(bdwp, 2:4)" in ran.stdout
+
+
+def test_shapes_only_vit_builds_with_real_initialisers():
+    """ViT's truncated-normal init reads values: the model is built for real, only the traced
+    iteration is fake. Patch-embed conv (FF, WG; no BP) + 18 GEMMs per block + head."""
+    trace = capture(CaptureSpec(model="vit-tiny", method="srste", nm=NMPattern(2, 4), batch=2,
+                                shapes_only=True,
+                                options={"depth": 2, "dim": 32, "heads": 2, "image_size": 32,
+                                         "patch": 8, "num_classes": 10}))
+    assert len(trace.gemms) == 2 + 2 * 18 + 3

@@ -8,6 +8,7 @@ weights) and record the last one; or, with ``shapes_only``, run one iteration un
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def _loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(out.flatten(0, -2) if out.dim() > 2 else out, target.flatten())
 
 
-def _layer_status(model: nn.Module, status: dict[str, str], nm: NMPattern | None):
+def _layer_status(status: dict[str, str], nm: NMPattern | None):
     prunable = {name: text.startswith("sparse") for name, text in status.items()}
     configured = {name: (nm if ok else None) for name, ok in prunable.items()}
     return prunable, configured
@@ -107,18 +108,13 @@ def _model_options(cs: CaptureSpec) -> dict:
 
 def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Path | None = None,
             progress: bool = False) -> Trace:
-    """Run the capture described by ``cs`` and return its trace."""
+    """Run the capture described by ``cs`` and return its trace.
+
+    The model is built and sparsified with real tensors (initialisers may look at values);
+    with ``shapes_only`` only the traced iteration runs under ``FakeTensorMode``.
+    """
     cs.validate()
     torch.manual_seed(cs.seed)
-    if cs.shapes_only:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-
-        with FakeTensorMode(allow_non_fake_inputs=True):
-            return _capture(cs, dump_layers, dump_path, progress)
-    return _capture(cs, dump_layers, dump_path, progress)
-
-
-def _capture(cs: CaptureSpec, dump_layers, dump_path, progress) -> Trace:
     model = build_model(cs.model, **_model_options(cs))
     n, m = (cs.nm.n, cs.nm.m) if cs.nm else (1, 2)
     names = {name for name, _ in model.named_modules()}
@@ -130,6 +126,7 @@ def _capture(cs: CaptureSpec, dump_layers, dump_path, progress) -> Trace:
     optimizer = torch.optim.SGD(model.parameters(), lr=cs.lr, momentum=0.9)
     batches = _batches(cs)
     steps = 1 if cs.shapes_only else cs.steps
+    prunable, configured = _layer_status(status, cs.nm)
     losses = []
     bar = tqdm(range(steps), desc=f"capture {cs.model}", unit="step", disable=not progress)
     for step in bar:
@@ -139,19 +136,27 @@ def _capture(cs: CaptureSpec, dump_layers, dump_path, progress) -> Trace:
             loss = _loss(model(x), target)
             loss.backward()
         else:
-            prunable, configured = _layer_status(model, status, cs.nm)
-            with record(model, nm=cs.nm, prunable=prunable,
-                        configured=configured, measure=not cs.shapes_only,
-                        dump=set(dump_layers)) as cap:
+            with _fake(cs.shapes_only), record(
+                    model, nm=cs.nm, prunable=prunable, configured=configured,
+                    measure=not cs.shapes_only, dump=set(dump_layers)) as cap:
                 loss = _loss(model(x), target)
                 loss.backward()
-        if not cs.shapes_only:
+        if not cs.shapes_only:  # fake gradients must not reach the weights
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        optimizer.step()
+            optimizer.step()
     if dump_path is not None and dump_layers:
-        _write_dump(dump_path, cap.dumps, model, dump_layers, cs.nm)
+        _write_dump(dump_path, cap.dumps, model, dump_layers)
     return _trace(cs, model, status, cap.records, losses)
+
+
+def _fake(enabled: bool):
+    """FakeTensorMode (shapes, no compute) when enabled; real tensors are converted on entry."""
+    if not enabled:
+        return nullcontext()
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    return FakeTensorMode(allow_non_fake_inputs=True)
 
 
 def _trace(cs: CaptureSpec, model: nn.Module, status, records, losses) -> Trace:
@@ -186,7 +191,7 @@ def _bits(t: torch.Tensor) -> tuple[np.ndarray, str]:
     return t.numpy(), str(t.dtype).removeprefix("torch.")
 
 
-def _write_dump(path: Path, dumps: dict, model: nn.Module, layers, nm) -> None:
+def _write_dump(path: Path, dumps: dict, model: nn.Module, layers) -> None:
     arrays: dict[str, np.ndarray] = {}
     for key, tensor in dumps.items():
         arrays[key], dtype = _bits(tensor)
