@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                          description=_CAPTURE_HELP,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     cap.add_argument("model", help="zoo model (see 'satsim list models')")
-    cap.add_argument("--method", required=True, choices=["bdwp", "srste", "dense"],
+    cap.add_argument("--method", required=True, choices=[m.value for m in Method],
                      help="N:M training method")
     cap.add_argument("--nm", default="2:8", metavar="N:M",
                      help="N:M pattern for bdwp/srste (default 2:8; ignored for dense)")

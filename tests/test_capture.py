@@ -5,7 +5,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
+import numpy as np  # noqa: E402
+
 from satsim.capture.capture import CaptureSpec, capture  # noqa: E402
+from satsim.capture.zoo import build_model  # noqa: E402
 from satsim.types import NMPattern, Phase  # noqa: E402
 
 torch.set_num_threads(1)
@@ -77,9 +80,7 @@ def test_header_and_side_records(traces):
     kinds = [r.kind for r in trace.records]
     sparse_layers = [n for n, s in meta["layers"].items() if s.startswith("sparse")]
     assert kinds.count("maskgen") == 2 * len(sparse_layers) == 2 * 19
-    assert kinds.count("update") == len(list(
-        __import__("satsim.capture.zoo", fromlist=["x"]).build_model(
-            "resnet18-cifar", **TINY).parameters()))
+    assert kinds.count("update") == len(list(build_model("resnet18-cifar", **TINY).parameters()))
     assert {r.op for r in trace.records if r.kind == "vector"} >= {"relu", "batchnorm", "add",
                                                                    "loss"}
 
@@ -130,7 +131,7 @@ def test_capture_cli_writes_a_trace_satsim_runs(cli, tmp_path):
     done = cli("capture", "resnet18-cifar", "--method", "bdwp", "--nm", "2:4", "--batch", "4",
                "--model-option", "width=8", "--dump-tensors", "layer1.0.conv1", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    dump = __import__("numpy").load(tmp_path / "r.npz")
+    dump = np.load(tmp_path / "r.npz")
     assert {"layer1.0.conv1/FF/x", "layer1.0.conv1/BP/w", "layer1.0.conv1/WG/dw",
             "layer1.0.conv1/mask_FF"} <= set(dump.files)
     ran = cli("run", "--workload", str(out))

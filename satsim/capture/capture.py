@@ -8,7 +8,7 @@ weights) and record the last one; or, with ``shapes_only``, run one iteration un
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,12 +21,12 @@ from tqdm import tqdm
 from satsim.capture.data import digit_batches, synthetic_batches
 from satsim.capture.nm import sparsify
 from satsim.capture.tracer import record
-from satsim.capture.zoo import build_model, get_spec
+from satsim.capture.zoo import build_model, get_spec, input_spec
 from satsim.errors import SatsimError
 from satsim.trace.schema import MaskGenOp, Trace, TraceHeader, UpdateOp
+from satsim.trace.workload import Method
 from satsim.types import NMPattern
 
-METHODS = ("bdwp", "srste", "dense")
 # Final classifiers stay dense (usual practice; GPT-2's lm_head is tied to its embedding).
 CLASSIFIERS = ("fc", "head", "lm_head", "classifier.0")
 
@@ -48,8 +48,9 @@ class CaptureSpec:
 
     def validate(self) -> None:
         spec = get_spec(self.model)  # raises for an unknown model
-        if self.method not in METHODS:
-            raise SatsimError(f"unknown method {self.method!r} (methods: {', '.join(METHODS)})",
+        methods = [m.value for m in Method]
+        if self.method not in methods:
+            raise SatsimError(f"unknown method {self.method!r} (methods: {', '.join(methods)})",
                               source="--method")
         if self.method != "dense" and self.nm is None:
             raise SatsimError(f"method {self.method} needs an N:M pattern", source="--nm")
@@ -59,14 +60,13 @@ class CaptureSpec:
             raise SatsimError(f"steps must be at least 1, got {self.steps}", source="--steps")
         if self.data not in (None, "digits", "synthetic"):
             raise SatsimError(f"unknown data {self.data!r} (digits, synthetic)", source="--data")
-        if self.data == "digits" and not self._digits_fit(spec):
-            raise SatsimError(f"digits are 32x32 images with 10 classes; {self.model} takes "
-                              f"{spec.input_shape}", source="--data")
+        if self.data == "digits" and not self._digits_fit():
+            shape, classes = input_spec(spec, **self.options)
+            raise SatsimError(f"digits are 3x32x32 images with 10 classes; {self.model} takes "
+                              f"{shape} with {classes} classes", source="--data")
 
-    def _digits_fit(self, spec) -> bool:
-        size = self.options.get("image_size", spec.input_shape[-1])
-        classes = self.options.get("num_classes", spec.num_classes)
-        return spec.input_kind == "image" and size == 32 and classes == 10
+    def _digits_fit(self) -> bool:
+        return input_spec(self.model, **self.options) == ((3, 32, 32), 10)
 
     @property
     def dataset(self) -> str:
@@ -74,32 +74,18 @@ class CaptureSpec:
             return "none (shapes only)"
         if self.data is not None:
             return self.data
-        return "digits" if self._digits_fit(get_spec(self.model)) else "synthetic"
+        return "digits" if self._digits_fit() else "synthetic"
 
 
 def _batches(cs: CaptureSpec):
-    spec = get_spec(cs.model)
     if cs.dataset == "digits":
         return digit_batches(cs.batch, cs.seed)
-    shape = spec.input_shape
-    if spec.input_kind == "tokens":
-        shape = (cs.options.get("seq", shape[0]),)
-        classes = cs.options.get("vocab", spec.num_classes)
-    else:
-        size = cs.options.get("image_size", shape[-1])
-        shape = (shape[0], size, size)
-        classes = cs.options.get("num_classes", spec.num_classes)
-    return synthetic_batches(shape, spec.input_kind, classes, cs.batch, cs.seed)
+    shape, classes = input_spec(cs.model, **cs.options)
+    return synthetic_batches(shape, get_spec(cs.model).input_kind, classes, cs.batch, cs.seed)
 
 
 def _loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(out.flatten(0, -2) if out.dim() > 2 else out, target.flatten())
-
-
-def _layer_status(status: dict[str, str], nm: NMPattern | None):
-    prunable = {name: text.startswith("sparse") for name, text in status.items()}
-    configured = {name: (nm if ok else None) for name, ok in prunable.items()}
-    return prunable, configured
 
 
 def _model_options(cs: CaptureSpec) -> dict:
@@ -126,21 +112,21 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
     optimizer = torch.optim.SGD(model.parameters(), lr=cs.lr, momentum=0.9)
     batches = _batches(cs)
     steps = 1 if cs.shapes_only else cs.steps
-    prunable, configured = _layer_status(status, cs.nm)
+    prunable = {name: text.startswith("sparse") for name, text in status.items()}
     losses = []
     bar = tqdm(range(steps), desc=f"capture {cs.model}", unit="step", disable=not progress)
     for step in bar:
         x, target = next(batches)
         optimizer.zero_grad(set_to_none=True)
-        if step < steps - 1:
+        with ExitStack() as traced:
+            if step == steps - 1:  # the traced step
+                if cs.shapes_only:
+                    traced.enter_context(_fake_mode())
+                cap = traced.enter_context(record(model, nm=cs.nm, prunable=prunable,
+                                                  measure=not cs.shapes_only,
+                                                  dump=set(dump_layers)))
             loss = _loss(model(x), target)
             loss.backward()
-        else:
-            with _fake(cs.shapes_only), record(
-                    model, nm=cs.nm, prunable=prunable, configured=configured,
-                    measure=not cs.shapes_only, dump=set(dump_layers)) as cap:
-                loss = _loss(model(x), target)
-                loss.backward()
         if not cs.shapes_only:  # fake gradients must not reach the weights
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
@@ -150,10 +136,8 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
     return _trace(cs, model, status, cap.records, losses)
 
 
-def _fake(enabled: bool):
-    """FakeTensorMode (shapes, no compute) when enabled; real tensors are converted on entry."""
-    if not enabled:
-        return nullcontext()
+def _fake_mode():
+    """FakeTensorMode: shapes, no compute; real tensors are converted on entry."""
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     return FakeTensorMode(allow_non_fake_inputs=True)

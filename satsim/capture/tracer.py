@@ -62,7 +62,7 @@ def measure_nnz(weight: torch.Tensor, dim: int, m: int) -> int:
 
 @dataclass
 class Capture:
-    """What one recording produced: records in execution order, plus per-layer facts."""
+    """What one recording produced: records in execution order, and tensor dumps."""
 
     records: list = field(default_factory=list)
     dumps: dict[str, torch.Tensor] = field(default_factory=dict)  # "layer/phase/operand"
@@ -70,14 +70,12 @@ class Capture:
 
 class _Recorder(TorchDispatchMode):
     def __init__(self, model: nn.Module, nm: NMPattern | None, prunable: dict[str, bool],
-                 configured: dict[str, NMPattern | None], measure: bool, dump: set[str]):
+                 measure: bool, dump: set[str]):
         super().__init__()
-        self.model, self.nm, self.prunable, self.measure = model, nm, prunable, measure
-        self.configured, self.dump = configured, dump
+        self.nm, self.prunable, self.measure, self.dump = nm, prunable, measure, dump
         self.capture = Capture()
-        self._stack: list[str] = []
+        self._stack: list[tuple[str, int]] = []  # running modules: (name, first sequence nr)
         self._ranges: list[tuple[int, int, int, str]] = []  # (start, end, depth, name)
-        self._open: dict[int, tuple[int, int, str]] = {}
         # Storage identity -> live tensors holding it (views share a storage, and any of
         # them may die first, so one holder is not enough).
         self._weighty: dict[int, dict[int, weakref.ref]] = {}
@@ -106,18 +104,16 @@ class _Recorder(TorchDispatchMode):
         return any(ref() is not None for ref in holders.values())
 
     def pre_hook(self, name: str) -> None:
-        self._open[len(self._stack)] = (torch._C._autograd._get_sequence_nr(), len(self._stack),
-                                        name)
-        self._stack.append(name)
+        self._stack.append((name, torch._C._autograd._get_sequence_nr()))
 
     def post_hook(self) -> None:
-        self._stack.pop()
-        start, depth, name = self._open.pop(len(self._stack))
-        self._ranges.append((start, torch._C._autograd._get_sequence_nr(), depth, name))
+        name, start = self._stack.pop()
+        end = torch._C._autograd._get_sequence_nr()
+        self._ranges.append((start, end, len(self._stack), name))
 
     def _layer(self, node) -> str:
         if node is None:
-            return self._stack[-1] if self._stack else "(model)"
+            return self._stack[-1][0] if self._stack else "(model)"
         seq, best = node._sequence_nr(), None
         for start, end, depth, name in self._ranges:
             if start <= seq < end and (best is None or depth > best[0]):
@@ -168,8 +164,8 @@ class _Recorder(TorchDispatchMode):
     def _sparsity(self, layer: str, weight: torch.Tensor, dim: int) -> NMPattern | None:
         if self.nm is None or not self.prunable.get(layer, False):
             return None
-        if not self.measure:  # shapes only: trust the configured layers
-            return self.configured.get(layer)
+        if not self.measure:  # shapes only: no values, trust the configuration
+            return self.nm
         # N:M only where every group of m holds at most the method's n non-zeros.
         nnz = measure_nnz(weight, dim, self.nm.m)
         return NMPattern(max(nnz, 1), self.nm.m) if nnz <= self.nm.n else None
@@ -218,7 +214,6 @@ class _Recorder(TorchDispatchMode):
 
 @contextmanager
 def record(model: nn.Module, *, nm: NMPattern | None, prunable: dict[str, bool],
-           configured: dict[str, NMPattern | None] | None = None,
            measure: bool = True, dump: set[str] | None = None) -> Iterator[Capture]:
     """Record every op run inside the block (forward and backward) as trace records.
 
@@ -231,13 +226,13 @@ def record(model: nn.Module, *, nm: NMPattern | None, prunable: dict[str, bool],
         along the reduction holds more than ``nm.n`` non-zeros (``None``: all dense).
     prunable
         Layer name -> whether the training method prunes its weight.
-    configured
-        Layer name -> configured pattern, used instead of measurement when ``measure`` is off
-        (shape-only captures have no values to measure).
+    measure
+        Measure N:M on the weight values; off (shape-only captures have no values), every
+        prunable weight operand is recorded as ``nm``.
     dump
         Layers whose GEMM operands and results are kept in ``Capture.dumps``.
     """
-    recorder = _Recorder(model, nm, prunable, configured or {}, measure, dump or set())
+    recorder = _Recorder(model, nm, prunable, measure, dump or set())
     handles = []
     for name, module in model.named_modules():
         if not name:

@@ -490,26 +490,34 @@ def build_model(name: str, **options: Any) -> nn.Module:
     return get_spec(name).build(**options)
 
 
-def example_input(spec: ModelSpec | str, batch: int = 1, *, seed: int = 0,
-                  **options: Any) -> torch.Tensor:
-    """A random input batch for ``spec``, shaped for the variant ``options`` describe.
+def input_spec(spec: ModelSpec | str, **options: Any) -> tuple[tuple[int, ...], int]:
+    """Per-sample input shape and class count (the vocabulary, for tokens) of a variant.
 
-    Images are standard normal ``[batch, C, S, S]`` with ``S = options["image_size"]`` if
-    given. Tokens are uniform ids ``[batch, T]`` below ``options["vocab"]`` with
-    ``T = options["seq"]``, else ``options["context"]``, else the full context. Other options
-    (``width``, ``depth`` ...) are ignored, so one dict can go to both :func:`build_model` and
-    this function.
+    Images are ``[C, S, S]`` with ``S = options["image_size"]`` if given. Tokens are ``[T]``
+    with ``T = options["seq"]``, else ``options["context"]``, else the full context. Other
+    options (``width``, ``depth`` ...) are ignored, so one dict serves the builder and this.
     """
     if isinstance(spec, str):
         spec = get_spec(spec)
-    gen = torch.Generator().manual_seed(seed)
     if spec.input_kind == "tokens":
         context = int(options.get("context", spec.input_shape[0]))
         seq = int(options.get("seq", context))
         if not 0 < seq <= context:
-            raise ValueError(f"seq {seq} must be in 1..{context} (the context)")
-        vocab = int(options.get("vocab", spec.num_classes))
-        return torch.randint(0, vocab, (batch, seq), generator=gen)
+            raise SatsimError(f"seq {seq} must be in 1..{context} (the context)")
+        return (seq,), int(options.get("vocab", spec.num_classes))
     channels, *side = spec.input_shape
     size = int(options.get("image_size", side[0]))
-    return torch.randn(batch, channels, size, size, generator=gen)
+    return (channels, size, size), int(options.get("num_classes", spec.num_classes))
+
+
+def example_input(spec: ModelSpec | str, batch: int = 1, *, seed: int = 0,
+                  **options: Any) -> torch.Tensor:
+    """A random input batch for ``spec``, shaped for the variant ``options`` describe
+    (see :func:`input_spec`): standard-normal images or uniform token ids."""
+    if isinstance(spec, str):
+        spec = get_spec(spec)
+    shape, classes = input_spec(spec, **options)
+    gen = torch.Generator().manual_seed(seed)
+    if spec.input_kind == "tokens":
+        return torch.randint(0, classes, (batch, *shape), generator=gen)
+    return torch.randn(batch, *shape, generator=gen)

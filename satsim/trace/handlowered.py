@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from satsim.trace.lowering import conv_ops, linear_ops, matmul_ops
+from satsim.trace.lowering import conv_ops, linear_ops
 from satsim.trace.schema import ConvParams, GemmOp, Trace, TraceHeader
 from satsim.trace.workload import Method, annotate
 from satsim.types import NMPattern, Phase
@@ -90,26 +90,3 @@ def resnet50_imagenet(batch: int = 32, method: Method = Method.BDWP,
     layers.append(_linear("fc", batch, 2048, 1000, prunable=False))
     meta = {"model": "resnet50-imagenet", "batch": batch, "input": [3, 224, 224]}
     return _iteration("resnet50-imagenet", layers, meta, method, pattern)
-
-
-def gpt2_block(batch: int = 1, seq: int = 1024, width: int = 768, heads: int = 12,
-               method: Method = Method.BDWP,
-               pattern: NMPattern | None = SAT_HEADLINE) -> Trace:
-    """One GPT-2-small decoder block: QKV, attention matmuls, projection, MLP."""
-    tokens, head_dim = batch * seq, width // heads
-    layers = [
-        _linear("attn.qkv", tokens, width, 3 * width),
-        _Layer("attn.scores", *_split(matmul_ops("attn.scores", batch * heads, seq, head_dim,
-                                                 seq))),
-        _Layer("attn.context", *_split(matmul_ops("attn.context", batch * heads, seq, seq,
-                                                  head_dim))),
-        _linear("attn.proj", tokens, width, width),
-        _linear("mlp.fc1", tokens, width, 4 * width),
-        _linear("mlp.fc2", tokens, 4 * width, width),
-    ]
-    meta = {"model": "gpt2-block", "batch": batch, "seq": seq, "width": width, "heads": heads}
-    return _iteration("gpt2-block", layers, meta, method, pattern)
-
-
-def _split(ops: list[GemmOp]) -> tuple[list[GemmOp], list[GemmOp]]:
-    return ops[:1], ops[1:]
