@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+# Only light imports here: `satsim --help` and `satsim list` must not pay for pandas, numpy or
+# the config models. Each command imports what it needs.
 from satsim import __version__
-from satsim.config import load_dataflow, load_hardware, parse_overrides
 from satsim.errors import SatsimError
-from satsim.report.result import RunResult
-from satsim.resources import shipped
-from satsim.simulate import simulate
-from satsim.trace.workload import (
-    DEFAULT_WORKLOAD,
-    Method,
-    annotate,
-    load_workload,
-    trace_method,
-    trace_pattern,
-)
-from satsim.types import NMPattern
+from satsim.resources import DEFAULT_WORKLOAD, shipped
+from satsim.types import Method, NMPattern
 
 _RUN_HELP = """\
 Simulate one training iteration of a workload on a hardware preset under a dataflow policy
@@ -70,15 +62,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workload", default=DEFAULT_WORKLOAD, metavar="NAME|FILE",
                      help=f"shipped workload, trace (.jsonl) or CSV (default: {DEFAULT_WORKLOAD})")
     run.add_argument("--sparsity", metavar="dense|N:M",
-                     help="re-annotate prunable weights with this N:M (default: as in the trace)")
+                     help="re-annotate every layer the method can prune with this N:M, as the "
+                          "capture's sparsify would (default: as in the trace)")
     run.add_argument("--method", choices=[m.value for m in Method],
                      help="which phases are sparse: bdwp = FF and BP, srste = FF, dense = none "
-                          "(default: as in the trace; bdwp if only --sparsity N:M is given)")
+                          "(default: as in the trace; with only --sparsity, the trace's sparse "
+                          "method, or bdwp for a dense trace)")
     run.add_argument("--set", dest="overrides", action="append", default=[],
                      metavar="KEY=VALUE",
                      help="override a config field, e.g. array.rows=16 (hardware) or "
                           "dataflow.interleave=false; repeatable")
-    run.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON")
+    run.add_argument("--json", metavar="FILE",
+                     help="also write the result as JSON ('-': to standard output, the table "
+                          "then goes to standard error)")
 
     lst = sub.add_parser("list", help="list shipped presets, dataflows, workloads and models")
     lst.add_argument("what", nargs="?", choices=["configs", "dataflows", "workloads", "models"],
@@ -107,101 +103,33 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--model-option", dest="model_options", action="append", default=[],
                      metavar="KEY=VALUE", help="model builder option, e.g. width=8 (tiny "
                      "variants); repeatable")
-    cap.add_argument("--out", type=Path, required=True, metavar="FILE",
+    cap.add_argument("--out", required=True, metavar="FILE",
                      help="trace file to write (.jsonl)")
     return parser
 
 
-def _split_overrides(items: list[str]):
-    hardware, dataflow = [], []
-    for key, value in parse_overrides(items):
-        if key.startswith("dataflow."):
-            dataflow.append((key.removeprefix("dataflow."), value))
-        else:
-            hardware.append((key.removeprefix("hw."), value))
-    return hardware, dataflow
-
-
-def _reannotate(trace, method: str | None, sparsity: str | None, max_m: int):
-    """Apply ``--method`` / ``--sparsity`` to the trace (unchanged when neither is given)."""
-    if method is None and sparsity is None:
-        return trace
-    try:
-        pattern = NMPattern.parse(sparsity) if sparsity is not None else trace_pattern(trace)
-    except ValueError as exc:
-        raise SatsimError(str(exc), source="--sparsity") from None
-    if method is None:
-        chosen = Method.DENSE if pattern is None else Method.BDWP
-    else:
-        chosen = Method(method)
-    if chosen is not Method.DENSE:
-        if pattern is None:
-            if sparsity is not None:
-                raise SatsimError(f"--method {chosen} needs an N:M pattern, not dense",
-                                  source="--sparsity")
-            pattern = NMPattern(2, 8)  # SAT's headline setting
-        if pattern.m > max_m:
-            raise SatsimError(f"{pattern} needs M <= max_m = {max_m} of the hardware",
-                              source="--sparsity")
-    return annotate(trace, chosen, pattern if chosen is not Method.DENSE else None)
-
-
-def _table(result: RunResult, dense: RunResult | None, rows: int, cols: int) -> str:
-    lines = [
-        f"workload   {result.workload}  ({result.method}, {result.sparsity})",
-        f"hardware   {result.hardware}  ({rows}x{cols} PEs @ {result.clock_mhz:g} MHz)",
-        f"dataflow   {result.dataflow}",
-        "",
-        f"{'phase':<7}{'ops':>5}{'cycles':>15}{'time (ms)':>12}{'utilization':>13}",
-    ]
-    for row in result.by_phase().itertuples():
-        lines.append(f"{row.Index:<7}{row.ops:>5}{row.cycles:>15,}{row.time_ms:>12.3f}"
-                     f"{row.utilization:>12.1%}")
-    lines.append(f"{'total':<7}{len(result.ops):>5}{result.cycles:>15,}"
-                 f"{result.seconds * 1e3:>12.3f}{result.utilization:>12.1%}")
-    lines.append("")
-    if dense is None:
-        lines.append("dense run: no sparse weights (try --method bdwp --sparsity 2:8)")
-    else:
-        pattern = NMPattern.parse(result.sparsity)
-        uniform = 3 / (1 + 2 * pattern.density) if pattern else 1.0
-        # Every op at its dense cycles scaled by its executed/dense MAC ratio.
-        scaled = (dense.ops["cycles"] * result.ops["macs"] / result.ops["dense_macs"]).sum()
-        lines.append(f"dense training on the same hardware: {dense.cycles:,} cycles "
-                     f"({dense.seconds * 1e3:.3f} ms, {dense.utilization:.1%} utilization)")
-        lines.append(f"speedup over dense: {dense.cycles / result.cycles:.2f}x")
-        lines.append(f"  MAC-proportional ideal for this trace: {dense.cycles / scaled:.2f}x; "
-                     f"3/(1+2N/M) = {uniform:.2f}x (if FF, BP and WG cost alike)")
-    return "\n".join(lines)
-
-
 def _run(args: argparse.Namespace) -> int:
-    hw_overrides, df_overrides = _split_overrides(args.overrides)
-    hw = load_hardware(args.hw, hw_overrides)
-    policy = load_dataflow(args.dataflow, df_overrides)
-    trace = _reannotate(load_workload(args.workload), args.method, args.sparsity,
-                        hw.sparsity.max_m)
-    if args.json is not None and not args.json.parent.is_dir():
-        raise SatsimError("folder does not exist", source=args.json)
-    result = simulate(trace, hw, policy)
-    dense = None
-    if trace_pattern(trace) is not None:
-        dense = simulate(annotate(trace, Method.DENSE, None), hw, policy)
-    if args.json is not None:
-        result.write_json(args.json)
-    print(_table(result, dense, hw.array.rows, hw.array.cols))
-    if trace_method(trace) == "custom":
-        print("note: the trace's sparse phases match no known method")
+    from satsim.api import run
+    from satsim.files import check_writable, write_text
+
+    to_stdout = args.json == "-"
+    if args.json is not None and not to_stdout:
+        check_writable(args.json)  # before the run, not after it
+    report = run(args.workload, args.hw, args.dataflow, method=args.method,
+                 sparsity=args.sparsity, overrides=args.overrides)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.json is not None and not to_stdout:
+        write_text(args.json, report.json_text())
+    print(report.text(), file=sys.stderr if to_stdout else sys.stdout)
+    if to_stdout:
+        sys.stdout.write(report.json_text())
     return 0
 
 
 def _capture(args: argparse.Namespace) -> int:
-    try:
-        from satsim.capture.capture import CaptureSpec, capture
-    except ImportError as exc:
-        raise SatsimError(f"needs the torch extra ({exc.name} is missing): "
-                          "pip install 'satsim[torch]'", source="satsim capture") from None
-    from satsim.trace import write_trace
+    from satsim.config import parse_overrides
+    from satsim.files import check_writable
 
     try:
         nm = None if args.method == "dense" else NMPattern.parse(args.nm)
@@ -210,17 +138,38 @@ def _capture(args: argparse.Namespace) -> int:
     if args.method != "dense" and nm is None:
         raise SatsimError(f"--method {args.method} needs a sparse N:M, not {args.nm}",
                           source="--nm")
-    if not args.out.parent.is_dir():
-        raise SatsimError("folder does not exist", source=args.out)
+    layers = tuple(name for name in args.dump_tensors.split(",") if name)
+    if layers and args.shapes_only:
+        raise SatsimError("shape-only captures have no tensor values to dump",
+                          source="--dump-tensors")
+    out = Path(args.out)
+    dump_path = out.with_suffix(".npz") if layers else None
+    if dump_path is not None and dump_path == out:
+        raise SatsimError("the tensor dump would overwrite the trace: use a .jsonl name",
+                          source=args.out)
+    for path in (out, dump_path):
+        if path is not None:
+            check_writable(path)
     options = dict(parse_overrides(args.model_options))
+    try:
+        from satsim.capture.capture import CaptureSpec, capture
+    except ImportError as exc:
+        raise SatsimError(f"needs the torch extra ({exc.name} is missing): "
+                          "pip install 'satsim[torch]'", source="satsim capture") from None
+    from satsim.trace import write_trace
+
     spec = CaptureSpec(model=args.model, method=args.method, nm=nm, batch=args.batch,
                        steps=args.steps, data=args.data, shapes_only=args.shapes_only,
                        seed=args.seed, options=options)
-    layers = tuple(name for name in args.dump_tensors.split(",") if name)
-    dump_path = args.out.with_suffix(".npz") if layers else None
-    trace = capture(spec, dump_layers=layers, dump_path=dump_path, progress=sys.stderr.isatty())
-    write_trace(trace, args.out)
-    print(f"{args.out}: {len(trace.records)} records ({len(trace.gemms)} GEMMs)"
+    dump_existed = dump_path is not None and dump_path.exists()
+    try:
+        trace = capture(spec, dump_layers=layers, dump_path=dump_path, progress=True)
+        write_trace(trace, out)
+    except BaseException:
+        if dump_path is not None and not dump_existed:  # no half of a capture left behind
+            dump_path.unlink(missing_ok=True)
+        raise
+    print(f"{out}: {len(trace.records)} records ({len(trace.gemms)} GEMMs)"
           + (f", tensors in {dump_path}" if dump_path else ""))
     return 0
 
@@ -259,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`satsim run | head -1`): stop quietly, like any filter.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

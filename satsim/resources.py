@@ -10,6 +10,7 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 KINDS = ("configs", "dataflows", "workloads")
+DEFAULT_WORKLOAD = "resnet18-cifar"  # its BDWP 2:8 capture: what `satsim run` simulates
 
 
 def data_dir(kind: str) -> Path:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from satsim.config import DataflowPolicy, HardwareConfig
-from satsim.report.result import OP_COLUMNS, RunResult
+from satsim.report.result import RunResult
 from satsim.timing.engine import run_engine
 from satsim.trace.schema import Trace
 from satsim.trace.workload import trace_method, trace_pattern
@@ -18,10 +16,11 @@ def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> RunRes
         "index": t.index, "layer": t.op.layer, "phase": t.op.phase.value, "M": t.op.M,
         "K": t.op.K, "N": t.op.N, "batch": t.op.batch,
         "sparsity": sparsity_label(t.mapping.pattern),
-        "stationarity": t.mapping.stationarity.value, "start": t.start, "end": t.end,
+        "stationarity": t.mapping.stationarity.value, "lowering": t.mapping.lowering.value,
+        "start": t.start, "end": t.end,
         "cycles": t.end - t.start, "macs": t.mapping.macs, "dense_macs": t.mapping.dense_macs,
     } for t in run_engine(trace, hw, policy)]
     return RunResult(
         hardware=hw.name, dataflow=policy.name, workload=trace.name,
         sparsity=sparsity_label(trace_pattern(trace)), method=trace_method(trace),
-        clock_mhz=hw.clock_mhz, pes=hw.pes, ops=pd.DataFrame(rows, columns=OP_COLUMNS))
+        clock_mhz=hw.clock_mhz, pes=hw.pes, rows=tuple(rows))

@@ -18,6 +18,19 @@ class Phase(StrEnum):
     MG = "MG"  # N:M mask / sparse-weight generation
 
 
+class Method(StrEnum):
+    """How a training method prunes the weight operand of each phase."""
+
+    BDWP = "bdwp"  # FF and BP N:M (two masks)
+    SRSTE = "srste"  # FF only
+    DENSE = "dense"
+
+    def sparse_phases(self) -> frozenset[Phase]:
+        return {Method.BDWP: frozenset({Phase.FF, Phase.BP}),
+                Method.SRSTE: frozenset({Phase.FF}),
+                Method.DENSE: frozenset()}[self]
+
+
 class Stationarity(StrEnum):
     """Which operand stays in the PEs while the other streams through."""
 

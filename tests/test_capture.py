@@ -78,7 +78,7 @@ def test_header_and_side_records(traces):
         "bdwp", "2:8", 4, "digits")
     assert meta["torch"] == torch.__version__ and meta["threads"] == 1
     kinds = [r.kind for r in trace.records]
-    sparse_layers = [n for n, s in meta["layers"].items() if s.startswith("sparse")]
+    sparse_layers = [n for n, i in trace.header.layers.items() if i.status.startswith("sparse")]
     assert kinds.count("maskgen") == 2 * len(sparse_layers) == 2 * 19
     assert kinds.count("update") == len(list(build_model("resnet18-cifar", **TINY).parameters()))
     assert {r.op for r in trace.records if r.kind == "vector"} >= {"relu", "batchnorm", "add",

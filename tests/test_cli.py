@@ -85,7 +85,41 @@ BAD_INPUTS = {
     "bad --set": (lambda d: ["--set", "novalue"], "--set: expected dotted.path=value"),
     "bad option": (lambda d: ["--colour"], "unrecognized arguments"),
     "json folder": (lambda d: ["--json", str(d / "no" / "r.json")], "folder does not exist"),
+    "json is a folder": (lambda d: ["--json", str(d)], "is a folder"),
+    "json empty path": (lambda d: ["--json", ""], "empty output path"),
+    "json unwritable": (lambda d: ["--json", "/proc/satsim.json"], "cannot write"),
+    "binary config": (lambda d: ["--hw", _bytes(d, "b.yaml", b"\xff\xfe\x00name")], "not UTF-8"),
+    "binary trace": (lambda d: ["--workload", _bytes(d, "b.jsonl", b"\x89PNG\r\n\x1a\n")],
+                     "not UTF-8"),
+    "deep json": (lambda d: ["--workload", _write(d, "deep.jsonl", "[" * 100_000 + "]" * 100_000
+                                                  + "\n")], "nested too deeply"),
+    "bool for int": (lambda d: ["--hw", _preset(d, "rows: 32", "rows: true")],
+                     "array.rows: Input should be a valid integer"),
+    "inf clock": (lambda d: ["--hw", _preset(d, "clock_mhz: 200", "clock_mhz: .inf")],
+                  "clock_mhz: Input should be a finite number"),
+    "nan clock": (lambda d: ["--set", "clock_mhz=.nan"], "clock_mhz: Input should be a finite"),
+    "beyond limit": (lambda d: ["--set", "array.cols=100000"], "less than or equal to 4096"),
+    "duplicate key": (lambda d: ["--hw", _preset(d, "name: sat", "name: sat\nname: other")],
+                      "duplicate key 'name'"),
+    "set names override": (lambda d: ["--set", "array.depht=2"], "--set array.depht: unknown"),
+    "trace NaN": (lambda d: ["--workload", _write(d, "n.jsonl", '{"format":"satsim.trace",'
+                                                  '"version":1,"name":"t","meta":{"x":NaN}}\n')],
+                  "NaN is not a number"),
 }
+
+
+def _bytes(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def _preset(tmp_path, old, new):
+    from satsim.resources import shipped
+
+    text = shipped("configs", (".yaml",))["sat"].read_text()
+    assert old in text
+    return _write(tmp_path, "hw.yaml", text.replace(old, new, 1))
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
@@ -96,3 +130,86 @@ def test_bad_input_is_one_error_line_exit_2(cli, tmp_path, case):
     assert done.stderr.startswith("error: ") and expected in done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_json_to_stdout(cli):
+    """`--json -` writes the JSON document to stdout and the table to stderr."""
+    done = cli("run", "--json", "-")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["schema"] == "satsim.result/1"
+    assert "speedup over dense" in done.stderr
+
+
+def test_json_through_a_symlink_keeps_the_link(cli, tmp_path):
+    """A symlink at the output path is followed: the target gets the JSON, the link stays."""
+    target, link = tmp_path / "real.json", tmp_path / "link.json"
+    target.write_text("old")
+    link.symlink_to(target)
+    assert cli("run", "--json", str(link)).returncode == 0
+    assert link.is_symlink() and json.loads(target.read_text())["schema"] == "satsim.result/1"
+
+
+def test_json_into_a_fifo_is_written_in_place(cli, tmp_path):
+    """A FIFO at the output path is written into, never replaced by a regular file."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    got = {}
+    reader = threading.Thread(target=lambda: got.setdefault("text", fifo.read_text()))
+    reader.start()
+    done = cli("run", "--json", str(fifo))
+    reader.join(timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(got["text"])["schema"] == "satsim.result/1"
+    assert fifo.is_fifo()
+
+
+def test_output_files_follow_the_umask(cli, tmp_path):
+    """Output files get the permissions a plain open() would give (0644 under umask 022)."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "r.json"
+        assert cli("run", "--json", str(path)).returncode == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_closed_pipe_exits_quietly(tmp_path):
+    """`satsim run | head -1`: one line out, no traceback, no error message."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("satsim")
+    done = subprocess.run(f"'{exe}' run | head -1", shell=True, capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.count("\n") == 1
+    assert done.stderr == ""
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--shapes-only", "--dump-tensors", "layer1.0.conv1"], "shape-only captures have no"),
+    (["--dump-tensors", "layer1.0.conv1", "--out", "{d}/x.npz"], "would overwrite the trace"),
+    (["--out", "{d}/missing/x.jsonl"], "folder does not exist"),
+    (["--out", "/proc/x.jsonl"], "cannot write"),
+    (["--model-option", "width=abc"], "width='abc': expected a value like 64"),
+    (["--model-option", "depth=3"], "has no option 'depth'"),
+    (["--nm", "3:7"], "3:7 makes no layer of resnet18-cifar sparse"),
+])
+def test_bad_capture_is_one_error_line_and_leaves_nothing(cli, tmp_path, args, expected):
+    """Bad capture options: one error line, exit 2, no file left in the output folder."""
+    args = [a.format(d=tmp_path) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "x.jsonl")]
+    done = cli("capture", "resnet18-cifar", "--method", "bdwp", "--batch", "1",
+               "--shapes-only" if "--dump-tensors" not in args else "--steps=1", *args)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: ") and expected in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert not list(tmp_path.iterdir())

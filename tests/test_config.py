@@ -51,11 +51,22 @@ def test_yaml_file_by_path(tmp_path):
     (("sparsity.max_m", 1), "sparsity.max_m", "greater than or equal to 2"),
     (("memory", "hbm"), "memory", "'ideal'"),
 ])
-def test_bad_values_name_file_field_and_reason(override, field, reason):
+def test_bad_values_name_the_override_field_and_reason(override, field, reason):
+    """A bad --set value is blamed on the override (not on the shipped preset it was applied
+    to), with the field and the reason."""
     with pytest.raises(SatsimError) as info:
         load_hardware("sat", [override])
     message = str(info.value)
-    assert "configs/sat.yaml" in message and f": {field}: " in message and reason in message
+    assert message.startswith(f"--set {field}: ") and reason in message
+    assert "(applied to sat.yaml)" in message
+
+
+def test_bad_value_in_a_file_names_file_and_field(tmp_path):
+    """A bad value written in a YAML file names that file and the field."""
+    path = tmp_path / "hw.yaml"
+    path.write_text(load_hardware("sat").model_dump_json().replace('"rows":32', '"rows":0'))
+    with pytest.raises(SatsimError, match=r"hw.yaml: array.rows: Input should be greater than 0"):
+        load_hardware(path)
 
 
 def test_per_phase_stationarity_error_names_the_phase():

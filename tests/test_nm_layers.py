@@ -186,8 +186,8 @@ def test_sparsify_skip_rules_and_statuses():
     """Stem, non-divisible and skipped layers stay dense; the rest become N:M and share params."""
     model = _small_model()
     weight = model.conv1.weight
-    status = sparsify(model, "bdwp", 2, 8, skip=["fc1"])
-    assert status == {
+    table = sparsify(model, "bdwp", 2, 8, skip=["fc1"])
+    assert {name: info.status for name, info in table.items()} == {
         "stem": "dense: stem conv",
         "conv1": "sparse 2:8 bdwp",
         "conv2": "dense: out_channels 12 not divisible by 8",
@@ -199,16 +199,22 @@ def test_sparsify_skip_rules_and_statuses():
     assert type(model.stem) is nn.Conv2d and type(model.fc1) is nn.Linear
     assert isinstance(model.conv1, NMConv2d) and isinstance(model.fc, NMLinear)
     assert model.conv1.weight is weight and (model.fc.n, model.fc.m) == (2, 8)
-    assert sparsify(_small_model(), "srste", 2, 8)["conv2"] == "sparse 2:8 srste"
+    assert sparsify(_small_model(), "srste", 2, 8)["conv2"].status == "sparse 2:8 srste"
     model(torch.randn(2, 3, 4, 4)).sum().backward()  # the rewritten model still trains
 
 
 def test_sparsify_dense_method_replaces_nothing():
-    """Method 'dense' leaves every layer in place and reports each as dense."""
+    """Method 'dense' leaves every layer in place and reports each as dense, but still records
+    which N:M could prune it (so a dense capture can be re-annotated)."""
     model = _small_model()
-    status = sparsify(model, "dense", 2, 8)
-    assert set(status.values()) == {"dense: method dense"} and len(status) == 7
+    table = sparsify(model, "dense", 2, 8, skip=["fc1"])
+    assert {info.status for info in table.values()} == {"dense: method dense"}
+    assert len(table) == 7
     assert not any(isinstance(mod, NMConv2d | NMLinear) for mod in model.modules())
+    assert table["conv1"].dense_reason("bdwp", 8) is None
+    assert table["conv2"].dense_reason("srste", 8) is None  # only BDWP needs C_out groups
+    assert table["conv2"].dense_reason("bdwp", 8) == "out_channels 12 not divisible by 8"
+    assert (table["stem"].excluded, table["fc1"].excluded) == ("stem conv", "skipped")
 
 
 @pytest.mark.parametrize(("method", "n", "m", "skip"), [

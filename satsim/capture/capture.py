@@ -7,7 +7,10 @@ weights) and record the last one; or, with ``shapes_only``, run one iteration un
 
 from __future__ import annotations
 
+import inspect
 import math
+import sys
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +26,9 @@ from satsim.capture.nm import sparsify
 from satsim.capture.tracer import record
 from satsim.capture.zoo import build_model, get_spec, input_spec
 from satsim.errors import SatsimError
-from satsim.trace.schema import MaskGenOp, Trace, TraceHeader, UpdateOp
-from satsim.trace.workload import Method
+from satsim.files import write_atomic
+from satsim.trace.schema import LayerInfo, MaskGenOp, Trace, TraceHeader, UpdateOp
+from satsim.trace.workload import Method, dense_reasons
 from satsim.types import NMPattern
 
 # Final classifiers stay dense (usual practice; GPT-2's lm_head is tied to its embedding).
@@ -60,10 +64,39 @@ class CaptureSpec:
             raise SatsimError(f"steps must be at least 1, got {self.steps}", source="--steps")
         if self.data not in (None, "digits", "synthetic"):
             raise SatsimError(f"unknown data {self.data!r} (digits, synthetic)", source="--data")
+        self._check_options(spec)
         if self.data == "digits" and not self._digits_fit():
             shape, classes = input_spec(spec, **self.options)
             raise SatsimError(f"digits are 3x32x32 images with 10 classes; {self.model} takes "
                               f"{shape} with {classes} classes", source="--data")
+
+    def _check_options(self, spec) -> None:
+        """Option names the builder takes (plus ``seq`` for token models), positive values of
+        the default's type; anything else is the user's error, named."""
+        params = inspect.signature(spec.build).parameters
+        allowed = {name: p.default for name, p in params.items()}
+        if spec.input_kind == "tokens":
+            allowed["seq"] = 1
+        for key, value in self.options.items():
+            if key not in allowed:
+                raise SatsimError(f"{self.model} has no option {key!r} (options: "
+                                  f"{', '.join(sorted(allowed))})", source="--model-option")
+            default = allowed[key]
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, int):
+                ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            elif isinstance(default, float):
+                ok = (isinstance(value, int | float) and not isinstance(value, bool)
+                      and math.isfinite(value) and value > 0)
+            elif isinstance(default, tuple | list):
+                ok = isinstance(value, list) and all(
+                    isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
+            else:
+                ok = True
+            if not ok:
+                raise SatsimError(f"{key}={value!r}: expected a value like {default!r}",
+                                  source="--model-option")
 
     def _digits_fit(self) -> bool:
         return input_spec(self.model, **self.options) == ((3, 32, 32), 10)
@@ -97,43 +130,66 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
     """Run the capture described by ``cs`` and return its trace.
 
     The model is built and sparsified with real tensors (initialisers may look at values);
-    with ``shapes_only`` only the traced iteration runs under ``FakeTensorMode``.
+    with ``shapes_only`` only the traced iteration runs under ``FakeTensorMode``. ``progress``
+    reports on stderr: a bar on a terminal, else one line per stage (logs stay readable).
     """
     cs.validate()
+    clock = time.perf_counter()
+    bar_on_tty = progress and sys.stderr.isatty()
+
+    def say(text: str) -> None:
+        if progress and not bar_on_tty:
+            print(f"capture {cs.model}: {text} ({time.perf_counter() - clock:.1f} s)",
+                  file=sys.stderr, flush=True)
+
     torch.manual_seed(cs.seed)
-    model = build_model(cs.model, **_model_options(cs))
+    try:
+        model = build_model(cs.model, **_model_options(cs))
+    except (TypeError, ValueError, RuntimeError, AssertionError, ZeroDivisionError) as exc:
+        raise SatsimError(f"{cs.model} cannot be built with {cs.options}: {exc}",
+                          source="--model-option") from None
     n, m = (cs.nm.n, cs.nm.m) if cs.nm else (1, 2)
     names = {name for name, _ in model.named_modules()}
-    status = sparsify(model, cs.method, n, m, skip=[c for c in CLASSIFIERS if c in names])
-    unknown = [name for name in dump_layers if name not in status]
+    table = sparsify(model, cs.method, n, m, skip=[c for c in CLASSIFIERS if c in names])
+    sparse = {name for name, info in table.items() if info.status.startswith("sparse")}
+    if cs.method != "dense" and not sparse:
+        raise SatsimError(f"{cs.nm} makes no layer of {cs.model} sparse: "
+                          f"{dense_reasons({k: v.status for k, v in table.items()})}",
+                          source="--nm")
+    unknown = [name for name in dump_layers if name not in table]
     if unknown:
         raise SatsimError(f"no weight layer named {', '.join(map(repr, unknown))} in {cs.model}",
                           source="--dump-tensors")
+    say(f"built, {len(sparse)} of {len(table)} weight layers {cs.method}"
+        + (f" {cs.nm}" if cs.nm else ""))
     optimizer = torch.optim.SGD(model.parameters(), lr=cs.lr, momentum=0.9)
     batches = _batches(cs)
     steps = 1 if cs.shapes_only else cs.steps
-    prunable = {name: text.startswith("sparse") for name, text in status.items()}
+    prunable = {name: name in sparse for name in table}
     losses = []
-    bar = tqdm(range(steps), desc=f"capture {cs.model}", unit="step", disable=not progress)
+    bar = tqdm(range(steps), desc=f"capture {cs.model}", unit="step", disable=not bar_on_tty)
     for step in bar:
         x, target = next(batches)
         optimizer.zero_grad(set_to_none=True)
-        with ExitStack() as traced:
-            if step == steps - 1:  # the traced step
+        traced = step == steps - 1
+        with ExitStack() as stack:
+            if traced:
                 if cs.shapes_only:
-                    traced.enter_context(_fake_mode())
-                cap = traced.enter_context(record(model, nm=cs.nm, prunable=prunable,
-                                                  measure=not cs.shapes_only,
-                                                  dump=set(dump_layers)))
+                    stack.enter_context(_fake_mode())
+                cap = stack.enter_context(record(model, nm=cs.nm, prunable=prunable,
+                                                 measure=not cs.shapes_only,
+                                                 dump=set(dump_layers)))
             loss = _loss(model(x), target)
             loss.backward()
         if not cs.shapes_only:  # fake gradients must not reach the weights
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
             optimizer.step()
+        loss_text = f", loss {losses[-1]:.3f}" if losses else ", shapes only"
+        say(f"step {step + 1}/{steps}{' traced' if traced else ''}{loss_text}")
     if dump_path is not None and dump_layers:
         _write_dump(dump_path, cap.dumps, model, dump_layers)
-    return _trace(cs, model, status, cap.records, losses)
+    return _trace(cs, model, table, cap.records, losses)
 
 
 def _fake_mode():
@@ -143,10 +199,11 @@ def _fake_mode():
     return FakeTensorMode(allow_non_fake_inputs=True)
 
 
-def _trace(cs: CaptureSpec, model: nn.Module, status, records, losses) -> Trace:
+def _trace(cs: CaptureSpec, model: nn.Module, table: dict[str, LayerInfo], records,
+           losses) -> Trace:
     masks = []
-    for name, text in status.items():
-        if text.startswith("sparse"):
+    for name, info in table.items():
+        if info.status.startswith("sparse"):
             elements = model.get_submodule(name).weight.numel()
             directions = ("FF", "BP") if cs.method == "bdwp" else ("FF",)
             masks += [MaskGenOp(layer=name, elements=elements, sparsity=cs.nm, direction=d)
@@ -159,11 +216,11 @@ def _trace(cs: CaptureSpec, model: nn.Module, status, records, losses) -> Trace:
         "batch": cs.batch, "steps": cs.steps, "dataset": cs.dataset, "seed": cs.seed,
         "shapes_only": cs.shapes_only, "measured": not cs.shapes_only,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "options": cs.options, "layers": status,
+        "options": cs.options,
         "losses": [round(v, 6) for v in losses if math.isfinite(v)],
     }
     name = cs.model if not cs.options else f"{cs.model}-custom"
-    header = TraceHeader(name=name, source="satsim capture", meta=meta)
+    header = TraceHeader(name=name, source="satsim capture", meta=meta, layers=table)
     return Trace(header=header, records=tuple([*masks, *records, *updates]))
 
 
@@ -186,10 +243,4 @@ def _write_dump(path: Path, dumps: dict, model: nn.Module, layers) -> None:
             for direction, mask in zip(("FF", "BP"), module.masks(), strict=True):
                 arrays[f"{name}/mask_{direction}"] = np.packbits(mask.cpu().numpy().ravel())
                 arrays[f"{name}/mask_{direction}.shape"] = np.array(mask.shape)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part.npz")
-    try:
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))

@@ -8,7 +8,7 @@ from it at every forward:
   ``[out, in]``) and keeps the ``n`` largest magnitudes;
 - ``M_bp`` (BDWP only) groups along the output channels (``C_out`` / ``out``), the reduction
   dimension of the data-gradient GEMM. It is computed from the **dense** ``W``, not from the
-  FF-pruned one (the reference leaves this open; see REFERENCE.md section 2).
+  FF-pruned one (the SAT paper does not say; see docs/capture.md).
 
 Phases: FF uses ``W*M_ff``; BP (gradient wrt the input) uses ``W*M_bp`` (``bdwp``) or ``W*M_ff``
 (``srste``); WG is the dense weight gradient plus the SR-STE decay ``lam*(1 - M_ff)*W``.
@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from satsim.errors import SatsimError
+from satsim.trace.schema import LayerInfo
 
 __all__ = ["LAYER_METHODS", "METHODS", "NMConv2d", "NMLinear", "nm_mask", "sparsify"]
 
@@ -365,32 +366,25 @@ class NMConv2d(_NMMixin, nn.Conv2d):
         return f"{super().extra_repr()}, {self._nm_repr()}"
 
 
-def _dense_reason(
-    mod: nn.Module, name: str, method: str, m: int, stem: bool
-) -> str | None:
-    """Why layer ``name`` stays dense, or ``None`` if it can be converted."""
-    if type(mod) not in (nn.Conv2d, nn.Linear, NMConv2d, NMLinear):
-        # e.g. MultiheadAttention's out_proj: its owner reads .weight directly, never forward().
-        return f"dense: subclass {type(mod).__name__} not replaced"
-    if not name:
-        return "dense: root module cannot be replaced in place"
-    if stem:
-        return "dense: stem conv"
+def _layer_info(mod: nn.Module, name: str, stem: bool, skipped: bool) -> LayerInfo:
+    """What N:M can prune in ``mod`` (``status`` is filled in by the caller)."""
     if isinstance(mod, nn.Conv2d):
-        extra = f" (groups {mod.groups})" if mod.groups > 1 else ""
-        k_ff, ff_name = mod.in_channels // mod.groups, "in_channels"
-        k_bp, bp_name = mod.out_channels // mod.groups, "out_channels"
+        kind, g = "conv", mod.groups
+        ff, bp = mod.in_channels // g, mod.out_channels // g
     else:
-        assert isinstance(mod, nn.Linear)
-        extra = ""
-        k_ff, ff_name = mod.in_features, "in_features"
-        k_bp, bp_name = mod.out_features, "out_features"
-    per_group = "/groups" if extra else ""
-    if k_ff % m:
-        return f"dense: {ff_name}{per_group} {k_ff} not divisible by {m}{extra}"
-    if method == "bdwp" and k_bp % m:
-        return f"dense: {bp_name}{per_group} {k_bp} not divisible by {m}{extra}"
-    return None
+        kind, g, ff, bp = "linear", 1, mod.in_features, mod.out_features
+    excluded = None
+    if skipped:
+        excluded = "skipped"
+    elif type(mod) not in (nn.Conv2d, nn.Linear, NMConv2d, NMLinear):
+        # e.g. MultiheadAttention's out_proj: its owner reads .weight directly, never forward().
+        excluded = f"subclass {type(mod).__name__} not replaced"
+    elif not name:
+        excluded = "root module cannot be replaced in place"
+    elif stem:
+        excluded = "stem conv"
+    return LayerInfo(kind=kind, status="", excluded=excluded, ff_channels=ff, bp_channels=bp,
+                     groups=g)
 
 
 def sparsify(
@@ -426,9 +420,10 @@ def sparsify(
 
     Returns
     -------
-    dict[str, str]
-        For every ``Conv2d``/``Linear`` in module order, ``"sparse 2:8 bdwp"`` or
-        ``"dense: <reason>"``, e.g. ``"dense: stem conv"``, ``"dense: skipped"``.
+    dict[str, LayerInfo]
+        For every ``Conv2d``/``Linear`` in module order: its ``status`` (``"sparse 2:8 bdwp"``
+        or ``"dense: <reason>"``, e.g. ``"dense: stem conv"``, ``"dense: skipped"``) and what
+        any N:M could prune in it, so a trace can be re-annotated later.
 
     Raises
     ------
@@ -446,22 +441,16 @@ def sparsify(
     if unknown:
         raise SatsimError(f"skip names no Conv2d/Linear layer of the model: {sorted(unknown)}")
     first_conv = next((name for name, mod in layers if isinstance(mod, nn.Conv2d)), None)
-    status: dict[str, str] = {}
+    table: dict[str, LayerInfo] = {}
     for name, mod in layers:
-        if method == "dense":
-            status[name] = "dense: method dense"
-            continue
-        if name in skipped:
-            status[name] = "dense: skipped"
-            continue
         stem = isinstance(mod, nn.Conv2d) and (name == first_conv or mod.in_channels == 3)
-        reason = _dense_reason(mod, name, method, m, stem)
-        if reason is not None:
-            status[name] = reason
-            continue
-        parent_name, _, leaf = name.rpartition(".")
-        layer_cls = NMConv2d if isinstance(mod, nn.Conv2d) else NMLinear
-        setattr(model.get_submodule(parent_name), leaf,
-                layer_cls.from_dense(mod, method, n, m, lam))
-        status[name] = f"sparse {n}:{m} {method}"
-    return status
+        info = _layer_info(mod, name, stem, name in skipped)
+        reason = "method dense" if method == "dense" else info.dense_reason(method, m)
+        if reason is None:
+            parent_name, _, leaf = name.rpartition(".")
+            layer_cls = NMConv2d if isinstance(mod, nn.Conv2d) else NMLinear
+            setattr(model.get_submodule(parent_name), leaf,
+                    layer_cls.from_dense(mod, method, n, m, lam))
+        status = f"dense: {reason}" if reason else f"sparse {n}:{m} {method}"
+        table[name] = info.model_copy(update={"status": status})
+    return table

@@ -14,7 +14,7 @@ StationarityChoice = Literal["os", "ws", "auto"]
 class PhaseStationarity(BaseModel):
     """Per-phase stationarity: ``{FF: ws, BP: os, WG: ws}``; phases left out use ``auto``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     FF: StationarityChoice = "auto"
     BP: StationarityChoice = "auto"
@@ -24,7 +24,7 @@ class PhaseStationarity(BaseModel):
 class DataflowPolicy(BaseModel):
     """How the STCE runs GEMMs. Switches marked 'later' are read by later model stages."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: str = Field(min_length=1, description="policy name shown in reports")
     stationarity: StationarityChoice | PhaseStationarity = Field(

@@ -8,22 +8,32 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from satsim.types import NMPattern
 
+# Documented limits: far beyond any accelerator studied, small enough that a typo (an extra
+# zero, a stray exponent) is an error rather than an hour-long run.
+MAX_PES_PER_SIDE = 4096
+MAX_M = 64
+MAX_LANES = 4096
+MAX_CLOCK_MHZ = 10_000.0
+
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # strict: a YAML `true` is not the number 1, nor "16" the number 16.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ArrayConfig(_Frozen):
     """The STCE: a systolic array of PEs."""
 
-    rows: PositiveInt = Field(description="PE rows (reduction lanes in WS, output rows in OS)")
-    cols: PositiveInt = Field(description="PE columns (output columns)")
+    rows: PositiveInt = Field(le=MAX_PES_PER_SIDE,
+                              description="PE rows (reduction lanes in WS, output rows in OS)")
+    cols: PositiveInt = Field(le=MAX_PES_PER_SIDE, description="PE columns (output columns)")
 
 
 class SparsityConfig(_Frozen):
     """Which N:M patterns the STCE's operand muxes support."""
 
-    max_m: int = Field(ge=2, description="largest group size M; N:M needs 1 <= N < M <= max_m")
+    max_m: int = Field(ge=2, le=MAX_M,
+                       description="largest group size M; N:M needs 1 <= N < M <= max_m")
 
     def supports(self, pattern: NMPattern | None) -> bool:
         """Whether the array can run ``pattern`` (dense is always supported)."""
@@ -31,6 +41,15 @@ class SparsityConfig(_Frozen):
 
 
 Format = Literal["fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "int32"]
+
+
+class ConvConfig(_Frozen):
+    """How the STCE runs convolutions lowered to GEMMs (implicit GEMM)."""
+
+    strided_bp: Literal["zero_insert", "decompose"] = Field(
+        description="data gradient of a strided conv: 'zero_insert' runs one GEMM over the "
+                    "stride-dilated gradient (s^2 x the forward's MACs); 'decompose' runs one "
+                    "sub-GEMM per stride phase (the forward's MACs)")
 
 
 class NumericsConfig(_Frozen):
@@ -44,16 +63,18 @@ class NumericsConfig(_Frozen):
 class LanesConfig(_Frozen):
     """A vector-style unit described by its parallel lanes."""
 
-    lanes: PositiveInt = Field(description="parallel lanes")
+    lanes: PositiveInt = Field(le=MAX_LANES, description="parallel lanes")
 
 
 class HardwareConfig(_Frozen):
     """One accelerator. Sizes are counts; the clock is in MHz."""
 
     name: str = Field(min_length=1, description="preset name shown in reports")
-    clock_mhz: PositiveFloat = Field(description="core clock in MHz")
+    clock_mhz: PositiveFloat = Field(le=MAX_CLOCK_MHZ, allow_inf_nan=False,
+                                     description="core clock in MHz")
     array: ArrayConfig
     sparsity: SparsityConfig
+    conv: ConvConfig
     numerics: NumericsConfig
     memory: Literal["ideal"] = Field(
         description="'ideal': operands always on chip, no stalls (the hierarchy comes later)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from satsim.config.dataflow import DataflowPolicy
 from satsim.config.hardware import HardwareConfig
 from satsim.errors import SatsimError
+from satsim.files import read_text
 from satsim.resources import shipped
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -23,6 +25,8 @@ def resolve(spec: str | Path, kind: str) -> Path:
     path = Path(spec)
     if path.is_file():
         return path
+    if path.exists():
+        raise SatsimError("not a regular file", source=spec)
     presets = shipped(kind, _YAML)
     if str(spec) in presets:
         return presets[str(spec)]
@@ -32,17 +36,38 @@ def resolve(spec: str | Path, kind: str) -> Path:
     raise SatsimError(f"no such file or preset (presets: {names})", source=spec)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error, not a
+    silent 'last one wins'."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key (a list): PyYAML reports it below
+                duplicate = False
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            with contextlib.suppress(TypeError):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse a YAML mapping, with errors that name the file and the line."""
+    text = read_text(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise SatsimError(f"cannot read: {exc.strerror}", source=path) from None
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
         reason = getattr(exc, "problem", None) or "malformed YAML"
         raise SatsimError(f"malformed YAML: {reason}", source=path, field=where) from None
+    except RecursionError:
+        raise SatsimError("malformed YAML: nested too deeply", source=path) from None
     if not isinstance(data, dict):
         raise SatsimError("expected a mapping of keys to values at the top level", source=path)
     return data
@@ -82,12 +107,13 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
 
 
 def validate(
-    model: type[Model], data: dict[str, Any], source: str | Path, overridden: tuple[str, ...] = ()
+    model: type[Model], data: dict[str, Any], source: str | Path, overridden: tuple[str, ...] = (),
+    prefix: str = "",
 ) -> Model:
     """Build ``model`` from ``data``; the first problem becomes a :class:`SatsimError`.
 
-    ``overridden`` lists the dotted keys set on the command line, so that an error in one of
-    them says where the bad value came from.
+    ``overridden`` lists the dotted keys set on the command line (as ``--set {prefix}key``),
+    so that an error in one of them names the override rather than the file.
     """
     try:
         return model.model_validate(data)
@@ -97,9 +123,15 @@ def validate(
         loc = ".".join(str(p) for p in err["loc"] if not _is_union_member(p)) or "(top level)"
         reason = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
             err["type"], err["msg"])
-        if any(loc == key or loc.startswith(key + ".") for key in overridden):
-            reason += " (value from --set)"
+        override = next((key for key in overridden if loc == key or loc.startswith(key + ".")
+                         or key.startswith(loc + ".")), None)
+        if override is not None:  # the user's --set, not the shipped file, is at fault
+            raise SatsimError(f"{reason} (applied to {Path(source).name})",
+                              source=f"--set {prefix}{override}",
+                              field=loc if loc != override else None) from None
         raise SatsimError(reason, source=source, field=loc) from None
+    except RecursionError:
+        raise SatsimError("nested too deeply", source=source) from None
 
 
 def _is_union_member(part: object) -> bool:
@@ -114,11 +146,11 @@ def _model_names(cls: type[BaseModel] = BaseModel) -> set[str]:
     return names
 
 
-def _load(model: type[Model], spec: str | Path, kind: str, overrides) -> Model:
+def _load(model: type[Model], spec: str | Path, kind: str, overrides, prefix: str = "") -> Model:
     path = resolve(spec, kind)
     overrides = list(overrides)
     data = apply_overrides(read_yaml(path), overrides)
-    return validate(model, data, path, tuple(key for key, _ in overrides))
+    return validate(model, data, path, tuple(key for key, _ in overrides), prefix)
 
 
 def load_hardware(spec: str | Path = "sat", overrides=()) -> HardwareConfig:
@@ -128,4 +160,4 @@ def load_hardware(spec: str | Path = "sat", overrides=()) -> HardwareConfig:
 
 def load_dataflow(spec: str | Path = "sat", overrides=()) -> DataflowPolicy:
     """Dataflow preset name or YAML file, plus ``(dotted.path, value)`` overrides."""
-    return _load(DataflowPolicy, spec, "dataflows", overrides)
+    return _load(DataflowPolicy, spec, "dataflows", overrides, prefix="dataflow.")

@@ -1,5 +1,6 @@
-"""Op -> mapping: stationarity, tiling into folds, N:M sparse mode."""
+"""Op -> mapping: lowering, stationarity, tiling into folds, N:M sparse mode."""
 
-from satsim.mapping.gemm import GemmMapping, map_gemm
+from satsim.mapping.gemm import GemmMapping, GemmPart, map_gemm
+from satsim.mapping.lowering import GemmShape, Lowering, lower
 
-__all__ = ["GemmMapping", "map_gemm"]
+__all__ = ["GemmMapping", "GemmPart", "GemmShape", "Lowering", "lower", "map_gemm"]

@@ -1,4 +1,4 @@
-"""Map a GEMM op onto the STCE: canonical operands, N:M compression, folds, stationarity."""
+"""Map a GEMM op onto the STCE: lowering, N:M compression, folds, stationarity."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
+from satsim.mapping.lowering import GemmShape, Lowering, lower
 from satsim.timing.stce import FoldRun, run_cycles
 from satsim.trace.schema import GemmOp
 from satsim.types import NMPattern, Stationarity
@@ -16,55 +17,70 @@ def _ceil(a: int, b: int) -> int:
 
 
 @dataclass(frozen=True)
-class GemmMapping:
-    """How one GEMM op runs on the array.
+class GemmPart:
+    """One GEMM the array runs for an op, with its reduction as streamed and its timing.
 
-    Dimensions are canonical: the weight (if any) is operand B [K, N], so an op whose weight is
-    its A operand is run transposed (M and N swap). ``k_eff`` is the reduction length the array
-    streams: K, or K padded to whole N:M groups and compressed to n slots per group.
+    ``k_eff`` is K, or K padded to whole N:M groups and compressed to n slots per group.
     """
+
+    shape: GemmShape
+    k_eff: int
+    run: FoldRun
+    cycles: int  # on the array, from the closed forms
+    macs: int  # executed (non-pruned) multiply-accumulates
+
+
+@dataclass(frozen=True)
+class GemmMapping:
+    """How one GEMM op runs on the array: one stationarity, one or more parts in order."""
 
     stationarity: Stationarity
     pattern: NMPattern | None
-    m: int
-    k: int
-    n: int
-    batch: int
-    k_eff: int
-    runs: tuple[FoldRun, ...]
-    cycles: int  # on the array, from the closed forms
-    macs: int  # executed (non-pruned) multiply-accumulates
-    dense_macs: int
+    lowering: Lowering
+    parts: tuple[GemmPart, ...]
+
+    @property
+    def cycles(self) -> int:
+        return sum(p.cycles for p in self.parts)
+
+    @property
+    def macs(self) -> int:
+        """Executed multiply-accumulates (zero-inserted products included: the array runs them)."""
+        return sum(p.macs for p in self.parts)
+
+    @property
+    def dense_macs(self) -> int:
+        """Multiply-accumulates of the same lowering without N:M pruning."""
+        return sum(p.shape.macs for p in self.parts)
 
 
-def _runs(stationarity: Stationarity, m: int, k_eff: int, n: int, batch: int,
-          rows: int, cols: int) -> tuple[FoldRun, ...]:
+def _part(shape: GemmShape, pattern: NMPattern | None, stationarity: Stationarity,
+          hw: HardwareConfig, interleave: bool) -> GemmPart:
+    rows, cols = hw.array.rows, hw.array.cols
+    k_eff = shape.k if pattern is None else pattern.compressed_length(shape.k)
+    kept = shape.k if pattern is None else pattern.kept(shape.k)
     if stationarity is Stationarity.OS:
-        folds, stream = _ceil(m, rows) * _ceil(n, cols), k_eff
+        folds, stream = _ceil(shape.m, rows) * _ceil(shape.n, cols), k_eff
     else:
-        folds, stream = _ceil(k_eff, rows) * _ceil(n, cols), m
-    return (FoldRun(folds * batch, stream),)
+        folds, stream = _ceil(k_eff, rows) * _ceil(shape.n, cols), shape.m
+    run = FoldRun(folds * shape.batch, stream)
+    return GemmPart(shape, k_eff, run, run_cycles(run, stationarity, rows, cols, interleave),
+                    macs=shape.batch * shape.m * kept * shape.n)
 
 
 def map_gemm(op: GemmOp, hw: HardwareConfig, policy: DataflowPolicy) -> GemmMapping:
-    """Choose stationarity (fixed by the policy, or the faster one) and tile the op."""
+    """Lower ``op``, then choose stationarity (fixed by the policy, or the faster one)."""
     pattern = op.sparsity
     if not hw.sparsity.supports(pattern):
         raise SatsimError(f"N:M {pattern} is beyond the array's max_m = {hw.sparsity.max_m}",
                           source=f"hardware {hw.name!r}", field=f"layer {op.layer} ({op.phase})")
-    m, n = (op.N, op.M) if op.weight == "A" else (op.M, op.N)
-    k_eff = op.K if pattern is None else pattern.compressed_length(op.K)
-    kept = op.K if pattern is None else pattern.kept(op.K)
-    rows, cols, interleave = hw.array.rows, hw.array.cols, policy.interleave
+    lowering, shapes = lower(op, hw.conv.strided_bp)
     fixed = policy.stationarity_for(op.phase)
-    # Ties go to WS: the order below is the preference order.
-    choices = [fixed] if fixed else [Stationarity.WS, Stationarity.OS]
     best = None
-    for stationarity in choices:
-        runs = _runs(stationarity, m, k_eff, n, op.batch, rows, cols)
-        cycles = sum(run_cycles(r, stationarity, rows, cols, interleave) for r in runs)
-        if best is None or cycles < best[2]:
-            best = (stationarity, runs, cycles)
-    stationarity, runs, cycles = best
-    return GemmMapping(stationarity, pattern, m, op.K, n, op.batch, k_eff, runs, cycles,
-                       macs=op.batch * m * kept * n, dense_macs=op.macs)
+    # Ties go to WS: the order below is the preference order.
+    for stationarity in [fixed] if fixed else [Stationarity.WS, Stationarity.OS]:
+        mapping = GemmMapping(stationarity, pattern, lowering, tuple(
+            _part(s, pattern, stationarity, hw, policy.interleave) for s in shapes))
+        if best is None or mapping.cycles < best.cycles:
+            best = mapping
+    return best

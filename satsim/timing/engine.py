@@ -45,7 +45,7 @@ def run_engine(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
                env: simpy.Environment | None = None) -> list[OpTiming]:
     """Simulate ``trace`` and return the timing of every GEMM op, in trace order."""
     env = env if env is not None else simpy.Environment()
-    stce = STCE(env, hw.array.rows, hw.array.cols, policy.interleave)
+    stce = STCE(env)
     log: list[OpTiming] = []
     work = [(i, r, map_gemm(r, hw, policy)) for i, r in enumerate(trace.records)
             if isinstance(r, GemmOp)]
@@ -55,7 +55,7 @@ def run_engine(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
             with stce.request() as req:
                 yield req
                 start = int(env.now)
-                yield from stce.execute(mapping.runs, mapping.stationarity)
+                yield from stce.execute(tuple(p.cycles for p in mapping.parts))
                 log.append(OpTiming(index, op, mapping, start, int(env.now)))
 
     env.process(program())

@@ -70,8 +70,15 @@ def run_reference(
     stationarity: Stationarity,
     interleave: bool,
     pattern: NMPattern | None = None,
+    period_offset: int = 0,
 ) -> ReferenceRun:
-    """Simulate ``A @ B`` on the array, ``B`` pruned to ``pattern`` when one is given."""
+    """Simulate ``A @ B`` on the array, ``B`` pruned to ``pattern`` when one is given.
+
+    ``period_offset`` is added to the interleaved issue period (OS: ``max(T, R)``; WS: the
+    stream's ``T``, the loader handshake adds ``R`` and ``C``). It exists to prove that a wrong
+    issue rule fails: wherever the shortened rule binds, the run raises :class:`HazardError`
+    (a lane collision, an overwritten register, or the watchdog), never returns a count.
+    """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape[1] != b.shape[0]:
@@ -82,7 +89,7 @@ def run_reference(
         values, index = compress(b, pattern)
         ops = _Operands(values, index, group_vectors(a, pattern.m), pattern.n)
     model = _OutputStationary if stationarity is Stationarity.OS else _WeightStationary
-    return model(ops, a.shape[0], rows, cols, interleave).run()
+    return model(ops, a.shape[0], rows, cols, interleave, period_offset).run()
 
 
 @dataclass
@@ -119,8 +126,10 @@ class _Tokens:
 class _Array:
     """What both dataflows share: operands, output, fold starts, the skewed stream."""
 
-    def __init__(self, ops: _Operands, m: int, rows: int, cols: int, interleave: bool):
+    def __init__(self, ops: _Operands, m: int, rows: int, cols: int, interleave: bool,
+                 period_offset: int = 0):
         self.ops, self.m, self.rows, self.cols, self.interleave = ops, m, rows, cols, interleave
+        self.period_offset = period_offset
         self.n_out = ops.b_val.shape[1]
         self.output = np.zeros((m, self.n_out))
         self.starts: list[int] = []
@@ -128,12 +137,24 @@ class _Array:
         self.a = _Tokens(rows, cols, ops.a_vec.shape[2])
 
     def stream_step(self, t: int, edge: int, length: int) -> tuple[int, int] | None:
-        """(fold, step) entering lane ``edge`` in cycle ``t``: lane i lags the fold by i."""
-        for fold in range(len(self.starts) - 1, -1, -1):
-            step = t - self.starts[fold] - edge
-            if 0 <= step < length:
-                return fold, step
-        return None
+        """(fold, step) entering lane ``edge`` in cycle ``t``: lane i lags the fold by i.
+
+        A lane carries one operand per cycle: two folds due in the same lane and cycle would
+        lose one of them, so that is a hazard.
+        """
+        hits = [(fold, t - start - edge) for fold, start in enumerate(self.starts)
+                if 0 <= t - start - edge < length]
+        if len(hits) > 1:
+            raise HazardError(f"cycle {t}: folds {hits[0][0]} and {hits[1][0]} collide in "
+                              f"stream lane {edge}")
+        return hits[0] if hits else None
+
+    def watchdog(self, t: int, folds: int, stream: int) -> None:
+        """Fail fast if the run outlives twice its non-interleaved time (a stuck rule)."""
+        limit = 2 * folds * (stream + self.rows + self.cols) + 16
+        if t > limit:
+            raise HazardError(f"watchdog: no progress after {limit} cycles "
+                              f"({folds} folds of {stream})")
 
     def emit(self, t: int, row: int, col: int, value: float) -> None:
         """A result (or one K tile's partial sum) leaves the array in cycle ``t``."""
@@ -166,12 +187,13 @@ class _OutputStationary(_Array):
         read, total = 0, len(tiles) * rows * cols
         t = 0
         while read < total:
+            self.watchdog(t, len(tiles), t_len)
             # Issue.
             f = len(self.starts)
             if f == 0:
                 self.starts.append(t)
             elif f < len(tiles):
-                due = self.starts[-1] + max(t_len, rows)
+                due = self.starts[-1] + max(t_len, rows) + self.period_offset
                 drained = read == f * rows * cols
                 if (t == due) if self.interleave else drained:
                     self.starts.append(t)
@@ -243,10 +265,11 @@ class _WeightStationary(_Array):
         emitted, total = 0, len(tiles) * t_len * cols
         t = 0
         while emitted < total:
+            self.watchdog(t, len(tiles), t_len)
             # Issue.
             f = len(self.starts)
             if f < len(tiles):
-                free = 0 if f == 0 else self.starts[-1] + t_len
+                free = 0 if f == 0 else self.starts[-1] + t_len + self.period_offset
                 if t >= free and np.all(sh_fold[0] == f) and not np.any(sh_taken[0]):
                     self.starts.append(t)
             # Shift A in.

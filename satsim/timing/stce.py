@@ -47,18 +47,16 @@ def run_cycles(run: FoldRun, stationarity: Stationarity, rows: int, cols: int,
 
 
 class STCE(simpy.Resource):
-    """The PE array as a SimPy resource that executes one op's fold runs at a time.
+    """The PE array as a SimPy resource that executes one op's parts at a time.
 
-    One timeout per run of identical folds: the event count grows with runs, never with
-    cycles or MACs.
+    One timeout per part (a run of identical folds, timed by the closed forms): the event
+    count grows with ops, never with cycles or MACs.
     """
 
-    def __init__(self, env: simpy.Environment, rows: int, cols: int, interleave: bool):
+    def __init__(self, env: simpy.Environment):
         super().__init__(env, capacity=1)
-        self.rows, self.cols, self.interleave = rows, cols, interleave
 
-    def execute(self, runs: tuple[FoldRun, ...], stationarity: Stationarity) -> Generator:
-        """Process body: hold the array for every run of an op (caller holds the request)."""
-        for run in runs:
-            yield self._env.timeout(
-                run_cycles(run, stationarity, self.rows, self.cols, self.interleave))
+    def execute(self, part_cycles: tuple[int, ...]) -> Generator:
+        """Process body: hold the array for every part of an op (caller holds the request)."""
+        for cycles in part_cycles:
+            yield self._env.timeout(cycles)

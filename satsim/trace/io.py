@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
 from satsim.errors import SatsimError
+from satsim.files import read_text, write_text
 from satsim.trace.schema import FORMAT, VERSION, Record, Trace, TraceHeader
 
 _RECORD = TypeAdapter(Record)
@@ -24,16 +23,7 @@ def write_trace(trace: Trace, path: str | Path) -> Path:
     lines += [json.dumps({"kind": r.kind, **r.model_dump(mode="json", exclude_defaults=True)},
                          **compact) for r in trace.records]
     lines.append(json.dumps({"kind": "end", "records": len(trace.records)}, **compact))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write("\n".join(lines) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, "\n".join(lines) + "\n")
 
 
 def _problem(exc: ValidationError) -> str:
@@ -45,24 +35,31 @@ def _problem(exc: ValidationError) -> str:
     return f"{loc}: {reason}" if loc else reason
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number in a trace")
+
+
 def read_trace(path: str | Path) -> Trace:
     """Read a trace file; reject a wrong version, a truncated file or a bad record."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SatsimError(f"cannot read: {exc.strerror}", source=path) from None
-    lines = text.splitlines()
+    text = read_text(path)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     if not lines:
         raise SatsimError("empty file, expected a satsim trace header", source=path)
 
     def parse(number: int) -> dict:
         try:
-            obj = json.loads(lines[number - 1])
+            obj = json.loads(lines[number - 1], parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
             cut = number == len(lines) and not text.endswith("\n")
             reason = "truncated record" if cut else f"not JSON ({exc.msg})"
             raise SatsimError(reason, source=path, field=f"line {number}") from None
+        except (RecursionError, ValueError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise SatsimError(f"not a valid record: {reason}", source=path,
+                              field=f"line {number}") from None
         if not isinstance(obj, dict):
             raise SatsimError("expected a JSON object", source=path, field=f"line {number}")
         return obj

@@ -1,6 +1,6 @@
 """Lower layers to the GEMMs of a training iteration (FF, BP, WG), as trace records.
 
-Convolutions use implicit-GEMM lowering (REFERENCE.md sec. 2); the layer that sees the
+Convolutions use implicit-GEMM lowering (im2col without materializing it); the layer that sees the
 network input has no BP. Activation x activation matmuls (attention) have no weight operand,
 so both of their gradients are BP and they are always dense.
 """

@@ -36,7 +36,9 @@ def _nm(value: Any) -> NMPattern | None:
 
 
 Sparsity = Annotated[NMPattern | None, PlainValidator(_nm), PlainSerializer(sparsity_label)]
-Pair = tuple[PositiveInt, PositiveInt]
+MAX_WINDOW = 1024  # documented limit on kernel, stride and dilation: far beyond real layers
+_Side = Annotated[int, Field(ge=1, le=MAX_WINDOW)]
+Window = tuple[_Side, _Side]
 
 
 class _Record(BaseModel):
@@ -51,10 +53,10 @@ class ConvParams(_Record):
     out_channels: PositiveInt
     height: PositiveInt = Field(description="input height")
     width: PositiveInt = Field(description="input width")
-    kernel: Pair
-    stride: Pair = (1, 1)
+    kernel: Window
+    stride: Window = (1, 1)
     padding: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] = (0, 0)
-    dilation: Pair = (1, 1)
+    dilation: Window = (1, 1)
     groups: PositiveInt = 1
 
     @model_validator(mode="after")
@@ -159,6 +161,42 @@ class MaskGenOp(_Record):
 Record = Annotated[GemmOp | VectorOp | UpdateOp | MaskGenOp, Field(discriminator="kind")]
 
 
+class LayerInfo(_Record):
+    """A weight layer (conv or linear) of the captured model, and which N:M can prune it.
+
+    Recorded for every layer whatever the capture's method, so that a trace captured dense can
+    be re-annotated with any N:M exactly as ``sparsify`` would have pruned it.
+    """
+
+    kind: Literal["conv", "linear"]
+    status: str = Field(description="what the capture did: 'sparse 2:8 bdwp' or 'dense: why'")
+    excluded: str | None = Field(
+        default=None, description="why no method prunes it (stem conv, skipped, ...), if so")
+    ff_channels: PositiveInt = Field(
+        description="FF reduction channels per group (C_in/groups or in_features)")
+    bp_channels: PositiveInt = Field(
+        description="BP reduction channels per group (C_out/groups or out_features)")
+    groups: PositiveInt = 1
+
+    def dense_reason(self, method: str, m: int) -> str | None:
+        """Why ``method`` with groups of ``m`` leaves this layer dense, or ``None`` if it prunes.
+
+        FF groups run along the FF reduction channels; BDWP's second mask groups along the BP
+        reduction channels, so both must be whole groups of ``m``.
+        """
+        if self.excluded is not None:
+            return self.excluded
+        conv = self.kind == "conv"
+        per_group, extra = ("/groups", f" (groups {self.groups})") if self.groups > 1 else ("", "")
+        if self.ff_channels % m:
+            name = "in_channels" if conv else "in_features"
+            return f"{name}{per_group} {self.ff_channels} not divisible by {m}{extra}"
+        if method == "bdwp" and self.bp_channels % m:
+            name = "out_channels" if conv else "out_features"
+            return f"{name}{per_group} {self.bp_channels} not divisible by {m}{extra}"
+        return None
+
+
 class TraceHeader(_Record):
     """First line of a trace file."""
 
@@ -167,6 +205,8 @@ class TraceHeader(_Record):
     name: str = Field(min_length=1)
     source: str = Field(default="", description="how the trace was made (capture, hand, csv)")
     meta: dict[str, Any] = Field(default_factory=dict, description="model, batch, method, ...")
+    layers: dict[str, LayerInfo] = Field(
+        default_factory=dict, description="captured weight layers by name (empty: not recorded)")
 
 
 class Trace(BaseModel):

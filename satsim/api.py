@@ -1,0 +1,150 @@
+"""One call from names and files to a report: what ``satsim run`` does, for Python users.
+
+Loads the hardware, dataflow and workload, applies ``--method``/``--sparsity``, simulates the
+run and its dense twin, and gathers what a reader needs to trust the numbers: the sparsity
+actually applied, the ideal bounds, what is and is not modelled, and where the inputs came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from satsim import __version__
+from satsim.config import NO_EFFECT_YET, load_dataflow, load_hardware, parse_overrides
+from satsim.errors import SatsimError
+from satsim.report.bounds import ideal_bounds
+from satsim.report.summary import RunReport, Scope
+from satsim.simulate import simulate
+from satsim.trace.schema import Trace
+from satsim.trace.workload import (
+    DEFAULT_WORKLOAD,
+    Method,
+    annotate,
+    read_csv_workload,
+    read_trace,
+    resolve_workload,
+    summarize_sparsity,
+    trace_method,
+    trace_pattern,
+)
+from satsim.types import NMPattern
+
+
+def split_overrides(items: Sequence[str]) -> tuple[list, list]:
+    """``--set`` items -> (hardware, dataflow) ``(dotted.path, value)`` lists."""
+    hardware, dataflow = [], []
+    for key, value in parse_overrides(list(items)):
+        if key.startswith("dataflow."):
+            dataflow.append((key.removeprefix("dataflow."), value))
+        else:
+            hardware.append((key.removeprefix("hw."), value))
+    return hardware, dataflow
+
+
+def reannotate(trace: Trace, method: str | None, sparsity: str | None, max_m: int) -> Trace:
+    """Apply ``--method`` / ``--sparsity`` (the trace unchanged when neither is given).
+
+    ``--sparsity`` alone keeps the trace's sparse method (bdwp for a dense trace);
+    ``--method`` alone keeps the trace's pattern (2:8, SAT's headline, for a dense trace).
+    """
+    if method is None and sparsity is None:
+        return trace
+    try:
+        pattern = NMPattern.parse(sparsity) if sparsity is not None else trace_pattern(trace)
+    except ValueError as exc:
+        raise SatsimError(str(exc), source="--sparsity") from None
+    if method is not None:
+        chosen = Method(method)
+    elif pattern is None:
+        chosen = Method.DENSE
+    else:
+        recorded = trace_method(trace)
+        chosen = Method(recorded) if recorded in ("bdwp", "srste") else Method.BDWP
+    if chosen is not Method.DENSE:
+        if pattern is None:
+            if sparsity is not None:
+                raise SatsimError(f"--method {chosen} needs an N:M pattern, not dense",
+                                  source="--sparsity")
+            pattern = NMPattern(2, 8)  # SAT's headline setting
+        if pattern.m > max_m:
+            raise SatsimError(f"{pattern} needs M <= max_m = {max_m} of the hardware",
+                              source="--sparsity")
+    return annotate(trace, chosen, pattern if chosen is not Method.DENSE else None)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
+        dataflow: str | Path = "sat", *, method: str | None = None, sparsity: str | None = None,
+        overrides: Sequence[str] = ()) -> RunReport:
+    """Simulate ``workload`` on ``hardware`` under ``dataflow`` and report it honestly.
+
+    Parameters
+    ----------
+    workload, hardware, dataflow
+        Shipped names or files (trace ``.jsonl`` or ``.csv``; YAML presets).
+    method, sparsity
+        Re-annotate the trace's prunable weights (see :func:`reannotate`).
+    overrides
+        ``dotted.path=value`` items; ``dataflow.*`` go to the dataflow, the rest to the hardware.
+    """
+    hw_overrides, df_overrides = split_overrides(overrides)
+    hw = load_hardware(hardware, hw_overrides)
+    policy = load_dataflow(dataflow, df_overrides)
+    path = resolve_workload(workload)
+    recorded = read_csv_workload(path) if path.suffix == ".csv" else read_trace(path)
+    trace = reannotate(recorded, method, sparsity, hw.sparsity.max_m)
+    result = simulate(trace, hw, policy)
+    pattern = trace_pattern(trace)
+    dense = bounds = None
+    if pattern is not None:
+        dense = simulate(annotate(trace, Method.DENSE, None), hw, policy)
+        bounds = ideal_bounds(result, dense, trace_method(trace), pattern)
+    warnings = []
+    if not trace.gemms:
+        warnings.append(f"workload {trace.name} has no GEMMs: nothing to time")
+    for key, _ in parse_overrides(list(overrides)):
+        why = next((why for knob, why in NO_EFFECT_YET.items()
+                    if key == knob or key.startswith(knob + ".")), None)
+        if why:
+            warnings.append(f"--set {key} has no effect yet: {why}")
+    untimed = Counter(r.kind for r in trace.records if r.kind != "gemm")
+    scope = Scope(memory=hw.memory, not_timed=dict(untimed), no_effect=tuple(NO_EFFECT_YET))
+    provenance = {
+        "satsim_version": __version__, "overrides": list(overrides),
+        "method_option": method, "sparsity_option": sparsity,
+        "workload_file": {"path": str(path.resolve()), "sha256": _sha256(path)},
+        "hardware_config": hw.model_dump(mode="json"),
+        "dataflow_config": policy.model_dump(mode="json"),
+    }
+    hint = None
+    if pattern is None and method is None and sparsity is None:
+        hint = _sparse_hint(trace, hw.sparsity.max_m)
+    return RunReport(result=result, dense=dense, bounds=bounds,
+                     sparsity=summarize_sparsity(trace) if pattern is not None else None,
+                     reannotated=trace is not recorded, scope=scope, provenance=provenance,
+                     warnings=tuple(warnings), hint=hint,
+                     array=(hw.array.rows, hw.array.cols), strided_bp=hw.conv.strided_bp)
+
+
+def _sparse_hint(trace: Trace, max_m: int) -> str | None:
+    """A flag that makes this dense trace sparse, if one does (it is tried, not guessed)."""
+    for flags, method, pattern in ((("--sparsity", "2:8"), Method.BDWP, NMPattern(2, 8)),
+                                   (("--sparsity", "2:4"), Method.BDWP, NMPattern(2, 4))):
+        if pattern.m > max_m:
+            continue
+        try:
+            annotate(trace, method, pattern)
+        except SatsimError:
+            continue
+        return " ".join(flags)
+    return None
