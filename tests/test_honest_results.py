@@ -81,7 +81,15 @@ def test_uniform_bound_is_the_simulated_methods(method, uniform):
     result = report.result
     assert bounds["mac_proportional"] == pytest.approx(result.dense_macs / result.macs)
     assert bounds["speedup"] == pytest.approx(report.dense.cycles / result.cycles)
-    assert any("FF:BP:WG" in d for d in bounds["differences"])
+    assert any("stay dense" in d for d in bounds["differences"])  # stem conv, classifier
+
+
+def test_unequal_phases_are_named_as_a_difference():
+    """With zero-inserted strided BP, ResNet-18's BP has more MACs than its FF: the bound's
+    equal-phase assumption fails, and the report says by how much."""
+    report = run("resnet18-cifar-bdwp", overrides=["conv.strided_bp=zero_insert"])
+    (ratio,) = [d for d in report.bounds.differences if "FF:BP:WG" in d]
+    assert "FF:BP:WG = 1.00 : 1.34 : 1.00" in ratio
 
 
 def test_forward_only_workload_bound_is_m_over_n(tmp_path):

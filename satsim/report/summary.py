@@ -97,14 +97,15 @@ class RunReport:
                          f"({self.dense.seconds * 1e3:.3f} ms, "
                          f"{self.dense.utilization:.1%} utilization)")
             lines.append(f"speedup over dense: {b.speedup:.2f}x")
-            lines.append(f"  MAC-proportional ideal of this trace: {b.mac_ideal:.2f}x")
+            lines.append(f"  MAC-proportional ideal of this trace: {b.mac_ideal:.2f}x "
+                         "(its dense MACs / executed MACs)")
             if b.uniform is not None:
-                lines.append(f"  uniform bound, {b.uniform_case} {b.uniform_formula}: "
-                             f"{b.uniform:.2f}x (every phase costs alike, every weight N:M)")
+                lines.append(f"  uniform bound for {b.uniform_case}, {b.uniform_formula}: "
+                             f"{b.uniform:.2f}x (phases cost alike, every pruned weight N:M)")
             else:
                 lines.append(f"  uniform bound: {b.uniform_case}")
-            for reason in b.differences:
-                lines.append(f"    ideal vs bound: {reason}")
-            lines.append(f"    speedup vs ideal: {b.array_effects}")
+            why = "; ".join(b.differences) or "none, the trace meets its assumptions"
+            lines.append(f"  ideal vs bound: {why}")
+            lines.append(f"  speedup vs ideal: {b.array_effects}")
         lines += ["", *self.scope.lines()]
         return "\n".join(lines)
