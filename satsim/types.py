@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,6 +35,7 @@ class Stationarity(StrEnum):
 
     OS = "os"  # output stationary: each PE accumulates one output over the reduction
     WS = "ws"  # weight stationary: each PE holds one (compressed) weight
+    IS = "is"  # input stationary: each PE holds one input (SCALE-Sim conventions only)
 
 
 _NM = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
@@ -59,7 +59,7 @@ class NMPattern:
 
     def compressed_length(self, k: int) -> int:
         """Reduction length after compression: ``k`` padded to whole groups, n slots each."""
-        return math.ceil(k / self.m) * self.n
+        return -(-k // self.m) * self.n
 
     def kept(self, k: int) -> int:
         """Non-pruned elements of a length-``k`` reduction (a short last group keeps fewer)."""

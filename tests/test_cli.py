@@ -1,6 +1,12 @@
 """The satsim command: the default run, the JSON contract, and one-line errors (exit 2)."""
 
 import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import threading
 
 import pytest
 
@@ -151,9 +157,6 @@ def test_json_through_a_symlink_keeps_the_link(cli, tmp_path):
 
 def test_json_into_a_fifo_is_written_in_place(cli, tmp_path):
     """A FIFO at the output path is written into, never replaced by a regular file."""
-    import os
-    import threading
-
     fifo = tmp_path / "pipe.json"
     os.mkfifo(fifo)
     got = {}
@@ -168,9 +171,6 @@ def test_json_into_a_fifo_is_written_in_place(cli, tmp_path):
 
 def test_output_files_follow_the_umask(cli, tmp_path):
     """Output files get the permissions a plain open() would give (0644 under umask 022)."""
-    import os
-    import stat
-
     old = os.umask(0o022)
     try:
         path = tmp_path / "r.json"
@@ -182,12 +182,10 @@ def test_output_files_follow_the_umask(cli, tmp_path):
 
 def test_closed_pipe_exits_quietly(tmp_path):
     """`satsim run | head -1`: one line out, no traceback, no error message."""
-    import shutil
-    import subprocess
-
     exe = shutil.which("satsim")
-    done = subprocess.run(f"'{exe}' run | head -1", shell=True, capture_output=True, text=True,
-                          timeout=120)
+    command = f"'{exe}'" if exe else f"'{sys.executable}' -m satsim"
+    done = subprocess.run(f"{command} run | head -1", shell=True, capture_output=True,
+                          text=True, timeout=120)
     assert done.stdout.count("\n") == 1
     assert done.stderr == ""
 

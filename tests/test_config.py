@@ -71,7 +71,7 @@ def test_bad_value_in_a_file_names_file_and_field(tmp_path):
 
 def test_per_phase_stationarity_error_names_the_phase():
     with pytest.raises(SatsimError, match=r"stationarity\.BP: Input should be"):
-        load_dataflow("sat", [("stationarity", {"BP": "is"})])
+        load_dataflow("sat", [("stationarity", {"BP": "xs"})])
 
 
 def test_missing_key(tmp_path):

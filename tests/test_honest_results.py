@@ -113,7 +113,7 @@ def test_json_says_what_is_modelled_and_where_inputs_came_from(tmp_path):
     assert {"sore", "vector", "numerics", "dataflow.pregenerate",
             "dataflow.offline_schedule"} <= set(doc["scope"]["no_effect"])
     assert doc["satsim_version"] == __version__
-    assert doc["hardware_config"]["array"] == {"rows": 16, "cols": 32}
+    assert doc["hardware_config"]["array"] == {"rows": 16, "cols": 32, "timing": "satsim"}
     assert doc["dataflow_config"]["interleave"] is False
     assert doc["overrides"] == ["array.rows=16", "dataflow.interleave=false"]
     path = shipped("workloads", (".jsonl",))["resnet18-cifar-bdwp"]

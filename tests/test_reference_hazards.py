@@ -45,7 +45,7 @@ def test_ws_stream_period_shortened_by_one_raises(rows, cols, m, k, n):
                       interleave=True, period_offset=-1)
 
 
-@pytest.mark.parametrize("stationarity", list(Stationarity))
+@pytest.mark.parametrize("stationarity", [Stationarity.OS, Stationarity.WS])
 def test_unshortened_period_is_hazard_free(stationarity):
     """The control case: the same shapes with the documented period run to completion."""
     a, b = _operands(12, 10, 9)
@@ -53,7 +53,7 @@ def test_unshortened_period_is_hazard_free(stationarity):
     np.testing.assert_array_equal(ref.output, a @ b)
 
 
-@pytest.mark.parametrize("stationarity", list(Stationarity))
+@pytest.mark.parametrize("stationarity", [Stationarity.OS, Stationarity.WS])
 def test_a_rule_that_never_issues_trips_the_watchdog(stationarity):
     """A controller that never starts the next fold does not loop forever: the watchdog stops
     the run at twice its non-interleaved time."""

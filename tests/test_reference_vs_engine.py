@@ -28,7 +28,7 @@ def engine_cycles(m, k, n, pattern, rows, cols, stationarity, interleave) -> int
 @settings(max_examples=220, deadline=None, derandomize=True)
 @given(rows=st.integers(1, 8), cols=st.integers(1, 8), m=st.integers(1, 40),
        k=st.integers(1, 40), n=st.integers(1, 40), pattern=st.sampled_from(PATTERNS),
-       stationarity=st.sampled_from(list(Stationarity)), interleave=st.booleans(),
+       stationarity=st.sampled_from([Stationarity.OS, Stationarity.WS]), interleave=st.booleans(),
        seed=st.integers(0, 2**32 - 1))
 def test_engine_equals_reference(rows, cols, m, k, n, pattern, stationarity, interleave, seed):
     """For every small GEMM the engine's cycles equal the reference's, and the reference's

@@ -106,7 +106,9 @@ def test_inconsistent_conv_dims_name_the_line(tmp_path):
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    ({"K": 0}, "K: Input should be greater than 0"),
+    ({"K": 0}, "K: Input should be greater than or equal to 1"),
+        ({"K": True}, "K: Input should be a valid integer"),
+        ({"M": 2**41}, "M: Input should be less than or equal to"),
     ({"phase": "XX"}, "phase: Input should be"),
     ({"sparsity": "5:4"}, "sparsity: N:M needs N < M"),
     ({"weight": None, "sparsity": "2:4"}, "sparsity needs a weight operand"),

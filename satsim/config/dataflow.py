@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from satsim.types import Phase, Stationarity
 
-StationarityChoice = Literal["os", "ws", "auto"]
+StationarityChoice = Literal["os", "ws", "is", "auto"]
 
 
 class PhaseStationarity(BaseModel):
@@ -28,7 +28,8 @@ class DataflowPolicy(BaseModel):
 
     name: str = Field(min_length=1, description="policy name shown in reports")
     stationarity: StationarityChoice | PhaseStationarity = Field(
-        description="os | ws | auto (fewest cycles per op), or one per phase")
+        description="os | ws | is (SCALE-Sim conventions only) | auto (fewest cycles per op), "
+                    "or one per phase")
     interleave: bool = Field(description="overlap consecutive folds in the array's pipeline")
     pregenerate: bool = Field(description="run the SORE ahead of use (later)")
     offline_schedule: bool = Field(description="schedule the iteration offline (later)")

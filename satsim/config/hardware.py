@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from satsim.types import NMPattern
 
@@ -13,7 +13,7 @@ from satsim.types import NMPattern
 MAX_PES_PER_SIDE = 4096
 MAX_M = 64
 MAX_LANES = 4096
-MAX_CLOCK_MHZ = 10_000.0
+MIN_CLOCK_MHZ, MAX_CLOCK_MHZ = 1.0, 10_000.0
 
 
 class _Frozen(BaseModel):
@@ -27,6 +27,11 @@ class ArrayConfig(_Frozen):
     rows: PositiveInt = Field(le=MAX_PES_PER_SIDE,
                               description="PE rows (reduction lanes in WS, output rows in OS)")
     cols: PositiveInt = Field(le=MAX_PES_PER_SIDE, description="PE columns (output columns)")
+    timing: Literal["satsim", "scalesim"] = Field(
+        default="satsim",
+        description="cycle-count conventions: 'satsim' (the STCE micro-architecture, proven "
+                    "against its cycle-stepped reference) or 'scalesim' (SCALE-Sim 3.0.0's "
+                    "compute cycles, for parity with its numbers; docs/scalesim.md)")
 
 
 class SparsityConfig(_Frozen):
@@ -70,7 +75,7 @@ class HardwareConfig(_Frozen):
     """One accelerator. Sizes are counts; the clock is in MHz."""
 
     name: str = Field(min_length=1, description="preset name shown in reports")
-    clock_mhz: PositiveFloat = Field(le=MAX_CLOCK_MHZ, allow_inf_nan=False,
+    clock_mhz: float = Field(ge=MIN_CLOCK_MHZ, le=MAX_CLOCK_MHZ, allow_inf_nan=False,
                                      description="core clock in MHz")
     array: ArrayConfig
     sparsity: SparsityConfig

@@ -68,6 +68,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise SatsimError(f"malformed YAML: {reason}", source=path, field=where) from None
     except RecursionError:
         raise SatsimError("malformed YAML: nested too deeply", source=path) from None
+    except (ValueError, AttributeError) as exc:  # PyYAML lets some bad scalars escape as these
+        raise SatsimError(f"malformed YAML: {exc}", source=path) from None
     if not isinstance(data, dict):
         raise SatsimError("expected a mapping of keys to values at the top level", source=path)
     return data
@@ -84,6 +86,10 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> list[tuple[str, Any]]
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
+        except (ValueError, AttributeError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise SatsimError(f"cannot read the value of {key.strip()}: {reason}",
+                              source="--set") from None
         parsed.append((key.strip(), value))
     return parsed
 

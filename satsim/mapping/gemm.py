@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
 from satsim.mapping.lowering import GemmShape, Lowering, lower
+from satsim.timing.scalesim import scalesim_compressed_k, scalesim_compute_cycles, scalesim_folds
 from satsim.timing.stce import FoldRun, run_cycles
 from satsim.trace.schema import GemmOp
-from satsim.types import NMPattern, Stationarity
+from satsim.types import NMPattern, Phase, Stationarity
 
 
 def _ceil(a: int, b: int) -> int:
@@ -57,15 +58,37 @@ class GemmMapping:
 def _part(shape: GemmShape, pattern: NMPattern | None, stationarity: Stationarity,
           hw: HardwareConfig, interleave: bool) -> GemmPart:
     rows, cols = hw.array.rows, hw.array.cols
-    k_eff = shape.k if pattern is None else pattern.compressed_length(shape.k)
     kept = shape.k if pattern is None else pattern.kept(shape.k)
+    macs = shape.batch * shape.m * kept * shape.n
+    if hw.array.timing == "scalesim":
+        # SCALE-Sim's conventions: every fold alone, short last N:M group not padded.
+        folds, stream = scalesim_folds(shape.m, shape.k, shape.n, rows, cols,
+                                       stationarity.value, pattern)
+        cycles = scalesim_compute_cycles(shape.m, shape.k, shape.n, rows, cols,
+                                         stationarity.value, pattern)
+        return GemmPart(shape, scalesim_compressed_k(shape.k, pattern),
+                        FoldRun(folds * shape.batch, stream), cycles * shape.batch, macs)
+    k_eff = shape.k if pattern is None else pattern.compressed_length(shape.k)
     if stationarity is Stationarity.OS:
         folds, stream = _ceil(shape.m, rows) * _ceil(shape.n, cols), k_eff
     else:
         folds, stream = _ceil(k_eff, rows) * _ceil(shape.n, cols), shape.m
     run = FoldRun(folds * shape.batch, stream)
     return GemmPart(shape, k_eff, run, run_cycles(run, stationarity, rows, cols, interleave),
-                    macs=shape.batch * shape.m * kept * shape.n)
+                    macs)
+
+
+def check_compatible(hw: HardwareConfig, policy: DataflowPolicy) -> None:
+    """Reject a dataflow the hardware's timing conventions cannot honour (no silent no-op)."""
+    choices = {policy.stationarity_for(p) for p in (Phase.FF, Phase.BP, Phase.WG)}
+    if hw.array.timing == "satsim" and Stationarity.IS in choices:
+        raise SatsimError("input stationary exists only in SCALE-Sim's conventions "
+                          "(array.timing: scalesim); the STCE runs os or ws",
+                          source=f"dataflow {policy.name!r}", field="stationarity")
+    if hw.array.timing == "scalesim" and policy.interleave:
+        raise SatsimError("SCALE-Sim never overlaps folds: use interleave: false (as the "
+                          "scalesim-* dataflows do)", source=f"dataflow {policy.name!r}",
+                          field="interleave")
 
 
 def map_gemm(op: GemmOp, hw: HardwareConfig, policy: DataflowPolicy) -> GemmMapping:
@@ -74,11 +97,15 @@ def map_gemm(op: GemmOp, hw: HardwareConfig, policy: DataflowPolicy) -> GemmMapp
     if not hw.sparsity.supports(pattern):
         raise SatsimError(f"N:M {pattern} is beyond the array's max_m = {hw.sparsity.max_m}",
                           source=f"hardware {hw.name!r}", field=f"layer {op.layer} ({op.phase})")
+    check_compatible(hw, policy)
     lowering, shapes = lower(op, hw.conv.strided_bp)
     fixed = policy.stationarity_for(op.phase)
+    candidates = [Stationarity.WS, Stationarity.OS]
+    if hw.array.timing == "scalesim":
+        candidates.append(Stationarity.IS)
     best = None
-    # Ties go to WS: the order below is the preference order.
-    for stationarity in [fixed] if fixed else [Stationarity.WS, Stationarity.OS]:
+    # Ties go to WS, then OS: the order of the candidates is the preference order.
+    for stationarity in [fixed] if fixed else candidates:
         mapping = GemmMapping(stationarity, pattern, lowering, tuple(
             _part(s, pattern, stationarity, hw, policy.interleave) for s in shapes))
         if best is None or mapping.cycles < best.cycles:

@@ -65,7 +65,7 @@ class RunReport:
         return doc
 
     def json_text(self) -> str:
-        return json.dumps(self.to_json(), indent=1) + "\n"
+        return json.dumps(self.to_json(), indent=1, allow_nan=False) + "\n"
 
     def text(self) -> str:
         """The table ``satsim run`` prints."""

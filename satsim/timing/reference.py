@@ -88,6 +88,8 @@ def run_reference(
     else:
         values, index = compress(b, pattern)
         ops = _Operands(values, index, group_vectors(a, pattern.m), pattern.n)
+    if stationarity is Stationarity.IS:
+        raise ValueError("the STCE runs OS or WS; IS exists only in SCALE-Sim's conventions")
     model = _OutputStationary if stationarity is Stationarity.OS else _WeightStationary
     return model(ops, a.shape[0], rows, cols, interleave, period_offset).run()
 

@@ -17,7 +17,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
-    PositiveInt,
+    Strict,
     model_validator,
 )
 
@@ -37,7 +37,10 @@ def _nm(value: Any) -> NMPattern | None:
 
 Sparsity = Annotated[NMPattern | None, PlainValidator(_nm), PlainSerializer(sparsity_label)]
 MAX_WINDOW = 1024  # documented limit on kernel, stride and dilation: far beyond real layers
-_Side = Annotated[int, Field(ge=1, le=MAX_WINDOW)]
+MAX_DIM = 2**40  # documented limit on any size or count: ~10^12, beyond any real GEMM
+# Strict: a JSON true, 32.0 or "32" is not the size 32.
+Dim = Annotated[int, Strict(), Field(ge=1, le=MAX_DIM)]
+_Side = Annotated[int, Strict(), Field(ge=1, le=MAX_WINDOW)]
 Window = tuple[_Side, _Side]
 
 
@@ -48,16 +51,17 @@ class _Record(BaseModel):
 class ConvParams(_Record):
     """A 2-D convolution that a GEMM was lowered from (implicit GEMM)."""
 
-    batch: PositiveInt
-    in_channels: PositiveInt
-    out_channels: PositiveInt
-    height: PositiveInt = Field(description="input height")
-    width: PositiveInt = Field(description="input width")
+    batch: Dim
+    in_channels: Dim
+    out_channels: Dim
+    height: Dim = Field(description="input height")
+    width: Dim = Field(description="input width")
     kernel: Window
     stride: Window = (1, 1)
-    padding: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] = (0, 0)
+    padding: tuple[Annotated[int, Strict(), Field(ge=0, le=MAX_WINDOW)],
+                   Annotated[int, Strict(), Field(ge=0, le=MAX_WINDOW)]] = (0, 0)
     dilation: Window = (1, 1)
-    groups: PositiveInt = 1
+    groups: Dim = 1
 
     @model_validator(mode="after")
     def _check(self) -> ConvParams:
@@ -99,10 +103,10 @@ class GemmOp(_Record):
     kind: Literal["gemm"] = "gemm"
     phase: Literal[Phase.FF, Phase.BP, Phase.WG]
     layer: str = Field(min_length=1, description="module name of the layer")
-    M: PositiveInt
-    K: PositiveInt = Field(description="reduction dimension")
-    N: PositiveInt
-    batch: PositiveInt = 1
+    M: Dim
+    K: Dim = Field(description="reduction dimension")
+    N: Dim
+    batch: Dim = 1
     weight: Literal["A", "B"] | None = Field(
         default=None, description="which operand is the layer's weight (None: activations only)")
     sparsity: Sparsity = Field(default=None, description="weight operand's N:M along K")
@@ -135,7 +139,7 @@ class VectorOp(_Record):
     phase: Phase
     layer: str
     op: str = Field(min_length=1)
-    elements: PositiveInt
+    elements: Dim
 
 
 class UpdateOp(_Record):
@@ -144,7 +148,7 @@ class UpdateOp(_Record):
     kind: Literal["update"] = "update"
     layer: str
     param: str
-    elements: PositiveInt
+    elements: Dim
     optimizer: str = "sgd"
 
 
@@ -153,7 +157,7 @@ class MaskGenOp(_Record):
 
     kind: Literal["maskgen"] = "maskgen"
     layer: str
-    elements: PositiveInt
+    elements: Dim
     sparsity: Annotated[NMPattern, PlainValidator(_nm), PlainSerializer(str)]
     direction: Literal["FF", "BP"] = Field(description="the GEMM the mask serves")
 
@@ -172,11 +176,11 @@ class LayerInfo(_Record):
     status: str = Field(description="what the capture did: 'sparse 2:8 bdwp' or 'dense: why'")
     excluded: str | None = Field(
         default=None, description="why no method prunes it (stem conv, skipped, ...), if so")
-    ff_channels: PositiveInt = Field(
+    ff_channels: Dim = Field(
         description="FF reduction channels per group (C_in/groups or in_features)")
-    bp_channels: PositiveInt = Field(
+    bp_channels: Dim = Field(
         description="BP reduction channels per group (C_out/groups or out_features)")
-    groups: PositiveInt = 1
+    groups: Dim = 1
 
     def dense_reason(self, method: str, m: int) -> str | None:
         """Why ``method`` with groups of ``m`` leaves this layer dense, or ``None`` if it prunes.
