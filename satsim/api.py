@@ -30,7 +30,7 @@ from satsim.trace.workload import (
     trace_method,
     trace_pattern,
 )
-from satsim.types import NMPattern
+from satsim.types import NMPattern, Phase
 
 
 def split_overrides(items: Sequence[str]) -> tuple[list, list]:
@@ -112,13 +112,23 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     warnings = []
     if not trace.gemms:
         warnings.append(f"workload {trace.name} has no GEMMs: nothing to time")
+    meta = recorded.header.meta
+    for key, what in (("ignored_columns", "ignored column"), ("renamed_columns", "column read"
+                      " by position"), ("scalesim_drops_sparsity", "SCALE-Sim would run dense")):
+        for item in meta.get(key, ()):
+            warnings.append(f"{path.name}: {what}: {item}")
     for key, _ in parse_overrides(list(overrides)):
         why = next((why for knob, why in NO_EFFECT_YET.items()
                     if key == knob or key.startswith(knob + ".")), None)
         if why:
             warnings.append(f"--set {key} has no effect yet: {why}")
     untimed = Counter(r.kind for r in trace.records if r.kind != "gemm")
-    scope = Scope(memory=hw.memory, not_timed=dict(untimed), no_effect=tuple(NO_EFFECT_YET))
+    present = {op.phase for op in trace.gemms}
+    phases = ", ".join(p.value for p in Phase if p in present) or "none"
+    timed = (f"GEMMs ({phases}) on the STCE" if hw.array.timing == "satsim" else
+             f"GEMMs ({phases}) in SCALE-Sim 3.0.0's compute-cycle conventions")
+    scope = Scope(memory=hw.memory, not_timed=dict(untimed), no_effect=tuple(NO_EFFECT_YET),
+                  timed=timed)
     provenance = {
         "satsim_version": __version__, "overrides": list(overrides),
         "method_option": method, "sparsity_option": sparsity,

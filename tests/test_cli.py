@@ -211,3 +211,23 @@ def test_bad_capture_is_one_error_line_and_leaves_nothing(cli, tmp_path, args, e
     assert done.stderr.startswith("error: ") and expected in done.stderr, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.torch
+def test_capture_reports_progress_to_a_pipe(cli, tmp_path):
+    """With stderr not a terminal (logs, CI), a capture still reports each stage, one line
+    each, and the output file has the user's normal permissions."""
+    out = tmp_path / "r.jsonl"
+    done = cli("capture", "resnet18-cifar", "--method", "bdwp", "--batch", "1",
+               "--shapes-only", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("capture resnet18-cifar: built, 19 of 21 weight layers bdwp 2:8")
+    assert lines[1].startswith("capture resnet18-cifar: step 1/1 traced")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

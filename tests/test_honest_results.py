@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,13 @@ def test_workload_without_gemms_runs_with_a_warning(tmp_path):
     report = run(path)
     assert report.result.cycles == 0
     assert any("no GEMMs" in w for w in report.warnings)
+
+
+def test_importer_notes_become_warnings():
+    """Columns the CSV importer ignored or read by position are reported, never silent."""
+    topologies = Path(__file__).parent / "data" / "scalesim" / "topologies"
+    report = run(topologies / "conv_nets" / "mobilnet_4k.csv", "scalesim", "scalesim-ws")
+    assert any("ignored column: column 9" in w for w in report.warnings)
+    report = run(topologies / "deepbench" / "DeepBenchConv" / "OCR.csv", "scalesim",
+                 "scalesim-ws")
+    assert any("read as 'IFMAP Height'" in w for w in report.warnings)

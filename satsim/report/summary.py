@@ -19,12 +19,13 @@ class Scope:
     memory: str  # the hardware's memory model
     not_timed: dict[str, int]  # trace record kind -> count of records not timed
     no_effect: tuple[str, ...]  # config fields accepted but not yet read by any model
-    timed: str = "GEMMs (FF, BP, WG) on the STCE"
+    timed: str  # what the cycles cover, e.g. "GEMMs (FF, BP, WG) on the STCE"
 
     def lines(self) -> list[str]:
-        untimed = ", ".join(f"{n} {kind}" for kind, n in self.not_timed.items()) or "none"
+        untimed = (", ".join(f"{n} {kind}" for kind, n in self.not_timed.items())
+                   + " records of the trace") if self.not_timed else "nothing else in the trace"
         return [f"modelled: {self.timed} only, {MEMORY.get(self.memory, self.memory)}",
-                f"not timed: {untimed} records of the trace",
+                f"not timed: {untimed}",
                 f"no effect yet: {', '.join(self.no_effect)}"]
 
     def to_json(self) -> dict:
@@ -89,7 +90,7 @@ class RunReport:
         lines.append("")
         if self.dense is None:
             lines.append("dense run: no sparse weights"
-                         + (f" (add {self.hint} to prune the layers BDWP can)" if self.hint
+                         + (f" (add {self.hint} to prune every layer N:M can)" if self.hint
                             else ""))
         else:
             b = self.bounds
