@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from satsim import __version__
-from satsim.config import NO_EFFECT_YET, load_dataflow, load_hardware, parse_overrides
+from satsim.config import (
+    NO_EFFECT_YET,
+    HardwareConfig,
+    load_dataflow,
+    load_hardware,
+    parse_overrides,
+)
 from satsim.errors import SatsimError
 from satsim.report.bounds import ideal_bounds
 from satsim.report.summary import RunReport, Scope
@@ -23,8 +29,7 @@ from satsim.trace.workload import (
     DEFAULT_WORKLOAD,
     Method,
     annotate,
-    read_csv_workload,
-    read_trace,
+    load_workload,
     resolve_workload,
     summarize_sparsity,
     trace_method,
@@ -101,7 +106,7 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     hw = load_hardware(hardware, hw_overrides)
     policy = load_dataflow(dataflow, df_overrides)
     path = resolve_workload(workload)
-    recorded = read_csv_workload(path) if path.suffix == ".csv" else read_trace(path)
+    recorded = load_workload(path)
     trace = reannotate(recorded, method, sparsity, hw.sparsity.max_m)
     result = simulate(trace, hw, policy)
     pattern = trace_pattern(trace)
@@ -109,26 +114,6 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     if pattern is not None:
         dense = simulate(annotate(trace, Method.DENSE, None), hw, policy)
         bounds = ideal_bounds(result, dense, trace_method(trace), pattern)
-    warnings = []
-    if not trace.gemms:
-        warnings.append(f"workload {trace.name} has no GEMMs: nothing to time")
-    meta = recorded.header.meta
-    for key, what in (("ignored_columns", "ignored column"), ("renamed_columns", "column read"
-                      " by position"), ("scalesim_drops_sparsity", "SCALE-Sim would run dense")):
-        for item in meta.get(key, ()):
-            warnings.append(f"{path.name}: {what}: {item}")
-    for key, _ in parse_overrides(list(overrides)):
-        why = next((why for knob, why in NO_EFFECT_YET.items()
-                    if key == knob or key.startswith(knob + ".")), None)
-        if why:
-            warnings.append(f"--set {key} has no effect yet: {why}")
-    untimed = Counter(r.kind for r in trace.records if r.kind != "gemm")
-    present = {op.phase for op in trace.gemms}
-    phases = ", ".join(p.value for p in Phase if p in present) or "none"
-    timed = (f"GEMMs ({phases}) on the STCE" if hw.array.timing == "satsim" else
-             f"GEMMs ({phases}) in SCALE-Sim 3.0.0's compute-cycle conventions")
-    scope = Scope(memory=hw.memory, not_timed=dict(untimed), no_effect=tuple(NO_EFFECT_YET),
-                  timed=timed)
     provenance = {
         "satsim_version": __version__, "overrides": list(overrides),
         "method_option": method, "sparsity_option": sparsity,
@@ -141,9 +126,37 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
         hint = _sparse_hint(trace, hw.sparsity.max_m)
     return RunReport(result=result, dense=dense, bounds=bounds,
                      sparsity=summarize_sparsity(trace) if pattern is not None else None,
-                     reannotated=trace is not recorded, scope=scope, provenance=provenance,
-                     warnings=tuple(warnings), hint=hint,
+                     reannotated=trace is not recorded, scope=_scope(trace, hw),
+                     provenance=provenance, warnings=_warnings(recorded, path, overrides),
+                     hint=hint,
                      array=(hw.array.rows, hw.array.cols), strided_bp=hw.conv.strided_bp)
+
+
+def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
+    present = {op.phase for op in trace.gemms}
+    phases = ", ".join(p.value for p in Phase if p in present) or "none"
+    timed = (f"GEMMs ({phases}) on the STCE" if hw.array.timing == "satsim" else
+             f"GEMMs ({phases}) in SCALE-Sim 3.0.0's compute-cycle conventions")
+    untimed = Counter(r.kind for r in trace.records if r.kind != "gemm")
+    return Scope(memory=hw.memory, not_timed=dict(untimed), no_effect=tuple(NO_EFFECT_YET),
+                 timed=timed)
+
+
+def _warnings(recorded: Trace, path: Path, overrides: Sequence[str]) -> tuple[str, ...]:
+    """What the user should know although the run went through."""
+    warnings = []
+    if not recorded.gemms:
+        warnings.append(f"workload {recorded.name} has no GEMMs: nothing to time")
+    notes = (("ignored_columns", "ignored column"), ("renamed_columns", "read by position"),
+             ("scalesim_drops_sparsity", "SCALE-Sim would run this dense"))
+    for key, what in notes:
+        warnings += [f"{path.name}: {what}: {item}" for item in recorded.header.meta.get(key, ())]
+    for key, _ in parse_overrides(list(overrides)):
+        why = next((why for knob, why in NO_EFFECT_YET.items()
+                    if key == knob or key.startswith(knob + ".")), None)
+        if why:
+            warnings.append(f"--set {key} has no effect yet: {why}")
+    return tuple(warnings)
 
 
 def _sparse_hint(trace: Trace, max_m: int) -> str | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 # Only light imports here: `satsim --help` and `satsim list` must not pay for pandas, numpy or
 # the config models. Each command imports what it needs.
 from satsim import __version__
-from satsim.errors import SatsimError
+from satsim.errors import SatsimError, one_line
 from satsim.resources import DEFAULT_WORKLOAD, shipped
 from satsim.types import Method, NMPattern
 
@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     report = run(args.workload, args.hw, args.dataflow, method=args.method,
                  sparsity=args.sparsity, overrides=args.overrides)
     for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {one_line(warning)}", file=sys.stderr)
     if args.json is not None and not to_stdout:
         write_text(args.json, report.json_text())
     print(report.text(), file=sys.stderr if to_stdout else sys.stdout)
