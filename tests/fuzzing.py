@@ -736,6 +736,9 @@ EDGE_CASES: dict[str, list[tuple[str, Case]]] = {
         ("newline-in-header", _csv('name,M,"K\nx",N\nfc,4,x,4\n')),
         ("non-utf8", _csv(b"name,M,K,N\nf\xff,4,4,4\n")),
         ("huge-field", _csv("name,M,K,N\n" + "x" * 200_000 + ",4,4,4\n")),
+        ("4000-digit-ifmap", _csv("Layer name, IFMAP Height, IFMAP Width, Filter Height, "
+                                  "Filter Width, Channels, Num Filter, Strides,\n"
+                                  f"c,{BIG},{BIG},3,3,16,32,2,\n")),
     ],
     "set": [
         ("deep-nesting", _set("--set=array.rows=" + nested(5000))),

@@ -25,7 +25,6 @@ column. See ``docs/scalesim.md``.
 from __future__ import annotations
 
 import csv
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,7 +249,7 @@ def _conv_op(row: _Row, name: str, sparsity: NMPattern | None) -> GemmOp:
                                          depthwise=depthwise, batch=batch)
     # The last window may overhang the far edge by up to stride - 1 rows; the smallest
     # symmetric padding reproduces SCALE-Sim's output size (ConvParams has no one-sided one).
-    pad = tuple(math.ceil(((out - 1) * stride + kernel - size) / 2)
+    pad = tuple(-(-((out - 1) * stride + kernel - size) // 2)  # integer ceil: sizes may be huge
                 for out, stride, kernel, size in ((out_h, sh, kh, h), (out_w, sw, kw, w)))
     try:
         conv: ConvParams | None = ConvParams(
