@@ -169,6 +169,12 @@ def test_json_into_a_fifo_is_written_in_place(cli, tmp_path):
     assert fifo.is_fifo()
 
 
+def test_json_to_a_device_leaves_it_a_device(cli):
+    """`--json /dev/null` writes into the device; it is never renamed over."""
+    assert cli("run", "--json", "/dev/null").returncode == 0
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
 def test_output_files_follow_the_umask(cli, tmp_path):
     """Output files get the permissions a plain open() would give (0644 under umask 022)."""
     old = os.umask(0o022)
