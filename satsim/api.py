@@ -19,6 +19,7 @@ from satsim.config import (
     load_dataflow,
     load_hardware,
     parse_overrides,
+    split_overrides,
 )
 from satsim.errors import SatsimError
 from satsim.report.bounds import ideal_bounds
@@ -36,17 +37,6 @@ from satsim.trace.workload import (
     trace_pattern,
 )
 from satsim.types import NMPattern, Phase
-
-
-def split_overrides(items: Sequence[str]) -> tuple[list, list]:
-    """``--set`` items -> (hardware, dataflow) ``(dotted.path, value)`` lists."""
-    hardware, dataflow = [], []
-    for key, value in parse_overrides(list(items)):
-        if key.startswith("dataflow."):
-            dataflow.append((key.removeprefix("dataflow."), value))
-        else:
-            hardware.append((key.removeprefix("hw."), value))
-    return hardware, dataflow
 
 
 def reannotate(trace: Trace, method: str | None, sparsity: str | None, max_m: int) -> Trace:
@@ -90,7 +80,7 @@ def _sha256(path: Path) -> str:
 
 def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
         dataflow: str | Path = "sat", *, method: str | None = None, sparsity: str | None = None,
-        overrides: Sequence[str] = ()) -> RunReport:
+        overrides: Sequence[str] = (), baseline: bool = True) -> RunReport:
     """Simulate ``workload`` on ``hardware`` under ``dataflow`` and report it honestly.
 
     Parameters
@@ -101,6 +91,8 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
         Re-annotate the trace's prunable weights (see :func:`reannotate`).
     overrides
         ``dotted.path=value`` items; ``dataflow.*`` go to the dataflow, the rest to the hardware.
+    baseline
+        Also simulate the dense twin of a sparse run (speedup and bounds); off, they are None.
     """
     hw_overrides, df_overrides = split_overrides(overrides)
     hw = load_hardware(hardware, hw_overrides)
@@ -111,7 +103,7 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     result = simulate(trace, hw, policy)
     pattern = trace_pattern(trace)
     dense = bounds = None
-    if pattern is not None:
+    if pattern is not None and baseline:
         dense = simulate(annotate(trace, Method.DENSE, None), hw, policy)
         bounds = ideal_bounds(result, dense, trace_method(trace), pattern)
     provenance = {

@@ -32,6 +32,13 @@ examples:
 """
 
 
+_SWEEP_HELP = """\
+Run every design point of a sweep spec (axes over config paths, sparsity, method, workload)
+and store one row per point in Parquet shards under --out. Runs on this machine's cores, or on
+Dask. Invalid points are recorded as failed with their reason; a killed sweep continues with
+--resume and loses nothing. Results: satsim.sweep.load_results(DIR) (a pandas frame).
+"""
+
 _CAPTURE_HELP = """\
 Train a zoo model for a few real optimizer steps with an N:M training method and record the
 last step's GEMMs (FF, BP, WG), vector work, weight updates and mask generation as a trace.
@@ -75,6 +82,33 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE",
                      help="also write the result as JSON ('-': to standard output, the table "
                           "then goes to standard error)")
+
+    sweep = sub.add_parser("sweep", help="run a design-space sweep (resumable)",
+                           description=_SWEEP_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    sweep.add_argument("spec", metavar="SPEC",
+                       help="sweep spec (YAML file, or a shipped one: smoke, paper-models)")
+    sweep.add_argument("--out", required=True, metavar="DIR",
+                       help="results folder: manifest.json and shards/*.parquet")
+    sweep.add_argument("--engine", choices=["local", "dask"], default="local",
+                       help="local: this machine's process pool (default); dask: a Dask "
+                            "scheduler at --address, or a LocalCluster started here")
+    sweep.add_argument("--workers", type=int, metavar="N",
+                       help="worker processes (default: every core; dask without --address)")
+    sweep.add_argument("--address", metavar="tcp://HOST:PORT",
+                       help="a running Dask scheduler (with --engine dask)")
+    sweep.add_argument("--resume", action="store_true",
+                       help="continue a sweep in DIR: skip finished points")
+
+    plot = sub.add_parser("plot", help="plot results (pareto: a sweep's Pareto front)")
+    plot.add_argument("kind", choices=["pareto"], help="what to plot")
+    plot.add_argument("input", metavar="DIR", help="sweep results folder")
+    plot.add_argument("--x", required=True, metavar="COL", help="x column, e.g. cycles")
+    plot.add_argument("--y", required=True, metavar="COL", help="y column, e.g. array.rows")
+    plot.add_argument("--color", metavar="COL", help="colour points by this column")
+    plot.add_argument("--max-x", action="store_true", help="larger x is better (default: lower)")
+    plot.add_argument("--max-y", action="store_true", help="larger y is better (default: lower)")
+    plot.add_argument("--out", required=True, metavar="FILE", help="image (.png, .svg, .pdf)")
 
     lst = sub.add_parser("list", help="list shipped presets, dataflows, workloads and models")
     lst.add_argument("what", nargs="?", choices=["configs", "dataflows", "workloads", "models"],
@@ -174,6 +208,27 @@ def _capture(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from satsim.sweep import run_sweep
+
+    summary = run_sweep(args.spec, args.out, engine=args.engine, workers=args.workers,
+                        address=args.address, resume=args.resume, progress=True)
+    print(f"{args.out}: {summary.describe()}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from satsim.report.plots import plot_pareto
+    from satsim.sweep import load_results
+
+    frame = load_results(args.input)
+    frame.attrs["source"] = args.input  # errors name the folder
+    plot_pareto(frame, args.x, args.y, color=args.color, out=args.out,
+                maximize_x=args.max_x, maximize_y=args.max_y)
+    print(f"{args.out}: Pareto front of {args.y} against {args.x}")
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     kinds = {"configs": (".yaml", ".yml"), "dataflows": (".yaml", ".yml"),
              "workloads": (".jsonl", ".csv")}
@@ -201,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return {"run": _run, "list": _list, "capture": _capture}[args.command](args)
+        commands = {"run": _run, "list": _list, "capture": _capture, "sweep": _sweep,
+                    "plot": _plot}
+        return commands[args.command](args)
     except SatsimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -2,7 +2,12 @@
 
 from satsim.config.dataflow import DataflowPolicy
 from satsim.config.hardware import HardwareConfig
-from satsim.config.loader import load_dataflow, load_hardware, parse_overrides
+from satsim.config.loader import (
+    load_dataflow,
+    load_hardware,
+    parse_overrides,
+    split_overrides,
+)
 
 # Config fields the schema accepts but no model reads yet: reports list them, and a --set of
 # one warns, so that a knob without effect is never mistaken for a result.
@@ -15,4 +20,4 @@ NO_EFFECT_YET = {
 }
 
 __all__ = ["NO_EFFECT_YET", "DataflowPolicy", "HardwareConfig", "load_dataflow",
-           "load_hardware", "parse_overrides"]
+           "load_hardware", "parse_overrides", "split_overrides"]

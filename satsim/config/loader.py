@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -92,6 +93,17 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> list[tuple[str, Any]]
                               source="--set") from None
         parsed.append((key.strip(), value))
     return parsed
+
+
+def split_overrides(items: Sequence[str]) -> tuple[list, list]:
+    """``--set`` items -> (hardware, dataflow) ``(dotted.path, value)`` lists."""
+    hardware, dataflow = [], []
+    for key, value in parse_overrides(list(items)):
+        if key.startswith("dataflow."):
+            dataflow.append((key.removeprefix("dataflow."), value))
+        else:
+            hardware.append((key.removeprefix("hw."), value))
+    return hardware, dataflow
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -49,6 +49,21 @@ class RunReport:
     warnings: tuple[str, ...] = ()
     hint: str | None = None  # a flag that makes a dense trace sparse, if one does
 
+    def metrics(self) -> dict[str, int | float | None]:
+        """Every number this run reports, by name (``None``: not modelled or not asked for).
+
+        Sweeps take all of them, so a metric added here appears in sweep results unchanged.
+        """
+        res, b = self.result, self.bounds
+        return {
+            "cycles": res.cycles, "seconds": res.seconds, "macs": res.macs,
+            "dense_macs": res.dense_macs, "utilization": res.utilization, "energy_j": None,
+            "dense_cycles": self.dense.cycles if self.dense else None,
+            "speedup": b.speedup if b else None,
+            "ideal_mac_speedup": b.mac_ideal if b else None,
+            "uniform_bound": b.uniform if b else None,
+        }
+
     def to_json(self) -> dict:
         """The ``satsim.result/1`` document."""
         doc = self.result.to_json()
@@ -88,7 +103,9 @@ class RunReport:
         lines.append(f"{'total':<7}{len(res.rows):>5}{res.cycles:>15,}"
                      f"{res.seconds * 1e3:>12.3f}{res.utilization:>12.1%}")
         lines.append("")
-        if self.dense is None:
+        if self.dense is None and self.sparsity is not None:
+            lines.append("dense baseline not simulated (baseline off): no speedup")
+        elif self.dense is None:
             lines.append("dense run: no sparse weights"
                          + (f" (add {self.hint} to prune every layer N:M can)" if self.hint
                             else ""))

@@ -1,0 +1,350 @@
+"""Plots of design-space sweep results: a Pareto front of two metrics over all design points.
+
+A sweep's results are a tidy frame, one row per design point: config columns named by their
+dotted config path (``array.rows``, ``clock_mhz``, ``sparsity``, ...), metric columns
+(``cycles``, ``seconds``, ``utilization``, ``energy_j``, ...) and bookkeeping (``point_id``,
+``status``, ``error``, ``host_*``). If ``frame.attrs["source"]`` is set (e.g. the sweep
+folder), error messages name it.
+
+Figures are drawn on matplotlib's ``Agg`` canvas directly, never through ``pyplot``: no global
+backend switch, no figure registry, so this works headless, in worker processes and beside
+a user's own interactive plots. This module is imported lazily (only ``satsim plot`` needs it).
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from satsim.errors import SatsimError
+from satsim.files import write_atomic
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+# Axis labels of the known columns; anything else gets its unit from a suffix (below).
+_LABELS = {
+    "cycles": "cycles per iteration",
+    "seconds": "time per iteration (s)",
+    "utilization": "PE utilization (fraction of MAC slots)",
+    "speedup": "speedup over dense training (x)",
+    "energy_j": "energy per iteration (J)",
+    "macs": "MACs per iteration",
+    "dense_macs": "dense MACs per iteration",
+    "dense_cycles": "dense-training cycles per iteration",
+    "clock_mhz": "clock (MHz)",
+    "array.rows": "array rows (PEs)",
+    "array.cols": "array columns (PEs)",
+    "sparsity": "N:M sparsity",
+    "method": "training method",
+}
+_SUFFIX_UNITS = {"_cycles": "cycles", "_s": "s", "_j": "J", "_bytes": "bytes", "_mhz": "MHz",
+                 "_kib": "KiB", "_gbps": "GB/s", "_w": "W"}
+
+# Metrics (vs config) for error messages that list the columns one could have meant.
+_METRICS = {"cycles", "seconds", "utilization", "macs", "dense_macs", "dense_cycles", "speedup"}
+_METRIC_SUFFIXES = ("_cycles", "_s", "_j", "_bytes", "_w")
+_BOOKKEEPING = {"point_id", "status", "error"}
+
+_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+# Without these the output embeds the time of writing: same data, different bytes.
+_NO_DATE = {"png": None, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+_MAX_CATEGORIES = 20  # tab20's colours; more cannot be told apart in a legend
+_FEW_VALUES = 8  # a numeric colour column with at most this many values gets a legend
+_MISSING_COLOUR = "0.6"
+_LOG_RATIO = 100  # an axis whose positive values span this factor or more is drawn log
+
+
+def label(column: str) -> str:
+    """An axis label with its unit for a sweep column.
+
+    Parameters
+    ----------
+    column
+        A column name: a metric (``cycles``) or a dotted config path (``array.rows``).
+
+    Returns
+    -------
+    str
+        The label of a known column (``"time per iteration (s)"``); else the column name with
+        the unit its suffix implies (``"dram_read (bytes)"`` for ``dram_read_bytes``); else the
+        bare name.
+    """
+    if column in _LABELS:
+        return _LABELS[column]
+    for suffix, unit in _SUFFIX_UNITS.items():
+        if column.endswith(suffix) and len(column) > len(suffix):
+            return f"{column[: -len(suffix)]} ({unit})"
+    return column
+
+
+def pareto_mask(frame: pd.DataFrame, x: str, y: str, *, maximize_x: bool = False,
+                maximize_y: bool = False) -> np.ndarray:
+    """Which rows are on the Pareto front of ``x`` and ``y``.
+
+    A row is dominated if another row is at least as good in both columns and strictly better
+    in one. Exact duplicates of a front point are all on the front; rows with NaN (or None)
+    in ``x`` or ``y`` never are. O(n log n): sort by x, sweep y.
+
+    Parameters
+    ----------
+    frame
+        One row per design point.
+    x, y
+        Numeric columns of ``frame``.
+    maximize_x, maximize_y
+        Higher is better for that column (default: lower is better).
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans aligned with ``frame``'s rows: True for non-dominated rows.
+
+    Raises
+    ------
+    SatsimError
+        A column is missing or not numeric.
+    """
+    _check_columns(frame, {"x": x, "y": y})
+    xs, ys = _numeric(frame, x), _numeric(frame, y)
+    # Negate to minimize both; -0.0 == 0.0, so ties stay ties.
+    xs, ys = (-xs if maximize_x else xs), (-ys if maximize_y else ys)
+    valid = np.flatnonzero(~(np.isnan(xs) | np.isnan(ys)))
+    mask = np.zeros(len(frame), dtype=bool)
+    if valid.size == 0:
+        return mask
+    order = valid[np.lexsort((valid, ys[valid], xs[valid]))]  # x, then y, then row: stable
+    sx, sy = xs[order], ys[order]
+    starts = np.flatnonzero(np.r_[True, sx[1:] != sx[:-1]])  # first row of each distinct x
+    group = np.cumsum(np.r_[True, sx[1:] != sx[:-1]]) - 1
+    group_best = sy[starts]  # lowest y at that x (sorted by y within x)
+    # Lowest y over all strictly smaller x: a point at or above it is dominated.
+    running = np.minimum.accumulate(sy)
+    best_before = np.r_[np.inf, running[starts[1:] - 1]]
+    front = (sy == group_best[group]) & (group_best[group] < best_before[group])
+    mask[order] = front
+    return mask
+
+
+def plot_pareto(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None,
+                out: str | Path | None = None, maximize_x: bool = False,
+                maximize_y: bool = False, title: str | None = None) -> Figure:
+    """A scatter plot of every successful design point with its Pareto front highlighted.
+
+    Parameters
+    ----------
+    frame
+        Sweep results, one row per design point. Rows whose ``status`` (if that column
+        exists) is not ``"ok"``, or with no ``x`` or ``y`` value, are left out (and counted
+        under the title).
+    x, y
+        Numeric columns for the axes.
+    color
+        A column to colour the points by: strings, booleans or a numeric column with few
+        values get one legend entry per value; other numeric columns a colormap and colorbar.
+    out
+        If given, the figure is written there (atomically), in the format its suffix names:
+        ``.png``, ``.svg`` or ``.pdf``.
+    maximize_x, maximize_y
+        Higher is better for that column (default: lower is better); noted in the axis labels.
+    title
+        The title; default ``"<N> design points"``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (on an Agg canvas; not registered with ``pyplot``).
+
+    Raises
+    ------
+    SatsimError
+        A column is missing, ``x`` or ``y`` is not numeric, no point has both values, the
+        suffix of ``out`` is not a known format, or ``out`` cannot be written.
+    """
+    source = _source(frame)
+    fmt = None
+    if out is not None:  # before any drawing: a typo should not cost the render
+        fmt = _FORMATS.get(Path(out).suffix.lower())
+        if fmt is None:
+            raise SatsimError(f"unknown plot format {Path(out).suffix or '(no suffix)'!r}: "
+                              f"use one of {', '.join(_FORMATS)}", source=out)
+    _check_columns(frame, {"x": x, "y": y, "color": color})
+    xs, ys = _numeric(frame, x), _numeric(frame, y)
+
+    ok = (frame["status"] == "ok").to_numpy(dtype=bool, na_value=False) \
+        if "status" in frame.columns else np.ones(len(frame), dtype=bool)
+    present = ~(np.isnan(xs) | np.isnan(ys))
+    keep = ok & present
+    notes = [f"{n} failed" for n in [int((~ok).sum())] if n]
+    notes += [f"{n} without {x} or {y}" for n in [int((ok & ~present).sum())] if n]
+    if not keep.any():
+        why = "; ".join(notes) or "the frame is empty"
+        raise SatsimError(f"no successful points with both X ({x}) and Y ({y}) to plot: "
+                          f"{len(frame)} rows, {why}", source=source)
+
+    points = frame.loc[keep].reset_index(drop=True)
+    px, py = xs[keep], ys[keep]
+    front = pareto_mask(points, x, y, maximize_x=maximize_x, maximize_y=maximize_y)
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 5), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    numeric_colour = color is not None and not _is_categorical(points[color])
+    if color is None:
+        ax.scatter(px, py, s=18, color="tab:blue", alpha=0.7, linewidths=0, zorder=2,
+                   label="design points")
+    elif numeric_colour:
+        _scatter_colormap(fig, ax, px, py, _numeric(points, color), color)
+    else:
+        _scatter_categories(ax, px, py, points[color], source, color)
+
+    # The front in x order, as the staircase bounding the region it dominates: the corner
+    # between two front points lies on the worse side of y (steps-post when x is minimized).
+    order = np.lexsort((py[front], px[front]))
+    fx, fy = px[front][order], py[front][order]
+    ax.plot(fx, fy, drawstyle="steps-pre" if maximize_x else "steps-post", color="black",
+            linewidth=1.2, marker="o", markersize=9, markerfacecolor="none",
+            markeredgewidth=1.5, zorder=3, label=f"Pareto front ({len(fx)} points)")
+
+    # Sweeps of array size or sparsity span decades: on a linear axis most points would
+    # crowd into one corner.
+    if _spans_decades(px):
+        ax.set_xscale("log")
+    if _spans_decades(py):
+        ax.set_yscale("log")
+    ax.set_xlabel(f"{label(x)} — {_direction(maximize_x)}")
+    ax.set_ylabel(f"{label(y)} — {_direction(maximize_y)}")
+    heading = f"{len(points)} design points" if title is None else title
+    ax.set_title(heading + (f"\n({', '.join(notes)}: not shown)" if notes else ""))
+    ax.grid(True, alpha=0.3)
+    ax.set_axisbelow(True)
+    if numeric_colour:  # the colorbar explains the colours: only the front needs a key
+        ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    else:  # beside the axes, not over the points (which may fill the whole plot area)
+        legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
+                           title=None if color is None else label(color),
+                           title_fontsize="small", frameon=False)
+        legend.get_title().set_horizontalalignment("left")
+
+    if out is not None and fmt is not None:
+        write_atomic(out, lambda handle: fig.savefig(handle, format=fmt,
+                                                     metadata=_NO_DATE[fmt]))
+    return fig
+
+
+def _spans_decades(values: np.ndarray) -> bool:
+    """All positive and the largest at least 100x the smallest: better read on a log axis."""
+    return bool(values.size) and values.min() > 0 and values.max() >= _LOG_RATIO * values.min()
+
+
+def _direction(maximize: bool) -> str:
+    return "higher is better" if maximize else "lower is better"
+
+
+def _source(frame: pd.DataFrame) -> str:
+    return str(frame.attrs.get("source") or "sweep results")
+
+
+def _check_columns(frame: pd.DataFrame, wanted: dict[str, str | None]) -> None:
+    """Each named column exists; else an error listing what does."""
+    for role, column in wanted.items():
+        if column is None or column in frame.columns:
+            continue
+        names = [str(c) for c in frame.columns]
+        close = difflib.get_close_matches(str(column), names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SatsimError(f"no column {column!r} for {role}{hint}; {_describe(names)}",
+                          source=_source(frame))
+
+
+def _describe(names: list[str]) -> str:
+    """The usable columns, metrics apart from config."""
+    usable = [n for n in names if n not in _BOOKKEEPING and not n.startswith("host_")]
+    metrics = [n for n in usable if n in _METRICS or n.endswith(_METRIC_SUFFIXES)]
+    config = [n for n in usable if n not in metrics]
+    return (f"metrics: {', '.join(metrics) or '(none)'}; "
+            f"config: {', '.join(config) or '(none)'}")
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as floats (None and NA as NaN); an error if it holds anything but numbers."""
+    series = frame[column]
+    if pd.api.types.is_bool_dtype(series) or (pd.api.types.is_numeric_dtype(series)
+                                              and not pd.api.types.is_complex_dtype(series)):
+        return series.to_numpy(dtype=float, na_value=np.nan)
+    # An object column of numbers and None: e.g. energy_j before energy is modelled.
+    values = series.dropna()
+    bad = [v for v in values if not isinstance(v, numbers.Real)]
+    if bad or series.dtype != object:
+        example = f" (e.g. {bad[0]!r})" if bad else ""
+        raise SatsimError(f"not numeric{example}: X and Y must be numeric columns; "
+                          f"{_describe([str(c) for c in frame.columns])}",
+                          source=_source(frame), field=column)
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    numeric = pd.api.types.is_numeric_dtype(series) or (
+        series.dtype == object
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                for v in series.dropna()))
+    return not numeric or series.nunique(dropna=True) <= _FEW_VALUES
+
+
+def _natural_key(value: object) -> tuple:
+    """Numbers by value, text with its digits as numbers: "1:4" before "1:16" before "dense"."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return (0, float(value), "")
+    parts = re.split(r"(\d+)", str(value))
+    return (1, 0.0, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts))
+
+
+def _category_name(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float | np.floating) else str(value)
+
+
+def _scatter_categories(ax: Axes, xs: np.ndarray, ys: np.ndarray, values: pd.Series,
+                        source: str, column: str) -> None:
+    """One colour and legend entry per value; missing values in grey, last."""
+    from matplotlib import colormaps
+
+    missing = values.isna().to_numpy()
+    categories = sorted(set(values[~missing].tolist()), key=_natural_key)
+    if len(categories) > _MAX_CATEGORIES:
+        raise SatsimError(f"colour column has {len(categories)} distinct values; at most "
+                          f"{_MAX_CATEGORIES} can be told apart in a legend",
+                          source=source, field=column)
+    palette = colormaps["tab10" if len(categories) <= 10 else "tab20"]
+    codes = {category: index for index, category in enumerate(categories)}
+    code = np.array([-1 if gone else codes[v] for v, gone in zip(values, missing, strict=True)])
+    for index, category in enumerate(categories):
+        rows = code == index
+        ax.scatter(xs[rows], ys[rows], s=18, color=palette(index), alpha=0.75, linewidths=0,
+                   zorder=2, label=_category_name(category))
+    if missing.any():
+        ax.scatter(xs[missing], ys[missing], s=18, color=_MISSING_COLOUR, alpha=0.75,
+                   linewidths=0, zorder=2, label="(missing)")
+
+
+def _scatter_colormap(fig: Figure, ax: Axes, xs: np.ndarray, ys: np.ndarray,
+                      values: np.ndarray, column: str) -> None:
+    """A viridis colour scale with a labelled colorbar; missing values in grey."""
+    missing = np.isnan(values)
+    shown = ax.scatter(xs[~missing], ys[~missing], c=values[~missing], cmap="viridis", s=18,
+                       alpha=0.8, linewidths=0, zorder=2)
+    if missing.any():
+        ax.scatter(xs[missing], ys[missing], s=18, color=_MISSING_COLOUR, alpha=0.75,
+                   linewidths=0, zorder=2, label=f"no {column}")
+    fig.colorbar(shown, ax=ax, label=label(column))

@@ -1,0 +1,40 @@
+"""What runs on a worker: a batch of points in, one result row per point out.
+
+A function at module level (executors pickle it by name), free of state: the same points give
+the same rows on any process, host or executor, except the ``host_`` columns.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from satsim.errors import SatsimError
+from satsim.sweep.spec import Point
+
+
+def run_point(point: Point) -> dict:
+    """Simulate one point; a point the configs or the workload reject is a failed row."""
+    from satsim.api import run
+
+    start = time.perf_counter()
+    row = {"point_id": point.point_id, **point.columns, "status": "ok", "error": point.error}
+    if point.error is None:
+        try:
+            report = run(point.workload_path, point.hardware, point.dataflow,
+                         method=point.method, sparsity=point.sparsity,
+                         overrides=point.overrides, baseline=point.baseline)
+            row.update(report.metrics())
+        except SatsimError as exc:
+            row["error"] = str(exc)
+    if row["error"] is not None:
+        row["status"] = "failed"
+    row["host_wall_s"] = time.perf_counter() - start
+    row["host_worker"] = f"{socket.gethostname()}:{os.getpid()}"
+    return row
+
+
+def run_batch(points: list[Point]) -> list[dict]:
+    """One task: its points in order."""
+    return [run_point(point) for point in points]
