@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from satsim.config import load_hardware
 from satsim.errors import SatsimError
 from satsim.sweep import expand, load_results, load_spec, run_sweep
 
@@ -210,3 +211,18 @@ def test_unknown_shipped_spec_names_the_folder(tmp_path):
     """A spec that is neither a file nor a shipped name is an error pointing at the examples."""
     with pytest.raises(SatsimError, match="shipped sweep"):
         load_spec("no-such-sweep")
+
+
+def test_files_named_in_a_spec_are_found_beside_it(tmp_path):
+    """A spec's relative workload and hardware files resolve against the spec's folder, not
+    the directory the sweep is started from."""
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "layers.csv").write_text("name,M,K,N\nfc,64,128,32\n")
+    (folder / "hw.yaml").write_text(yaml.safe_dump(load_hardware("sat-small").model_dump()))
+    spec = _spec(folder, workloads=["layers.csv"], hardware="hw.yaml",
+                 axes=[{"path": "sparsity", "values": ["2:4"]}])
+    done = _cli("sweep", str(spec), "--out", str(tmp_path / "out"), "--workers", "1",
+                cwd=tmp_path.parent)
+    assert done.returncode == 0, done.stderr
+    assert (load_results(tmp_path / "out")["status"] == "ok").all()

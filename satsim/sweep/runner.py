@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ def _normalize(points: list[Point], types: dict[str, str]) -> list[Point]:
         columns = {k: (json.dumps(v) if types[k] == "str" and not isinstance(v, str | None)
                        else float(v) if types[k] == "float" and v is not None else v)
                    for k, v in p.columns.items()}
-        fixed.append(Point(**{**p.__dict__, "columns": columns}))
+        fixed.append(replace(p, columns=columns))
     return fixed
 
 

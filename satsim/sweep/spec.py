@@ -225,11 +225,21 @@ def expand(spec: SweepSpec, source: str | Path = "sweep spec") -> list[Point]:
         chosen = np.random.default_rng([spec.seed, len(spec.axes)]).choice(
             len(combos), spec.sample, replace=False)
         combos = [combos[i] for i in sorted(chosen)]
+    # Files named in the spec are found beside it first, then as given.
+    base = Path(source).parent if Path(source).is_file() else Path.cwd()
+    spec = spec.model_copy(update={
+        "hardware": _beside(spec.hardware, base), "dataflow": _beside(spec.dataflow, base)})
+    swept = {path for axis in spec.axes for path in axis.paths()}
     hashes: dict[str, str] = {}
-    return [_point(spec, combo, hashes) for combo in combos]
+    return [_point(spec, combo, swept, base, hashes) for combo in combos]
 
 
-def _point(spec: SweepSpec, combo: tuple[dict, ...], hashes: dict[str, str]) -> Point:
+def _beside(name: str, base: Path) -> str:
+    return str(base / name) if (base / name).is_file() else name
+
+
+def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str], base: Path,
+           hashes: dict[str, str]) -> Point:
     assigned: dict[str, Any] = {}
     for part in combo:
         assigned.update(part)
@@ -237,10 +247,11 @@ def _point(spec: SweepSpec, combo: tuple[dict, ...], hashes: dict[str, str]) -> 
     method = assigned.pop("method", None)
     sparsity = assigned.pop("sparsity", None)
     overrides = tuple(f"{path}={_value_text(value)}" for path, value in assigned.items())
-    columns = {"workload": workload, **({"method": method} if "method" in _axis_paths(spec)
-                                        else {}),
-               **({"sparsity": sparsity} if "sparsity" in _axis_paths(spec) else {}),
-               **assigned}
+    columns: dict[str, Any] = {"workload": workload}
+    for key, value in (("method", method), ("sparsity", sparsity)):
+        if key in swept:
+            columns[key] = value
+    columns.update(assigned)
     raw = {"workload": workload, "overrides": overrides, "method": method,
            "sparsity": sparsity, "hardware": spec.hardware, "dataflow": spec.dataflow,
            "baseline": spec.baseline}
@@ -249,7 +260,7 @@ def _point(spec: SweepSpec, combo: tuple[dict, ...], hashes: dict[str, str]) -> 
                   sparsity=None if sparsity is None else str(sparsity),
                   baseline=spec.baseline, columns=columns)
     try:
-        path = resolve_workload(workload)
+        path = resolve_workload(_beside(workload, base))
         if str(path) not in hashes:
             hashes[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
         hw_over, df_over = split_overrides(overrides)
@@ -260,7 +271,3 @@ def _point(spec: SweepSpec, combo: tuple[dict, ...], hashes: dict[str, str]) -> 
                 "workload_sha256": hashes[str(path)], "method": method, "sparsity": sparsity,
                 "baseline": spec.baseline}
     return Point(point_id=_digest(resolved), workload_path=str(path), **common)
-
-
-def _axis_paths(spec: SweepSpec) -> set[str]:
-    return {path for axis in spec.axes for path in axis.paths()}

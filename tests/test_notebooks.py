@@ -1,0 +1,58 @@
+"""Every notebook under notebooks/ runs top to bottom without an error, on this interpreter."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+CELL_TIMEOUT_S = 300
+# Run first, in the kernel: which Python it is.
+PROBE = "import sys\nprint(sys.prefix)\nprint(sys.executable)"
+
+
+def _kernel_manager(home: Path) -> AsyncKernelManager:
+    """A ``python3`` kernel that is this very interpreter.
+
+    The ``python3`` kernelspec found on the Jupyter path may be another environment's (a
+    user-wide or system install); a private spec naming ``sys.executable``, searched alone,
+    makes the notebook import the satsim under test.
+    """
+    spec_dir = home / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (satsim tests)", "language": "python"}))
+    specs = KernelSpecManager(kernel_dirs=[str(home / "kernels")], ensure_native_kernel=False)
+    return AsyncKernelManager(kernel_name="python3", kernel_spec_manager=specs)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_executes_without_errors(path: Path, tmp_path: Path) -> None:
+    """The committed notebook has no outputs; executed in a fresh ``python3`` kernel of this
+    interpreter (working directory: a temporary folder, at most 300 s per cell), every cell
+    runs without raising and no cell's output is an error."""
+    nb = nbformat.read(path, as_version=4)
+    stale = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             and (cell.outputs or cell.execution_count is not None)]
+    assert not stale, f"{path.name}: clear the outputs of cells {stale} before committing"
+
+    nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
+    (tmp_path / "cwd").mkdir()
+    client = NotebookClient(nb, km=_kernel_manager(tmp_path / "jupyter"), kernel_name="python3",
+                            timeout=CELL_TIMEOUT_S, allow_errors=False,
+                            resources={"metadata": {"path": str(tmp_path / "cwd")}})
+    client.execute()  # raises CellExecutionError, naming the cell, on the first error
+
+    prefix, executable = nb.cells[0].outputs[0]["text"].split()
+    assert (prefix, Path(executable).resolve()) == (sys.prefix, Path(sys.executable).resolve())
+    errors = [(i, out.get("ename")) for i, cell in enumerate(nb.cells)
+              if cell.cell_type == "code" for out in cell.outputs if out.output_type == "error"]
+    assert not errors
