@@ -151,6 +151,7 @@ def _fingerprint(folder: Path) -> dict:
     ({"axes": [{"path": "array.rows", "values": []}]}, "axes.0.values"),
     ({"axes": [{"path": "array.rows"}]}, "exactly one of values, range, random, zip"),
     ({"workloads": []}, "workloads"),
+    ({"hardware": "no-such-preset"}, "no-such-preset: no such file or preset"),
 ])
 def test_bad_spec_is_one_error_line(tmp_path, fields, expected):
     """Unknown config paths, empty axes, axes without values, no workloads: exit 2."""

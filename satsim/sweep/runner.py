@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from satsim import __version__
+from satsim.config import load_dataflow, load_hardware
 from satsim.errors import SatsimError
 from satsim.sweep.spec import Point, SweepSpec, expand, load_spec
 from satsim.sweep.store import check_store, init_store, write_shard
@@ -154,10 +155,13 @@ def run_sweep(spec_path: str | Path, out: str | Path, *, engine: str = "local",
     types = {c: _column_type([p.columns.get(c) for p in points]) for c in columns}
     points = _normalize(points, types)
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
+    # The base presets as resolved now (an unknown one fails the sweep, not every point).
+    presets = {"hardware": load_hardware(points[0].hardware).model_dump(mode="json"),
+               "dataflow": load_dataflow(points[0].dataflow).model_dump(mode="json")}
     manifest = {
         "schema": "satsim.sweep/1", "name": spec.name, "satsim_version": __version__,
         "spec_sha256": hashlib.sha256(canonical.encode()).hexdigest(), "spec": raw,
-        "points": len(points), "columns": columns, "column_types": types,
+        "presets": presets, "points": len(points), "columns": columns, "column_types": types,
     }
     out = Path(out)
     finished = check_store(out, manifest, resume)
