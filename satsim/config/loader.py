@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -58,7 +59,24 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse a YAML mapping, with errors that name the file and the line."""
+    """Parse a YAML mapping, with errors that name the file and the line.
+
+    Parses are cached by (path, size, modification time): a sweep loads the same preset once
+    per point, and parsing is most of that cost. Callers get their own copy.
+    """
+    try:
+        info = path.stat()
+    except OSError:
+        return _parse_yaml(path)  # read_text reports the problem
+    return copy.deepcopy(_cached_yaml(str(path), info.st_size, info.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_yaml(path: str, size: int, mtime_ns: int) -> dict[str, Any]:
+    return _parse_yaml(Path(path))
+
+
+def _parse_yaml(path: Path) -> dict[str, Any]:
     text = read_text(path)
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
