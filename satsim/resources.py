@@ -6,6 +6,7 @@ In a source checkout it is the repository's top-level ``configs/``, ``dataflows/
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -23,8 +24,13 @@ def data_dir(kind: str) -> Path:
     raise FileNotFoundError(f"satsim's {kind}/ folder is missing from this installation")
 
 
+@functools.cache
 def shipped(kind: str, suffixes: tuple[str, ...]) -> dict[str, Path]:
-    """Shipped files of ``kind`` by name (file stem), for name lookup and listings."""
+    """Shipped files of ``kind`` by name (file stem), for name lookup and listings.
+
+    Cached: the installation does not change while a process runs (sweeps look names up
+    once per point). Callers must not modify the mapping.
+    """
     found: dict[str, Path] = {}
     for path in sorted(data_dir(kind).iterdir()):
         for suffix in suffixes:

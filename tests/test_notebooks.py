@@ -51,7 +51,9 @@ def test_notebook_executes_without_errors(path: Path, tmp_path: Path) -> None:
                             resources={"metadata": {"path": str(tmp_path / "cwd")}})
     client.execute()  # raises CellExecutionError, naming the cell, on the first error
 
-    prefix, executable = nb.cells[0].outputs[0]["text"].split()
+    probe = "".join(out["text"] for out in nb.cells[0].outputs
+                    if out.output_type == "stream" and out.name == "stdout")
+    prefix, executable = probe.splitlines()
     assert (prefix, Path(executable).resolve()) == (sys.prefix, Path(sys.executable).resolve())
     errors = [(i, out.get("ename")) for i, cell in enumerate(nb.cells)
               if cell.cell_type == "code" for out in cell.outputs if out.output_type == "error"]

@@ -38,6 +38,9 @@ def resolve(spec: str | Path, kind: str) -> Path:
     raise SatsimError(f"no such file or preset (presets: {names})", source=spec)
 
 
+_FAST_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader, but a key given twice in one mapping is an error, not a
     silent 'last one wins'."""
@@ -64,11 +67,16 @@ def read_yaml(path: Path) -> dict[str, Any]:
     Parses are cached by (path, size, modification time): a sweep loads the same preset once
     per point, and parsing is most of that cost. Callers get their own copy.
     """
+    return copy.deepcopy(_shared_yaml(path))
+
+
+def _shared_yaml(path: Path) -> dict[str, Any]:
+    """The cached parse itself: callers must not modify it."""
     try:
         info = path.stat()
     except OSError:
         return _parse_yaml(path)  # read_text reports the problem
-    return copy.deepcopy(_cached_yaml(str(path), info.st_size, info.st_mtime_ns))
+    return _cached_yaml(str(path), info.st_size, info.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=64)
@@ -102,7 +110,8 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> list[tuple[str, Any]]
         if not sep or not key.strip():
             raise SatsimError(f"expected dotted.path=value, got {item!r}", source="--set")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            # libyaml when present: same YAML, a sweep worker parses thousands of these.
+            value = yaml.load(raw, Loader=_FAST_SAFE) if raw.strip() else ""  # noqa: S506
         except yaml.YAMLError:
             value = raw
         except (ValueError, AttributeError, RecursionError) as exc:
@@ -115,8 +124,13 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> list[tuple[str, Any]]
 
 def split_overrides(items: Sequence[str]) -> tuple[list, list]:
     """``--set`` items -> (hardware, dataflow) ``(dotted.path, value)`` lists."""
+    return split_pairs(parse_overrides(list(items)))
+
+
+def split_pairs(pairs) -> tuple[list, list]:
+    """``(dotted.path, value)`` pairs -> (hardware, dataflow) lists (``dataflow.`` stripped)."""
     hardware, dataflow = [], []
-    for key, value in parse_overrides(list(items)):
+    for key, value in pairs:
         if key.startswith("dataflow."):
             dataflow.append((key.removeprefix("dataflow."), value))
         else:
@@ -185,7 +199,7 @@ def _model_names(cls: type[BaseModel] = BaseModel) -> set[str]:
 def _load(model: type[Model], spec: str | Path, kind: str, overrides, prefix: str = "") -> Model:
     path = resolve(spec, kind)
     overrides = list(overrides)
-    data = apply_overrides(read_yaml(path), overrides)
+    data = apply_overrides(_shared_yaml(path), overrides)  # the one deep copy
     return validate(model, data, path, tuple(key for key, _ in overrides), prefix)
 
 

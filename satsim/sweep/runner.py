@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import sys
 import time
@@ -82,7 +83,10 @@ def make_executor(engine: str, workers: int, address: str | None) -> Iterator[Ex
     if engine == "local":
         if address is not None:
             raise SatsimError("--address needs --engine dask", source="--address")
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # Forked workers inherit the parent's imports and cached traces (see run_sweep);
+        # fork is Linux's default before Python 3.14, which moves to forkserver.
+        context = (multiprocessing.get_context("fork") if sys.platform == "linux" else None)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             yield pool
         return
     if engine != "dask":
@@ -168,6 +172,12 @@ def run_sweep(spec_path: str | Path, out: str | Path, *, engine: str = "local",
     todo = [p for p in points if p.point_id not in finished]
     size = _batch_size(spec, len(todo), workers)
     batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+    if engine == "local":  # warm what forked workers inherit: imports, parsed traces
+        from satsim.api import run  # noqa: F401
+        from satsim.trace.workload import load_workload
+
+        for path in {p.workload_path for p in todo if p.error is None}:
+            load_workload(path)
     bar = _Progress(len(todo), progress)
     done = failed = 0
     try:

@@ -26,9 +26,8 @@ from satsim.config import (
     HardwareConfig,
     load_dataflow,
     load_hardware,
-    split_overrides,
 )
-from satsim.config.loader import read_yaml, validate
+from satsim.config.loader import read_yaml, split_pairs, validate
 from satsim.errors import SatsimError
 from satsim.resources import data_dir
 from satsim.trace.workload import resolve_workload
@@ -152,7 +151,7 @@ class Point:
 
     point_id: str
     workload: str  # as the spec names it
-    workload_path: str
+    workload_path: str  # a file's absolute path, or a shipped name (resolved by the worker)
     hardware: str
     dataflow: str
     overrides: tuple[str, ...]  # dotted.path=value, as `satsim run --set` takes them
@@ -259,15 +258,20 @@ def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str], base: Path
                   overrides=overrides, method=None if method is None else str(method),
                   sparsity=None if sparsity is None else str(sparsity),
                   baseline=spec.baseline, columns=columns)
+    target = _beside(workload, base)
     try:
-        path = resolve_workload(_beside(workload, base))
+        path = resolve_workload(target)
         if str(path) not in hashes:
             hashes[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
-        hw_over, df_over = split_overrides(overrides)
+        hw_over, df_over = split_pairs(assigned.items())  # typed already: no re-parsing
         hw, policy = load_hardware(spec.hardware, hw_over), load_dataflow(spec.dataflow, df_over)
     except SatsimError as exc:
         return Point(point_id=_digest(raw), workload_path="", error=str(exc), **common)
     resolved = {"hardware": hw.model_dump(mode="json"), "dataflow": policy.model_dump(mode="json"),
                 "workload_sha256": hashes[str(path)], "method": method, "sparsity": sparsity,
                 "baseline": spec.baseline}
-    return Point(point_id=_digest(resolved), workload_path=str(path), **common)
+    # A shipped workload travels by name: a remote worker has its own copy (same SHA-256: the
+    # id covers it); a user's file travels by absolute path.
+    shipped_name = not Path(target).is_file()
+    return Point(point_id=_digest(resolved),
+                 workload_path=target if shipped_name else str(path.resolve()), **common)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,11 +40,19 @@ def resolve_workload(spec: str | Path = DEFAULT_WORKLOAD) -> Path:
 
 
 def load_workload(spec: str | Path = DEFAULT_WORKLOAD) -> Trace:
-    """A trace from a file (``.jsonl`` trace or ``.csv``) or a shipped workload name."""
+    """A trace from a file (``.jsonl`` trace or ``.csv``) or a shipped workload name.
+
+    Parsed traces are cached per process by (path, size, modification time): a sweep's
+    worker simulates the same workload many times. Traces are immutable, so sharing is safe.
+    """
     path = resolve_workload(spec)
-    if path.suffix == ".csv":
-        return read_csv_workload(path)
-    return read_trace(path)
+    info = path.stat()
+    return _cached_trace(str(path.resolve()), info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_trace(path: str, size: int, mtime_ns: int) -> Trace:
+    return read_csv_workload(path) if path.endswith(".csv") else read_trace(path)
 
 
 def trace_pattern(trace: Trace) -> NMPattern | None:
