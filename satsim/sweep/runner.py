@@ -72,9 +72,10 @@ def _normalize(points: list[Point], types: dict[str, str]) -> list[Point]:
 def _batch_size(spec: SweepSpec, todo: int, workers: int) -> int:
     if spec.batch_size is not None:
         return spec.batch_size
-    # A few batches per worker balance the load; 32 points (seconds of work) bound a batch's
-    # loss on a crash and keep scheduling overhead (ms per task) negligible.
-    return max(1, min(32, math.ceil(todo / (4 * workers))))
+    # Two batches per worker balance the load while the submitting process writes few shards
+    # (it shares the cores with the workers); 32 points (a few seconds of work) bound what a
+    # crash loses, and keep the scheduling overhead (ms per task) negligible.
+    return max(1, min(32, math.ceil(todo / (2 * workers))))
 
 
 @contextmanager
