@@ -227,3 +227,17 @@ def test_files_named_in_a_spec_are_found_beside_it(tmp_path):
                 cwd=tmp_path.parent)
     assert done.returncode == 0, done.stderr
     assert (load_results(tmp_path / "out")["status"] == "ok").all()
+
+
+def test_a_worker_refuses_a_workload_other_than_the_planned_one(tmp_path):
+    """A point is simulated only on the workload bytes its id was computed from: a worker
+    whose copy differs records the point as failed, naming the file."""
+    from satsim.sweep.worker import run_batch
+
+    csv = tmp_path / "layers.csv"
+    csv.write_text("name,M,K,N\nfc,64,128,32\n")
+    points = _points(tmp_path, workloads=[str(csv)])
+    assert run_batch(points)[0]["status"] == "ok"
+    csv.write_text("name,M,K,N\nfc,64,128,64\n")
+    (row,) = run_batch(points)
+    assert row["status"] == "failed" and "differs from the copy" in row["error"]

@@ -160,6 +160,7 @@ class Point:
     baseline: bool
     columns: dict[str, Any]  # config column -> value, for the results table
     error: str | None = None  # the reason it cannot run (recorded as failed)
+    workload_sha256: str = ""  # what the id covers; a worker with another copy refuses it
 
 
 def load_spec(path: str | Path) -> tuple[SweepSpec, dict]:
@@ -274,4 +275,5 @@ def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str], base: Path
     # id covers it); a user's file travels by absolute path.
     shipped_name = not Path(target).is_file()
     return Point(point_id=_digest(resolved),
-                 workload_path=target if shipped_name else str(path.resolve()), **common)
+                 workload_path=target if shipped_name else str(path.resolve()),
+                 workload_sha256=hashes[str(path)], **common)

@@ -6,9 +6,12 @@ the same rows on any process, host or executor, except the ``host_`` columns.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import socket
 import time
+from pathlib import Path
 
 from satsim.errors import SatsimError
 from satsim.sweep.spec import Point
@@ -22,6 +25,7 @@ def run_point(point: Point) -> dict:
     row = {"point_id": point.point_id, **point.columns, "status": "ok", "error": point.error}
     if point.error is None:
         try:
+            _check_workload(point)
             report = run(point.workload_path, point.hardware, point.dataflow,
                          method=point.method, sparsity=point.sparsity,
                          overrides=point.overrides, baseline=point.baseline)
@@ -33,6 +37,22 @@ def run_point(point: Point) -> dict:
     row["host_wall_s"] = time.perf_counter() - start
     row["host_worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return row
+
+
+def _check_workload(point: Point) -> None:
+    """The worker's copy of the workload must be the one the point id was computed from."""
+    from satsim.trace.workload import resolve_workload
+
+    path = resolve_workload(point.workload_path)
+    info = path.stat()
+    if _sha256(str(path), info.st_size, info.st_mtime_ns) != point.workload_sha256:
+        raise SatsimError("differs from the copy the sweep was planned with (SHA-256)",
+                          source=path)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def run_batch(points: list[Point]) -> list[dict]:
