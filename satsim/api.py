@@ -7,7 +7,6 @@ actually applied, the ideal bounds, what is and is not modelled, and where the i
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from satsim.config import (
     split_overrides,
 )
 from satsim.errors import SatsimError
+from satsim.files import file_sha256
 from satsim.report.bounds import ideal_bounds
 from satsim.report.summary import RunReport, Scope
 from satsim.simulate import simulate
@@ -70,14 +70,6 @@ def reannotate(trace: Trace, method: str | None, sparsity: str | None, max_m: in
     return annotate(trace, chosen, pattern if chosen is not Method.DENSE else None)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
         dataflow: str | Path = "sat", *, method: str | None = None, sparsity: str | None = None,
         overrides: Sequence[str] = (), baseline: bool = True) -> RunReport:
@@ -109,7 +101,7 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     provenance = {
         "satsim_version": __version__, "overrides": list(overrides),
         "method_option": method, "sparsity_option": sparsity,
-        "workload_file": {"path": str(path.resolve()), "sha256": _sha256(path)},
+        "workload_file": {"path": str(path.resolve()), "sha256": file_sha256(path)},
         "hardware_config": hw.model_dump(mode="json"),
         "dataflow_config": policy.model_dump(mode="json"),
     }

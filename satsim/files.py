@@ -9,6 +9,8 @@ existing file's mode). A symlink is followed, never replaced. A FIFO or a device
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import stat
 import tempfile
@@ -30,6 +32,17 @@ def read_text(path: Path) -> str:
     except UnicodeDecodeError as exc:
         raise SatsimError(f"not UTF-8 text (byte {exc.start}): a binary or wrongly encoded "
                           "file?", source=path) from None
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, cached per process by (path, size, modification time)."""
+    info = Path(path).stat()
+    return _sha256(str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _umask() -> int:

@@ -153,9 +153,9 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
     table = sparsify(model, cs.method, n, m, skip=[c for c in CLASSIFIERS if c in names])
     sparse = {name for name, info in table.items() if info.status.startswith("sparse")}
     if cs.method != "dense" and not sparse:
+        reasons = {name: info.dense_reason(cs.method, m) for name, info in table.items()}
         raise SatsimError(f"{cs.nm} makes no layer of {cs.model} sparse: "
-                          f"{dense_reasons({k: v.status for k, v in table.items()})}",
-                          source="--nm")
+                          f"{dense_reasons(reasons)}", source="--nm")
     unknown = [name for name in dump_layers if name not in table]
     if unknown:
         raise SatsimError(f"no weight layer named {', '.join(map(repr, unknown))} in {cs.model}",

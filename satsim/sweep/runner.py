@@ -20,13 +20,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from satsim import __version__
 from satsim.config import load_dataflow, load_hardware
 from satsim.errors import SatsimError
 from satsim.sweep.spec import Point, SweepSpec, expand, load_spec
-from satsim.sweep.store import check_store, init_store, write_shard
+from satsim.sweep.store import check_store, init_store, value_kind, write_shard
 from satsim.sweep.worker import run_batch
 
 
@@ -44,18 +43,6 @@ class SweepSummary:
         resumed = f", {self.skipped} already done" if self.skipped else ""
         return (f"{self.points} points: {self.done} done, {self.failed} failed{resumed} "
                 f"in {self.seconds:.1f} s")
-
-
-def _column_type(values: list[Any]) -> str:
-    """Parquet type of a config column, from every value the spec gives it."""
-    present = [v for v in values if v is not None]
-    if present and all(isinstance(v, bool) for v in present):
-        return "bool"
-    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return "int"
-    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-        return "float"
-    return "str"
 
 
 def _normalize(points: list[Point], types: dict[str, str]) -> list[Point]:
@@ -157,7 +144,8 @@ def run_sweep(spec_path: str | Path, out: str | Path, *, engine: str = "local",
         raise SatsimError(f"must be 1..1024, got {workers}", source="--workers")
     points = list({p.point_id: p for p in expand(spec, spec_path)}.values())  # run once each
     columns = list(dict.fromkeys(k for p in points for k in p.columns))
-    types = {c: _column_type([p.columns.get(c) for p in points]) for c in columns}
+    # A config column's type comes from every value the spec gives it (all missing: str).
+    types = {c: value_kind([p.columns.get(c) for p in points]) or "str" for c in columns}
     points = _normalize(points, types)
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
     # The base presets as resolved now (an unknown one fails the sweep, not every point).

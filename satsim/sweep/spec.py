@@ -29,6 +29,7 @@ from satsim.config import (
 )
 from satsim.config.loader import read_yaml, split_pairs, validate
 from satsim.errors import SatsimError
+from satsim.files import file_sha256
 from satsim.resources import data_dir
 from satsim.trace.workload import resolve_workload
 
@@ -230,16 +231,14 @@ def expand(spec: SweepSpec, source: str | Path = "sweep spec") -> list[Point]:
     spec = spec.model_copy(update={
         "hardware": _beside(spec.hardware, base), "dataflow": _beside(spec.dataflow, base)})
     swept = {path for axis in spec.axes for path in axis.paths()}
-    hashes: dict[str, str] = {}
-    return [_point(spec, combo, swept, base, hashes) for combo in combos]
+    return [_point(spec, combo, swept, base) for combo in combos]
 
 
 def _beside(name: str, base: Path) -> str:
     return str(base / name) if (base / name).is_file() else name
 
 
-def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str], base: Path,
-           hashes: dict[str, str]) -> Point:
+def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str], base: Path) -> Point:
     assigned: dict[str, Any] = {}
     for part in combo:
         assigned.update(part)
@@ -262,18 +261,17 @@ def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str], base: Path
     target = _beside(workload, base)
     try:
         path = resolve_workload(target)
-        if str(path) not in hashes:
-            hashes[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
         hw_over, df_over = split_pairs(assigned.items())  # typed already: no re-parsing
         hw, policy = load_hardware(spec.hardware, hw_over), load_dataflow(spec.dataflow, df_over)
     except SatsimError as exc:
         return Point(point_id=_digest(raw), workload_path="", error=str(exc), **common)
     resolved = {"hardware": hw.model_dump(mode="json"), "dataflow": policy.model_dump(mode="json"),
-                "workload_sha256": hashes[str(path)], "method": method, "sparsity": sparsity,
+                "workload_sha256": digest, "method": method, "sparsity": sparsity,
                 "baseline": spec.baseline}
     # A shipped workload travels by name: a remote worker has its own copy (same SHA-256: the
     # id covers it); a user's file travels by absolute path.
     shipped_name = not Path(target).is_file()
     return Point(point_id=_digest(resolved),
                  workload_path=target if shipped_name else str(path.resolve()),
-                 workload_sha256=hashes[str(path)], **common)
+                 workload_sha256=digest, **common)

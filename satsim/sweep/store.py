@@ -67,9 +67,11 @@ def write_shard(out: Path, rows: list[dict], types: dict[str, str]) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    arrow = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+    # A column missing from every row of this shard is null-typed; other shards give its type.
+    arrow = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string(),
+             None: pa.null()}
     names = list(dict.fromkeys(k for row in rows for k in row))
-    schema = pa.schema([pa.field(n, arrow[types[n]] if n in types else _infer(rows, n))
+    schema = pa.schema([pa.field(n, arrow[types.get(n) or value_kind([r.get(n) for r in rows])])
                         for n in names])
     table = pa.Table.from_pylist(rows, schema=schema)
     path = out / SHARDS / f"{rows[0]['point_id']}-{len(rows)}.parquet"
@@ -108,16 +110,15 @@ def _tables(out: Path) -> list[Any]:
     return [pq.read_table(path) for path in sorted((out / SHARDS).glob("*.parquet"))]
 
 
-def _infer(rows: list[dict], name: str):
-    import pyarrow as pa
-
-    values = [row.get(name) for row in rows if row.get(name) is not None]
-    if not values:
-        return pa.null()  # all missing in this shard: other shards give the type
-    if all(isinstance(v, bool) for v in values):
-        return pa.bool_()
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return pa.int64()
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        return pa.float64()
-    return pa.string()
+def value_kind(values: list[Any]) -> str | None:
+    """One column type for these values: bool, int, float or str (None: all missing)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    if all(isinstance(v, bool) for v in present):
+        return "bool"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return "int"
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return "float"
+    return "str"

@@ -6,14 +6,12 @@ the same rows on any process, host or executor, except the ``host_`` columns.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
 import socket
 import time
-from pathlib import Path
 
 from satsim.errors import SatsimError
+from satsim.files import file_sha256
 from satsim.sweep.spec import Point
 
 
@@ -44,15 +42,9 @@ def _check_workload(point: Point) -> None:
     from satsim.trace.workload import resolve_workload
 
     path = resolve_workload(point.workload_path)
-    info = path.stat()
-    if _sha256(str(path), info.st_size, info.st_mtime_ns) != point.workload_sha256:
+    if file_sha256(path) != point.workload_sha256:
         raise SatsimError("differs from the copy the sweep was planned with (SHA-256)",
                           source=path)
-
-
-@functools.lru_cache(maxsize=16)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def run_batch(points: list[Point]) -> list[dict]:

@@ -77,7 +77,7 @@ def dense_reasons(reasons: dict[str, str], most: int = 4) -> str:
     """``{layer: reason}`` grouped by reason, e.g. ``stem conv: conv1; skipped: fc``."""
     by_reason: dict[str, list[str]] = {}
     for layer, reason in reasons.items():
-        by_reason.setdefault(reason.removeprefix("dense: "), []).append(layer)
+        by_reason.setdefault(reason, []).append(layer)
     parts = []
     for reason, layers in by_reason.items():
         named = ", ".join(layers[:most]) + (f" and {len(layers) - most} more"
@@ -87,14 +87,13 @@ def dense_reasons(reasons: dict[str, str], most: int = 4) -> str:
 
 
 def prune_reason(trace: Trace, op: GemmOp, method: Method, pattern: NMPattern) -> str | None:
-    """Why ``method`` at ``pattern`` leaves the weight of ``op`` dense, or ``None`` if it prunes.
+    """Why ``method`` at ``pattern`` leaves the weight of ``op`` (a weight GEMM) dense, or
+    ``None`` if it prunes it.
 
     Uses the trace's layer table (what the capture's ``sparsify`` would do for this pattern);
     a trace without one (CSV, hand-lowered, older captures) falls back to the op's
     ``prunable`` flag.
     """
-    if op.weight is None:
-        return "no weight operand"
     info = trace.header.layers.get(op.layer)
     if info is not None:
         return info.dense_reason(method.value, pattern.m)
