@@ -116,7 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed sweeps per configuration")
     parser.add_argument("--spec", metavar="NAME|FILE",
-                        help="time this sweep instead (e.g. paper-models: 160 points, ~2 s); "
+                        help="time this sweep instead (e.g. paper-models: 200 points); "
                              "the built-in 64-point ResNet-18 sweep lasts only ~0.4 s, so its "
                              "fixed costs weigh on the 2-worker ratio")
     args = parser.parse_args()

@@ -122,8 +122,15 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
     timed = (f"GEMMs ({phases}) on the STCE" if hw.array.timing == "satsim" else
              f"GEMMs ({phases}) in SCALE-Sim 3.0.0's compute-cycle conventions")
     untimed = Counter(r.kind for r in trace.records if r.kind != "gemm")
+    if trace.has_graph:
+        graph = (f"{len(trace.tensors)} tensors, every record names what it reads and writes "
+                 "(not used by the timing yet)")
+    else:
+        why = ("trace format v1" if trace.header.version == 1
+               else f"{trace.header.source or 'this trace'} has no tensor table")
+        graph = f"none ({why}): the records form a sequential chain"
     return Scope(memory=hw.memory, not_timed=dict(untimed), no_effect=tuple(NO_EFFECT_YET),
-                 timed=timed)
+                 timed=timed, graph=graph)
 
 
 def _warnings(recorded: Trace, path: Path, overrides: Sequence[str]) -> tuple[str, ...]:

@@ -112,7 +112,8 @@ def _parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list shipped presets, dataflows, workloads and models")
     lst.add_argument("what", nargs="?", choices=["configs", "dataflows", "workloads", "models"],
-                     help="only this kind (models need the torch extra)")
+                     help="only this kind (models need the torch extra; the SAT paper's "
+                          "five first, each with its parameter count)")
 
     cap = sub.add_parser("capture", help="capture a training iteration of a zoo model (torch)",
                          description=_CAPTURE_HELP,
@@ -133,6 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--dump-tensors", metavar="LAYER[,LAYER]", default="",
                      help="save these layers' FF/BP/WG operands, results and masks to "
                           "OUT.npz")
+    cap.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                     help="training precision: bf16/fp16 run forward under CPU autocast with "
+                          "fp32 master weights, and dumps keep that format (default fp32)")
     cap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     cap.add_argument("--model-option", dest="model_options", action="append", default=[],
                      metavar="KEY=VALUE", help="model builder option, e.g. width=8 (tiny "
@@ -194,7 +198,7 @@ def _capture(args: argparse.Namespace) -> int:
 
     spec = CaptureSpec(model=args.model, method=args.method, nm=nm, batch=args.batch,
                        steps=args.steps, data=args.data, shapes_only=args.shapes_only,
-                       seed=args.seed, options=options)
+                       seed=args.seed, precision=args.precision, options=options)
     dump_existed = dump_path is not None and dump_path.exists()
     try:
         trace = capture(spec, dump_layers=layers, dump_path=dump_path, progress=True)
@@ -239,13 +243,16 @@ def _list(args: argparse.Namespace) -> int:
                 print(f"  {name:<28} {path.name}")
     if args.what == "models":
         try:
-            from satsim.capture.zoo import MODELS
+            from satsim.capture.zoo import MODELS, PAPER
         except ImportError:
             raise SatsimError("needs the torch extra: pip install 'satsim[torch]'",
                               source="satsim list models") from None
-        print("models:")
-        for name, spec in MODELS.items():
-            print(f"  {name:<28} {spec.description}")
+        groups = {f"{PAPER} models": [s for s in MODELS.values() if s.paper_name],
+                  "other models": [s for s in MODELS.values() if not s.paper_name]}
+        for heading, specs in groups.items():
+            print(f"{heading}:")
+            for spec in specs:
+                print(f"  {spec.name:<28} {spec.description}")
     return 0
 
 

@@ -146,3 +146,27 @@ def test_shapes_only_vit_builds_with_real_initialisers():
                                 options={"depth": 2, "dim": 32, "heads": 2, "image_size": 32,
                                          "patch": 8, "num_classes": 10}))
     assert len(trace.gemms) == 2 + 2 * 18 + 3
+
+
+@pytest.mark.parametrize("precision, dtype", [("bf16", "bfloat16"), ("fp16", "float16")])
+def test_mixed_precision_capture_records_the_format_the_step_used(tmp_path, precision, dtype):
+    """Under --precision the GEMMs run in the 16-bit format on fp32 master weights: the header
+    says so, every GEMM operand tensor has that dtype, the dense classifier reads a 16-bit copy
+    that its update writes, and the dump keeps the raw 16-bit patterns torch produced."""
+    dump = tmp_path / "d.npz"
+    trace = capture(CaptureSpec(model="resnet18-cifar", method="bdwp", nm=NMPattern(2, 8),
+                                batch=2, precision=precision, options=TINY),
+                    dump_layers=("fc",), dump_path=dump)
+    assert trace.header.precision == precision
+    table = trace.tensor_table
+    for op in trace.gemms:
+        assert op.dtype == dtype and table[op.a[0]].dtype == dtype == table[op.b[0]].dtype
+    (ff,) = [op for op in trace.gemms if op.layer == "fc" and op.phase is Phase.FF]
+    copy = table[ff.b[0]]
+    assert copy.name == f"fc.weight:{dtype}" and table[copy.of].dtype == "float32"
+    (update,) = [r for r in trace.records if r.kind == "update" and r.param == "fc.weight"]
+    assert copy.id in update.writes and copy.of in update.reads
+    saved = np.load(dump)
+    assert str(saved["fc/FF/c.dtype"]) == dtype and saved["fc/FF/c"].dtype == np.uint16
+    bits = torch.from_numpy(saved["fc/FF/c"].view(np.int16)).view(getattr(torch, dtype))
+    assert bits.shape == (2, 10) and torch.isfinite(bits).all()

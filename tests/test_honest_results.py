@@ -13,7 +13,8 @@ from satsim.errors import SatsimError
 from satsim.resources import shipped
 from satsim.trace import load_workload
 
-MODELS = ["resnet18-cifar", "vgg16-cifar", "resnet50-imagenet", "vit-tiny", "gpt2-small"]
+MODELS = ["resnet9-cifar", "vit-tiny", "vgg19-cifar", "resnet18-cifar", "resnet50-imagenet",
+          "vgg16-cifar", "gpt2-small"]
 
 
 def _cycles_by_phase(report):

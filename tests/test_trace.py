@@ -1,4 +1,4 @@
-"""Trace format v1: round trip, and rejection of bad files with the line number."""
+"""Trace format: round trip, and rejection of bad files with the line number."""
 
 import json
 
@@ -74,8 +74,9 @@ OP = {"kind": "gemm", "phase": "FF", "layer": "l", "M": 2, "K": 3, "N": 4, "weig
 
 
 def test_wrong_version_is_rejected(tmp_path):
-    path = _write(tmp_path, [{**HEADER, "version": 2}, OP, {"kind": "end", "records": 1}])
-    with pytest.raises(SatsimError, match=r"line 1: unsupported trace version 2"):
+    path = _write(tmp_path, [{**HEADER, "version": 3}, OP, {"kind": "end", "records": 1}])
+    with pytest.raises(SatsimError, match=r"line 1: unsupported trace version 3 \(this satsim "
+                       r"reads versions 1, 2\)"):
         read_trace(path)
 
 

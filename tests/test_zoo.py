@@ -1,4 +1,5 @@
-"""Model zoo: full-size parameter counts (on the meta device), names, shapes and gradients."""
+"""Model zoo: full-size parameter counts (on the meta device), names, shapes, gradients,
+dataset heads (num_classes / image_size) and the SAT paper's models in `satsim list models`."""
 
 import pytest
 
@@ -7,7 +8,9 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
+from satsim.capture.nm import sparsify  # noqa: E402
 from satsim.capture.zoo import MODELS, build_model, example_input  # noqa: E402
+from satsim.cli import main  # noqa: E402
 from satsim.errors import SatsimError  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -15,6 +18,8 @@ torch.set_num_threads(1)
 
 # Tiny variants: same structure, a few thousand parameters, millisecond steps.
 TINY: dict[str, tuple[dict, dict]] = {  # name -> (build options, input options)
+    "resnet9-cifar": ({"width": 8, "num_classes": 7}, {"image_size": 16}),
+    "vgg19-cifar": ({"width": 4, "num_classes": 7}, {"image_size": 32}),
     "resnet18-cifar": ({"width": 4, "num_classes": 7}, {"image_size": 16}),
     "resnet50-imagenet": ({"width": 4, "layers": (1, 1, 1, 1), "num_classes": 7},
                           {"image_size": 32}),
@@ -30,7 +35,14 @@ TINY: dict[str, tuple[dict, dict]] = {  # name -> (build options, input options)
 #   batch-norm weight + bias: 2 x (2*64 + 2*128 + 3*256 + 6*512)     8,448
 #   classifier 512 x 10 + 10                                      5,130
 #   total                                                    14,728,266
+# VGG-19-BN: 20,024,384 conv + 2 x (2*64 + 2*128 + 4*256 + 8*512) bn + 5,130 = 20,040,522.
+# ResNet-9, 9 * C_in * C_out per conv (no bias) + 2 * C_out per bn:
+#   prep 3->64: 1,728 + 128; layer1 64->128: 73,728 + 256; its residual 2 x (147,456 + 256);
+#   layer2 128->256: 294,912 + 512; layer3 256->512: 1,179,648 + 1,024;
+#   its residual 2 x (2,359,296 + 1,024); fc 512 x 10 + 10 = 5,130; total 6,573,130.
 FULL_PARAMS = {
+    "resnet9-cifar": 6_573_130,
+    "vgg19-cifar": 20_040_522,
     "resnet18-cifar": 11_173_962,
     "resnet50-imagenet": 25_557_032,
     "vgg16-cifar": 14_728_266,
@@ -55,8 +67,8 @@ def _tiny(name: str) -> tuple[nn.Module, torch.Tensor]:
     return build_model(name, **build), example_input(MODELS[name], 2, **inputs)
 
 
-def test_registry_covers_the_five_models():
-    """MODELS holds the five zoo models, each keyed by its own spec name."""
+def test_registry_covers_the_seven_models():
+    """MODELS holds the seven zoo models, each keyed by its own spec name."""
     assert set(MODELS) == set(FULL_PARAMS)
     assert all(spec.name == name for name, spec in MODELS.items())
 
@@ -95,7 +107,10 @@ def test_gpt2_lm_head_is_tied_to_wte_unless_untied():
                         "fc"]),
     ("resnet50-imagenet", ["conv1", "maxpool", "layer1.0.conv3", "layer1.0.downsample.0",
                            "layer3.5.conv2", "layer4.2.bn3", "fc"]),
+    ("resnet9-cifar", ["prep.conv", "prep.bn", "layer1.conv", "layer1.pool", "layer1.res1.conv",
+                       "layer1.res2.bn", "layer2.conv", "layer3.res2.conv", "pool", "fc"]),
     ("vgg16-cifar", ["features.0", "features.1", "features.6", "features.40", "classifier.0"]),
+    ("vgg19-cifar", ["features.0", "features.49", "features.51", "classifier.0"]),
     ("vit-tiny", ["patch_embed.proj", "blocks.0.attn.qkv", "blocks.0.attn.proj",
                   "blocks.11.mlp.fc1", "blocks.11.mlp.fc2", "norm", "head"]),
     ("gpt2-small", ["wte", "wpe", "h.0.attn.c_attn", "h.0.attn.c_proj", "h.11.mlp.c_fc",
@@ -138,6 +153,92 @@ def test_resnet50_is_v1_5():
     assert block.conv1.stride == (1, 1)
     assert block.conv2.stride == (2, 2)
     assert block.downsample[0].stride == (2, 2)
+
+
+def test_resnet9_layout():
+    """ResNet-9: 3x3 convs without bias, a residual pair on layers 1 and 3 only, an adaptive
+    max-pool into fc, and Page's 0.125 scale on the logits."""
+    r9 = _meta("resnet9-cifar")
+    convs = [m for m in r9.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 8  # + fc = the nine weight layers
+    assert all(c.kernel_size == (3, 3) and c.bias is None for c in convs)
+    assert [c.out_channels for c in convs] == [64, 128, 128, 128, 256, 512, 512, 512]
+    assert r9.layer2.res1 is None and r9.layer3.res2 is not None
+    assert isinstance(r9.pool, nn.AdaptiveMaxPool2d)
+    assert (r9.fc.in_features, r9.fc.out_features, r9.scale) == (512, 10, 0.125)
+
+
+def test_vgg19_layout():
+    """VGG-19-BN: 16 (conv, bn, relu) triples and 5 pools, as torchvision's vgg19_bn."""
+    vgg = dict(_meta("vgg19-cifar").named_modules())
+    convs = [m for n, m in vgg.items() if n.startswith("features.") and isinstance(m, nn.Conv2d)]
+    assert len(convs) == 16
+    assert isinstance(vgg["features.49"], nn.Conv2d)
+    assert isinstance(vgg["features.52"], nn.MaxPool2d)
+    assert (vgg["classifier.0"].in_features, vgg["classifier.0"].out_features) == (512, 10)
+
+
+@pytest.mark.parametrize("name, stem", [("resnet9-cifar", "prep.conv"),
+                                        ("vgg19-cifar", "features.0")])
+def test_new_models_sparsify_all_but_stem_and_classifier(name, stem):
+    """sparsify (as the capture calls it) keeps the stem conv and the classifier dense and
+    makes every other conv of the width-8 variant 2:8."""
+    model = build_model(name, width=8)
+    classifier = "fc" if name == "resnet9-cifar" else "classifier.0"
+    table = sparsify(model, "bdwp", 2, 8, skip=[classifier])
+    assert table[stem].status == "dense: stem conv"
+    assert table[classifier].status == "dense: skipped"
+    rest = {n: info.status for n, info in table.items() if n not in (stem, classifier)}
+    assert rest and set(rest.values()) == {"sparse 2:8 bdwp"}
+
+
+IMAGE_MODELS = sorted(n for n, spec in MODELS.items() if spec.input_kind == "image")
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)
+@pytest.mark.parametrize("classes, size", [(100, 32), (200, 64)])
+def test_image_models_take_dataset_heads(name, classes, size):
+    """Every image model takes num_classes and image_size: a CIFAR-100 head at 32x32 and a
+    Tiny-ImageNet head at 64x64 give [2, classes] (full size, meta; a batch of 2 because
+    ResNet-50's last feature map is 1x1 at 32x32 and batch-norm needs two values)."""
+    options = {"num_classes": classes, "image_size": size}
+    x = example_input(name, 2, **options)
+    assert tuple(x.shape) == (2, 3, size, size)
+    assert tuple(_meta(name, **options)(x.to("meta")).shape) == (2, classes)
+
+
+@pytest.mark.parametrize("name, size, message", [
+    ("resnet9-cifar", 7, r"resnet9-cifar: image_size 7 .* at least 8 \(three 2x2 max-pools"),
+    ("vgg19-cifar", 48, r"vgg19-cifar: image_size 48 .* multiple of 32 \(5 2x2 max-pools"),
+    ("vgg16-cifar", 40, r"vgg16-cifar: image_size 40 .* multiple of 32"),
+    ("vit-tiny", 50, r"ViT: image_size 50 .* multiple of 16 \(the patch size"),
+    ("resnet18-cifar", 0, r"resnet18-cifar: image_size 0 .* positive"),
+])
+def test_image_size_that_cannot_work_is_a_satsim_error(name, size, message):
+    """An image_size the layers cannot take raises SatsimError naming model, size and why."""
+    with pytest.raises(SatsimError, match=message):
+        _meta(name, image_size=size)
+
+
+def test_paper_models_are_marked():
+    """The five entries standing for the SAT paper's models carry the paper's names."""
+    marked = {name: spec.paper_name for name, spec in MODELS.items() if spec.paper_name}
+    assert marked == {"resnet9-cifar": "ResNet-9", "vit-tiny": "ViT", "vgg19-cifar": "VGG-19",
+                      "resnet18-cifar": "ResNet-18", "resnet50-imagenet": "ResNet-50"}
+
+
+def test_list_models_groups_the_paper_models(capsys):
+    """`satsim list models` lists the paper's five under their heading, then the others, each
+    with its parameter count."""
+    assert main(["list", "models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "SAT paper (Fang et al., TCAD 2023) models:"
+    assert lines[6] == "other models:"
+    names = [line.split()[0] for line in lines if line.startswith("  ")]
+    assert names == ["resnet9-cifar", "vit-tiny", "vgg19-cifar", "resnet18-cifar",
+                     "resnet50-imagenet", "vgg16-cifar", "gpt2-small"]
+    assert len(lines) == 9 and all("parameters" in line for line in lines if line[0] == " ")
+    assert "6.57M parameters" in lines[1] and "20.0M parameters" in lines[3]
 
 
 @pytest.mark.parametrize("name", sorted(TINY))

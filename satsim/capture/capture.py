@@ -11,7 +11,7 @@ import inspect
 import math
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,16 +23,19 @@ from tqdm import tqdm
 
 from satsim.capture.data import digit_batches, synthetic_batches
 from satsim.capture.nm import sparsify
-from satsim.capture.tracer import record
+from satsim.capture.tracer import Capture, record
 from satsim.capture.zoo import build_model, get_spec, input_spec
 from satsim.errors import SatsimError
 from satsim.files import write_atomic
-from satsim.trace.schema import LayerInfo, MaskGenOp, Trace, TraceHeader, UpdateOp
+from satsim.trace.graph import check_graph
+from satsim.trace.schema import LayerInfo, Trace, TraceHeader
 from satsim.trace.workload import Method, dense_reasons
 from satsim.types import NMPattern
 
 # Final classifiers stay dense (usual practice; GPT-2's lm_head is tied to its embedding).
 CLASSIFIERS = ("fc", "head", "lm_head", "classifier.0")
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # autocast dtype
+OPTIMIZER = "sgd-momentum"  # torch.optim.SGD(momentum=0.9): one state tensor per parameter
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class CaptureSpec:
     shapes_only: bool = False
     seed: int = 0
     lr: float = 0.05
+    precision: str = "fp32"  # fp32 | bf16 | fp16: the forward's autocast dtype
     options: dict = field(default_factory=dict)  # model builder options (tiny variants)
 
     def validate(self) -> None:
@@ -60,6 +64,9 @@ class CaptureSpec:
             raise SatsimError(f"method {self.method} needs an N:M pattern", source="--nm")
         if self.batch < 1:
             raise SatsimError(f"batch must be at least 1, got {self.batch}", source="--batch")
+        if self.precision not in PRECISIONS:
+            raise SatsimError(f"unknown precision {self.precision!r} "
+                              f"({', '.join(PRECISIONS)})", source="--precision")
         if self.steps < 1:
             raise SatsimError(f"steps must be at least 1, got {self.steps}", source="--steps")
         if self.data not in (None, "digits", "synthetic"):
@@ -176,20 +183,32 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
             if traced:
                 if cs.shapes_only:
                     stack.enter_context(_fake_mode())
-                cap = stack.enter_context(record(model, nm=cs.nm, prunable=prunable,
-                                                 measure=not cs.shapes_only,
-                                                 dump=set(dump_layers)))
-            loss = _loss(model(x), target)
+                recorder = stack.enter_context(record(
+                    model, method=cs.method, nm=cs.nm, prunable=prunable,
+                    measure=not cs.shapes_only, dump=set(dump_layers), optimizer=OPTIMIZER))
+            with _autocast(cs.precision):  # AMP: forward only, backward follows its dtypes
+                loss = _loss(model(x), target)
+            if traced:
+                recorder.backward(loss)
             loss.backward()
         if not cs.shapes_only:  # fake gradients must not reach the weights
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
-            optimizer.step()
+            if not traced:  # the traced step's update is recorded, not needed
+                optimizer.step()
         loss_text = f", loss {losses[-1]:.3f}" if losses else ", shapes only"
         say(f"step {step + 1}/{steps}{' traced' if traced else ''}{loss_text}")
+    cap = recorder.capture
+    trace = _trace(cs, table, cap, losses)
+    check_graph(trace)
     if dump_path is not None and dump_layers:
         _write_dump(dump_path, cap.dumps, model, dump_layers)
-    return _trace(cs, model, table, cap.records, losses)
+    return trace
+
+
+def _autocast(precision: str):
+    dtype = PRECISIONS[precision]
+    return nullcontext() if dtype is None else torch.autocast("cpu", dtype=dtype)
 
 
 def _fake_mode():
@@ -199,18 +218,7 @@ def _fake_mode():
     return FakeTensorMode(allow_non_fake_inputs=True)
 
 
-def _trace(cs: CaptureSpec, model: nn.Module, table: dict[str, LayerInfo], records,
-           losses) -> Trace:
-    masks = []
-    for name, info in table.items():
-        if info.status.startswith("sparse"):
-            elements = model.get_submodule(name).weight.numel()
-            directions = ("FF", "BP") if cs.method == "bdwp" else ("FF",)
-            masks += [MaskGenOp(layer=name, elements=elements, sparsity=cs.nm, direction=d)
-                      for d in directions]
-    updates = [UpdateOp(layer=name.rpartition(".")[0] or name, param=name,
-                        elements=p.numel(), optimizer="sgd-momentum")
-               for name, p in model.named_parameters()]
+def _trace(cs: CaptureSpec, table: dict[str, LayerInfo], cap: Capture, losses) -> Trace:
     meta = {
         "model": cs.model, "method": cs.method, "nm": str(cs.nm) if cs.nm else "dense",
         "batch": cs.batch, "steps": cs.steps, "dataset": cs.dataset, "seed": cs.seed,
@@ -220,8 +228,9 @@ def _trace(cs: CaptureSpec, model: nn.Module, table: dict[str, LayerInfo], recor
         "losses": [round(v, 6) for v in losses if math.isfinite(v)],
     }
     name = cs.model if not cs.options else f"{cs.model}-custom"
-    header = TraceHeader(name=name, source="satsim capture", meta=meta, layers=table)
-    return Trace(header=header, records=tuple([*masks, *records, *updates]))
+    header = TraceHeader(name=name, source="satsim capture", precision=cs.precision, meta=meta,
+                         layers=table)
+    return Trace(header=header, records=tuple(cap.records), tensors=tuple(cap.tensors))
 
 
 def _bits(t: torch.Tensor) -> tuple[np.ndarray, str]:

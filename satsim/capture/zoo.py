@@ -144,16 +144,108 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+def _check_image_size(model: str, image_size: int, *, minimum: int = 1, multiple: int = 1,
+                      why: str = "") -> None:
+    """:class:`SatsimError` unless ``image_size`` is at least ``minimum`` and a multiple of
+    ``multiple``; ``why`` (the layers that need it) ends the message."""
+    if image_size < minimum or image_size % multiple:
+        need = f"at least {minimum}" if minimum > 1 else "positive"
+        if multiple > 1:
+            need = (f"{need} and a" if minimum > 1 else "a positive") + f" multiple of {multiple}"
+        raise SatsimError(f"{model}: image_size {image_size} does not fit, it must be {need}"
+                          + (f" ({why})" if why else ""))
+
+
 def resnet18_cifar(*, width: int = 64, layers: Sequence[int] = (2, 2, 2, 2),
-                   num_classes: int = 10) -> ResNet:
-    """ResNet-18 for 3x32x32 inputs: 3x3 stride-1 stem, no max-pool, BasicBlocks."""
+                   num_classes: int = 10, image_size: int = 32) -> ResNet:
+    """ResNet-18 for 3x32x32 inputs: 3x3 stride-1 stem, no max-pool, BasicBlocks.
+
+    ``image_size`` only sizes the example input (:func:`input_spec`): the strided convolutions
+    round up and the average pool is adaptive, so any side works (64 for Tiny ImageNet).
+    """
+    _check_image_size("resnet18-cifar", image_size)
     return ResNet(BasicBlock, layers, width=width, num_classes=num_classes, cifar_stem=True)
 
 
 def resnet50_imagenet(*, width: int = 64, layers: Sequence[int] = (3, 4, 6, 3),
-                      num_classes: int = 1000) -> ResNet:
-    """ResNet-50 v1.5 for 3x224x224 inputs (any size that survives the 32x reduction)."""
+                      num_classes: int = 1000, image_size: int = 224) -> ResNet:
+    """ResNet-50 v1.5 for 3x224x224 inputs; like :func:`resnet18_cifar`, any ``image_size``
+    works (the 32x reduction rounds up, the average pool is adaptive)."""
+    _check_image_size("resnet50-imagenet", image_size)
     return ResNet(Bottleneck, layers, width=width, num_classes=num_classes, cifar_stem=False)
+
+
+# --------------------------------------------------------------------------------------------
+# ResNet-9 (David Page's DAWNBench CIFAR-10 network, as in Myrtle's "How to train your ResNet")
+# --------------------------------------------------------------------------------------------
+
+
+class ConvBNReLU(nn.Module):
+    """``conv`` (3x3, no bias), ``bn``, ``relu``: Page's ``conv_bn``."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv = _conv3x3(cin, cout)
+        self.bn = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.bn(self.conv(x)))
+
+
+class ResNet9Stage(nn.Module):
+    """``conv``/``bn``/``relu``, a 2x2 ``pool``, then optionally ``x + res2(res1(x))``."""
+
+    def __init__(self, cin: int, cout: int, residual: bool):
+        super().__init__()
+        self.conv = _conv3x3(cin, cout)
+        self.bn = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.pool = nn.MaxPool2d(2)
+        self.res1 = ConvBNReLU(cout, cout) if residual else None
+        self.res2 = ConvBNReLU(cout, cout) if residual else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.relu(self.bn(self.conv(x))))
+        if self.res1 is None or self.res2 is None:
+            return x
+        return x + self.res2(self.res1(x))
+
+
+class ResNet9(nn.Module):
+    """The fast CIFAR ResNet-9: ``prep``, ``layer1`` (+ residual), ``layer2``, ``layer3``
+    (+ residual), adaptive max-pool to 1x1, ``fc``, and the output scaled by ``scale``.
+
+    Parameters
+    ----------
+    width
+        Channels of ``prep``; the stages have ``2``, ``4`` and ``8`` times as many.
+    num_classes
+        Outputs of ``fc``.
+    scale
+        Multiplies the logits (Page's 0.125), a vector op after ``fc``.
+    """
+
+    def __init__(self, *, width: int = 64, num_classes: int = 10, scale: float = 0.125):
+        super().__init__()
+        self.prep = ConvBNReLU(3, width)  # the stem: the first conv, three input channels
+        self.layer1 = ResNet9Stage(width, 2 * width, residual=True)
+        self.layer2 = ResNet9Stage(2 * width, 4 * width, residual=False)
+        self.layer3 = ResNet9Stage(4 * width, 8 * width, residual=True)
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.fc = nn.Linear(8 * width, num_classes)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer3(self.layer2(self.layer1(self.prep(x))))
+        return self.fc(torch.flatten(self.pool(x), 1)) * self.scale
+
+
+def resnet9_cifar(*, width: int = 64, num_classes: int = 10, image_size: int = 32) -> ResNet9:
+    """ResNet-9 for 3x32x32 inputs; the pool before ``fc`` is adaptive, so any ``image_size``
+    that survives the three 2x2 max-pools (at least 8) works."""
+    _check_image_size("resnet9-cifar", image_size, minimum=8, why="three 2x2 max-pools")
+    return ResNet9(width=width, num_classes=num_classes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,21 +254,24 @@ def resnet50_imagenet(*, width: int = 64, layers: Sequence[int] = (3, 4, 6, 3),
 
 VGG16_CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
                                     512, 512, 512, "M", 512, 512, 512, "M")
+VGG19_CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+                                    512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 
 
 class VGG(nn.Module):
     """VGG with batch-norm: ``features.N`` (conv, bn, relu, ... pool) and ``classifier.0``.
 
     The CIFAR form flattens the last feature map straight into one Linear layer, so the
-    classifier's input is ``channels * (image_size // 32) ** 2`` (512 at 32x32).
+    classifier's input is ``channels * (image_size // 32) ** 2`` (512 at 32x32). ``name``
+    labels the :class:`SatsimError` raised for an ``image_size`` that is not a multiple of 32.
     """
 
     def __init__(self, cfg: Sequence[int | str], *, num_classes: int = 10,
-                 image_size: int = 32):
+                 image_size: int = 32, name: str = "VGG"):
         super().__init__()
         pools = sum(1 for v in cfg if v == "M")
-        if image_size % 2**pools:
-            raise ValueError(f"image_size {image_size} is not a multiple of {2**pools}")
+        _check_image_size(name, image_size, multiple=2**pools,
+                          why=f"{pools} 2x2 max-pools, then a flatten into the classifier")
         features: list[nn.Module] = []
         cin = 3
         for v in cfg:
@@ -195,10 +290,24 @@ class VGG(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
+def _scaled(cfg: Sequence[int | str], width: int) -> list[int | str]:
+    return [v if v == "M" else max(1, int(v) * width // 64) for v in cfg]
+
+
 def vgg16_cifar(*, width: int = 64, num_classes: int = 10, image_size: int = 32) -> VGG:
-    """VGG-16-BN for 32x32 inputs; ``width`` scales every stage (64 -> 64..512 channels)."""
-    cfg = [v if v == "M" else max(1, int(v) * width // 64) for v in VGG16_CFG]
-    return VGG(cfg, num_classes=num_classes, image_size=image_size)
+    """VGG-16-BN for 32x32 inputs; ``width`` scales every stage (64 -> 64..512 channels).
+
+    ``image_size`` must be a multiple of 32; the classifier then takes
+    ``512 * (image_size // 32) ** 2`` inputs (2048 at 64x64).
+    """
+    return VGG(_scaled(VGG16_CFG, width), num_classes=num_classes, image_size=image_size,
+               name="vgg16-cifar")
+
+
+def vgg19_cifar(*, width: int = 64, num_classes: int = 10, image_size: int = 32) -> VGG:
+    """VGG-19-BN for 32x32 inputs, as :func:`vgg16_cifar` with four convs in stages 3 to 5."""
+    return VGG(_scaled(VGG19_CFG, width), num_classes=num_classes, image_size=image_size,
+               name="vgg19-cifar")
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,8 +352,7 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, image_size: int, patch: int, dim: int):
         super().__init__()
-        if image_size % patch:
-            raise ValueError(f"image_size {image_size} is not a multiple of patch {patch}")
+        _check_image_size("ViT", image_size, multiple=patch, why="the patch size")
         self.num_patches = (image_size // patch) ** 2
         self.proj = nn.Conv2d(3, dim, patch, stride=patch)
 
@@ -444,12 +552,18 @@ def gpt2_small(*, vocab: int = 50257, context: int = 1024, dim: int = 768, layer
 # --------------------------------------------------------------------------------------------
 
 
+PAPER = "SAT paper (Fang et al., TCAD 2023)"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A zoo entry: how to build the model and what one full-size input sample looks like.
 
     ``input_shape`` is per sample: ``(C, H, W)`` for images, ``(seq_len,)`` for tokens.
-    ``num_classes`` is the output width (the vocabulary for a language model).
+    ``num_classes`` is the output width (the vocabulary for a language model). ``paper_name``
+    is the name of the model this entry stands for among the five that the SAT paper (Fang et
+    al., "Efficient N:M Sparse DNN Training Using Algorithm, Architecture, and Dataflow
+    Co-Design", TCAD 2023) evaluates, or ``None`` for a model outside that evaluation.
     """
 
     name: str
@@ -458,19 +572,29 @@ class ModelSpec:
     num_classes: int
     input_kind: Literal["image", "tokens"]
     description: str
+    paper_name: str | None = None
 
 
+# The SAT paper's five models first, in the paper's order, then the others. Every image model
+# takes num_classes and image_size: num_classes=100 (CIFAR-100), num_classes=200 image_size=64
+# (Tiny ImageNet).
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
+        ModelSpec("resnet9-cifar", resnet9_cifar, (3, 32, 32), 10, "image",
+                  "ResNet-9 (Page's DAWNBench net), CIFAR, 6.57M parameters", "ResNet-9"),
+        ModelSpec("vit-tiny", vit_tiny, (3, 224, 224), 1000, "image",
+                  "DeiT-Tiny (ViT-Ti/16), ImageNet, 5.7M parameters", "ViT"),
+        ModelSpec("vgg19-cifar", vgg19_cifar, (3, 32, 32), 10, "image",
+                  "VGG-19 with batch-norm, one Linear classifier, CIFAR, 20.0M parameters",
+                  "VGG-19"),
         ModelSpec("resnet18-cifar", resnet18_cifar, (3, 32, 32), 10, "image",
-                  "ResNet-18, CIFAR stem (3x3/1, no max-pool), 11.2M parameters"),
+                  "ResNet-18, CIFAR stem (3x3/1, no max-pool), 11.2M parameters", "ResNet-18"),
         ModelSpec("resnet50-imagenet", resnet50_imagenet, (3, 224, 224), 1000, "image",
-                  "ResNet-50 v1.5 (stride on the 3x3), ImageNet, 25.6M parameters"),
+                  "ResNet-50 v1.5 (stride on the 3x3), ImageNet, 25.6M parameters",
+                  "ResNet-50"),
         ModelSpec("vgg16-cifar", vgg16_cifar, (3, 32, 32), 10, "image",
                   "VGG-16 with batch-norm, one Linear classifier, CIFAR, 14.7M parameters"),
-        ModelSpec("vit-tiny", vit_tiny, (3, 224, 224), 1000, "image",
-                  "DeiT-Tiny (ViT-Ti/16), ImageNet, 5.7M parameters"),
         ModelSpec("gpt2-small", gpt2_small, (1024,), 50257, "tokens",
                   "GPT-2 small, causal, tied lm_head, 124M parameters"),
     )

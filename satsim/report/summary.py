@@ -20,17 +20,20 @@ class Scope:
     not_timed: dict[str, int]  # trace record kind -> count of records not timed
     no_effect: tuple[str, ...]  # config fields accepted but not yet read by any model
     timed: str  # what the cycles cover, e.g. "GEMMs (FF, BP, WG) on the STCE"
+    graph: str  # the trace's dataflow graph, or why its records form a sequential chain
 
     def lines(self) -> list[str]:
         untimed = (", ".join(f"{n} {kind}" for kind, n in self.not_timed.items())
                    + " records of the trace") if self.not_timed else "nothing else in the trace"
         return [f"modelled: {self.timed} only, {MEMORY.get(self.memory, self.memory)}",
                 f"not timed: {untimed}",
+                f"tensor graph: {self.graph}",
                 f"no effect yet: {', '.join(self.no_effect)}"]
 
     def to_json(self) -> dict:
         return {"timed": self.timed, "memory": self.memory, "totals": "GEMM-only",
-                "not_timed": self.not_timed, "no_effect": list(self.no_effect)}
+                "not_timed": self.not_timed, "no_effect": list(self.no_effect),
+                "graph": self.graph}
 
 
 @dataclass(frozen=True)

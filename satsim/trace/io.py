@@ -1,4 +1,8 @@
-"""Read and write trace files (JSON lines), with errors that name the file and the line."""
+"""Read and write trace files (JSON lines), with errors that name the file and the line.
+
+Version 2 writes the header, the tensor table, the records and an end record with both
+counts; version 1 files (no tensor lines) are still read.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +13,33 @@ from pydantic import TypeAdapter, ValidationError
 
 from satsim.errors import SatsimError
 from satsim.files import read_text, write_text
-from satsim.trace.schema import FORMAT, VERSION, Record, Trace, TraceHeader
+from satsim.trace.graph import GraphError, check_graph
+from satsim.trace.schema import FORMAT, VERSION, VERSIONS, Record, TensorInfo, Trace, TraceHeader
 
 _RECORD = TypeAdapter(Record)
+_COMPACT = {"separators": (",", ":")}
+
+
+def _line(item) -> str:
+    # Defaults are left out to keep files small; the kind tag always stays.
+    return json.dumps({"kind": item.kind, **item.model_dump(mode="json", exclude_defaults=True)},
+                      **_COMPACT)
 
 
 def write_trace(trace: Trace, path: str | Path) -> Path:
     """Write ``trace`` atomically: a partial file never appears under ``path``."""
     path = Path(path)
-    compact = {"separators": (",", ":")}
-    lines = [trace.header.model_dump_json()]
-    # Defaults are left out to keep files small; the kind tag always stays.
-    lines += [json.dumps({"kind": r.kind, **r.model_dump(mode="json", exclude_defaults=True)},
-                         **compact) for r in trace.records]
-    lines.append(json.dumps({"kind": "end", "records": len(trace.records)}, **compact))
+    header = trace.header.model_copy(update={"version": VERSION})
+    lines = [header.model_dump_json(), *map(_line, trace.tensors), *map(_line, trace.records),
+             json.dumps({"kind": "end", "tensors": len(trace.tensors),
+                         "records": len(trace.records)}, **_COMPACT)]
     return write_text(path, "\n".join(lines) + "\n")
 
 
 def _problem(exc: ValidationError) -> str:
     err = min(exc.errors(), key=lambda e: len(e["loc"]))
-    loc = ".".join(str(p) for p in err["loc"] if p not in ("gemm", "vector", "update", "maskgen"))
+    loc = ".".join(str(p) for p in err["loc"]
+                   if p not in ("gemm", "vector", "update", "maskgen", "tensor"))
     msg = err["msg"].removeprefix("Value error, ")
     reason = {"extra_forbidden": "unknown field", "missing": "required field is missing"}.get(
         err["type"], msg)
@@ -40,7 +51,8 @@ def _no_constant(name: str):
 
 
 def read_trace(path: str | Path) -> Trace:
-    """Read a trace file; reject a wrong version, a truncated file or a bad record."""
+    """Read a trace file; reject a wrong version, a truncated file, a bad record or (version 2)
+    a broken dataflow graph (see :func:`satsim.trace.graph.check_graph`)."""
     path = Path(path)
     text = read_text(path)
     lines = text.split("\n")
@@ -68,29 +80,54 @@ def read_trace(path: str | Path) -> Trace:
     if head.get("format") != FORMAT:
         raise SatsimError(f"not a satsim trace (format is not {FORMAT!r})", source=path,
                           field="line 1")
-    if head.get("version") != VERSION:
+    version = head.get("version")
+    if version not in VERSIONS or isinstance(version, bool):
         raise SatsimError(
-            f"unsupported trace version {head.get('version')!r} (this satsim reads version "
-            f"{VERSION})", source=path, field="line 1")
+            f"unsupported trace version {version!r} (this satsim reads versions "
+            f"{', '.join(map(str, VERSIONS))})", source=path, field="line 1")
     try:
         header = TraceHeader.model_validate(head)
     except ValidationError as exc:
         raise SatsimError(_problem(exc), source=path, field="line 1") from None
 
+    tensors: list[TensorInfo] = []
     records = []
     for number in range(2, len(lines) + 1):
         obj = parse(number)
-        if obj.get("kind") == "end":
+        kind = obj.get("kind")
+        if kind == "end":
             if number != len(lines):
                 raise SatsimError("records after the end record", source=path,
                                   field=f"line {number + 1}")
-            if obj.get("records") != len(records):
-                raise SatsimError(
-                    f"end record counts {obj.get('records')} records, file has {len(records)}",
-                    source=path, field=f"line {number}")
-            return Trace(header=header, records=tuple(records))
+            for what, items in (("tensors", tensors), ("records", records)):
+                if (what in obj or version > 1) and obj.get(what) != len(items):
+                    raise SatsimError(f"end record counts {obj.get(what)} {what}, file has "
+                                      f"{len(items)}", source=path, field=f"line {number}")
+            trace = Trace(header=header, records=tuple(records), tensors=tuple(tensors))
+            if version > 1:
+                _check(trace, path)
+            return trace
         try:
-            records.append(_RECORD.validate_python(obj))
+            if kind == "tensor":
+                if version == 1:
+                    raise SatsimError("tensor lines need trace version 2", source=path,
+                                      field=f"line {number}")
+                if records:
+                    raise SatsimError("tensor lines must come before the records",
+                                      source=path, field=f"line {number}")
+                tensors.append(TensorInfo.model_validate(obj))
+            else:
+                records.append(_RECORD.validate_python(obj))
         except ValidationError as exc:
             raise SatsimError(_problem(exc), source=path, field=f"line {number}") from None
     raise SatsimError(f"truncated: no end record after line {len(lines)}", source=path)
+
+
+def _check(trace: Trace, path: Path) -> None:
+    """The graph checker, its error pointing at the file's line."""
+    try:
+        check_graph(trace)
+    except GraphError as exc:
+        line = (2 + exc.tensor if exc.tensor is not None
+                else 2 + len(trace.tensors) + exc.record)
+        raise SatsimError(str(exc), source=path, field=f"line {line}") from None

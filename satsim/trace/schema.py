@@ -1,14 +1,19 @@
-"""Trace format v1: the records of one training iteration, in execution order.
+"""Trace format v2: one training iteration as a tensor dataflow graph.
 
-A trace file is JSON lines: a header, one record per line, and an ``end`` record carrying
-the record count (so a truncated file is detected). GEMM-like ops are canonical
+A trace file is JSON lines: a header, the tensor table (one ``tensor`` line each), one record
+per line in execution order, and an ``end`` record carrying the counts (so a truncated file is
+detected). Every record names the tensor ids it reads and writes. GEMM-like ops are canonical
 ``C[M, N] = A[M, K] @ B[K, N]`` (times ``batch`` independent instances); ``weight`` says which
 operand is a layer's weight, and ``sparsity`` is that operand's N:M structure along K.
-Vector, update and mask-generation records are carried for the units of later issues.
+Version 1 files (records only, no tensors) are still read: their records form a sequential
+chain.
 """
 
 from __future__ import annotations
 
+import math
+from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -24,7 +29,8 @@ from pydantic import (
 from satsim.types import NMPattern, Phase, sparsity_label
 
 FORMAT = "satsim.trace"
-VERSION = 1
+VERSION = 2
+VERSIONS = (1, 2)  # versions this satsim reads
 
 
 def _nm(value: Any) -> NMPattern | None:
@@ -42,10 +48,104 @@ MAX_DIM = 2**40  # documented limit on any size or count: ~10^12, beyond any rea
 Dim = Annotated[int, Strict(), Field(ge=1, le=MAX_DIM)]
 _Side = Annotated[int, Strict(), Field(ge=1, le=MAX_WINDOW)]
 Window = tuple[_Side, _Side]
+TensorId = Annotated[int, Strict(), Field(ge=0, le=MAX_DIM)]
+Ids = tuple[TensorId, ...]
+
+
+class Role(StrEnum):
+    """What a tensor is in the training step."""
+
+    INPUT = "input"  # the batch: images or token ids, and the targets
+    ACTIVATION = "activation"  # written in FF, not kept for the backward pass
+    SAVED = "saved activation"  # written in FF and saved by autograd for BP / WG
+    PARAMETER = "parameter"  # trained weights, their low-precision copies, model buffers
+    COMPRESSED = "compressed weight"  # the kept values of an N:M weight
+    INDEX = "index metadata"  # the positions of the kept values within their groups
+    GRADIENT = "gradient"  # written in the backward pass (data gradients, partial sums)
+    WEIGHT_GRADIENT = "weight gradient"  # a parameter's gradient, and WG GEMM results
+    OPTIMIZER_STATE = "optimizer state"  # e.g. SGD momentum
+    MASK = "mask"  # integer or boolean tensors the step computes (max-pool indices, ...)
+    LOSS = "loss"
+
+
+# Tensors that exist before the step: read before any record writes them.
+STATE_ROLES = frozenset({Role.INPUT, Role.PARAMETER, Role.OPTIMIZER_STATE})
+# Bits per element. ``uint1``..``uint7`` are packed index fields (N:M positions).
+DTYPE_BITS = {"float64": 64, "float32": 32, "bfloat16": 16, "float16": 16, "int64": 64,
+              "int32": 32, "int16": 16, "int8": 8, "uint8": 8, "bool": 8,
+              "float8_e4m3fn": 8, "float8_e5m2": 8, **{f"uint{b}": b for b in range(1, 8)}}
+
+
+def index_dtype(m: int) -> str:
+    """The packed dtype locating one kept value within its group of ``m``: ``ceil(log2 m)``
+    bits (``uint3`` for M = 8)."""
+    bits = max(1, math.ceil(math.log2(m)))
+    return f"uint{bits}" if bits <= 8 else "int16" if bits <= 16 else "int32"
+
+
+def storage_bytes(shape: tuple[int, ...], dtype: str) -> int:
+    """Bytes of a dense tensor: ``ceil(numel * bits / 8)``."""
+    return -(-math.prod(shape) * DTYPE_BITS[dtype] // 8)
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TensorInfo(_Record):
+    """One tensor of the step: a storage, whatever views of it the ops used.
+
+    Views, reshapes and transposes resolve to the tensor they alias; an in-place op writes a
+    new version of the same tensor. ``bytes`` is the storage size: ``ceil(numel * bits / 8)``.
+    A record reading only a part of a tensor (``x[:, 0]``) reads a view entry (``view_of``)
+    with that part's shape and bytes, so its reads have the bytes it reads.
+    """
+
+    kind: Literal["tensor"] = "tensor"
+    id: TensorId
+    shape: tuple[Annotated[int, Strict(), Field(ge=0, le=MAX_DIM)], ...]
+    dtype: str
+    bytes: Annotated[int, Strict(), Field(ge=0)]
+    role: Role
+    layer: str | None = Field(default=None, description="the layer that produced it (owns it)")
+    name: str | None = Field(default=None, description="parameters and their derived forms")
+    of: TensorId | None = Field(
+        default=None, description="the parameter a compressed form, index, low-precision "
+        "copy, optimizer state or gradient belongs to")
+    view_of: TensorId | None = Field(
+        default=None, description="a part of that tensor (a slice a record reads), whose "
+        "bytes it shares: not counted again")
+    nm: Sparsity = Field(default=None,
+                         description="compressed weights and indices: their N:M pattern")
+
+    @model_validator(mode="after")
+    def _check(self) -> TensorInfo:
+        bits = DTYPE_BITS.get(self.dtype)
+        if bits is None:
+            raise ValueError(f"tensor {self.id}: unknown dtype {self.dtype!r}")
+        expected = storage_bytes(self.shape, self.dtype)
+        if self.bytes != expected:
+            raise ValueError(f"tensor {self.id}: {self.bytes} bytes disagree with shape "
+                             f"{list(self.shape)} and dtype {self.dtype} ({expected} bytes)")
+        if (self.role in (Role.COMPRESSED, Role.INDEX)) != (self.nm is not None):
+            raise ValueError(f"tensor {self.id}: an N:M pattern belongs to compressed weights "
+                             "and index metadata, and only to them")
+        return self
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def dense_numel(self) -> int:
+        """Elements of the dense tensor this one stands for (compressed: ``numel * m / n``)."""
+        return self.numel if self.nm is None else self.numel * self.nm.m // self.nm.n
+
+    def describe(self) -> str:
+        """``tensor 12 (saved activation of layer1.0.conv1, [32, 64, 32, 32] float32)``."""
+        owner = self.name or (f"of {self.layer}" if self.layer else "")
+        return (f"tensor {self.id} ({self.role}{' ' + owner if owner else ''}, "
+                f"{list(self.shape)} {self.dtype})")
 
 
 class ConvParams(_Record):
@@ -113,6 +213,18 @@ class GemmOp(_Record):
     prunable: bool = Field(default=True, description="False where the method keeps it dense")
     conv: ConvParams | None = None
     dtype: str | None = None
+    a: Ids = Field(default=(), description="tensors of operand A")
+    b: Ids = Field(default=(), description="tensors of operand B (compressed: values, index)")
+    c: Ids = Field(default=(), description="the result tensor")
+    bias: Ids = Field(default=(), description="a bias the result starts from (read)")
+
+    @property
+    def reads(self) -> Ids:
+        return (*self.a, *self.b, *self.bias)
+
+    @property
+    def writes(self) -> Ids:
+        return self.c
 
     @model_validator(mode="after")
     def _check(self) -> GemmOp:
@@ -140,6 +252,8 @@ class VectorOp(_Record):
     layer: str
     op: str = Field(min_length=1)
     elements: Dim
+    reads: Ids = ()
+    writes: Ids = ()
 
 
 class UpdateOp(_Record):
@@ -150,6 +264,9 @@ class UpdateOp(_Record):
     param: str
     elements: Dim
     optimizer: str = "sgd"
+    reads: Ids = Field(default=(), description="gradient, master weight, optimizer state")
+    writes: Ids = Field(default=(), description="new master weight and state (+ low-precision "
+                        "copy)")
 
 
 class MaskGenOp(_Record):
@@ -160,6 +277,8 @@ class MaskGenOp(_Record):
     elements: Dim
     sparsity: Annotated[NMPattern, PlainValidator(_nm), PlainSerializer(str)]
     direction: Literal["FF", "BP"] = Field(description="the GEMM the mask serves")
+    reads: Ids = Field(default=(), description="the dense weight")
+    writes: Ids = Field(default=(), description="compressed values and index metadata")
 
 
 Record = Annotated[GemmOp | VectorOp | UpdateOp | MaskGenOp, Field(discriminator="kind")]
@@ -205,21 +324,36 @@ class TraceHeader(_Record):
     """First line of a trace file."""
 
     format: Literal["satsim.trace"] = FORMAT
-    version: Literal[1] = VERSION
+    version: Literal[1, 2] = VERSION
     name: str = Field(min_length=1)
     source: str = Field(default="", description="how the trace was made (capture, hand, csv)")
+    precision: Literal["fp32", "bf16", "fp16"] | None = Field(
+        default=None, description="the step's GEMM operand format (autocast); None: unknown")
     meta: dict[str, Any] = Field(default_factory=dict, description="model, batch, method, ...")
     layers: dict[str, LayerInfo] = Field(
         default_factory=dict, description="captured weight layers by name (empty: not recorded)")
 
 
 class Trace(BaseModel):
-    """A header and the records of one iteration, in execution order."""
+    """A header, the tensor table and the records of one iteration, in execution order.
+
+    Without tensors (version 1 files, CSV imports) the records form a sequential chain.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     header: TraceHeader
     records: tuple[Record, ...]
+    tensors: tuple[TensorInfo, ...] = ()
+
+    @property
+    def has_graph(self) -> bool:
+        """Whether records name the tensors they read and write (else: a sequential chain)."""
+        return bool(self.tensors)
+
+    @cached_property
+    def tensor_table(self) -> dict[int, TensorInfo]:
+        return {t.id: t for t in self.tensors}
 
     @property
     def name(self) -> str:

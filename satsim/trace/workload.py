@@ -130,7 +130,7 @@ def annotate(trace: Trace, method: Method, pattern: NMPattern | None) -> Trace:
     meta = {**trace.header.meta, "method": method.value,
             "nm": sparsity_label(pattern if method is not Method.DENSE else None)}
     header = trace.header.model_copy(update={"meta": meta})
-    return Trace(header=header, records=records)
+    return Trace(header=header, records=records, tensors=trace.tensors)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate the captured traces shipped in workloads/ (needs the torch extra):
 #   bash workloads/recipes/capture.sh
-# Every zoo model x {dense, srste 2:8, bdwp 2:8}: 2 real optimizer steps, the last one traced.
+# Every zoo model x {dense, srste 2:8, bdwp 2:8}: 2 real optimizer steps in fp32, the last one
+# traced. One thread: the thread count changes seeded results (it is recorded in the trace).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
@@ -12,11 +13,15 @@ capture() {  # model batch
     done
 }
 
-capture resnet18-cifar 32
-capture vgg16-cifar 32
-capture resnet50-imagenet 8
+# The SAT paper's five (Fang et al., TCAD 2023), then the others.
+capture resnet9-cifar 32
 capture vit-tiny 8
+capture vgg19-cifar 32
+capture resnet18-cifar 32
+capture resnet50-imagenet 8
+capture vgg16-cifar 32
 capture gpt2-small 1
-# A small capture with tensor dumps for the numerics issue.
-satsim capture resnet18-cifar --method bdwp --nm 2:8 --batch 1 \
-    --dump-tensors layer1.0.conv1 --out resnet18-cifar-bdwp-dump.jsonl
+# Tensor dumps for the functional model: three resnet18-cifar layers (a stride-1 conv, a
+# stride-2 conv, the classifier) in bf16 at batch 2.
+satsim capture resnet18-cifar --method bdwp --nm 2:8 --batch 2 --precision bf16 \
+    --dump-tensors layer1.0.conv1,layer2.0.conv1,fc --out resnet18-cifar-bdwp-dump.jsonl
