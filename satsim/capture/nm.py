@@ -78,15 +78,51 @@ def nm_mask(weight: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:
         A ``bool`` tensor of ``weight``'s shape.
     """
     _check_nm(n, m)
-    mag = weight.detach().abs().movedim(dim, -1)
+    return _nm_mask(weight.detach(), n, m, dim)
+
+
+# One op to the dispatcher: a tracing mode sees the mask computed from the weight in one step
+# (not ~90 element-wise ops), and FakeTensorMode builds it from its shape alone.
+@torch.library.custom_op("satsim::nm_mask", mutates_args=())
+def _nm_mask(weight: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:
+    mag = weight.abs().movedim(dim, -1)
     size = mag.shape[-1]
     groups = -(-size // m)
-    # Zero padding sits at higher indices, so a stable sort ranks it after real zeros.
+    # Zero padding sits at higher indices, so it loses every tie against a real zero.
     mag = F.pad(mag, (0, groups * m - size)).reshape(*mag.shape[:-1], groups, m)
-    # Stable ascending sort on -|w|: among equal magnitudes the lower index comes first.
-    order = torch.sort(-mag, dim=-1, stable=True).indices
-    mask = torch.zeros_like(mag, dtype=torch.bool).scatter_(-1, order[..., :n], True)
+    # Laid out like ``mag``: the mask's strides steer the layout of ``W * mask`` and, through
+    # it, which convolution kernel runs.
+    mask = torch.zeros_like(mag, dtype=torch.bool)
+    if m > 32:  # a stable sort on -|w|: among equal magnitudes the lower index comes first
+        mask.scatter_(-1, torch.sort(-mag, dim=-1, stable=True).indices[..., :n], True)
+    else:
+        mask.copy_((_pairwise_rank(mag) < n).movedim(0, -1))
     return mask.reshape(*mask.shape[:-2], groups * m)[..., :size].movedim(-1, dim)
+
+
+@_nm_mask.register_fake
+def _(weight: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:
+    return torch.empty_like(weight, dtype=torch.bool)
+
+
+def _pairwise_rank(mag: torch.Tensor) -> torch.Tensor:
+    """``[m, ..., groups]`` ranks of ``mag [..., groups, m]``: how many of its group beat each
+    element (``|w_j| > |w_i|``, or equal with ``j < i``: a stable sort's order).
+
+    One comparison per pair on contiguous slices, 3-4x faster than sorting groups of m on a
+    CPU; uint8 arithmetic wraps, the final counts are below m <= 32.
+    """
+    m = mag.shape[-1]
+    cols = mag.movedim(-1, 0).contiguous()
+    rank = torch.zeros_like(cols, dtype=torch.uint8)
+    beats = torch.empty_like(cols[0], dtype=torch.bool)
+    for i in range(m):
+        for j in range(i + 1, m):
+            torch.gt(cols[j], cols[i], out=beats)
+            rank[i] += beats.view(torch.uint8)
+            rank[j] -= beats.view(torch.uint8)  # i beats a later j unless j is larger
+        rank[i + 1:] += 1
+    return rank
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,18 @@ _CREATE = {"empty", "empty_like", "empty_strided", "zeros", "zeros_like", "ones"
 
 def measure_nnz(weight: torch.Tensor, dim: int, m: int) -> int:
     """Largest number of non-zeros in any group of ``m`` consecutive elements along ``dim``."""
-    w = (weight.detach() != 0).movedim(dim, -1)
-    size = w.shape[-1]
-    if size % m:
-        w = torch.nn.functional.pad(w.to(torch.uint8), (0, m - size % m)).bool()
-    return int(w.unflatten(-1, (-1, m)).sum(-1).max()) if w.numel() else 0
+    if not weight.numel():
+        return 0
+    nz = (weight.detach() != 0).movedim(dim, 0).reshape(weight.shape[dim], -1)
+    size = nz.shape[0]
+    nz = torch.nn.functional.pad(nz.view(torch.uint8), (0, 0, 0, -size % m))
+    # The groups' counts, summed slice by slice along contiguous rows (a strided sum over
+    # groups of m is several times slower); uint8 holds counts up to m <= 255.
+    groups = nz.reshape(-1, m, nz.shape[1])
+    count = groups[:, 0].clone()
+    for j in range(1, m):
+        count += groups[:, j]
+    return int(count.max())
 
 
 def _dtype(t: torch.Tensor | torch.dtype) -> str:
@@ -115,10 +122,10 @@ class Capture:
 
 class _Recorder(TorchDispatchMode):
     def __init__(self, model: nn.Module, method: str, nm: NMPattern | None,
-                 prunable: dict[str, bool], measure: bool, dump: set[str]):
+                 prunable: dict[str, bool], measure: bool, dump: set[str], keep_grads: bool):
         super().__init__()
         self.method, self.nm, self.prunable = method, nm, prunable
-        self.measure, self.dump = measure, dump
+        self.measure, self.dump, self.keep_grads = measure, dump, keep_grads
         self.capture = Capture()
         self._stack: list[tuple[str, int]] = []  # running modules: (name, first sequence nr)
         self._ranges: list[tuple[int, int, int, str]] = []  # (start, end, depth, name)
@@ -133,6 +140,7 @@ class _Recorder(TorchDispatchMode):
         self._loss: int | None = None
         self._backward = False  # the forward is done (backward() makes its seed gradient)
         self.params: dict[str, tuple[nn.Parameter, int]] = {}  # name -> (param, tensor id)
+        self._grads: dict[int, int | None] = {}  # param id -> its accumulated gradient's id
         self._param_shapes = {tuple(p.shape) for p in model.parameters()}
         for name, p in model.named_parameters():
             self.params[name] = (p, self._state(p, name))
@@ -227,6 +235,12 @@ class _Recorder(TorchDispatchMode):
         if tid is not None:
             self._tensors[tid].saved = True
         return t
+
+    def accumulated(self, p: nn.Parameter) -> None:
+        """Post-accumulate-grad hook: note ``p.grad``'s tensor, drop it unless kept."""
+        self._grads[self._lookup(self._ids, p)] = self._lookup(self._ids, p.grad)
+        if not self.keep_grads:  # the update is recorded, not run: free it at once
+            p.grad = None
 
     # -- layers -----------------------------------------------------------------------------
     def pre_hook(self, name: str) -> None:
@@ -392,10 +406,10 @@ class _Recorder(TorchDispatchMode):
         """Add one update per parameter and build the tensor table."""
         records = self.capture.records
         grads = {}
-        for name, (p, pid) in self.params.items():
-            if p.grad is None:
+        for name, (_, pid) in self.params.items():
+            if pid not in self._grads:  # no gradient reached it
                 continue
-            gid = self._lookup(self._ids, p.grad)
+            gid = self._grads[pid]
             if gid is None:
                 raise RuntimeError(f"the gradient of {name} was not written by a recorded op")
             grads[gid] = pid
@@ -463,7 +477,8 @@ def _mutated(func, args, kwargs) -> list[torch.Tensor]:
 @contextmanager
 def record(model: nn.Module, *, method: str, nm: NMPattern | None, prunable: dict[str, bool],
            measure: bool = True, dump: set[str] | None = None,
-           optimizer: str | None = "sgd-momentum") -> Iterator[_Recorder]:
+           optimizer: str | None = "sgd-momentum", keep_grads: bool = True
+           ) -> Iterator[_Recorder]:
     """Record every op run inside the block (forward and backward) as a dataflow graph.
 
     Call ``backward(loss)`` on the yielded recorder before ``loss.backward()``; its
@@ -488,9 +503,13 @@ def record(model: nn.Module, *, method: str, nm: NMPattern | None, prunable: dic
         Layers whose GEMM operands and results are kept in ``Capture.dumps``.
     optimizer
         The update each parameter gets: ``sgd-momentum`` (one state tensor) or ``sgd``.
+    keep_grads
+        Leave the gradients in ``p.grad``; off, each is dropped once accumulated (the
+        recorded update does not need its value, and the step's peak memory falls).
     """
-    recorder = _Recorder(model, method, nm, prunable, measure, dump or set())
-    handles = []
+    recorder = _Recorder(model, method, nm, prunable, measure, dump or set(), keep_grads)
+    handles = [p.register_post_accumulate_grad_hook(recorder.accumulated)
+               for p, _ in recorder.params.values()]
     for name, module in model.named_modules():
         if not name:
             continue
