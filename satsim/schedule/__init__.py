@@ -1,0 +1,1 @@
+"""Scheduling: the Program (tasks on units, dependencies, buffer space) and its builders."""

@@ -1,0 +1,110 @@
+"""Cycle-stepped machine reference: the oracle of the SimPy engine for whole Programs.
+
+Every unit is stepped one clock at a time, with its own physical state and none of the
+engine's closed forms:
+
+* the **DMA** hands a transfer to all channels at once, byte ``i`` to channel ``i mod C``,
+  once the transfer's latency has passed since it became ready and the previous transfer has
+  left every channel; each channel moves at most ``bytes_per_cycle`` of its share per cycle;
+* the **SORE** deals a job's groups round-robin to its lanes; each busy lane compares one
+  weight per cycle against the kept ones, so a group of M takes M cycles;
+* the **vector unit** deals a job's elements round-robin to its lanes; each element takes its
+  cycles on its lane;
+* the **STCE** counts down the fold-run cycles (folds are proven against the array
+  reference, :mod:`satsim.timing.reference`);
+* **buffers** hold the bytes of the holdings taken and not yet freed, checked every cycle.
+
+A task starts in the first cycle in which its unit is free and its dependencies have ended
+(plus the latency, for transfers), in Program order per unit. Small Programs only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from satsim.schedule.program import Compute, MaskJob, Program, Task, Transfer, Unit, VectorJob
+from satsim.timing.machine import BufferOverflow, Timeline
+from satsim.timing.units import Machine
+
+MAX_CYCLES = 1_000_000  # a reference run longer than this is a bug in the test, not a Program
+
+
+@dataclass
+class _Lanes:
+    """A job in progress: work left on every lane (cycles, or bytes on a DRAM channel)."""
+
+    left: list[int]
+    per_cycle: int = 1
+
+    def step(self) -> bool:
+        """One clock on every busy lane; whether the job is done."""
+        self.left = [max(0, c - self.per_cycle) for c in self.left]
+        return not any(self.left)
+
+
+def _deal(items: int, lanes: int, each: int) -> list[int]:
+    """``items`` dealt round-robin to ``lanes``: the work of each lane, ``each`` per item."""
+    return [len(range(lane, items, lanes)) * each for lane in range(lanes)]
+
+
+def run_reference(program: Program, machine: Machine) -> Timeline:
+    """Step ``program`` on ``machine`` one cycle at a time."""
+    n = len(program.tasks)
+    start: list[int | None] = [None] * n
+    end: list[int | None] = [None] * n
+    queues = {unit: program.on(unit) for unit in Unit}
+    busy: dict[Unit, tuple[Task, _Lanes] | None] = dict.fromkeys(queues)
+    held = dict.fromkeys(program.buffers, 0)
+    peak = dict.fromkeys(program.buffers, 0)
+
+    def ready_at(task: Task) -> int | None:
+        """The cycle its dependencies have all ended by, or None while one has not."""
+        ends = [end[d] for d in task.deps]
+        return None if None in ends else max(ends, default=0)
+
+    cycle = 0
+    while None in end:
+        if cycle > MAX_CYCLES:
+            raise RuntimeError("reference run does not end")
+        # Space freed by tasks that ended by now comes back before anything starts.
+        for task in program.tasks:
+            for hold in task.holds:
+                if end[hold.until] == cycle:
+                    held[hold.buffer] -= hold.bytes
+        # Issue: each free unit takes its next task once it is ready (and its latency passed).
+        for unit, queue in queues.items():
+            if busy[unit] is None and queue:
+                task = queue[0]
+                ready = ready_at(task)
+                wait = machine.dram_latency_cycles if unit is Unit.DRAM else 0
+                if ready is not None and ready + wait <= cycle:
+                    queue.pop(0)
+                    start[task.id] = cycle
+                    for hold in task.holds:
+                        held[hold.buffer] += hold.bytes
+                    busy[unit] = (task, _progress(task, machine))
+        for name, bytes_held in held.items():
+            peak[name] = max(peak[name], bytes_held)
+            if bytes_held > program.buffers[name]:
+                raise BufferOverflow(f"buffer {name} holds {bytes_held} bytes in cycle {cycle}, "
+                                     f"more than its {program.buffers[name]}")
+        # Work: one clock on every busy unit.
+        for unit, job in busy.items():
+            if job is not None and job[1].step():
+                end[job[0].id] = cycle + 1
+                busy[unit] = None
+        cycle += 1
+    return Timeline(tuple(start), tuple(end), peak)
+
+
+def _progress(task: Task, machine: Machine) -> _Lanes:
+    work = task.work
+    if isinstance(work, Compute):
+        return _Lanes([work.cycles])
+    if isinstance(work, Transfer):
+        return _Lanes(_deal(work.bytes, machine.dram_channels, 1), machine.dram_bytes_per_cycle)
+    if isinstance(work, MaskJob):
+        return _Lanes(_deal(work.groups, machine.sore_lanes, work.m))
+    if isinstance(work, VectorJob):
+        return _Lanes(_deal(work.elements, machine.vector_lanes, work.cycles_per_element))
+    raise TypeError(f"unknown work {work!r}")
