@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from satsim.config import DataflowPolicy, HardwareConfig
+from satsim.errors import SatsimError
 from satsim.report.result import RunResult
 from satsim.timing.engine import run_engine
 from satsim.trace.schema import Trace
@@ -12,6 +13,10 @@ from satsim.types import sparsity_label
 
 def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> RunResult:
     """Simulate one iteration of ``trace`` on ``hw`` under ``policy``."""
+    if hw.memory != "ideal":  # a configured knob must change the result, or fail
+        raise SatsimError("DRAM and buffers are configured, but satsim run does not simulate "
+                          "them yet: use --set memory=ideal", source=f"hardware {hw.name!r}",
+                          field="memory")
     rows = [{
         "index": t.index, "layer": t.op.layer, "phase": t.op.phase.value, "M": t.op.M,
         "K": t.op.K, "N": t.op.N, "batch": t.op.batch,

@@ -91,3 +91,42 @@ def test_malformed_yaml_names_the_line(tmp_path):
 def test_unknown_preset_lists_the_presets():
     with pytest.raises(SatsimError, match=r"presets: .*sat"):
         load_hardware("nope")
+
+
+MEMORY = {"dram": {"channels": 4, "gbps_per_channel": 19.2, "efficiency": 0.8, "latency_ns": 100},
+          "buffers": {"act": {"kib": 1024, "holds": ["activations", "vector"]},
+                      "wgt": {"kib": 512, "holds": ["weights"]},
+                      "out": {"kib": 512, "holds": ["outputs"]}}}
+
+
+def test_memory_is_ideal_or_dram_and_buffers():
+    """`memory` takes 'ideal' or a DRAM and buffer description, each role in one buffer."""
+    hw = load_hardware("sat", [("memory", MEMORY)])
+    assert hw.memory.dram.channels == 4
+    assert hw.memory.buffer_for("vector")[0] == "act"
+    assert load_hardware("sat", [("memory", MEMORY), ("memory", "ideal")]).memory == "ideal"
+
+
+@pytest.mark.parametrize(("override", "reason"), [
+    (("memory.dram.gbps_per_channel", 0), "memory.dram.gbps_per_channel: Input should be "
+                                          "greater than 0"),
+    (("memory.dram.efficiency", 1.5), "memory.dram.efficiency: Input should be less than"),
+    (("memory.buffers.out.kib", 0), "memory.buffers.out.kib: Input should be greater than 0"),
+    (("memory.buffers.out.holds", ["weights"]),
+     "exactly one buffer must hold weights (held by: wgt, out)"),
+    (("memory", "hbm"), "Input should be 'ideal'"),
+])
+def test_bad_memory_names_the_field(override, reason):
+    """Zero bandwidth, an efficiency above one, an empty buffer, a role held twice."""
+    with pytest.raises(SatsimError) as info:
+        load_hardware("sat", [("memory", dict(MEMORY)), override])
+    assert reason in str(info.value)
+
+
+def test_units_can_be_switched_off():
+    """`sore: null` and `vector: null`: the hardware does not time mask generation or vector
+    work (SCALE-Sim's preset, which times GEMMs only, does so)."""
+    hw = load_hardware("sat", [("sore", None), ("vector", None)])
+    assert hw.sore is None and hw.vector is None
+    scalesim = load_hardware("scalesim")
+    assert scalesim.sore is None and scalesim.vector is None

@@ -151,3 +151,14 @@ def test_importer_notes_become_warnings():
     report = run(topologies / "deepbench" / "DeepBenchConv" / "OCR.csv", "scalesim",
                  "scalesim-ws")
     assert any("read as 'IFMAP Height'" in w for w in report.warnings)
+
+
+def test_a_configured_memory_system_is_not_silently_ignored(cli):
+    """Until `satsim run` simulates DRAM and buffers, configuring them is an error (exit 2,
+    one line) rather than an ideal-memory number under a non-ideal label."""
+    done = cli("run", "--set", "memory.dram={channels: 4, gbps_per_channel: 19.2, "
+               "efficiency: 0.8, latency_ns: 100}", "--set",
+               "memory.buffers={b: {kib: 512, holds: [activations, weights, outputs, vector]}}")
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.startswith("error: hardware 'sat': memory: DRAM and buffers")
+    assert done.stderr.count("\n") == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from satsim.types import NMPattern
 
@@ -71,6 +71,71 @@ class LanesConfig(_Frozen):
     lanes: PositiveInt = Field(le=MAX_LANES, description="parallel lanes")
 
 
+class VectorConfig(LanesConfig):
+    """The weight-update / vector engine (WUVE): lanes and what each operation costs."""
+
+    cycles_per_element: dict[str, PositiveInt] = Field(
+        default_factory=dict,
+        description="cycles one lane spends per output element of each vector operation "
+                    "(the trace's op names: relu, batchnorm, softmax, add, ...)")
+    update_cycles_per_parameter: dict[str, PositiveInt] = Field(
+        default_factory=dict,
+        description="cycles one lane spends per parameter of an update: per optimizer "
+                    "(sgd, sgd-momentum) and 'recast' for writing the low-precision copy")
+
+
+MAX_CHANNELS = 64
+MAX_GBPS = 10_000.0
+MAX_LATENCY_NS = 100_000.0
+MAX_KIB = 1 << 30
+BufferRole = Literal["activations", "weights", "outputs", "vector"]
+
+
+class DramConfig(_Frozen):
+    """Off-chip memory: channels working in parallel on every transfer."""
+
+    channels: PositiveInt = Field(le=MAX_CHANNELS, description="independent channels")
+    gbps_per_channel: float = Field(gt=0, le=MAX_GBPS, allow_inf_nan=False,
+                                    description="peak bandwidth of one channel in GB/s")
+    efficiency: float = Field(gt=0, le=1, allow_inf_nan=False,
+                              description="fraction of the peak a stream of transfers achieves")
+    latency_ns: float = Field(ge=0, le=MAX_LATENCY_NS, allow_inf_nan=False,
+                              description="from a transfer's request to its first data, in ns")
+
+
+class BufferConfig(_Frozen):
+    """One on-chip buffer (SRAM) and the operands it holds."""
+
+    kib: PositiveInt = Field(le=MAX_KIB, description="capacity in KiB")
+    holds: list[BufferRole] = Field(
+        min_length=1, description="what it holds: activations (GEMM A operands), weights "
+                                  "(GEMM B operands), outputs (GEMM results), vector (the "
+                                  "vector unit's and SORE's streams)")
+    double_buffer: bool = Field(
+        default=True, description="split in two halves so the next tile loads while the "
+                                  "current one computes; off: loads wait for the compute")
+
+
+class MemoryConfig(_Frozen):
+    """DRAM and the on-chip buffers; every buffer role is held by exactly one buffer."""
+
+    dram: DramConfig
+    buffers: dict[str, BufferConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_buffer_per_role(self) -> MemoryConfig:
+        for role in BufferRole.__args__:
+            holders = [name for name, b in self.buffers.items() if role in b.holds]
+            if len(holders) != 1:
+                where = ", ".join(holders) if holders else "none"
+                raise ValueError(f"exactly one buffer must hold {role} (held by: {where})")
+        return self
+
+    def buffer_for(self, role: str) -> tuple[str, BufferConfig]:
+        """The buffer holding ``role``."""
+        return next((name, b) for name, b in self.buffers.items() if role in b.holds)
+
+
 class HardwareConfig(_Frozen):
     """One accelerator. Sizes are counts; the clock is in MHz."""
 
@@ -81,10 +146,12 @@ class HardwareConfig(_Frozen):
     sparsity: SparsityConfig
     conv: ConvConfig
     numerics: NumericsConfig
-    memory: Literal["ideal"] = Field(
-        description="'ideal': operands always on chip, no stalls (the hierarchy comes later)")
-    sore: LanesConfig = Field(description="sparse online reduction engine (mask generation)")
-    vector: LanesConfig = Field(description="weight-update / vector engine")
+    memory: Literal["ideal"] | MemoryConfig = Field(
+        description="'ideal' (operands always on chip, no stalls) or DRAM and buffers")
+    sore: LanesConfig | None = Field(
+        description="sparse online reduction engine (mask generation); null: not timed")
+    vector: VectorConfig | None = Field(
+        description="weight-update / vector engine; null: vector work and updates not timed")
 
     @property
     def pes(self) -> int:

@@ -152,7 +152,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
                 path = ".".join(parents[: i + 1])
                 raise SatsimError(f"{path} is not a mapping, cannot set {key}", source="--set")
             node = child
-        node[leaf] = value
+        try:  # the caller's value stays theirs when a later override sets inside it
+            node[leaf] = copy.deepcopy(value)
+        except RecursionError:
+            raise SatsimError(f"the value of {key} is nested too deeply", source="--set") from None
     return data
 
 
@@ -168,11 +171,14 @@ def validate(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        # Of a union's alternatives, the deepest location is the one the user meant.
-        err = max(exc.errors(), key=lambda e: len(e["loc"]))
+        # Of a union's alternatives, the deepest location is the one the user meant; at equal
+        # depth, the alternative of the input's type, then a structured one over a literal.
+        err = max(exc.errors(), key=lambda e: (
+            len(e["loc"]), e["type"] not in _WRONG_TYPE,
+            not any(str(p).startswith("literal[") for p in e["loc"])))
         loc = ".".join(str(p) for p in err["loc"] if not _is_union_member(p)) or "(top level)"
         reason = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
-            err["type"], err["msg"])
+            err["type"], err["msg"].removeprefix("Value error, "))
         override = next((key for key in overridden if loc == key or loc.startswith(key + ".")
                          or key.startswith(loc + ".")), None)
         if override is not None:  # the user's --set, not the shipped file, is at fault
@@ -184,9 +190,13 @@ def validate(
         raise SatsimError("nested too deeply", source=source) from None
 
 
+_WRONG_TYPE = {"model_type", "dict_type", "model_attributes_type"}
+
+
 def _is_union_member(part: object) -> bool:
     # pydantic names the tried union member in the location: literal[...] or a model name.
-    return isinstance(part, str) and (part.startswith("literal[") or part in _model_names())
+    return isinstance(part, str) and (part.startswith(("literal[", "function-after["))
+                                      or part in _model_names())
 
 
 def _model_names(cls: type[BaseModel] = BaseModel) -> set[str]:
