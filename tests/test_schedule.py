@@ -1,6 +1,8 @@
 """The plain schedule: trace records as a Program the machine executes."""
 
 
+import dataclasses
+
 import pytest
 
 from satsim.config import load_dataflow, load_hardware
@@ -102,3 +104,97 @@ def test_recast_costs_only_when_the_operand_format_is_not_the_master():
         costs[operand] = {t.work.cycles_per_element for t in p.program.tasks
                           if t.phase is Phase.WU}
     assert costs == {"fp16": {3}, "fp32": {2}}
+
+
+# -- with DRAM and buffers ---------------------------------------------------------------------
+
+MEMORY = {"dram": {"channels": 4, "gbps_per_channel": 19.2, "efficiency": 0.8, "latency_ns": 100},
+          "buffers": {"act": {"kib": 1024, "holds": ["activations"]},
+                      "wgt": {"kib": 512, "holds": ["weights"]},
+                      "out": {"kib": 512, "holds": ["outputs"]},
+                      "vec": {"kib": 256, "holds": ["vector"]}}}
+WITH_MEMORY = load_hardware("sat", [("memory", MEMORY)])
+
+
+@pytest.fixture(scope="module")
+def resnet18_memory():
+    trace = read_trace(shipped("workloads", (".jsonl",))["resnet18-cifar-bdwp"])
+    p = plan(trace, WITH_MEMORY, POLICY)
+    return trace, p, execute(p.program, Machine.from_hardware(WITH_MEMORY))
+
+
+def test_tiles_conserve_macs_and_move_every_operand(resnet18_memory):
+    """Every GEMM's tiles execute exactly its mapping's MACs, store its result exactly once
+    and read each operand at least once; streamed work reads and writes its tensors once."""
+    trace, p, _ = resnet18_memory
+    from satsim.schedule.tiling import FORMAT_BYTES, Sizes, gemm_bytes
+    sizes = Sizes(trace, WITH_MEMORY)
+    for i, record in enumerate(trace.records):
+        op = p.ops[i]
+        if isinstance(record, GemmOp):
+            need = gemm_bytes(record, sizes, FORMAT_BYTES["fp16"])
+            assert op.macs == op.mapping.macs
+            assert op.dram_write_bytes == need.c
+            assert op.dram_read_bytes >= need.a + need.b
+        else:
+            assert op.dram_read_bytes == sizes.total(record.reads)
+            assert op.dram_write_bytes == sizes.total(record.writes)
+
+
+def test_a_run_is_bounded_by_compute_and_by_bandwidth(resnet18_memory):
+    """Cycles >= the STCE's busy cycles and >= DRAM bytes / peak bytes per cycle."""
+    _, p, t = resnet18_memory
+    m = Machine.from_hardware(WITH_MEMORY)
+    stce = sum(t.end[x.id] - t.start[x.id] for x in p.program.on(Unit.STCE))
+    moved = sum(op.dram_read_bytes + op.dram_write_bytes for op in p.ops.values())
+    assert t.cycles >= stce
+    assert t.cycles >= moved / (m.dram_channels * m.dram_bytes_per_cycle)
+    assert stce < 1.01 * sum(op.mapping.cycles for op in p.ops.values() if op.mapping)
+
+
+@pytest.mark.parametrize("knob", ["dram_channels", "dram_bytes_per_cycle", "sore_lanes",
+                                  "vector_lanes"])
+def test_more_bandwidth_or_lanes_never_slow_a_real_schedule(resnet18_memory, knob):
+    """The plain schedule of resnet18-cifar bdwp: one more channel, byte per cycle or lane
+    ends no task later (the Program is the same; only busy cycles shrink)."""
+    _, p, t = resnet18_memory
+    m = Machine.from_hardware(WITH_MEMORY)
+    faster = execute(p.program, dataclasses.replace(m, **{knob: getattr(m, knob) + 1}))
+    assert all(f <= s for f, s in zip(faster.end, t.end, strict=True))
+
+
+def test_a_buffer_too_small_for_one_tile_is_an_error():
+    """A 1 KiB double-buffered output buffer (512-byte slots) cannot hold the 32 x 32 fp32
+    partial sums of one fold, however the reduction is sliced."""
+    trace = read_trace(shipped("workloads", (".jsonl",))["resnet18-cifar-dense"])
+    tiny = load_hardware("sat", [("memory", MEMORY), ("memory.buffers.out.kib", 1)])
+    with pytest.raises(SatsimError, match=r"memory\.buffers\.out\.kib: record 0 \(conv1, "
+                                          r"FF\): its smallest outputs tile \(\d+ bytes"):
+        plan(trace, tiny, POLICY)
+
+
+def test_small_schedules_equal_the_machine_reference():
+    """A tiny GPT-2 training step (bdwp 2:4) on a 4x4 array with 2-4 KiB buffers, single and
+    double buffered: the plain schedule's Program runs to the same cycle for every task in the
+    SimPy engine and in the cycle-stepped reference."""
+    capture = pytest.importorskip("satsim.capture.capture")
+    trace = capture.capture(capture.CaptureSpec(
+        model="gpt2-small", method="bdwp", nm=NMPattern(2, 4), batch=1, steps=1,
+        options={"layers": 1, "dim": 16, "heads": 2, "vocab": 32, "context": 8}))
+    from satsim.timing.machine_reference import run_reference
+    for double in (True, False):
+        memory = {"dram": {"channels": 2, "gbps_per_channel": 0.8, "efficiency": 1.0,
+                           "latency_ns": 20},
+                  "buffers": {"act": {"kib": 2, "holds": ["activations", "outputs"],
+                                      "double_buffer": double},
+                              "wgt": {"kib": 2, "holds": ["weights"], "double_buffer": double},
+                              "vec": {"kib": 4, "holds": ["vector"], "double_buffer": double}}}
+        hw = load_hardware("sat-small", [("memory", memory), ("array.rows", 4),
+                                         ("array.cols", 4), ("sore.lanes", 4),
+                                         ("vector.lanes", 4)])
+        p = plan(trace, hw, POLICY)
+        m = Machine.from_hardware(hw)
+        engine, reference = execute(p.program, m), run_reference(p.program, m)
+        assert len(p.program.on(Unit.DRAM)) > 50
+        assert (engine.start, engine.end, engine.peak_bytes) == (
+            reference.start, reference.end, reference.peak_bytes)

@@ -1,8 +1,9 @@
 """The plain schedule: a trace's records, in trace order, as a Program.
 
 No SAT optimization: every unit takes its work in trace order, masks are generated on demand
-(where the trace computes them, right before the layer's FF GEMM), and units overlap only
-where the tensor graph allows. A record waits for
+(where the trace computes them, right before the layer's FF GEMM), every op reads its inputs
+from DRAM and writes its results back (no tensor stays on chip from one op to the next), and
+units overlap only where the tensor graph allows. A record waits for
 
 * the last writer of every tensor it reads (read after write),
 * the last writer and every reader since of every tensor it writes (write after write, write
@@ -12,22 +13,48 @@ a v1 trace has no graph: each record then waits for the previous one (a sequenti
 A record whose unit the hardware does not time (``sore: null``, ``vector: null``) gets no
 task; its dependents wait for what it waited for.
 
-This increment schedules on an ideal memory (operands on chip): GEMMs as one task per part
-of their mapping, timed by the fold closed forms; DRAM transfers and buffer tiles are the
-next step.
+Within an op (:mod:`satsim.schedule.tiling`), work is a sequence of **steps**: a GEMM tile
+(load its A and B tiles unless already on chip, fold runs on the STCE, store its C tile) or a
+chunk of streamed vector / update / SORE work (load the inputs, compute, store the outputs).
+Loads run one step ahead when their buffers are double-buffered; a load waits for a free slot
+(the slot's previous data released by the last step that used it); a GEMM's result holds an
+output slot until it is stored. On an ideal memory there are no loads or stores, and a GEMM
+is one task per part of its mapping (the closed forms, exactly).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
 from satsim.mapping import GemmMapping, map_gemm
-from satsim.schedule.program import Compute, MaskJob, Program, Task, VectorJob, Work
+from satsim.schedule.program import (
+    Compute,
+    Hold,
+    MaskJob,
+    Program,
+    Task,
+    Transfer,
+    VectorJob,
+    Work,
+)
+from satsim.schedule.tiling import FORMAT_BYTES, Sizes, Slot, chunks, gemm_bytes, gemm_tiles, slots
 from satsim.trace.schema import GemmOp, MaskGenOp, Trace, UpdateOp, VectorOp
 from satsim.types import Phase
+
+
+@dataclass(frozen=True)
+class OpPlan:
+    """What one record became."""
+
+    tasks: tuple[int, ...]  # its tasks, in Program order
+    dram_read_bytes: int = 0
+    dram_write_bytes: int = 0
+    mapping: GemmMapping | None = None
+    macs: int = 0  # executed by its steps (a GEMM's: its mapping's, tile by tile)
 
 
 @dataclass(frozen=True)
@@ -35,38 +62,63 @@ class Plan:
     """A Program and what its tasks stand for."""
 
     program: Program
-    mappings: dict[int, GemmMapping]  # record index -> the GEMM's mapping
-    untimed: tuple[int, ...]  # records no unit of this hardware times
+    ops: dict[int, OpPlan]  # record index -> its plan (untimed records: no tasks)
+
+    @property
+    def untimed(self) -> tuple[int, ...]:
+        return tuple(i for i, op in self.ops.items() if not op.tasks)
+
+
+@dataclass
+class _Load:
+    role: str
+    bytes: int  # moved
+    footprint: int  # held on chip
+    span: int = 1  # steps that use it (a GEMM operand kept across the loop)
+    until_store: bool = False  # held until the (last) step's result is stored, not computed
+
+
+@dataclass
+class _Step:
+    work: Work
+    loads: list[_Load] = field(default_factory=list)
+    out: int = 0  # a GEMM output tile started here, held until a later (or this) store
+    store: int = 0
+    macs: int = 0
+
+
+@dataclass
+class _Spec:
+    work: Work
+    deps: set[int]
+    holds: list[list] = field(default_factory=list)  # [buffer, bytes, until]
+    op: int = 0
+    phase: Phase | None = None
+    label: str = ""
 
 
 def plan(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Plan:
-    """Schedule ``trace`` on ``hw`` under ``policy`` (plain order, ideal memory)."""
-    if hw.memory != "ideal":
-        raise SatsimError("the plain schedule does not place tensors in DRAM and buffers yet",
-                          source=f"hardware {hw.name!r}", field="memory")
-    tasks: list[Task] = []
-    mappings: dict[int, GemmMapping] = {}
-    untimed: list[int] = []
-    done: dict[int, frozenset[int]] = {}  # record -> tasks whose end completes it
+    """Schedule ``trace`` on ``hw`` under ``policy`` in the plain order."""
+    emitter = _Emitter(hw)
     graph = _Hazards(trace) if trace.has_graph else None
+    sizes = Sizes(trace, hw) if trace.has_graph else None
+    ops: dict[int, OpPlan] = {}
+    done: dict[int, frozenset[int]] = {}  # record -> tasks whose end completes it
     previous: frozenset[int] = frozenset()
     for index, record in enumerate(trace.records):
         waits = graph.deps(record, done) if graph is not None else previous
-        works = _works(index, record, hw, policy, mappings)
-        if not works:
-            untimed.append(index)
-            done[index] = waits
+        mapping = map_gemm(record, hw, policy) if isinstance(record, GemmOp) else None
+        steps = _steps(index, record, mapping, hw, policy, sizes, emitter.roles)
+        if steps:
+            ops[index] = emitter.emit(index, record, steps, waits, mapping)
+            done[index] = frozenset({ops[index].tasks[-1]})
         else:
-            first = len(tasks)
-            for work in works:  # a GEMM's parts run one after the other on the STCE
-                deps = tuple(sorted(waits)) if len(tasks) == first else (len(tasks) - 1,)
-                tasks.append(Task(len(tasks), work, deps, op=index, phase=_phase(record),
-                                  label=record.layer))
-            done[index] = frozenset({len(tasks) - 1})
+            ops[index] = OpPlan((), mapping=mapping)
+            done[index] = waits
         if graph is not None:
             graph.note(index, record)
         previous = done[index]
-    return Plan(Program(tuple(tasks)), mappings, tuple(untimed))
+    return Plan(emitter.program(), ops)
 
 
 def _phase(record) -> Phase:
@@ -75,18 +127,56 @@ def _phase(record) -> Phase:
     return Phase.WU if isinstance(record, UpdateOp) else Phase.MG
 
 
-def _works(index: int, record, hw: HardwareConfig, policy: DataflowPolicy,
-           mappings: dict[int, GemmMapping]) -> list[Work]:
+def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
+           policy: DataflowPolicy, sizes: Sizes | None,
+           roles: dict[str, Slot] | None) -> list[_Step]:
+    """The record's work as steps (no loads or stores on an ideal memory)."""
     if isinstance(record, GemmOp):
-        mapping = mappings[index] = map_gemm(record, hw, policy)
-        return [Compute(part.cycles) for part in mapping.parts]
+        if roles is None:
+            return [_Step(Compute(part.cycles), macs=part.macs) for part in mapping.parts]
+        tiles = gemm_tiles(record, gemm_bytes(record, sizes, FORMAT_BYTES[hw.numerics.operand]),
+                           mapping, hw, roles, policy.interleave, index)
+        steps = []
+        for t, tile in enumerate(tiles):
+            loads = []
+            for role, moved, footprint in (("activations", tile.load_a, tile.a_bytes),
+                                           ("weights", tile.load_b, tile.b_bytes)):
+                if moved:  # kept on chip for the following tiles that load nothing for it
+                    rest = tiles[t + 1:]
+                    span = 1 + next((k for k, u in enumerate(rest) if (
+                        u.load_a if role == "activations" else u.load_b)), len(rest))
+                    loads.append(_Load(role, moved, footprint, span))
+            steps.append(_Step(Compute(tile.cycles), loads, out=tile.out, store=tile.store_c,
+                               macs=tile.macs))
+        return steps
+    work = _unit_work(index, record, hw, sizes)
+    if work is None:
+        return []
+    if roles is None:
+        return [_Step(work)]
+    read = sizes.total(record.reads) if sizes is not None else 0
+    written = sizes.total(record.writes) if sizes is not None else 0
+    elements = work.groups * work.m if isinstance(work, MaskJob) else work.elements
+    steps = []
+    for count, load, store in chunks(elements, read, written, roles["vector"],
+                                     f"record {index} ({record.layer})"):
+        piece = (MaskJob(-(-count // work.m), work.m) if isinstance(work, MaskJob)
+                 else VectorJob(count, work.cycles_per_element))
+        # The chunk's slot holds its inputs and then its results until they are stored.
+        loads = [_Load("vector", load, load + store, until_store=True)] if load else []
+        steps.append(_Step(piece, loads, store=store))
+    return steps
+
+
+def _unit_work(index: int, record, hw: HardwareConfig, sizes: Sizes | None) -> Work | None:
+    """The SORE's or vector unit's work for a record (None: that unit is not timed)."""
     if isinstance(record, MaskGenOp):
         if hw.sore is None:
-            return []
-        return [MaskJob(groups=math.ceil(record.elements / record.sparsity.m),
-                        m=record.sparsity.m)]
+            return None
+        return MaskJob(groups=math.ceil(record.elements / record.sparsity.m),
+                       m=record.sparsity.m)
     if hw.vector is None:
-        return []
+        return None
     if isinstance(record, VectorOp):
         cost = hw.vector.cycles_per_element.get(record.op)
         if cost is None:
@@ -94,7 +184,9 @@ def _works(index: int, record, hw: HardwareConfig, policy: DataflowPolicy,
                               f"{record.op!r}, which has no cost in the table",
                               source=f"hardware {hw.name!r}",
                               field=f"vector.cycles_per_element.{record.op}")
-        return [VectorJob(record.elements, cost)]
+        # A reduction (a loss, a bias gradient) works through its input, not its output.
+        return VectorJob(max(record.elements, *(sizes.numel(t) for t in record.reads))
+                         if sizes is not None and record.reads else record.elements, cost)
     if isinstance(record, UpdateOp):
         table = hw.vector.update_cycles_per_parameter
         # The WUVE updates the master weight, then writes the copy GEMMs read when the
@@ -106,8 +198,88 @@ def _works(index: int, record, hw: HardwareConfig, policy: DataflowPolicy,
             raise SatsimError(f"record {index} updates {record.param} with {missing[0]!r}, "
                               "which has no cost in the table", source=f"hardware {hw.name!r}",
                               field=f"vector.update_cycles_per_parameter.{missing[0]}")
-        return [VectorJob(record.elements, sum(table[s] for s in steps))]
+        return VectorJob(record.elements, sum(table[s] for s in steps))
     raise TypeError(f"unknown record {record!r}")
+
+
+class _Emitter:
+    """Appends the steps of each op as tasks, with slot reuse as dependencies."""
+
+    def __init__(self, hw: HardwareConfig):
+        self.roles = None if hw.memory == "ideal" else slots(hw.memory)
+        self.specs: list[_Spec] = []
+        # Per role: the holdings occupying its slots, oldest first ([buffer, bytes, until]).
+        self.occupied: dict[str, deque[list]] = {r: deque() for r in (self.roles or {})}
+        self.lookahead = int(bool(self.roles) and all(
+            s.slots > 1 for s in self.roles.values()))
+
+    def _add(self, spec: _Spec) -> int:
+        self.specs.append(spec)
+        return len(self.specs) - 1
+
+    def _take(self, role: str, holder: int, footprint: int) -> list:
+        """Holder takes a slot of ``role``: wait for the oldest holding if all are taken."""
+        slot = self.roles[role]
+        queue = self.occupied[role]
+        if len(queue) == slot.slots:
+            oldest = queue.popleft()
+            assert oldest[2] is not None, "a slot reused before its last user was emitted"
+            self.specs[holder].deps.add(oldest[2])  # the task whose end frees it
+        hold = [slot.buffer, footprint, None]
+        self.specs[holder].holds.append(hold)
+        queue.append(hold)
+        return hold
+
+    def emit(self, index: int, record, steps: list[_Step], waits: frozenset[int],
+             mapping: GemmMapping | None) -> OpPlan:
+        first = len(self.specs)
+        phase, label = _phase(record), record.layer
+        new = lambda work, deps: self._add(  # noqa: E731
+            _Spec(work, set(deps), op=index, phase=phase, label=label))
+        held: dict[int, list[tuple[list, bool]]] = {}  # last step -> (holding, until store)
+        loads_of: dict[int, list[int]] = {}
+        read = written = 0
+
+        def load(s: int) -> None:
+            nonlocal read
+            for item in steps[s].loads:
+                task = new(Transfer(item.bytes, write=False),
+                           waits if len(self.specs) == first else ())
+                hold = self._take(item.role, task, item.footprint)
+                held.setdefault(s + item.span - 1, []).append((hold, item.until_store))
+                for user in range(s, s + item.span):
+                    loads_of.setdefault(user, []).append(task)
+                read += item.bytes
+
+        for s in range(min(self.lookahead, len(steps))):
+            load(s)
+        out = None
+        for s, step in enumerate(steps):
+            if s + self.lookahead < len(steps):
+                load(s + self.lookahead)
+            deps = loads_of.get(s) or (waits if len(self.specs) == first else ())
+            compute = new(step.work, deps)
+            if step.out:  # a GEMM output tile, held (partial sums, then results) until stored
+                out = self._take("outputs", compute, step.out)
+            store = None
+            if step.store:
+                store = new(Transfer(step.store, write=True), (compute,))
+                written += step.store
+                if out is not None:
+                    out[2], out = store, None
+            for hold, until_store in held.pop(s, []):
+                hold[2] = store if until_store and store is not None else compute
+        return OpPlan(tuple(range(first, len(self.specs))), read, written, mapping,
+                      sum(step.macs for step in steps))
+
+    def program(self) -> Program:
+        tasks = tuple(Task(i, s.work, tuple(sorted(s.deps)),
+                           tuple(Hold(b, n, until) for b, n, until in s.holds),
+                           op=s.op, phase=s.phase, label=s.label)
+                      for i, s in enumerate(self.specs))
+        buffers = {} if self.roles is None else {
+            s.buffer: s.bytes * s.slots for s in self.roles.values()}
+        return Program(tasks, buffers)
 
 
 class _Hazards:

@@ -62,15 +62,20 @@ def run_reference(program: Program, machine: Machine) -> Timeline:
         ends = [end[d] for d in task.deps]
         return None if None in ends else max(ends, default=0)
 
+    freed_by: dict[int, list] = {}  # task -> the holdings its end frees
+    for task in program.tasks:
+        for hold in task.holds:
+            freed_by.setdefault(hold.until, []).append(hold)
+    ended: dict[int, list[int]] = {}  # cycle -> tasks that ended then
     cycle = 0
-    while None in end:
+    remaining = len(end)
+    while remaining:
         if cycle > MAX_CYCLES:
             raise RuntimeError("reference run does not end")
         # Space freed by tasks that ended by now comes back before anything starts.
-        for task in program.tasks:
-            for hold in task.holds:
-                if end[hold.until] == cycle:
-                    held[hold.buffer] -= hold.bytes
+        for task_id in ended.pop(cycle, ()):
+            for hold in freed_by.get(task_id, ()):
+                held[hold.buffer] -= hold.bytes
         # Issue: each free unit takes its next task once it is ready (and its latency passed).
         for unit, queue in queues.items():
             if busy[unit] is None and queue:
@@ -92,7 +97,9 @@ def run_reference(program: Program, machine: Machine) -> Timeline:
         for unit, job in busy.items():
             if job is not None and job[1].step():
                 end[job[0].id] = cycle + 1
+                ended.setdefault(cycle + 1, []).append(job[0].id)
                 busy[unit] = None
+                remaining -= 1
         cycle += 1
     return Timeline(tuple(start), tuple(end), peak)
 

@@ -17,8 +17,11 @@ and must agree with them exactly:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from satsim.config.hardware import HardwareConfig
+from satsim.errors import SatsimError
 from satsim.schedule.program import Compute, MaskJob, Transfer, VectorJob, Work
 
 
@@ -40,6 +43,26 @@ class Machine:
         if min(self.dram_channels, self.dram_bytes_per_cycle, self.sore_lanes,
                self.vector_lanes) < 1 or self.dram_latency_cycles < 0:
             raise ValueError(f"a machine needs at least one channel, byte and lane: {self}")
+
+    @classmethod
+    def from_hardware(cls, hw: HardwareConfig) -> Machine:
+        """The timing parameters of ``hw`` at its clock. A channel moves the whole bytes of
+        its achievable bandwidth per cycle (rounded down); the latency is rounded up. Units
+        the hardware does not have (ideal memory, ``null`` units) get no tasks; their
+        parameters here are placeholders."""
+        sore = hw.sore.lanes if hw.sore is not None else 1
+        vector = hw.vector.lanes if hw.vector is not None else 1
+        if hw.memory == "ideal":
+            return cls(1, 1, 0, sore, vector)
+        dram = hw.memory.dram
+        per_cycle = int(dram.gbps_per_channel * dram.efficiency * 1000 // hw.clock_mhz)
+        if per_cycle < 1:
+            raise SatsimError(f"a DRAM channel moves {dram.gbps_per_channel} GB/s x "
+                              f"{dram.efficiency}, less than one byte per {hw.clock_mhz} MHz "
+                              "cycle", source=f"hardware {hw.name!r}",
+                              field="memory.dram.gbps_per_channel")
+        latency = math.ceil(dram.latency_ns * hw.clock_mhz / 1000)
+        return cls(dram.channels, per_cycle, latency, sore, vector)
 
 
 def busy_cycles(work: Work, machine: Machine) -> int:
