@@ -198,3 +198,36 @@ def test_small_schedules_equal_the_machine_reference():
         assert len(p.program.on(Unit.DRAM)) > 50
         assert (engine.start, engine.end, engine.peak_bytes) == (
             reference.start, reference.end, reference.peak_bytes)
+
+
+def test_timeline_is_a_valid_chrome_trace(resnet18_memory, tmp_path):
+    """The trace-event file loads as JSON, has a track per unit and DRAM channel, no two
+    events overlap on one track, every task starts after the tasks it depends on end, and
+    the buffer counters never exceed their buffers."""
+    import json
+
+    from satsim.report.timeline import chrome_trace
+    _, p, t = resnet18_memory
+    m = Machine.from_hardware(WITH_MEMORY)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(chrome_trace(p, t, m, WITH_MEMORY.clock_mhz, "resnet18")))
+    doc = json.loads(path.read_text())
+    names = {e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "thread_name"}
+    assert {"STCE (PE array)", "SORE (mask generator)", "vector / weight-update unit",
+            "DRAM channel 0", "DRAM channel 3"} <= names
+    spans = [e for e in doc["traceEvents"] if e["ph"] == "X"]
+    by_track: dict[int, list] = {}
+    for e in spans:
+        by_track.setdefault(e["tid"], []).append((e["args"]["start_cycle"],
+                                                  e["args"]["end_cycle"]))
+    for track in by_track.values():
+        track.sort()
+        assert all(a[1] <= b[0] for a, b in zip(track, track[1:], strict=False))
+    ends = {e["args"]["task"]: e["args"]["end_cycle"] for e in spans}
+    starts = {e["args"]["task"]: e["args"]["start_cycle"] for e in spans}
+    for task in p.program.tasks:
+        assert all(starts[task.id] >= ends[d] for d in task.deps)
+    capacity = {f"buffer {b} (KiB)": n / 1024 for b, n in p.program.buffers.items()}
+    for e in doc["traceEvents"]:
+        if e["ph"] == "C" and e["name"] in capacity:
+            assert e["args"]["KiB"] <= capacity[e["name"]]

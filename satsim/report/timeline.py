@@ -1,0 +1,70 @@
+"""A simulated iteration as a Chrome trace-event file (opens in Perfetto and chrome://tracing).
+
+One process, the machine; one track per unit (STCE, SORE, vector unit) and per DRAM channel;
+one complete event per task with its layer, phase, trace record and bytes; counters for the
+DRAM bandwidth and every buffer's occupancy. Times are microseconds at the hardware's clock;
+every event also carries its exact start and end cycle in ``args``.
+"""
+
+from __future__ import annotations
+
+from satsim.schedule.plain import Plan
+from satsim.schedule.program import Transfer, Unit
+from satsim.timing.machine import Timeline, occupancy
+from satsim.timing.units import Machine, busy_cycles
+
+PID = 1
+_TRACKS = {Unit.STCE: (1, "STCE (PE array)"), Unit.SORE: (2, "SORE (mask generator)"),
+           Unit.VECTOR: (3, "vector / weight-update unit")}
+_CHANNEL_TID = 10  # DRAM channel c is track 10 + c
+
+
+def chrome_trace(plan: Plan, timeline: Timeline, machine: Machine, clock_mhz: float,
+                 name: str) -> dict:
+    """The trace-event document of one run (``json.dump`` it)."""
+    us = 1.0 / clock_mhz  # microseconds per cycle
+    program = plan.program
+    events: list[dict] = [{"ph": "M", "pid": PID, "name": "process_name",
+                           "args": {"name": f"satsim: {name}"}}]
+    used = {task.unit for task in program.tasks}
+    for unit, (tid, label) in _TRACKS.items():
+        if unit in used:
+            events.append({"ph": "M", "pid": PID, "tid": tid, "name": "thread_name",
+                           "args": {"name": label}})
+    if Unit.DRAM in used:
+        for c in range(machine.dram_channels):
+            events.append({"ph": "M", "pid": PID, "tid": _CHANNEL_TID + c,
+                           "name": "thread_name", "args": {"name": f"DRAM channel {c}"}})
+    counters: list[tuple[int, int, dict]] = []  # (cycle, 0 = end / 1 = start, event)
+    for task in program.tasks:
+        start, end = timeline.start[task.id], timeline.end[task.id]
+        args = {"layer": task.label, "phase": str(task.phase) if task.phase else None,
+                "record": task.op, "task": task.id, "start_cycle": start, "end_cycle": end}
+        base = {"ph": "X", "pid": PID, "ts": start * us, "dur": (end - start) * us,
+                "cat": str(task.phase) if task.phase else "other"}
+        work = task.work
+        if isinstance(work, Transfer):
+            kind = "store" if work.write else "load"
+            for c in range(machine.dram_channels):
+                share = len(range(c, work.bytes, machine.dram_channels))
+                if share:
+                    events.append({**base, "tid": _CHANNEL_TID + c,
+                                   "name": f"{kind} {task.label}",
+                                   "args": {**args, "bytes": share, "direction": kind}})
+            rate = work.bytes / (busy_cycles(work, machine) * us * 1e3)  # bytes/us -> GB/s
+            counters.append((start, 1, {"ph": "C", "pid": PID, "name": "DRAM bandwidth (GB/s)",
+                                        "ts": start * us, "args": {"GB/s": rate}}))
+            counters.append((end, 0, {"ph": "C", "pid": PID, "name": "DRAM bandwidth (GB/s)",
+                                      "ts": end * us, "args": {"GB/s": 0.0}}))
+        else:
+            events.append({**base, "tid": _TRACKS[task.unit][0],
+                           "name": f"{task.phase or ''} {task.label}".strip(), "args": args})
+    for buffer, curve in occupancy(program, timeline.start, timeline.end).items():
+        for cycle, held in curve:
+            counters.append((cycle, 0, {"ph": "C", "pid": PID,
+                                        "name": f"buffer {buffer} (KiB)", "ts": cycle * us,
+                                        "args": {"KiB": held / 1024}}))
+    counters.sort(key=lambda c: (c[0], c[1]))
+    events += [event for _, _, event in counters]
+    return {"traceEvents": events, "displayTimeUnit": "ns",
+            "otherData": {"clock_mhz": clock_mhz, "cycles": timeline.cycles}}
