@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass
 
-import simpy
-
 from satsim.schedule.program import Program, Task, Unit
+from satsim.timing.engine import CountingEnvironment
 from satsim.timing.units import Machine, busy_cycles, latency
 
 
@@ -75,19 +74,9 @@ def peaks(program: Program, start, end) -> dict[str, int]:
     return {name: max((held for _, held in curve), default=0) for name, curve in curves.items()}
 
 
-class _Counting(simpy.Environment):
-    def __init__(self) -> None:
-        super().__init__()
-        self.processed = 0
-
-    def step(self) -> None:
-        self.processed += 1
-        super().step()
-
-
 def execute(program: Program, machine: Machine) -> Timeline:
     """Run ``program`` on ``machine``; every task's start and end cycle."""
-    env = _Counting()
+    env = CountingEnvironment()
     n = len(program.tasks)
     start, end = [0] * n, [0] * n
     done = [env.event() for _ in range(n)]
