@@ -231,3 +231,22 @@ def test_timeline_is_a_valid_chrome_trace(resnet18_memory, tmp_path):
     for e in doc["traceEvents"]:
         if e["ph"] == "C" and e["name"] in capacity:
             assert e["args"]["KiB"] <= capacity[e["name"]]
+
+
+def test_every_idle_cycle_of_a_unit_is_attributed(resnet18_memory):
+    """Per unit, the records' busy cycles plus their DRAM, mask and dependency stalls add up
+    to the unit's last end exactly; with memory, the STCE waits on DRAM, and the stalls of an
+    ideal-memory run are never DRAM's."""
+    from satsim.timing.accounting import op_timings, unit_busy
+    trace, p, t = resnet18_memory
+    rows = op_timings(p, t)
+    assert len(rows) == len(trace.records)
+    for unit in (Unit.STCE, Unit.SORE, Unit.VECTOR):
+        mine = [r for r in rows if r.unit is unit]
+        covered = sum(r.busy + r.stall_dram + r.stall_mask + r.stall_dep for r in mine)
+        assert covered == max(t.end[x.id] for x in p.program.on(unit))
+        assert sum(r.busy for r in mine) == unit_busy(p, t)[unit]
+    assert sum(r.stall_dram for r in rows if r.unit is Unit.STCE) > 0
+    ideal = plan(trace, SAT, POLICY)
+    assert all(r.stall_dram == 0 for r in op_timings(ideal, execute(ideal.program,
+                                                                    machine(SAT))))
