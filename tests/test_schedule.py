@@ -250,3 +250,21 @@ def test_every_idle_cycle_of_a_unit_is_attributed(resnet18_memory):
     ideal = plan(trace, SAT, POLICY)
     assert all(r.stall_dram == 0 for r in op_timings(ideal, execute(ideal.program,
                                                                     machine(SAT))))
+
+
+@pytest.mark.parametrize("name", ["resnet9-cifar-bdwp", "vit-tiny-srste", "resnet18-cifar-dense",
+                                  "vgg16-cifar-bdwp"])
+@pytest.mark.parametrize("memory", [True, False])
+def test_the_one_pass_clock_equals_the_simpy_engine(name, memory):
+    """Timing the schedule as it is emitted gives, record by record, the start, end, busy
+    cycles, stalls and bytes of building the Program and executing it with SimPy, and the
+    same cycles, unit busy cycles and buffer peaks."""
+    from satsim.timing.accounting import op_timings, unit_busy
+    from satsim.timing.fast import evaluate
+    trace = read_trace(shipped("workloads", (".jsonl",))[name])
+    hw = WITH_MEMORY if memory else SAT
+    p = plan(trace, hw, POLICY)
+    t = execute(p.program, Machine.from_hardware(hw))
+    run = evaluate(trace, hw, POLICY)
+    assert run.rows == op_timings(p, t)
+    assert (run.cycles, run.busy, run.peak_bytes) == (t.cycles, unit_busy(p, t), t.peak_bytes)

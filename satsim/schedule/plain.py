@@ -50,7 +50,7 @@ from satsim.types import Phase
 class OpPlan:
     """What one record became."""
 
-    tasks: tuple[int, ...]  # its tasks, in Program order
+    tasks: tuple  # its tasks' handles (task ids in a Plan), in Program order
     dram_read_bytes: int = 0
     dram_write_bytes: int = 0
     mapping: GemmMapping | None = None
@@ -99,26 +99,36 @@ class _Spec:
 
 def plan(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Plan:
     """Schedule ``trace`` on ``hw`` under ``policy`` in the plain order."""
-    emitter = _Emitter(hw)
+    sink = _Tasks()
+    emitter = _Emitter(hw, sink)
+    ops = walk(trace, hw, policy, emitter)
+    return Plan(sink.program(emitter.roles), ops)
+
+
+def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
+         emitter: _Emitter) -> dict[int, OpPlan]:
+    """Emit every record's steps in trace order, each waiting for what it depends on."""
     graph = _Hazards(trace) if trace.has_graph else None
     sizes = Sizes(trace, hw) if trace.has_graph else None
     ops: dict[int, OpPlan] = {}
-    done: dict[int, frozenset[int]] = {}  # record -> tasks whose end completes it
-    previous: frozenset[int] = frozenset()
+    done: dict[int, frozenset] = {}  # record -> handles whose end completes it
+    previous: frozenset = frozenset()
     for index, record in enumerate(trace.records):
         waits = graph.deps(record, done) if graph is not None else previous
         mapping = map_gemm(record, hw, policy) if isinstance(record, GemmOp) else None
         steps = _steps(index, record, mapping, hw, policy, sizes, emitter.roles)
         if steps:
-            ops[index] = emitter.emit(index, record, steps, waits, mapping)
-            done[index] = frozenset({ops[index].tasks[-1]})
+            made, read, written = emitter.emit(index, record, steps, waits)
+            ops[index] = OpPlan(tuple(made), read, written, mapping,
+                                sum(step.macs for step in steps))
+            done[index] = frozenset({made[-1]})
         else:
             ops[index] = OpPlan((), mapping=mapping)
             done[index] = waits
         if graph is not None:
             graph.note(index, record)
         previous = done[index]
-    return Plan(emitter.program(), ops)
+    return ops
 
 
 def _phase(record) -> Phase:
@@ -136,16 +146,21 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
             return [_Step(Compute(part.cycles), macs=part.macs) for part in mapping.parts]
         tiles = gemm_tiles(record, gemm_bytes(record, sizes, FORMAT_BYTES[hw.numerics.operand]),
                            mapping, hw, roles, policy.interleave, index)
+        # A loaded operand stays on chip for the following tiles that load nothing for it.
+        spans = {"activations": [1] * len(tiles), "weights": [1] * len(tiles)}
+        for role, loads_it in (("activations", lambda u: u.load_a),
+                               ("weights", lambda u: u.load_b)):
+            run = 0
+            for t in range(len(tiles) - 1, -1, -1):
+                run += 1
+                if loads_it(tiles[t]):
+                    spans[role][t], run = run, 0
         steps = []
         for t, tile in enumerate(tiles):
-            loads = []
-            for role, moved, footprint in (("activations", tile.load_a, tile.a_bytes),
-                                           ("weights", tile.load_b, tile.b_bytes)):
-                if moved:  # kept on chip for the following tiles that load nothing for it
-                    rest = tiles[t + 1:]
-                    span = 1 + next((k for k, u in enumerate(rest) if (
-                        u.load_a if role == "activations" else u.load_b)), len(rest))
-                    loads.append(_Load(role, moved, footprint, span))
+            loads = [_Load(role, moved, footprint, spans[role][t])
+                     for role, moved, footprint in (("activations", tile.load_a, tile.a_bytes),
+                                                    ("weights", tile.load_b, tile.b_bytes))
+                     if moved]
             steps.append(_Step(Compute(tile.cycles), loads, out=tile.out, store=tile.store_c,
                                macs=tile.macs))
         return steps
@@ -203,50 +218,54 @@ def _unit_work(index: int, record, hw: HardwareConfig, sizes: Sizes | None) -> W
 
 
 class _Emitter:
-    """Appends the steps of each op as tasks, with slot reuse as dependencies."""
+    """Walks each op's steps in Program order and hands every task to a sink, with slot
+    reuse as dependencies: :class:`_Tasks` builds the Program, a timing sink
+    (:mod:`satsim.timing.fast`) times it on the fly. Handles are the sink's."""
 
-    def __init__(self, hw: HardwareConfig):
+    def __init__(self, hw: HardwareConfig, sink):
+        self.sink = sink
         self.roles = None if hw.memory == "ideal" else slots(hw.memory)
-        self.specs: list[_Spec] = []
-        # Per role: the holdings occupying its slots, oldest first ([buffer, bytes, until]).
+        # Per role: the holdings occupying its slots, oldest first.
         self.occupied: dict[str, deque[list]] = {r: deque() for r in (self.roles or {})}
         self.lookahead = int(bool(self.roles) and all(
             s.slots > 1 for s in self.roles.values()))
 
-    def _add(self, spec: _Spec) -> int:
-        self.specs.append(spec)
-        return len(self.specs) - 1
-
-    def _take(self, role: str, holder: int, footprint: int) -> list:
-        """Holder takes a slot of ``role``: wait for the oldest holding if all are taken."""
-        slot = self.roles[role]
+    def _wait_slot(self, role: str) -> list:
+        """Reserve a slot of ``role``: the handle whose end frees the oldest one, if taken."""
         queue = self.occupied[role]
-        if len(queue) == slot.slots:
-            oldest = queue.popleft()
-            assert oldest[2] is not None, "a slot reused before its last user was emitted"
-            self.specs[holder].deps.add(oldest[2])  # the task whose end frees it
-        hold = [slot.buffer, footprint, None]
-        self.specs[holder].holds.append(hold)
-        queue.append(hold)
+        if len(queue) < self.roles[role].slots:
+            return []
+        oldest = queue.popleft()
+        assert oldest[2] is not None, "a slot reused before its last user was emitted"
+        return [oldest[2]]
+
+    def _hold(self, role: str, holder, footprint: int) -> list:
+        """``[buffer, bytes, released by, holder]``, freed when its third item is set."""
+        hold = [self.roles[role].buffer, footprint, None, holder]
+        self.occupied[role].append(hold)
+        self.sink.hold(hold)
         return hold
 
-    def emit(self, index: int, record, steps: list[_Step], waits: frozenset[int],
-             mapping: GemmMapping | None) -> OpPlan:
-        first = len(self.specs)
+    def emit(self, index: int, record, steps: list[_Step], waits) -> tuple[list, int, int]:
+        """The op's tasks (handles, in order), bytes read and written."""
+        sink, made = self.sink, []
         phase, label = _phase(record), record.layer
-        new = lambda work, deps: self._add(  # noqa: E731
-            _Spec(work, set(deps), op=index, phase=phase, label=label))
+
+        def new(work, deps):
+            made.append(sink.task(work, list(deps) if made else [*deps, *waits], index,
+                                  phase, label))
+            return made[-1]
+
         held: dict[int, list[tuple[list, bool]]] = {}  # last step -> (holding, until store)
-        loads_of: dict[int, list[int]] = {}
+        loads_of: dict[int, list] = {}
         read = written = 0
 
         def load(s: int) -> None:
             nonlocal read
             for item in steps[s].loads:
-                task = new(Transfer(item.bytes, write=False),
-                           waits if len(self.specs) == first else ())
-                hold = self._take(item.role, task, item.footprint)
-                held.setdefault(s + item.span - 1, []).append((hold, item.until_store))
+                task = new(Transfer(item.bytes, write=False), self._wait_slot(item.role))
+                held.setdefault(s + item.span - 1, []).append(
+                    (self._hold(item.role, task, item.footprint), item.until_store))
                 for user in range(s, s + item.span):
                     loads_of.setdefault(user, []).append(task)
                 read += item.bytes
@@ -257,28 +276,42 @@ class _Emitter:
         for s, step in enumerate(steps):
             if s + self.lookahead < len(steps):
                 load(s + self.lookahead)
-            deps = loads_of.get(s) or (waits if len(self.specs) == first else ())
-            compute = new(step.work, deps)
+            deps = loads_of.pop(s, [])
             if step.out:  # a GEMM output tile, held (partial sums, then results) until stored
-                out = self._take("outputs", compute, step.out)
+                deps += self._wait_slot("outputs")
+            compute = new(step.work, deps)
+            if step.out:
+                out = self._hold("outputs", compute, step.out)
             store = None
             if step.store:
-                store = new(Transfer(step.store, write=True), (compute,))
+                store = new(Transfer(step.store, write=True), [compute])
                 written += step.store
                 if out is not None:
                     out[2], out = store, None
             for hold, until_store in held.pop(s, []):
                 hold[2] = store if until_store and store is not None else compute
-        return OpPlan(tuple(range(first, len(self.specs))), read, written, mapping,
-                      sum(step.macs for step in steps))
+        return made, read, written
 
-    def program(self) -> Program:
+
+class _Tasks:
+    """Sink that builds the Program: a handle is a task id."""
+
+    def __init__(self) -> None:
+        self.specs: list[_Spec] = []
+
+    def task(self, work: Work, deps: list, op: int, phase: Phase, label: str) -> int:
+        self.specs.append(_Spec(work, set(deps), op=op, phase=phase, label=label))
+        return len(self.specs) - 1
+
+    def hold(self, hold: list) -> None:
+        self.specs[hold[3]].holds.append(hold)
+
+    def program(self, roles: dict[str, Slot] | None) -> Program:
         tasks = tuple(Task(i, s.work, tuple(sorted(s.deps)),
-                           tuple(Hold(b, n, until) for b, n, until in s.holds),
+                           tuple(Hold(b, n, until) for b, n, until, _ in s.holds),
                            op=s.op, phase=s.phase, label=s.label)
                       for i, s in enumerate(self.specs))
-        buffers = {} if self.roles is None else {
-            s.buffer: s.bytes * s.slots for s in self.roles.values()}
+        buffers = {} if roles is None else {s.buffer: s.bytes * s.slots for s in roles.values()}
         return Program(tasks, buffers)
 
 

@@ -41,11 +41,16 @@ def occupancy(program: Program, start, end) -> dict[str, list[tuple[int, int]]]:
     At one cycle, space freed (a holding's ``until`` task ended) comes back before space is
     taken (a holder started).
     """
-    changes: dict[str, list[tuple[int, int, int]]] = {name: [] for name in program.buffers}
-    for task in program.tasks:
-        for hold in task.holds:
-            changes[hold.buffer].append((start[task.id], 1, hold.bytes))
-            changes[hold.buffer].append((end[hold.until], 0, -hold.bytes))
+    return curves(program.buffers, ((hold.buffer, hold.bytes, start[task.id], end[hold.until])
+                                    for task in program.tasks for hold in task.holds))
+
+
+def curves(buffers, holdings) -> dict[str, list[tuple[int, int]]]:
+    """:func:`occupancy` from ``(buffer, bytes, taken at, freed at)`` holdings."""
+    changes: dict[str, list[tuple[int, int, int]]] = {name: [] for name in buffers}
+    for buffer, size, taken, freed in holdings:
+        changes[buffer].append((taken, 1, size))
+        changes[buffer].append((freed, 0, -size))
     steps = {}
     for name, events in changes.items():
         held, curve = 0, []

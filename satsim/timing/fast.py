@@ -1,0 +1,111 @@
+"""Time the plain schedule as it is emitted, without building the Program.
+
+The emitter of :mod:`satsim.schedule.plain` hands each task to this clock in Program order,
+which is topological and every unit's order, so one pass applies the machine's contract
+(:mod:`satsim.schedule.program`) exactly: ``start = max(ready + latency, unit free)``. The
+result equals executing the built Program with the SimPy engine (tested on every shipped
+trace), at a fraction of the cost: no task objects, no events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from satsim.config import DataflowPolicy, HardwareConfig
+from satsim.schedule.plain import OpPlan, _Emitter, walk
+from satsim.schedule.program import Unit, Work
+from satsim.timing.accounting import OpTiming
+from satsim.timing.machine import curves
+from satsim.timing.units import Machine, busy_cycles
+from satsim.trace.schema import Trace
+
+
+@dataclass(frozen=True)
+class MachineRun:
+    """A timed iteration: per record, per unit, per buffer."""
+
+    ops: dict[int, OpPlan]
+    rows: list[OpTiming]
+    busy: dict[Unit, int]
+    cycles: int
+    peak_bytes: dict[str, int]
+    tasks: int
+
+
+class _Clock:
+    """Timing sink: a handle is the task's index."""
+
+    def __init__(self, machine: Machine):
+        self.machine = machine
+        self.start: list[int] = []
+        self.end: list[int] = []
+        self.op: list[int] = []
+        self.unit: list[Unit] = []
+        self.free = dict.fromkeys(Unit, 0)
+        self.before: list[int] = []  # each task's unit free time when it was issued
+        self.cause: list[str | None] = []  # what the gap before it waited for
+        self.holds: list[list] = []
+        self.outside: dict[int, int] = {}  # record -> latest end of another record it waits for
+
+    def task(self, work: Work, deps: list, op: int, phase, label: str) -> int:
+        unit = work.unit
+        end = self.end
+        ready, binding, outside = 0, None, self.outside.get(op, 0)
+        for d in deps:
+            if end[d] >= ready:
+                ready, binding = end[d], d
+            if self.op[d] != op and end[d] > outside:
+                outside = end[d]
+        self.outside[op] = outside
+        free = self.free[unit]
+        latency = self.machine.dram_latency_cycles if unit is Unit.DRAM else 0
+        start = max(ready + latency, free)
+        cause = None
+        if start > free and binding is not None:
+            cause = ("dram" if self.unit[binding] is Unit.DRAM else
+                     "mask" if self.op[binding] != op and self.unit[binding] is Unit.SORE else
+                     "dep")
+        self.start.append(start)
+        end.append(start + busy_cycles(work, self.machine))
+        self.op.append(op)
+        self.unit.append(unit)
+        self.before.append(free)
+        self.cause.append(cause)
+        self.free[unit] = end[-1]
+        return len(end) - 1
+
+    def hold(self, hold: list) -> None:
+        self.holds.append(hold)
+
+
+def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> MachineRun:
+    """The plain schedule of ``trace`` on ``hw``, timed."""
+    machine = Machine.from_hardware(hw)
+    clock = _Clock(machine)
+    emitter = _Emitter(hw, clock)
+    ops = walk(trace, hw, policy, emitter)
+    start, end, unit_of = clock.start, clock.end, clock.unit
+    rows, busy = [], dict.fromkeys(Unit, 0)
+    for index, op in ops.items():
+        stalls = {"dram": 0, "mask": 0, "dep": 0}
+        work = [t for t in op.tasks if unit_of[t] is not Unit.DRAM]
+        for t in op.tasks:
+            busy[unit_of[t]] += end[t] - start[t]
+        for t in work:
+            if clock.cause[t] is not None:
+                stalls[clock.cause[t]] += start[t] - clock.before[t]
+        waited = max(0, clock.before[work[0]] - clock.outside.get(index, 0)) if work else 0
+        rows.append(OpTiming(
+            record=index, unit=unit_of[work[0]] if work else None,
+            start=min((start[t] for t in op.tasks), default=0),
+            end=max((end[t] for t in op.tasks), default=0),
+            busy=sum(end[t] - start[t] for t in work),
+            stall_dram=stalls["dram"], stall_mask=stalls["mask"], stall_dep=stalls["dep"],
+            stall_unit=waited, dram_read_bytes=op.dram_read_bytes,
+            dram_write_bytes=op.dram_write_bytes))
+    buffers = {} if emitter.roles is None else {
+        s.buffer: s.bytes * s.slots for s in emitter.roles.values()}
+    held = curves(buffers, ((b, n, start[holder], end[until])
+                            for b, n, until, holder in clock.holds))
+    peak = {name: max((h for _, h in curve), default=0) for name, curve in held.items()}
+    return MachineRun(ops, rows, busy, max(end, default=0), peak, len(end))
