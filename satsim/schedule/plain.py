@@ -272,8 +272,11 @@ class _Emitter:
 
         for s in range(min(self.lookahead, len(steps))):
             load(s)
-        out = None
-        for s, step in enumerate(steps):
+        state = {"out": None}
+
+        def process(s: int) -> None:
+            nonlocal written
+            step = steps[s]
             if s + self.lookahead < len(steps):
                 load(s + self.lookahead)
             deps = loads_of.pop(s, [])
@@ -281,16 +284,114 @@ class _Emitter:
                 deps += self._wait_slot("outputs")
             compute = new(step.work, deps)
             if step.out:
-                out = self._hold("outputs", compute, step.out)
+                state["out"] = self._hold("outputs", compute, step.out)
             store = None
             if step.store:
                 store = new(Transfer(step.store, write=True), [compute])
                 written += step.store
-                if out is not None:
-                    out[2], out = store, None
+                if state["out"] is not None:
+                    state["out"][2], state["out"] = store, None
             for hold, until_store in held.pop(s, []):
                 hold[2] = store if until_store and store is not None else compute
+
+        skipper = _Skipper(self, steps) if getattr(sink, "skips", False) else None
+        s = 0
+        while s < len(steps):
+            mark = len(made)
+            process(s)
+            if skipper is not None:
+                jump = skipper.after(s, made[mark:], loads_of, held, state)
+                if jump:
+                    read += jump * sum(item.bytes for item in steps[s + 1].loads)
+                    written += jump * steps[s].store
+                    s += jump
+            s += 1
         return made, read, written
+
+
+class _Skipper:
+    """Skips the middle of a run of identical steps once it repeats itself exactly.
+
+    After each step, the times that the rest of the op can depend on (its units' free
+    times, every slot holding and pending load) are compared with the previous steps'. Once
+    two consecutive steps moved them all by the same ``delta``, every further identical step
+    will too (the schedule is a max-plus recurrence of fixed structure), so the sink shifts
+    that state by ``n * delta`` and accounts for ``n`` more steps. Two steps are left at the
+    end of the run to be timed one by one.
+    """
+
+    def __init__(self, emitter: _Emitter, steps: list[_Step]):
+        self.emitter, self.sink, self.steps = emitter, emitter.sink, steps
+        self.run_end = [0] * len(steps)  # exclusive end of the run of equal steps at s
+        end = len(steps)
+        for s in range(len(steps) - 1, -1, -1):
+            if s + 1 < len(steps) and steps[s] != steps[s + 1]:
+                end = s + 1
+            self.run_end[s] = end
+        self.history: list[tuple] = []
+
+    def _roles(self, s: int, state: dict) -> set[str]:
+        step = self.steps[s]
+        outputs = step.out or state["out"] is not None
+        return {item.role for item in step.loads} | ({"outputs"} if outputs else set())
+
+    def _state(self, s: int, loads_of: dict, state: dict) -> tuple[tuple, list]:
+        """(structure, handles) of what the following steps can wait for: the slots of the
+        roles the run uses, its pending loads, its output tile."""
+        handles, shape = [], []
+        roles = self._roles(s, state)
+        for role, queue in self.emitter.occupied.items():
+            if role not in roles:
+                continue
+            shape.append((role, len(queue), tuple(h[2] is None for h in queue)))
+            handles += [h[3] for h in queue] + [h[2] for h in queue if h[2] is not None]
+        for k in sorted(loads_of):
+            shape.append((k - s, len(loads_of[k])))
+            handles += loads_of[k]
+        shape.append(state["out"] is not None)
+        return tuple(shape), handles
+
+    def after(self, s: int, tasks: list, loads_of: dict, held: dict, state: dict) -> int:
+        """Steps to skip after step ``s`` (0: none)."""
+        end = self.run_end[s]
+        if s + 4 >= end:
+            self.history.clear()
+            return 0
+        shape, handles = self._state(s, loads_of, state)
+        times = self.sink.times(handles, tasks)
+        self.history = [*self.history[-2:], (shape, times)]
+        if len(self.history) < 3 or len({h[0] for h in self.history}) != 1:
+            return 0
+        (_, a), (_, b), (_, c) = self.history
+        deltas = {y - x for x, y in zip(a, b, strict=True)} | {
+            y - x for x, y in zip(b, c, strict=True)}
+        if len(deltas) != 1:
+            return 0
+        delta = deltas.pop()
+        n = end - 3 - s
+        if n <= 0 or delta <= 0:
+            return 0
+        moved = self.sink.shift(handles, tasks, n, delta)
+        roles = self._roles(s, state)
+        queues = [q for role, q in self.emitter.occupied.items() if role in roles]
+        for queue in queues:
+            for hold in queue:  # the holdings of step s + n: copies at the shifted times
+                copy = [hold[0], hold[1], moved.get(hold[2]), moved[hold[3]]]
+                moved[id(hold)] = copy
+                self.sink.hold(copy)
+                if hold[2] is None:  # still to be released: only its copy will be
+                    self.sink.drop(hold)
+        for queue in queues:
+            for i, hold in enumerate(queue):
+                queue[i] = moved[id(hold)]
+        for k in [k for k in loads_of if k > s]:
+            loads_of[k + n] = [moved[h] for h in loads_of.pop(k)]
+        for k in sorted((k for k in held if k > s), reverse=True):
+            held[k + n] = [(moved.get(id(h), h), flag) for h, flag in held.pop(k)]
+        if state["out"] is not None:
+            state["out"] = moved[id(state["out"])]
+        self.history.clear()
+        return n
 
 
 class _Tasks:

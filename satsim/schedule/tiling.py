@@ -119,15 +119,18 @@ class Tile:
 
 
 def split(total: int, units: list[int]) -> list[int]:
-    """``total`` bytes in proportion to ``units``, in integers that sum to ``total``."""
-    whole, done, out = sum(units), 0, []
-    previous = 0
-    for u in units:
-        done += u
-        current = total * done // whole
-        out.append(current - previous)
-        previous = current
-    return out
+    """``total`` bytes in proportion to ``units``, in integers that sum to ``total``: each
+    its share rounded down, the remainder one byte each to the shares with the largest
+    fractions (ties: the later). Equal units get equal bytes except at most the last few, so
+    identical tiles stay identical; no share exceeds its exact value rounded up."""
+    whole = sum(units)
+    shares = [total * u // whole for u in units]
+    left = total - sum(shares)
+    if left:
+        by_fraction = sorted(range(len(units)), key=lambda i: (total * units[i] % whole, i))
+        for i in by_fraction[-left:]:
+            shares[i] += 1
+    return shares
 
 
 def _fit(slot: int, per_unit: float, granule: int, limit: int) -> int:

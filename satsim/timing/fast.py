@@ -29,11 +29,15 @@ class MachineRun:
     busy: dict[Unit, int]
     cycles: int
     peak_bytes: dict[str, int]
-    tasks: int
+    tasks: int  # tasks of the schedule
+    timed: int  # of which timed one by one (the rest: skipped runs of identical steps)
 
 
 class _Clock:
-    """Timing sink: a handle is the task's index."""
+    """Timing sink: a handle is the task's index. It lets the emitter skip the middle of
+    runs of identical steps (``shift``), accounting for the steps it did not time."""
+
+    skips = True
 
     def __init__(self, machine: Machine):
         self.machine = machine
@@ -46,6 +50,9 @@ class _Clock:
         self.cause: list[str | None] = []  # what the gap before it waited for
         self.holds: list[list] = []
         self.outside: dict[int, int] = {}  # record -> latest end of another record it waits for
+        self.extra_busy: dict[tuple[int, Unit], int] = {}  # skipped steps, per record and unit
+        self.extra_stall: dict[tuple[int, str], int] = {}
+        self.skipped = 0  # tasks accounted for without being timed one by one
 
     def task(self, work: Work, deps: list, op: int, phase, label: str) -> int:
         unit = work.unit
@@ -77,6 +84,40 @@ class _Clock:
     def hold(self, hold: list) -> None:
         self.holds.append(hold)
 
+    def drop(self, hold: list) -> None:
+        """A holding whose release was skipped: its shifted copy stands for it."""
+        hold[2] = -1
+
+    def times(self, handles: list, tasks: list) -> tuple[int, ...]:
+        units = sorted({self.unit[t] for t in tasks})
+        return (*(self.start[h] for h in handles), *(self.end[h] for h in handles),
+                *(self.free[u] for u in units))
+
+    def shift(self, handles: list, tasks: list, n: int, delta: int) -> dict:
+        """Ghost copies of ``handles`` ``n * delta`` later; ``n`` more of ``tasks``'s step
+        accounted for; the step's units free that much later."""
+        moved, offset = {}, n * delta
+        for h in dict.fromkeys(handles):
+            self.start.append(self.start[h] + offset)
+            self.end.append(self.end[h] + offset)
+            self.op.append(self.op[h])
+            self.unit.append(self.unit[h])
+            self.before.append(self.before[h] + offset)
+            self.cause.append(None)
+            moved[h] = len(self.end) - 1
+        for t in tasks:
+            unit, op = self.unit[t], self.op[t]
+            self.extra_busy[op, unit] = self.extra_busy.get((op, unit), 0) + n * (
+                self.end[t] - self.start[t])
+            if self.cause[t] is not None and unit is not Unit.DRAM:
+                key = (op, self.cause[t])
+                self.extra_stall[key] = self.extra_stall.get(key, 0) + n * (
+                    self.start[t] - self.before[t])
+        for unit in {self.unit[t] for t in tasks}:
+            self.free[unit] += offset
+        self.skipped += n * len(tasks)
+        return moved
+
 
 def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> MachineRun:
     """The plain schedule of ``trace`` on ``hw``, timed."""
@@ -94,18 +135,24 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Machin
         for t in work:
             if clock.cause[t] is not None:
                 stalls[clock.cause[t]] += start[t] - clock.before[t]
+        for cause in stalls:
+            stalls[cause] += clock.extra_stall.get((index, cause), 0)
+        for unit in Unit:
+            busy[unit] += clock.extra_busy.get((index, unit), 0)
         waited = max(0, clock.before[work[0]] - clock.outside.get(index, 0)) if work else 0
         rows.append(OpTiming(
             record=index, unit=unit_of[work[0]] if work else None,
             start=min((start[t] for t in op.tasks), default=0),
             end=max((end[t] for t in op.tasks), default=0),
-            busy=sum(end[t] - start[t] for t in work),
+            busy=sum(end[t] - start[t] for t in work) + sum(
+                clock.extra_busy.get((index, u), 0) for u in Unit if u is not Unit.DRAM),
             stall_dram=stalls["dram"], stall_mask=stalls["mask"], stall_dep=stalls["dep"],
             stall_unit=waited, dram_read_bytes=op.dram_read_bytes,
             dram_write_bytes=op.dram_write_bytes))
     buffers = {} if emitter.roles is None else {
         s.buffer: s.bytes * s.slots for s in emitter.roles.values()}
     held = curves(buffers, ((b, n, start[holder], end[until])
-                            for b, n, until, holder in clock.holds))
+                            for b, n, until, holder in clock.holds if until != -1))
     peak = {name: max((h for _, h in curve), default=0) for name, curve in held.items()}
-    return MachineRun(ops, rows, busy, max(end, default=0), peak, len(end))
+    timed = sum(len(op.tasks) for op in ops.values())
+    return MachineRun(ops, rows, busy, max(end, default=0), peak, timed + clock.skipped, timed)
