@@ -294,88 +294,121 @@ class _Emitter:
             for hold, until_store in held.pop(s, []):
                 hold[2] = store if until_store and store is not None else compute
 
-        skipper = _Skipper(self, steps) if getattr(sink, "skips", False) else None
+        skips = getattr(sink, "skips", False) and len(steps) >= _Skipper.MIN_STEPS
+        skipper = _Skipper(self, steps) if skips else None
         s = 0
         while s < len(steps):
             mark = len(made)
             process(s)
             if skipper is not None:
-                jump = skipper.after(s, made[mark:], loads_of, held, state)
-                if jump:
-                    read += jump * sum(item.bytes for item in steps[s + 1].loads)
-                    written += jump * steps[s].store
+                jump = skipper.after(s, made, mark, loads_of, held, state)
+                if jump:  # identical periods: the same bytes as the last one, again
+                    p, ahead = skipper.last_period, self.lookahead
+                    loaded = steps[s + 1 - p + ahead:s + 1 + ahead]
+                    read += jump // p * sum(x.bytes for step in loaded for x in step.loads)
+                    written += jump // p * sum(x.store for x in steps[s + 1 - p:s + 1])
                     s += jump
             s += 1
         return made, read, written
 
 
 class _Skipper:
-    """Skips the middle of a run of identical steps once it repeats itself exactly.
+    """Skips whole periods of an op's steps once they repeat themselves exactly.
 
-    After each step, the times that the rest of the op can depend on (its units' free
-    times, every slot holding and pending load) are compared with the previous steps'. Once
-    two consecutive steps moved them all by the same ``delta``, every further identical step
-    will too (the schedule is a max-plus recurrence of fixed structure), so the sink shifts
-    that state by ``n * delta`` and accounts for ``n`` more steps. Two steps are left at the
-    end of the run to be timed one by one.
+    An op's steps are often periodic: identical chunks (period 1), the tiles of one column of
+    a GEMM (period: the tiles per column), the heads of a batched GEMM. After each step the
+    times the rest of the op can depend on (its units' free times, the slots of the roles it
+    uses, its pending loads and output tile) are compared with those one and two periods
+    earlier. Once two consecutive periods moved them all by the same ``delta`` over
+    identical steps, every further identical period will too (the schedule is a max-plus
+    recurrence of fixed structure), so the sink shifts that state by ``n * delta`` and
+    accounts for ``n`` more periods. Two periods are left at the end to be timed one by one.
     """
+
+    MAX_PERIOD = 256
+    MIN_STEPS = 16  # fewer: nothing to gain
 
     def __init__(self, emitter: _Emitter, steps: list[_Step]):
         self.emitter, self.sink, self.steps = emitter, emitter.sink, steps
-        self.run_end = [0] * len(steps)  # exclusive end of the run of equal steps at s
-        end = len(steps)
-        for s in range(len(steps) - 1, -1, -1):
-            if s + 1 < len(steps) and steps[s] != steps[s + 1]:
-                end = s + 1
-            self.run_end[s] = end
-        self.history: list[tuple] = []
+        keys = [_key(step) for step in steps]
+        last: dict = {}
+        distances: dict[int, int] = {1: 0}
+        for i, key in enumerate(keys):  # how far back each step last appeared
+            if key in last and i - last[key] <= self.MAX_PERIOD:
+                distances[i - last[key]] = distances.get(i - last[key], 0) + 1
+            last[key] = i
+        self.periods = sorted(sorted(distances, key=distances.get, reverse=True)[:3])
+        # Per period: periodic_end[p][i] = first j >= i with keys[j] != keys[j - p].
+        self.periodic_end = {}
+        for p in self.periods:
+            ends, end = [0] * (len(keys) + 1), len(keys)
+            ends[len(keys)] = end
+            for i in range(len(keys) - 1, -1, -1):
+                if i < p or keys[i] != keys[i - p]:
+                    end = i
+                ends[i] = end
+            self.periodic_end[p] = ends
+        self.snapshots: dict[tuple[int, int], tuple] = {}  # (period, step) -> state
+        self.marks: dict[int, int] = {}  # step -> len(made) before it
 
-    def _roles(self, s: int, state: dict) -> set[str]:
-        step = self.steps[s]
-        outputs = step.out or state["out"] is not None
-        return {item.role for item in step.loads} | ({"outputs"} if outputs else set())
+    def _roles(self, first: int, last: int, state: dict) -> set[str]:
+        roles = {"outputs"} if state["out"] is not None else set()
+        for step in self.steps[first:last + 1]:
+            roles |= {item.role for item in step.loads} | ({"outputs"} if step.out else set())
+        return roles
 
-    def _state(self, s: int, loads_of: dict, state: dict) -> tuple[tuple, list]:
+    def _state(self, roles: set[str], state: dict) -> tuple[tuple, list]:
         """(structure, handles) of what the following steps can wait for: the slots of the
-        roles the run uses, its pending loads, its output tile."""
+        roles in use (a pending load is the holder of one of them) and the output tile."""
         handles, shape = [], []
-        roles = self._roles(s, state)
         for role, queue in self.emitter.occupied.items():
-            if role not in roles:
-                continue
-            shape.append((role, len(queue), tuple(h[2] is None for h in queue)))
-            handles += [h[3] for h in queue] + [h[2] for h in queue if h[2] is not None]
-        for k in sorted(loads_of):
-            shape.append((k - s, len(loads_of[k])))
-            handles += loads_of[k]
+            if role in roles:
+                shape.append((role, len(queue), tuple(h[2] is None for h in queue)))
+                handles += [h[3] for h in queue] + [h[2] for h in queue if h[2] is not None]
         shape.append(state["out"] is not None)
+        if state["out"] is not None:
+            handles.append(state["out"][3])
         return tuple(shape), handles
 
-    def after(self, s: int, tasks: list, loads_of: dict, held: dict, state: dict) -> int:
-        """Steps to skip after step ``s`` (0: none)."""
-        end = self.run_end[s]
-        if s + 4 >= end:
-            self.history.clear()
-            return 0
-        shape, handles = self._state(s, loads_of, state)
-        times = self.sink.times(handles, tasks)
-        self.history = [*self.history[-2:], (shape, times)]
-        if len(self.history) < 3 or len({h[0] for h in self.history}) != 1:
-            return 0
-        (_, a), (_, b), (_, c) = self.history
-        deltas = {y - x for x, y in zip(a, b, strict=True)} | {
-            y - x for x, y in zip(b, c, strict=True)}
-        if len(deltas) != 1:
-            return 0
-        delta = deltas.pop()
-        n = end - 3 - s
-        if n <= 0 or delta <= 0:
-            return 0
+    def after(self, s: int, made: list, mark: int, loads_of: dict, held: dict,
+              state: dict) -> int:
+        """Steps to skip after step ``s`` (0: none); ``made[mark:]`` are step ``s``'s tasks."""
+        self.marks[s] = mark
+        for p in self.periods:
+            begin = s - 2 * p + 1
+            if begin < 0:
+                continue
+            end = self.periodic_end[p][begin] if begin >= p else self.periodic_end[p][p]
+            if begin < p and any(_key(self.steps[i]) != _key(self.steps[i + p])
+                                 for i in range(begin, p)):
+                continue
+            n = (end - (s + 1) - 2 * p) // p  # whole periods to skip, two left to time
+            if n < 1:
+                continue
+            roles = self._roles(begin, s, state)
+            tasks = made[self.marks[s - p + 1]:]  # the last period's tasks
+            shape, handles = self._state(roles, state)
+            now = (shape, self.sink.times(handles, tasks))
+            self.snapshots[p, s] = now
+            self.snapshots.pop((p, s - 3 * p), None)
+            one, two = self.snapshots.get((p, s - p)), self.snapshots.get((p, s - 2 * p))
+            if one is None or two is None or not (now[0] == one[0] == two[0]):
+                continue
+            deltas = {y - x for x, y in zip(one[1], now[1], strict=True)} | {
+                y - x for x, y in zip(two[1], one[1], strict=True)}
+            if len(deltas) != 1 or (delta := deltas.pop()) <= 0:
+                continue
+            self._shift(s, n, p, delta, roles, handles, tasks, loads_of, held, state)
+            self.snapshots.clear()
+            self.last_period = p
+            return n * p
+        return 0
+
+    def _shift(self, s, n, p, delta, roles, handles, tasks, loads_of, held, state) -> None:
         moved = self.sink.shift(handles, tasks, n, delta)
-        roles = self._roles(s, state)
         queues = [q for role, q in self.emitter.occupied.items() if role in roles]
         for queue in queues:
-            for hold in queue:  # the holdings of step s + n: copies at the shifted times
+            for hold in queue:  # the holdings n periods on: copies at the shifted times
                 copy = [hold[0], hold[1], moved.get(hold[2]), moved[hold[3]]]
                 moved[id(hold)] = copy
                 self.sink.hold(copy)
@@ -384,14 +417,29 @@ class _Skipper:
         for queue in queues:
             for i, hold in enumerate(queue):
                 queue[i] = moved[id(hold)]
+        jump = n * p
+        # Pending loads and releases of the period move on with it. A load of a role the
+        # period does not load (an operand kept across it) is the same task throughout: it
+        # keeps its place (its last user is where it was), and it ended before the computes
+        # already timed, so it cannot delay any later one.
+        later_loads, later_held = {}, {}
         for k in [k for k in loads_of if k > s]:
-            loads_of[k + n] = [moved[h] for h in loads_of.pop(k)]
-        for k in sorted((k for k in held if k > s), reverse=True):
-            held[k + n] = [(moved.get(id(h), h), flag) for h, flag in held.pop(k)]
+            for h in loads_of.pop(k):
+                key = k + jump if h in moved else k
+                later_loads.setdefault(key, []).append(moved.get(h, h))
+        for k in [k for k in held if k > s]:
+            for h, flag in held.pop(k):
+                key = k + jump if id(h) in moved else k
+                later_held.setdefault(key, []).append((moved.get(id(h), h), flag))
+        loads_of.update(later_loads)
+        held.update(later_held)
         if state["out"] is not None:
             state["out"] = moved[id(state["out"])]
-        self.history.clear()
-        return n
+
+
+def _key(step: _Step) -> tuple:
+    return (step.work, tuple((x.role, x.bytes, x.footprint, x.span, x.until_store)
+                             for x in step.loads), step.out, step.store, step.macs)
 
 
 class _Tasks:
