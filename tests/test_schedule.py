@@ -176,7 +176,8 @@ def test_a_buffer_too_small_for_one_tile_is_an_error():
 def test_small_schedules_equal_the_machine_reference():
     """A tiny GPT-2 training step (bdwp 2:4) on a 4x4 array with 2-4 KiB buffers, single and
     double buffered: the plain schedule's Program runs to the same cycle for every task in the
-    SimPy engine and in the cycle-stepped reference."""
+    SimPy engine and in the cycle-stepped reference, and the one-pass clock (which skips
+    repeating periods) gives the reference's per-record timings."""
     capture = pytest.importorskip("satsim.capture.capture")
     trace = capture.capture(capture.CaptureSpec(
         model="gpt2-small", method="bdwp", nm=NMPattern(2, 4), batch=1, steps=1,
@@ -198,6 +199,11 @@ def test_small_schedules_equal_the_machine_reference():
         assert len(p.program.on(Unit.DRAM)) > 50
         assert (engine.start, engine.end, engine.peak_bytes) == (
             reference.start, reference.end, reference.peak_bytes)
+        from satsim.timing.accounting import op_timings
+        from satsim.timing.fast import evaluate
+        fast = evaluate(trace, hw, POLICY)
+        assert fast.rows == op_timings(p, reference)
+        assert (fast.cycles, fast.peak_bytes) == (reference.cycles, reference.peak_bytes)
 
 
 def test_timeline_is_a_valid_chrome_trace(resnet18_memory, tmp_path):

@@ -155,14 +155,17 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
                 run += 1
                 if loads_it(tiles[t]):
                     spans[role][t], run = run, 0
-        steps = []
+        steps, same = [], {}  # equal steps are one object: runs compare by identity
         for t, tile in enumerate(tiles):
-            loads = [_Load(role, moved, footprint, spans[role][t])
-                     for role, moved, footprint in (("activations", tile.load_a, tile.a_bytes),
-                                                    ("weights", tile.load_b, tile.b_bytes))
-                     if moved]
-            steps.append(_Step(Compute(tile.cycles), loads, out=tile.out, store=tile.store_c,
-                               macs=tile.macs))
+            key = (tile, spans["activations"][t], spans["weights"][t])
+            if key not in same:
+                loads = [_Load(role, moved, footprint, spans[role][t])
+                         for role, moved, footprint in (
+                             ("activations", tile.load_a, tile.a_bytes),
+                             ("weights", tile.load_b, tile.b_bytes)) if moved]
+                same[key] = _Step(Compute(tile.cycles), loads, out=tile.out,
+                                  store=tile.store_c, macs=tile.macs)
+            steps.append(same[key])
         return steps
     work = _unit_work(index, record, hw, sizes)
     if work is None:
@@ -172,14 +175,17 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
     read = sizes.total(record.reads) if sizes is not None else 0
     written = sizes.total(record.writes) if sizes is not None else 0
     elements = work.groups * work.m if isinstance(work, MaskJob) else work.elements
-    steps = []
-    for count, load, store in chunks(elements, read, written, roles["vector"],
-                                     f"record {index} ({record.layer})"):
-        piece = (MaskJob(-(-count // work.m), work.m) if isinstance(work, MaskJob)
-                 else VectorJob(count, work.cycles_per_element))
-        # The chunk's slot holds its inputs and then its results until they are stored.
-        loads = [_Load("vector", load, load + store, until_store=True)] if load else []
-        steps.append(_Step(piece, loads, store=store))
+    steps, same = [], {}
+    for piece in chunks(elements, read, written, roles["vector"],
+                        f"record {index} ({record.layer})"):
+        if piece not in same:
+            count, load, store = piece
+            job = (MaskJob(-(-count // work.m), work.m) if isinstance(work, MaskJob)
+                   else VectorJob(count, work.cycles_per_element))
+            # The chunk's slot holds its inputs and then its results until they are stored.
+            loads = [_Load("vector", load, load + store, until_store=True)] if load else []
+            same[piece] = _Step(job, loads, store=store)
+        steps.append(same[piece])
     return steps
 
 
@@ -330,7 +336,7 @@ class _Skipper:
 
     def __init__(self, emitter: _Emitter, steps: list[_Step]):
         self.emitter, self.sink, self.steps = emitter, emitter.sink, steps
-        keys = [_key(step) for step in steps]
+        keys = [id(step) for step in steps]  # equal steps are one object (see _steps)
         last: dict = {}
         distances: dict[int, int] = {1: 0}
         for i, key in enumerate(keys):  # how far back each step last appeared
@@ -351,11 +357,11 @@ class _Skipper:
         self.snapshots: dict[tuple[int, int], tuple] = {}  # (period, step) -> state
         self.marks: dict[int, int] = {}  # step -> len(made) before it
 
-    def _roles(self, first: int, last: int, state: dict) -> set[str]:
-        roles = {"outputs"} if state["out"] is not None else set()
-        for step in self.steps[first:last + 1]:
-            roles |= {item.role for item in step.loads} | ({"outputs"} if step.out else set())
-        return roles
+    def _roles(self, first_task) -> set[str]:
+        """The roles whose slots the period used: those holding a task of it (tasks are
+        handed out in increasing order)."""
+        return {role for role, queue in self.emitter.occupied.items()
+                if any(hold[3] >= first_task for hold in queue)}
 
     def _state(self, roles: set[str], state: dict) -> tuple[tuple, list]:
         """(structure, handles) of what the following steps can wait for: the slots of the
@@ -379,14 +385,14 @@ class _Skipper:
             if begin < 0:
                 continue
             end = self.periodic_end[p][begin] if begin >= p else self.periodic_end[p][p]
-            if begin < p and any(_key(self.steps[i]) != _key(self.steps[i + p])
+            if begin < p and any(self.steps[i] is not self.steps[i + p]
                                  for i in range(begin, p)):
                 continue
             n = (end - (s + 1) - 2 * p) // p  # whole periods to skip, two left to time
             if n < 1:
                 continue
-            roles = self._roles(begin, s, state)
             tasks = made[self.marks[s - p + 1]:]  # the last period's tasks
+            roles = self._roles(tasks[0])
             shape, handles = self._state(roles, state)
             now = (shape, self.sink.times(handles, tasks))
             self.snapshots[p, s] = now
@@ -435,11 +441,6 @@ class _Skipper:
         held.update(later_held)
         if state["out"] is not None:
             state["out"] = moved[id(state["out"])]
-
-
-def _key(step: _Step) -> tuple:
-    return (step.work, tuple((x.role, x.bytes, x.footprint, x.span, x.until_store)
-                             for x in step.loads), step.out, step.store, step.macs)
 
 
 class _Tasks:

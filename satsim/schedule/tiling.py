@@ -208,29 +208,37 @@ def _part_tiles(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappi
     n_outer = len(ks) > 1 or total.a * len(ns) + total.b <= total.a + total.b * len(ms)
     order = ([(i, j) for j in range(len(ns)) for i in range(len(ms))] if n_outer
              else [(i, j) for i in range(len(ms)) for j in range(len(ns))])
+    whole = len(ks) == 1
+    same: dict[tuple, Tile] = {}  # equal tiles are one object
+
+    def tile(h: int, w: int, d: int, a: int, b: int, c: int, first: bool, last: bool,
+             stays_a: bool, stays_b: bool) -> Tile:
+        key = (h, w, d, a, b, c, first, last, stays_a, stays_b)
+        if key not in same:
+            stream = d if pattern is None else pattern.compressed_length(d)
+            if stationarity is Stationarity.OS:
+                run = FoldRun(-(-h // rows) * -(-w // cols), stream)
+            else:
+                run = FoldRun(-(-stream // rows) * -(-w // cols), h)
+            same[key] = Tile(
+                load_a=0 if stays_a else a, load_b=0 if stays_b else b, a_bytes=a, b_bytes=b,
+                out=(c if whole else math.ceil(psum * h * w)) if first else 0,
+                store_c=c if last else 0,
+                cycles=run_cycles(run, stationarity, rows, cols, interleave),
+                macs=h * w * (d if pattern is None else pattern.kept(d)))
+        return same[key]
+
     steps: list[Tile] = []
     for g in range(batch):
         for step, (i, j) in enumerate(order):
             h, w = ms[i], ns[j]
+            c = c_of[(g * len(ms) + i) * len(ns) + j]
+            stays_b = whole and n_outer and step % len(ms) != 0
+            stays_a = whole and not n_outer and step % len(ns) != 0
             for q, d in enumerate(ks):
-                a = a_of[(g * len(ms) + i) * len(ks) + q]
-                b = b_of[(g * len(ks) + q) * len(ns) + j]
-                whole = len(ks) == 1
-                stays_b = whole and n_outer and step % len(ms) != 0
-                stays_a = whole and not n_outer and step % len(ns) != 0
-                stream = d if pattern is None else pattern.compressed_length(d)
-                if stationarity is Stationarity.OS:
-                    run = FoldRun(-(-h // rows) * -(-w // cols), stream)
-                else:
-                    run = FoldRun(-(-stream // rows) * -(-w // cols), h)
-                c = c_of[(g * len(ms) + i) * len(ns) + j]
-                last = q == len(ks) - 1
-                steps.append(Tile(
-                    load_a=0 if stays_a else a, load_b=0 if stays_b else b, a_bytes=a,
-                    b_bytes=b, out=(c if whole else math.ceil(psum * h * w)) if q == 0 else 0,
-                    store_c=c if last else 0,
-                    cycles=run_cycles(run, stationarity, rows, cols, interleave),
-                    macs=h * w * (d if pattern is None else pattern.kept(d))))
+                steps.append(tile(h, w, d, a_of[(g * len(ms) + i) * len(ks) + q],
+                                  b_of[(g * len(ks) + q) * len(ns) + j], c, q == 0,
+                                  q == len(ks) - 1, stays_a, stays_b))
     return steps
 
 
