@@ -277,3 +277,26 @@ def test_the_one_pass_clock_equals_the_simpy_engine(name, memory):
     assert (run.cycles, run.busy, run.peak_bytes) == (t.cycles, unit_busy(p, t), t.peak_bytes)
     assert run.tasks == len(p.program.tasks)
     assert run.timed < run.tasks if memory else run.timed == run.tasks
+
+
+def test_action_counts_add_up(resnet18_memory):
+    """Per GEMM: the MACs counted are its mapping's, gated slots and multiplexer selects
+    never negative and selects only on N:M ops; per op, DRAM bytes are its loads and stores,
+    and every byte loaded from DRAM is written into a buffer; SORE compares are n per weight
+    of each mask generated."""
+    trace, p, _ = resnet18_memory
+    for i, record in enumerate(trace.records):
+        op = p.ops[i]
+        acts = op.actions
+        assert all(count >= 0 for count in acts.values())
+        assert acts.get(("dram", "read_bytes"), 0) == op.dram_read_bytes
+        assert acts.get(("dram", "write_bytes"), 0) == op.dram_write_bytes
+        written = sum(n for (unit, what), n in acts.items()
+                      if unit.startswith("buffer:") and what == "write_bytes")
+        assert written >= op.dram_read_bytes
+        if isinstance(record, GemmOp):
+            assert acts[("stce", "mac")] == op.mapping.macs
+            assert (acts[("stce", "mux_select")] > 0) == (op.mapping.pattern is not None)
+        if isinstance(record, MaskGenOp):
+            groups = -(-record.elements // record.sparsity.m)
+            assert acts[("sore", "compare")] == groups * record.sparsity.m * record.sparsity.n

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
 from satsim.mapping import GemmMapping, map_gemm
+from satsim.schedule.actions import stce_actions, stream_actions, tile_actions, unit_actions
 from satsim.schedule.program import (
     Compute,
     Hold,
@@ -55,6 +56,7 @@ class OpPlan:
     dram_write_bytes: int = 0
     mapping: GemmMapping | None = None
     macs: int = 0  # executed by its steps (a GEMM's: its mapping's, tile by tile)
+    actions: dict[tuple[str, str], int] = field(default_factory=dict)  # (unit, action) -> n
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class _Step:
     out: int = 0  # a GEMM output tile started here, held until a later (or this) store
     store: int = 0
     macs: int = 0
+    actions: tuple[tuple[tuple[str, str], int], ...] = ()  # ((unit, action), count)
 
 
 @dataclass
@@ -120,7 +123,7 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
         if steps:
             made, read, written = emitter.emit(index, record, steps, waits)
             ops[index] = OpPlan(tuple(made), read, written, mapping,
-                                sum(step.macs for step in steps))
+                                sum(step.macs for step in steps), _actions(steps))
             done[index] = frozenset({made[-1]})
         else:
             ops[index] = OpPlan((), mapping=mapping)
@@ -129,6 +132,14 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
             graph.note(index, record)
         previous = done[index]
     return ops
+
+
+def _actions(steps: list[_Step]) -> dict[tuple[str, str], int]:
+    total: dict[tuple[str, str], int] = {}
+    for step in steps:
+        for key, count in step.actions:
+            total[key] = total.get(key, 0) + count
+    return total
 
 
 def _phase(record) -> Phase:
@@ -142,8 +153,12 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
            roles: dict[str, Slot] | None) -> list[_Step]:
     """The record's work as steps (no loads or stores on an ideal memory)."""
     if isinstance(record, GemmOp):
+        rows, cols = hw.array.rows, hw.array.cols
+        sparse = mapping.pattern is not None
         if roles is None:
-            return [_Step(Compute(part.cycles), macs=part.macs) for part in mapping.parts]
+            return [_Step(Compute(part.cycles), macs=part.macs, actions=stce_actions(
+                part.macs, part.run.folds * part.run.stream_cycles * rows * cols, sparse))
+                for part in mapping.parts]
         tiles = gemm_tiles(record, gemm_bytes(record, sizes, FORMAT_BYTES[hw.numerics.operand]),
                            mapping, hw, roles, policy.interleave, index)
         # A loaded operand stays on chip for the following tiles that load nothing for it.
@@ -164,27 +179,31 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
                              ("activations", tile.load_a, tile.a_bytes),
                              ("weights", tile.load_b, tile.b_bytes)) if moved]
                 same[key] = _Step(Compute(tile.cycles), loads, out=tile.out,
-                                  store=tile.store_c, macs=tile.macs)
+                                  store=tile.store_c, macs=tile.macs,
+                                  actions=tile_actions(tile, sparse, roles))
             steps.append(same[key])
         return steps
     work = _unit_work(index, record, hw, sizes)
     if work is None:
         return []
     if roles is None:
-        return [_Step(work)]
+        return [_Step(work, actions=unit_actions(work, record))]
     read = sizes.total(record.reads) if sizes is not None else 0
     written = sizes.total(record.writes) if sizes is not None else 0
-    elements = work.groups * work.m if isinstance(work, MaskJob) else work.elements
+    # The SORE streams whole groups; the vector unit, elements.
+    units = work.groups if isinstance(work, MaskJob) else work.elements
     steps, same = [], {}
-    for piece in chunks(elements, read, written, roles["vector"],
-                        f"record {index} ({record.layer})"):
+    for piece in chunks(units, read, written, roles["vector"],
+                        f"record {index} ({record.layer})",
+                        "group" if isinstance(work, MaskJob) else "element"):
         if piece not in same:
             count, load, store = piece
-            job = (MaskJob(-(-count // work.m), work.m) if isinstance(work, MaskJob)
+            job = (MaskJob(count, work.m) if isinstance(work, MaskJob)
                    else VectorJob(count, work.cycles_per_element))
             # The chunk's slot holds its inputs and then its results until they are stored.
             loads = [_Load("vector", load, load + store, until_store=True)] if load else []
-            same[piece] = _Step(job, loads, store=store)
+            same[piece] = _Step(job, loads, store=store, actions=unit_actions(
+                job, record) + stream_actions(load, store, roles["vector"].buffer))
         steps.append(same[piece])
     return steps
 

@@ -116,6 +116,10 @@ class Tile:
     store_c: int
     cycles: int
     macs: int
+    slots: int  # PE multiply-accumulate slots its folds stream through (R x C per cycle)
+    a_reads: int  # times the array reads its A tile (once per column of folds)
+    b_reads: int  # times it reads its B tile (OS: once per row of folds; WS: once)
+    psum: int  # partial-sum bytes it reads back and rewrites (a slice after the first)
 
 
 def split(total: int, units: list[int]) -> list[int]:
@@ -218,14 +222,18 @@ def _part_tiles(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappi
             stream = d if pattern is None else pattern.compressed_length(d)
             if stationarity is Stationarity.OS:
                 run = FoldRun(-(-h // rows) * -(-w // cols), stream)
+                b_reads = -(-h // rows)
             else:
                 run = FoldRun(-(-stream // rows) * -(-w // cols), h)
+                b_reads = 1
             same[key] = Tile(
                 load_a=0 if stays_a else a, load_b=0 if stays_b else b, a_bytes=a, b_bytes=b,
                 out=(c if whole else math.ceil(psum * h * w)) if first else 0,
                 store_c=c if last else 0,
                 cycles=run_cycles(run, stationarity, rows, cols, interleave),
-                macs=h * w * (d if pattern is None else pattern.kept(d)))
+                macs=h * w * (d if pattern is None else pattern.kept(d)),
+                slots=run.folds * run.stream_cycles * rows * cols, a_reads=-(-w // cols),
+                b_reads=b_reads, psum=0 if whole or first else math.ceil(psum * h * w))
         return same[key]
 
     steps: list[Tile] = []
@@ -242,9 +250,10 @@ def _part_tiles(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappi
     return steps
 
 
-def chunks(elements: int, in_bytes: int, out_bytes: int, slot: Slot,
-           what: str) -> list[tuple[int, int, int]]:
-    """A streamed job in pieces that fit one slot: ``(elements, load, store)`` each."""
+def chunks(elements: int, in_bytes: int, out_bytes: int, slot: Slot, what: str,
+           unit: str = "element") -> list[tuple[int, int, int]]:
+    """A streamed job of ``elements`` units (elements, or the SORE's groups) in pieces that
+    fit one slot: ``(units, load, store)`` each."""
     per = (in_bytes + out_bytes) / elements
     most = min(elements, int(slot.bytes // per)) if per else elements
 
@@ -254,7 +263,7 @@ def chunks(elements: int, in_bytes: int, out_bytes: int, slot: Slot,
     while most > 0 and worst(most) > slot.bytes:
         most -= 1
     if most < 1:
-        raise SatsimError(f"{what}: one element's {math.ceil(per)} bytes do not fit a "
+        raise SatsimError(f"{what}: one {unit}'s {math.ceil(per)} bytes do not fit a "
                           f"{slot.bytes}-byte slot of buffer {slot.buffer}",
                           field=f"memory.buffers.{slot.buffer.split(':')[0]}.kib")
     sizes = [min(most, elements - s) for s in range(0, elements, most)]

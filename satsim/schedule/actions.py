@@ -1,0 +1,62 @@
+"""Action counts: what each step of the schedule does, for the energy model to price.
+
+Counts are per ``(unit, action)``, non-negative by construction:
+
+* ``stce``: ``mac`` (multiply-accumulates executed), ``mac_gated`` (MAC slots of the folds'
+  streams that did no work: edge tiles, N:M padding), ``mux_select`` (an N:M MAC picks its
+  activation through the PE's M:1 multiplexer);
+* ``buffer:<name>``: ``read_bytes`` and ``write_bytes``: DRAM loads write a buffer; the array
+  reads its A tile once per column of folds and its B tile once per row of folds (OS) or
+  once (WS), writes its results (and, over a sliced reduction, reads and writes the fp32
+  partial sums of every slice after the first); a store reads the results back; a streamed
+  chunk is written and read once in each direction;
+* ``dram``: ``read_bytes``, ``write_bytes``;
+* ``sore``: ``compare`` (each weight against the n kept ones of its group);
+* ``vector``: ``lane_op`` (an element's operation on one lane: its cycles per element), and
+  ``update_lane_op`` for the optimizer.
+"""
+
+from __future__ import annotations
+
+from satsim.schedule.program import MaskJob, VectorJob
+from satsim.schedule.tiling import Slot, Tile
+from satsim.trace.schema import MaskGenOp, UpdateOp
+
+Actions = tuple[tuple[tuple[str, str], int], ...]
+
+
+def stce_actions(macs: int, slots: int, sparse: bool) -> Actions:
+    return ((("stce", "mac"), macs), (("stce", "mac_gated"), slots - macs),
+            (("stce", "mux_select"), macs if sparse else 0))
+
+
+def tile_actions(tile: Tile, sparse: bool, roles: dict[str, Slot]) -> Actions:
+    """A GEMM tile's array work and its buffer and DRAM traffic."""
+    act, wgt, out = (roles[r].buffer for r in ("activations", "weights", "outputs"))
+    psum = tile.psum
+    return (*stce_actions(tile.macs, tile.slots, sparse),
+            ((f"buffer:{act}", "write_bytes"), tile.load_a),
+            ((f"buffer:{act}", "read_bytes"), tile.a_bytes * tile.a_reads),
+            ((f"buffer:{wgt}", "write_bytes"), tile.load_b),
+            ((f"buffer:{wgt}", "read_bytes"), tile.b_bytes * tile.b_reads),
+            ((f"buffer:{out}", "write_bytes"), tile.store_c + psum),
+            ((f"buffer:{out}", "read_bytes"), tile.store_c + psum),
+            (("dram", "read_bytes"), tile.load_a + tile.load_b),
+            (("dram", "write_bytes"), tile.store_c))
+
+
+def stream_actions(load: int, store: int, buffer: str) -> Actions:
+    """A streamed chunk: DMA writes its inputs, the unit reads them and writes its results,
+    the DMA reads those back."""
+    return (((f"buffer:{buffer}", "write_bytes"), load + store),
+            ((f"buffer:{buffer}", "read_bytes"), load + store),
+            (("dram", "read_bytes"), load), (("dram", "write_bytes"), store))
+
+
+def unit_actions(work: MaskJob | VectorJob, record) -> Actions:
+    """The SORE's compares or the vector unit's lane operations of one job."""
+    if isinstance(work, MaskJob):
+        kept = record.sparsity.n if isinstance(record, MaskGenOp) else 1
+        return ((("sore", "compare"), work.groups * work.m * kept),)
+    action = "update_lane_op" if isinstance(record, UpdateOp) else "lane_op"
+    return ((("vector", action), work.elements * work.cycles_per_element),)
