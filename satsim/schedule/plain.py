@@ -19,7 +19,12 @@ chunk of streamed vector / update / SORE work (load the inputs, compute, store t
 Loads run one step ahead when their buffers are double-buffered; a load waits for a free slot
 (the slot's previous data released by the last step that used it); a GEMM's result holds an
 output slot until it is stored. On an ideal memory there are no loads or stores, and a GEMM
-is one task per part of its mapping (the closed forms, exactly).
+is one task per part of its mapping (the closed forms, exactly). With a memory system all
+transfers go through one DMA queue in Program order, so ops that use DRAM follow each other
+and overlap only within their own pipeline (overlapping them is a scheduling optimization).
+
+The emitter hands each task to a sink: :class:`_Tasks` builds the Program (for the engines,
+the reference and the timeline), :mod:`satsim.timing.fast` times it on the fly.
 """
 
 from __future__ import annotations
