@@ -19,9 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-# (model, batch) as in workloads/recipes/capture.sh
-SHIPPED = [("resnet9-cifar", 32), ("vit-tiny", 8), ("vgg19-cifar", 32), ("resnet18-cifar", 32),
-           ("resnet50-imagenet", 8), ("vgg16-cifar", 32), ("gpt2-small", 1)]
+# (model, batch, options) as in workloads/recipes/capture.sh
+SHIPPED = [("resnet9-cifar", 32, []), ("vit-tiny", 8, []), ("vgg19-cifar", 32, []),
+           ("resnet18-cifar", 32, []), ("resnet50-imagenet", 8, []), ("vgg16-cifar", 32, []),
+           ("gpt2-small", 1, ["--model-option", "seq=512"])]
 METHODS = ("dense", "srste", "bdwp")
 
 
@@ -44,16 +45,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per capture (median)")
     parser.add_argument("--models", help="comma-separated subset of the shipped models")
     args = parser.parse_args()
-    models = args.models.split(",") if args.models else [m for m, _ in SHIPPED]
+    models = args.models.split(",") if args.models else [m for m, _, _ in SHIPPED]
     print("| capture | median s | peak RSS GB |\n|---|---|---|", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "t.jsonl")
-        for model, batch in SHIPPED:
+        for model, batch, options in SHIPPED:
             if model not in models:
                 continue
-            cases = [(f"{model} {method} batch {batch}",
-                      [model, "--method", method, "--nm", "2:8", "--batch", str(batch)])
-                     for method in METHODS]
+            shape = " ".join(o for o in options if o != "--model-option")
+            cases = [(f"{model} {method} batch {batch} {shape}".rstrip(),
+                      [model, "--method", method, "--nm", "2:8", "--batch", str(batch),
+                       *options]) for method in METHODS]
             cases.append((f"{model} bdwp batch 64 --shapes-only",
                           [model, "--method", "bdwp", "--nm", "2:8", "--batch", "64",
                            "--shapes-only"]))

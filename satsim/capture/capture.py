@@ -276,7 +276,8 @@ def _trace(cs: CaptureSpec, table: dict[str, LayerInfo], cap: Capture, losses) -
         "options": cs.options,
         "losses": [round(v, 6) for v in losses if math.isfinite(v)],
     }
-    name = cs.model if not cs.options else f"{cs.model}-custom"
+    # Another input length is the same model; any other option builds another one.
+    name = cs.model if not _model_options(cs) else f"{cs.model}-custom"
     header = TraceHeader(name=name, source="satsim capture", precision=cs.precision, meta=meta,
                          layers=table)
     return Trace(header=header, records=tuple(cap.records), tensors=tuple(cap.tensors))

@@ -7,9 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
 
-capture() {  # model batch
+capture() {  # model batch [capture options]
+    local model=$1 batch=$2
+    shift 2
     for method in dense srste bdwp; do
-        satsim capture "$1" --method "$method" --nm 2:8 --batch "$2" --out "$1-$method.jsonl"
+        satsim capture "$model" --method "$method" --nm 2:8 --batch "$batch" "$@" \
+            --out "$model-$method.jsonl"
     done
 }
 
@@ -20,7 +23,9 @@ capture vgg19-cifar 32
 capture resnet18-cifar 32
 capture resnet50-imagenet 8
 capture vgg16-cifar 32
-capture gpt2-small 1
+# One 512-token sequence: the full 1,024-token context needs 2.7-2.9 GB to capture in fp32
+# (docs/capture.md), half the context fits 2 GB.
+capture gpt2-small 1 --model-option seq=512
 # Tensor dumps for the functional model: three resnet18-cifar layers (a stride-1 conv, a
 # stride-2 conv, the classifier) in bf16 at batch 2.
 satsim capture resnet18-cifar --method bdwp --nm 2:8 --batch 2 --precision bf16 \
