@@ -108,13 +108,13 @@ class _Spec:
 def plan(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Plan:
     """Schedule ``trace`` on ``hw`` under ``policy`` in the plain order."""
     sink = _Tasks()
-    emitter = _Emitter(hw, sink)
+    emitter = Emitter(hw, sink)
     ops = walk(trace, hw, policy, emitter)
     return Plan(sink.program(emitter.roles), ops)
 
 
 def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
-         emitter: _Emitter) -> dict[int, OpPlan]:
+         emitter: Emitter) -> dict[int, OpPlan]:
     """Emit every record's steps in trace order, each waiting for what it depends on."""
     graph = _Hazards(trace) if trace.has_graph else None
     sizes = Sizes(trace, hw) if trace.has_graph else None
@@ -247,7 +247,7 @@ def _unit_work(index: int, record, hw: HardwareConfig, sizes: Sizes | None) -> W
     raise TypeError(f"unknown record {record!r}")
 
 
-class _Emitter:
+class Emitter:
     """Walks each op's steps in Program order and hands every task to a sink, with slot
     reuse as dependencies: :class:`_Tasks` builds the Program, a timing sink
     (:mod:`satsim.timing.fast`) times it on the fly. Handles are the sink's."""
@@ -358,7 +358,7 @@ class _Skipper:
     MAX_PERIOD = 256
     MIN_STEPS = 16  # fewer: nothing to gain
 
-    def __init__(self, emitter: _Emitter, steps: list[_Step]):
+    def __init__(self, emitter: Emitter, steps: list[_Step]):
         self.emitter, self.sink, self.steps = emitter, emitter.sink, steps
         keys = [id(step) for step in steps]  # equal steps are one object (see _steps)
         last: dict = {}
