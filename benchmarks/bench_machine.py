@@ -1,32 +1,31 @@
 """Whole-iteration machine simulation speed: the one-pass clock, and plan + SimPy execute.
 
-    python benchmarks/bench_machine.py [--repeat 5]
+    python benchmarks/bench_machine.py [--repeat 5] [--no-simpy]
 
 The SAT preset with a DRAM and buffer system (four DDR4-2400 channels at 80 %, 1 MiB
 activations, 512 KiB weights, 512 KiB outputs, 256 KiB vector buffer), the sat dataflow,
 bdwp 2:8, on shape-only captures (needs the torch extra): ResNet-18 CIFAR at batch 32 and
-64, ResNet-50 ImageNet at batch 32, GPT-2 small at batch 8 and 512 tokens. One process,
-after a warm-up run; prints medians of the one-pass clock (``satsim.timing.fast``), of
-building the Program and executing it with SimPy (the same numbers, tested), the Program's
-tasks, the events SimPy processed and the process's peak RSS. Targets (issue "The whole SAT
-machine"): ResNet-18 b32 <= 0.5 s, ResNet-50 b32 <= 2 s, GPT-2 b8 s512 <= 2 s, peak memory
-<= 1 GB, b64 / b32 <= 1.3.
+64, ResNet-50 ImageNet at batch 32, GPT-2 small at batch 8 and 512 tokens. The traces are
+captured here and written to temporary files; each is then simulated in a fresh process that
+imports satsim without torch, after a warm-up run, so that its peak RSS is the simulator's.
+Prints medians of the one-pass clock (``satsim.timing.fast``) and of building the Program
+and executing it with SimPy (the same numbers, tested), the Program's tasks, those timed one
+by one, the events SimPy processed, the process's peak RSS, and the b64 / b32 time ratio.
+Targets (issue "The whole SAT machine"): ResNet-18 b32 <= 0.5 s, ResNet-50 b32 <= 2 s,
+GPT-2 b8 s512 <= 2 s, peak memory <= 1 GB, b64 / b32 <= 1.3.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-
-from satsim.capture.capture import CaptureSpec, capture
-from satsim.config import load_dataflow, load_hardware
-from satsim.schedule.plain import plan
-from satsim.timing.fast import evaluate
-from satsim.timing.machine import execute
-from satsim.timing.units import Machine
-from satsim.types import NMPattern
+from pathlib import Path
 
 MEMORY = {"dram": {"channels": 4, "gbps_per_channel": 19.2, "efficiency": 0.8, "latency_ns": 100},
           "buffers": {"act": {"kib": 1024, "holds": ["activations"]},
@@ -37,36 +36,67 @@ CASES = [("resnet18-cifar", 32, {}), ("resnet18-cifar", 64, {}),
          ("resnet50-imagenet", 32, {}), ("gpt2-small", 8, {"seq": 512})]
 
 
+def child(path: str, repeat: int, simpy: bool) -> None:
+    """Time one trace in this process (no torch) and print a JSON line."""
+    from satsim.config import load_dataflow, load_hardware
+    from satsim.schedule.plain import plan
+    from satsim.timing.fast import evaluate
+    from satsim.timing.machine import execute
+    from satsim.timing.units import Machine
+    from satsim.trace.io import read_trace
+
+    trace = read_trace(path)
+    hw, policy = load_hardware("sat", [("memory", MEMORY)]), load_dataflow("sat")
+    run = evaluate(trace, hw, policy)  # warm-up
+    fast, slow, events = [], [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        evaluate(trace, hw, policy)
+        fast.append(time.perf_counter() - t0)
+    if simpy:
+        for _ in range(max(1, repeat // 2)):
+            t0 = time.perf_counter()
+            events = execute(plan(trace, hw, policy).program, Machine.from_hardware(hw)).events
+            slow.append(time.perf_counter() - t0)
+    print(json.dumps({"fast": statistics.median(fast),
+                      "simpy": statistics.median(slow) if slow else None,
+                      "tasks": run.tasks, "timed": run.timed, "events": events,
+                      "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median)")
+    parser.add_argument("--no-simpy", action="store_true", help="time the one-pass clock only")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    hw, policy = load_hardware("sat", [("memory", MEMORY)]), load_dataflow("sat")
-    machine = Machine.from_hardware(hw)
-    print("| workload | one pass s | plan s | SimPy s | tasks | events |\n"
-          "|---|---|---|---|---|---|")
-    for model, batch, options in CASES:
-        trace = capture(CaptureSpec(model=model, method="bdwp", nm=NMPattern(2, 8),
-                                    batch=batch, shapes_only=True, options=options))
-        evaluate(trace, hw, policy)  # warm-up
-        fast, plans, runs = [], [], []
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            evaluate(trace, hw, policy)
-            t1 = time.perf_counter()
-            p = plan(trace, hw, policy)
-            t2 = time.perf_counter()
-            timeline = execute(p.program, machine)
-            t3 = time.perf_counter()
-            fast.append(t1 - t0)
-            plans.append(t2 - t1)
-            runs.append(t3 - t2)
-        label = f"{model} b{batch}" + (f" s{options['seq']}" if "seq" in options else "")
-        print(f"| {label} | {statistics.median(fast):.2f} | {statistics.median(plans):.2f} | "
-              f"{statistics.median(runs):.2f} | {len(p.program.tasks)} | {timeline.events} |",
-              flush=True)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
-    print(f"\npeak RSS of this process (torch and the captures included): {peak:.2f} GB")
+    if args.child:
+        child(args.child, args.repeat, not args.no_simpy)
+        return
+    from satsim.capture.capture import CaptureSpec, capture
+    from satsim.trace.io import write_trace
+    from satsim.types import NMPattern
+
+    print("| workload | one pass s | plan + SimPy s | tasks | timed | events | peak RSS GB |\n"
+          "|---|---|---|---|---|---|---|", flush=True)
+    fast = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for model, batch, options in CASES:
+            path = Path(tmp) / f"{model}-{batch}.jsonl"
+            write_trace(capture(CaptureSpec(model=model, method="bdwp", nm=NMPattern(2, 8),
+                                            batch=batch, shapes_only=True, options=options)),
+                        path)
+            argv = [sys.executable, __file__, "--child", str(path), "--repeat", str(args.repeat)]
+            done = subprocess.run([*argv, *(["--no-simpy"] if args.no_simpy else [])],
+                                  capture_output=True, text=True, check=True)
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            label = f"{model} b{batch}" + (f" s{options['seq']}" if "seq" in options else "")
+            fast[model, batch] = r["fast"]
+            simpy = f"{r['simpy']:.2f}" if r["simpy"] is not None else "-"
+            print(f"| {label} | {r['fast']:.2f} | {simpy} | {r['tasks']} | {r['timed']} | "
+                  f"{r['events'] or '-'} | {r['rss_gb']:.2f} |", flush=True)
+    ratio = fast["resnet18-cifar", 64] / fast["resnet18-cifar", 32]
+    print(f"\nResNet-18 b64 / b32 (one pass): {ratio:.2f}x")
 
 
 if __name__ == "__main__":
