@@ -30,7 +30,7 @@ the reference and the timeline), :mod:`satsim.timing.fast` times it on the fly.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from satsim.config import DataflowPolicy, HardwareConfig
@@ -127,8 +127,9 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
         steps = _steps(index, record, mapping, hw, policy, sizes, emitter.roles)
         if steps:
             made, read, written = emitter.emit(index, record, steps, waits)
+            actions = _actions(steps)
             ops[index] = OpPlan(tuple(made), read, written, mapping,
-                                sum(step.macs for step in steps), _actions(steps))
+                                actions.get(("stce", "mac"), 0), actions)
             done[index] = frozenset({made[-1]})
         else:
             ops[index] = OpPlan((), mapping=mapping)
@@ -141,9 +142,11 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
 
 def _actions(steps: list[_Step]) -> dict[tuple[str, str], int]:
     total: dict[tuple[str, str], int] = {}
-    for step in steps:
+    # Equal steps are one object (see _steps): count each distinct step once, times its uses.
+    uses = Counter(map(id, steps))
+    for step in {id(step): step for step in steps}.values():
         for key, count in step.actions:
-            total[key] = total.get(key, 0) + count
+            total[key] = total.get(key, 0) + count * uses[id(step)]
     return total
 
 
