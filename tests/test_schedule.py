@@ -114,6 +114,9 @@ MEMORY = {"dram": {"channels": 4, "gbps_per_channel": 19.2, "efficiency": 0.8, "
                       "out": {"kib": 512, "holds": ["outputs"]},
                       "vec": {"kib": 256, "holds": ["vector"]}}}
 WITH_MEMORY = load_hardware("sat", [("memory", MEMORY)])
+# Single-buffered activations and vector streams: loads no longer run ahead.
+MIXED = load_hardware("sat", [("memory", MEMORY), ("memory.buffers.act.double_buffer", False),
+                              ("memory.buffers.vec.double_buffer", False)])
 
 
 @pytest.fixture(scope="module")
@@ -260,16 +263,17 @@ def test_every_idle_cycle_of_a_unit_is_attributed(resnet18_memory):
 
 @pytest.mark.parametrize("name", ["resnet9-cifar-bdwp", "vit-tiny-srste", "resnet18-cifar-dense",
                                   "vgg16-cifar-bdwp", "resnet50-imagenet-srste"])
-@pytest.mark.parametrize("memory", [True, False])
+@pytest.mark.parametrize("memory", ["double", "mixed", None])
 def test_the_one_pass_clock_equals_the_simpy_engine(name, memory):
     """Timing the schedule as it is emitted gives, record by record, the start, end, busy
     cycles, stalls and bytes of building the Program and executing it with SimPy, and the
-    same cycles, unit busy cycles and buffer peaks, though with memory it times only a part
-    of the tasks one by one (it skips repeating periods of identical steps)."""
+    same cycles, unit busy cycles and buffer peaks, double or single buffered, though with
+    memory it times only a part of the tasks one by one (it skips repeating periods of
+    identical steps)."""
     from satsim.timing.accounting import op_timings, unit_busy
     from satsim.timing.fast import evaluate
     trace = read_trace(shipped("workloads", (".jsonl",))[name])
-    hw = WITH_MEMORY if memory else SAT
+    hw = {"double": WITH_MEMORY, "mixed": MIXED, None: SAT}[memory]
     p = plan(trace, hw, POLICY)
     t = execute(p.program, Machine.from_hardware(hw))
     run = evaluate(trace, hw, POLICY)

@@ -418,7 +418,10 @@ class _Skipper:
             n = (end - (s + 1) - 2 * p) // p  # whole periods to skip, two left to time
             if n < 1:
                 continue
-            tasks = made[self.marks[s - p + 1]:]  # the last period's tasks
+            first = self.marks.get(s - p + 1)  # None: that step was skipped, not timed
+            if first is None:
+                continue
+            tasks = made[first:]  # the last period's tasks
             roles = self._roles(tasks[0])
             shape, handles = self._state(roles, state)
             now = (shape, self.sink.times(handles, tasks))
@@ -440,12 +443,14 @@ class _Skipper:
     def _shift(self, s, n, p, delta, roles, handles, tasks, loads_of, held, state) -> None:
         moved = self.sink.shift(handles, tasks, n, delta)
         queues = [q for role, q in self.emitter.occupied.items() if role in roles]
+        # The holdings n periods on: copies at the shifted times, for the slot waits to come.
+        # Occupancy repeats with the periods, so the peaks are those of the periods already
+        # timed: copies are not counted, and a holding still pending here is dropped from the
+        # count (its copy will be released, not it).
         for queue in queues:
-            for hold in queue:  # the holdings n periods on: copies at the shifted times
-                copy = [hold[0], hold[1], moved.get(hold[2]), moved[hold[3]]]
-                moved[id(hold)] = copy
-                self.sink.hold(copy)
-                if hold[2] is None:  # still to be released: only its copy will be
+            for hold in queue:
+                moved[id(hold)] = [hold[0], hold[1], moved.get(hold[2]), moved[hold[3]]]
+                if hold[2] is None:
                     self.sink.drop(hold)
         for queue in queues:
             for i, hold in enumerate(queue):
