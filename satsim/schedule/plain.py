@@ -60,8 +60,12 @@ class OpPlan:
     dram_read_bytes: int = 0
     dram_write_bytes: int = 0
     mapping: GemmMapping | None = None
-    macs: int = 0  # executed by its steps (a GEMM's: its mapping's, tile by tile)
     actions: dict[tuple[str, str], int] = field(default_factory=dict)  # (unit, action) -> n
+
+    @property
+    def macs(self) -> int:
+        """Executed by its steps (a GEMM's: its mapping's, tile by tile)."""
+        return self.actions.get(("stce", "mac"), 0)
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,6 @@ class _Step:
     loads: list[_Load] = field(default_factory=list)
     out: int = 0  # a GEMM output tile started here, held until a later (or this) store
     store: int = 0
-    macs: int = 0
     actions: tuple[tuple[tuple[str, str], int], ...] = ()  # ((unit, action), count)
 
 
@@ -99,7 +102,7 @@ class _Step:
 class _Spec:
     work: Work
     deps: set[int]
-    holds: list[list] = field(default_factory=list)  # [buffer, bytes, until]
+    holds: list[list] = field(default_factory=list)  # [buffer, bytes, until, holder]
     op: int = 0
     phase: Phase | None = None
     label: str = ""
@@ -127,9 +130,7 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
         steps = _steps(index, record, mapping, hw, policy, sizes, emitter.roles)
         if steps:
             made, read, written = emitter.emit(index, record, steps, waits)
-            actions = _actions(steps)
-            ops[index] = OpPlan(tuple(made), read, written, mapping,
-                                actions.get(("stce", "mac"), 0), actions)
+            ops[index] = OpPlan(tuple(made), read, written, mapping, _actions(steps))
             done[index] = frozenset({made[-1]})
         else:
             ops[index] = OpPlan((), mapping=mapping)
@@ -164,7 +165,7 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
         rows, cols = hw.array.rows, hw.array.cols
         sparse = mapping.pattern is not None
         if roles is None:
-            return [_Step(Compute(part.cycles), macs=part.macs, actions=stce_actions(
+            return [_Step(Compute(part.cycles), actions=stce_actions(
                 part.macs, part.run.folds * part.run.stream_cycles * rows * cols, sparse))
                 for part in mapping.parts]
         tiles = gemm_tiles(record, gemm_bytes(record, sizes, FORMAT_BYTES[hw.numerics.operand]),
@@ -187,7 +188,7 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
                              ("activations", tile.load_a, tile.a_bytes),
                              ("weights", tile.load_b, tile.b_bytes)) if moved]
                 same[key] = _Step(Compute(tile.cycles), loads, out=tile.out,
-                                  store=tile.store_c, macs=tile.macs,
+                                  store=tile.store_c,
                                   actions=tile_actions(tile, sparse, roles))
             steps.append(same[key])
         return steps

@@ -38,6 +38,14 @@ class OpTiming:
     dram_write_bytes: int
 
 
+def stall_cause(unit: Unit, op: int, waiting: int) -> str:
+    """What record ``waiting`` waited for when its binding dependency ran on ``unit`` for
+    record ``op``: ``dram``, ``mask`` or ``dep``."""
+    if unit is Unit.DRAM:
+        return "dram"
+    return "mask" if op != waiting and unit is Unit.SORE else "dep"
+
+
 def op_timings(plan: Plan, timeline: Timeline) -> list[OpTiming]:
     """Per record of the trace, in trace order."""
     tasks = plan.program.tasks
@@ -56,9 +64,7 @@ def op_timings(plan: Plan, timeline: Timeline) -> list[OpTiming]:
             gap = start[task.id] - previous[task.id]
             if gap > 0:
                 cause = tasks[max(task.deps, key=lambda d: end[d])]
-                stalls["dram" if isinstance(cause.work, Transfer) else
-                       "mask" if cause.op != index and cause.unit is Unit.SORE else
-                       "dep"] += gap
+                stalls[stall_cause(cause.unit, cause.op, index)] += gap
         outside = [end[d] for t in op.tasks for d in tasks[t].deps if tasks[d].op != index]
         ready = max(outside, default=0)
         waited = max(0, previous[work[0].id] - ready) if work else 0

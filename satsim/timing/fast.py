@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.schedule.plain import Emitter, OpPlan, walk
 from satsim.schedule.program import Unit, Work
-from satsim.timing.accounting import OpTiming
+from satsim.timing.accounting import OpTiming, stall_cause
 from satsim.timing.machine import curves
-from satsim.timing.units import Machine, busy_cycles
+from satsim.timing.units import Machine, busy_cycles, latency
 from satsim.trace.schema import Trace
 
 
@@ -67,13 +67,10 @@ class _Clock:
                 outside = end[d]
         self.outside[op] = outside
         free = self.free[unit]
-        latency = self.machine.dram_latency_cycles if unit is Unit.DRAM else 0
-        start = max(ready + latency, free)
+        start = max(ready + latency(work, self.machine), free)
         cause = None
         if start > free and binding is not None:
-            cause = ("dram" if self.unit[binding] is Unit.DRAM else
-                     "mask" if self.op[binding] != op and self.unit[binding] is Unit.SORE else
-                     "dep")
+            cause = stall_cause(self.unit[binding], self.op[binding], op)
         self.start.append(start)
         end.append(start + busy_cycles(work, self.machine))
         self.op.append(op)
