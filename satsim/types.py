@@ -13,8 +13,9 @@ class Phase(StrEnum):
     FF = "FF"  # forward
     BP = "BP"  # backward, data gradient
     WG = "WG"  # backward, weight gradient
-    WU = "WU"  # weight update
-    MG = "MG"  # N:M mask / sparse-weight generation
+    WU = "WU"  # weight update (the WUVE)
+    MASK = "MASK"  # N:M mask / sparse-weight generation (the SORE)
+    VEC = "VEC"  # vector work outside the array: norms, activations, pooling, losses
 
 
 class Method(StrEnum):

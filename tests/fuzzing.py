@@ -350,7 +350,7 @@ TRACE_FIELDS = ["format", "version", "name", "source", "meta", "kind", "phase", 
 JSON_TOKENS = ["0", "-1", "1", "2", "1.5", "2.0", "-0", "1E2", "1e400", "-1e400", "1e-400", "NaN",
                "Infinity", "-Infinity", "true", "false", "null", '""', '" "', '"2:8"', '"2:4"',
                '"2:32"', '"3\\n:2"', '"8:2"', '"0:4"', '"1:1"', '"dense"', '"A"', '"B"', '"FF"',
-               '"BP"', '"WG"', '"WU"', '"MG"', '"gemm"', '"end"', '"vector"', '"satsim.trace"',
+               '"BP"', '"WG"', '"WU"', '"MASK"', '"gemm"', '"end"', '"vector"', '"satsim.trace"',
                '"a\\nb"', '"\\u0000"', '"\\ud800"', '"\\u2028"', '"\u2028"', "[]", "{}",
                "[1,2]", "[0,3]", "[3,0]", "[1,2,3]", '{"a":1}', str(2**31), str(2**63),
                str(2**64), str(10**30), BIG, HUGE, "-" + BIG, *DEEP, nested(2000, '{"a":', "}")]

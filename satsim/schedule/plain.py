@@ -152,9 +152,12 @@ def _actions(steps: list[_Step]) -> dict[tuple[str, str], int]:
 
 
 def _phase(record) -> Phase:
-    if isinstance(record, GemmOp | VectorOp):
+    """A GEMM's phase; the phase of the unit's work for the others."""
+    if isinstance(record, GemmOp):
         return record.phase
-    return Phase.WU if isinstance(record, UpdateOp) else Phase.MG
+    if isinstance(record, VectorOp):
+        return Phase.VEC
+    return Phase.WU if isinstance(record, UpdateOp) else Phase.MASK
 
 
 def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
