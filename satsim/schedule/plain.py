@@ -30,8 +30,11 @@ the reference and the timeline), :mod:`satsim.timing.fast` times it on the fly.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import Counter, deque
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
@@ -44,6 +47,7 @@ from satsim.schedule.program import (
     Program,
     Task,
     Transfer,
+    Unit,
     VectorJob,
     Work,
 )
@@ -127,9 +131,9 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
     for index, record in enumerate(trace.records):
         waits = graph.deps(record, done) if graph is not None else previous
         mapping = map_gemm(record, hw, policy) if isinstance(record, GemmOp) else None
-        steps = _steps(index, record, mapping, hw, policy, sizes, emitter.roles)
+        steps, periods = _steps(index, record, mapping, hw, policy, sizes, emitter.roles)
         if steps:
-            made, read, written = emitter.emit(index, record, steps, waits)
+            made, read, written = emitter.emit(index, record, steps, waits, periods)
             ops[index] = OpPlan(tuple(made), read, written, mapping, _actions(steps))
             done[index] = frozenset({made[-1]})
         else:
@@ -162,17 +166,19 @@ def _phase(record) -> Phase:
 
 def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
            policy: DataflowPolicy, sizes: Sizes | None,
-           roles: dict[str, Slot] | None) -> list[_Step]:
-    """The record's work as steps (no loads or stores on an ideal memory)."""
+           roles: dict[str, Slot] | None) -> tuple[list[_Step], set[int]]:
+    """The record's work as steps (no loads or stores on an ideal memory), and the periods
+    at which they may repeat themselves (see :class:`_Skipper`)."""
     if isinstance(record, GemmOp):
         rows, cols = hw.array.rows, hw.array.cols
         sparse = mapping.pattern is not None
         if roles is None:
             return [_Step(Compute(part.cycles), actions=stce_actions(
                 part.macs, part.run.folds * part.run.stream_cycles * rows * cols, sparse))
-                for part in mapping.parts]
-        tiles = gemm_tiles(record, gemm_bytes(record, sizes, FORMAT_BYTES[hw.numerics.operand]),
-                           mapping, hw, roles, policy.interleave, index)
+                for part in mapping.parts], set()
+        tiles, periods = gemm_tiles(
+            record, gemm_bytes(record, sizes, FORMAT_BYTES[hw.numerics.operand]), mapping, hw,
+            roles, policy.interleave, index)
         # A loaded operand stays on chip for the following tiles that load nothing for it.
         spans = {"activations": [1] * len(tiles), "weights": [1] * len(tiles)}
         for role, loads_it in (("activations", lambda u: u.load_a),
@@ -194,12 +200,12 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
                                   store=tile.store_c,
                                   actions=tile_actions(tile, sparse, roles))
             steps.append(same[key])
-        return steps
+        return steps, periods
     work = _unit_work(index, record, hw, sizes)
     if work is None:
-        return []
+        return [], set()
     if roles is None:
-        return [_Step(work, actions=unit_actions(work, record))]
+        return [_Step(work, actions=unit_actions(work, record))], set()
     read = sizes.total(record.reads) if sizes is not None else 0
     written = sizes.total(record.writes) if sizes is not None else 0
     # The SORE streams whole groups; the vector unit, elements.
@@ -217,7 +223,7 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
             same[piece] = _Step(job, loads, store=store, actions=unit_actions(
                 job, record) + stream_actions(load, store, roles["vector"].buffer))
         steps.append(same[piece])
-    return steps
+    return steps, {1}
 
 
 def _unit_work(index: int, record, hw: HardwareConfig, sizes: Sizes | None) -> Work | None:
@@ -283,8 +289,10 @@ class Emitter:
         self.sink.hold(hold)
         return hold
 
-    def emit(self, index: int, record, steps: list[_Step], waits) -> tuple[list, int, int]:
-        """The op's tasks (handles, in order), bytes read and written."""
+    def emit(self, index: int, record, steps: list[_Step], waits,
+             periods=()) -> tuple[list, int, int]:
+        """The op's tasks (handles, in order), bytes read and written. ``periods``: where
+        the steps may repeat themselves, for a sink that skips (see :class:`_Skipper`)."""
         sink, made = self.sink, []
         phase, label = _phase(record), record.layer
 
@@ -295,24 +303,22 @@ class Emitter:
 
         held: dict[int, list[tuple[list, bool]]] = {}  # last step -> (holding, until store)
         loads_of: dict[int, list] = {}
-        read = written = 0
+        # The output tile being accumulated, bytes read and written so far.
+        state = {"out": None, "read": 0, "written": 0}
 
         def load(s: int) -> None:
-            nonlocal read
             for item in steps[s].loads:
                 task = new(Transfer(item.bytes, write=False), self._wait_slot(item.role))
                 held.setdefault(s + item.span - 1, []).append(
                     (self._hold(item.role, task, item.footprint), item.until_store))
                 for user in range(s, s + item.span):
                     loads_of.setdefault(user, []).append(task)
-                read += item.bytes
+                state["read"] += item.bytes
 
         for s in range(min(self.lookahead, len(steps))):
             load(s)
-        state = {"out": None}
 
         def process(s: int) -> None:
-            nonlocal written
             step = steps[s]
             if s + self.lookahead < len(steps):
                 load(s + self.lookahead)
@@ -325,128 +331,137 @@ class Emitter:
             store = None
             if step.store:
                 store = new(Transfer(step.store, write=True), [compute])
-                written += step.store
+                state["written"] += step.store
                 if state["out"] is not None:
                     state["out"][2], state["out"] = store, None
             for hold, until_store in held.pop(s, []):
                 hold[2] = store if until_store and store is not None else compute
 
         skips = getattr(sink, "skips", False) and len(steps) >= _Skipper.MIN_STEPS
-        skipper = _Skipper(self, steps) if skips else None
+        skipper = _Skipper(self, index, steps, periods) if skips else None
         s = 0
         while s < len(steps):
             mark = len(made)
             process(s)
             if skipper is not None:
-                jump = skipper.after(s, made, mark, loads_of, held, state)
-                if jump:  # identical periods: the same bytes as the last one, again
-                    p, ahead = skipper.last_period, self.lookahead
-                    loaded = steps[s + 1 - p + ahead:s + 1 + ahead]
-                    read += jump // p * sum(x.bytes for step in loaded for x in step.loads)
-                    written += jump // p * sum(x.store for x in steps[s + 1 - p:s + 1])
-                    s += jump
+                s += skipper.after(s, made[mark], loads_of, held, state)
             s += 1
-        return made, read, written
+        return made, state["read"], state["written"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """What the steps after step ``s`` can depend on, for one candidate period."""
+
+    shape: tuple  # per role in use: holdings and which are pending; an output tile or not
+    handles: list  # the tasks whose times those are (slot holders and releasers, the tile)
+    times: tuple  # their starts and ends
+    free: tuple  # every unit's free time
+    tally: tuple  # the op's running busy cycles, stalls, tasks (the sink's) ...
+    bytes: tuple  # ... and its bytes read and written
 
 
 class _Skipper:
     """Skips whole periods of an op's steps once they repeat themselves exactly.
 
-    An op's steps are often periodic: identical chunks (period 1), the tiles of one column of
-    a GEMM (period: the tiles per column), the heads of a batched GEMM. After each step the
-    times the rest of the op can depend on (its units' free times, the slots of the roles it
-    uses, its pending loads and output tile) are compared with those one and two periods
-    earlier. Once two consecutive periods moved them all by the same ``delta`` over
-    identical steps, every further identical period will too (the schedule is a max-plus
-    recurrence of fixed structure), so the sink shifts that state by ``n * delta`` and
-    accounts for ``n`` more periods. Two periods are left at the end to be timed one by one.
+    An op's steps are periodic in nested loops (``periods`` comes with them): identical
+    chunks or tiles (period 1), the K slices of an output tile, the tiles of one column (or
+    row) of a GEMM, the instances of a batched GEMM. After each step the times the rest of the
+    op can depend on (its units' free times, the slots of the roles it uses, its pending
+    loads and output tile) are compared with those one and two periods earlier. Once two
+    consecutive periods moved them all by the same ``delta`` over identical steps, every
+    further identical period will too (the schedule is a max-plus recurrence of fixed
+    structure), so the sink shifts that state by ``n * delta`` and accounts for ``n`` more
+    periods. Two periods are left at the end to be timed one by one.
+
+    A period may itself contain skipped stretches of a shorter one (the tiles of a column
+    skipped, then whole columns): what a period did is the difference of the running tallies
+    (busy cycles, stalls, tasks, bytes) between two snapshots, not a list of its tasks, and
+    a snapshot stays valid after a skip (the times it holds are exact). Among the periods
+    that can skip after a step, the one skipping the most steps wins.
     """
 
-    MAX_PERIOD = 256
     MIN_STEPS = 16  # fewer: nothing to gain
 
-    def __init__(self, emitter: Emitter, steps: list[_Step]):
-        self.emitter, self.sink, self.steps = emitter, emitter.sink, steps
-        keys = [id(step) for step in steps]  # equal steps are one object (see _steps)
-        last: dict = {}
-        distances: dict[int, int] = {1: 0}
-        for i, key in enumerate(keys):  # how far back each step last appeared
-            if key in last and i - last[key] <= self.MAX_PERIOD:
-                distances[i - last[key]] = distances.get(i - last[key], 0) + 1
-            last[key] = i
-        self.periods = sorted(sorted(distances, key=distances.get, reverse=True)[:3])
-        # Per period: periodic_end[p][i] = first j >= i with keys[j] != keys[j - p].
-        self.periodic_end = {}
-        for p in self.periods:
-            ends, end = [0] * (len(keys) + 1), len(keys)
-            ends[len(keys)] = end
-            for i in range(len(keys) - 1, -1, -1):
-                if i < p or keys[i] != keys[i - p]:
-                    end = i
-                ends[i] = end
-            self.periodic_end[p] = ends
-        self.snapshots: dict[tuple[int, int], tuple] = {}  # (period, step) -> state
-        self.marks: dict[int, int] = {}  # step -> len(made) before it
+    def __init__(self, emitter: Emitter, index: int, steps: list[_Step], periods):
+        self.emitter, self.sink, self.index = emitter, emitter.sink, index
+        count = len(steps)
+        # Of use only if five periods fit: two timed to compare, one skipped, two at the end.
+        self.periods = sorted(p for p in set(periods) if p >= 1 and 5 * p <= count)
+        # Per period, the steps j >= p that differ from step j - p, then the end: bisected
+        # for how far the steps stay periodic. Equal steps are one object (see _steps).
+        keys = np.fromiter(map(id, steps), dtype=np.uint64, count=count)
+        self.breaks = {p: [*(np.flatnonzero(keys[p:] != keys[:-p]) + p).tolist(), count]
+                       for p in self.periods}
+        self.snapshots: dict[int, dict[int, _Snapshot]] = {p: {} for p in self.periods}
+        self.taken: dict[int, deque[int]] = {p: deque() for p in self.periods}
+        self.firsts: dict[int, object] = {}  # step -> its first task, if it was timed
 
-    def _roles(self, first_task) -> set[str]:
+    def _roles(self, first_task) -> tuple[str, ...]:
         """The roles whose slots the period used: those holding a task of it (tasks are
-        handed out in increasing order)."""
-        return {role for role, queue in self.emitter.occupied.items()
-                if any(hold[3] >= first_task for hold in queue)}
+        handed out in increasing order; copies made by a skip inside it come after)."""
+        return tuple(role for role, queue in self.emitter.occupied.items()
+                     if any(hold[3] >= first_task for hold in queue))
 
-    def _state(self, roles: set[str], state: dict) -> tuple[tuple, list]:
-        """(structure, handles) of what the following steps can wait for: the slots of the
-        roles in use (a pending load is the holder of one of them) and the output tile."""
+    def _snapshot(self, roles: tuple[str, ...], state: dict) -> _Snapshot:
+        """The slots of the roles in use (a pending load is the holder of one of them) and
+        the output tile: their structure and times; the units and the running tallies."""
         handles, shape = [], []
-        for role, queue in self.emitter.occupied.items():
-            if role in roles:
-                shape.append((role, len(queue), tuple(h[2] is None for h in queue)))
-                handles += [h[3] for h in queue] + [h[2] for h in queue if h[2] is not None]
+        for role in roles:
+            queue = self.emitter.occupied[role]
+            shape.append((role, len(queue), tuple(h[2] is None for h in queue)))
+            handles += [h[3] for h in queue] + [h[2] for h in queue if h[2] is not None]
         shape.append(state["out"] is not None)
         if state["out"] is not None:
             handles.append(state["out"][3])
-        return tuple(shape), handles
+        times, free, tally = self.sink.state(handles, self.index)
+        return _Snapshot(tuple(shape), handles, times, free, tally,
+                         (state["read"], state["written"]))
 
-    def after(self, s: int, made: list, mark: int, loads_of: dict, held: dict,
-              state: dict) -> int:
-        """Steps to skip after step ``s`` (0: none); ``made[mark:]`` are step ``s``'s tasks."""
-        self.marks[s] = mark
+    def after(self, s: int, first_task, loads_of: dict, held: dict, state: dict) -> int:
+        """Steps to skip after step ``s`` (0: none); ``first_task``: step ``s``'s first."""
+        self.firsts[s] = first_task
+        best, made = None, {}  # snapshots taken now, per roles in use
         for p in self.periods:
-            begin = s - 2 * p + 1
+            begin = s - 2 * p + 1  # the two periods compared: steps begin .. s
             if begin < 0:
                 continue
-            end = self.periodic_end[p][begin] if begin >= p else self.periodic_end[p][p]
-            if begin < p and any(self.steps[i] is not self.steps[i + p]
-                                 for i in range(begin, p)):
-                continue
+            breaks = self.breaks[p]
+            end = breaks[bisect_left(breaks, begin + p)]  # steps begin .. end-1 periodic
             n = (end - (s + 1) - 2 * p) // p  # whole periods to skip, two left to time
             if n < 1:
                 continue
-            first = self.marks.get(s - p + 1)  # None: that step was skipped, not timed
+            first = self.firsts.get(s - p + 1)  # None: that step was skipped, not timed
             if first is None:
                 continue
-            tasks = made[first:]  # the last period's tasks
-            roles = self._roles(tasks[0])
-            shape, handles = self._state(roles, state)
-            now = (shape, self.sink.times(handles, tasks))
-            self.snapshots[p, s] = now
-            self.snapshots.pop((p, s - 3 * p), None)
-            one, two = self.snapshots.get((p, s - p)), self.snapshots.get((p, s - 2 * p))
-            if one is None or two is None or not (now[0] == one[0] == two[0]):
+            roles = self._roles(first)
+            if roles not in made:
+                made[roles] = self._snapshot(roles, state)
+            now = made[roles]
+            snapshots, taken = self.snapshots[p], self.taken[p]
+            snapshots[s] = now
+            taken.append(s)
+            while taken[0] < s - 2 * p:
+                del snapshots[taken.popleft()]
+            one, two = snapshots.get(s - p), snapshots.get(s - 2 * p)
+            if one is None or two is None or not now.shape == one.shape == two.shape:
                 continue
-            deltas = {y - x for x, y in zip(one[1], now[1], strict=True)} | {
-                y - x for x, y in zip(two[1], one[1], strict=True)}
-            if len(deltas) != 1 or (delta := deltas.pop()) <= 0:
-                continue
-            self._shift(s, n, p, delta, roles, handles, tasks, loads_of, held, state)
-            self.snapshots.clear()
-            self.last_period = p
-            return n * p
-        return 0
+            moves = _moves(two, one, now)
+            if moves is not None and (best is None or n * p > best[0] * best[1]):
+                best = (n, p, now, one, *moves)
+        if best is None:
+            return 0
+        n, p, now, one, delta, units = best
+        period = tuple(y - x for x, y in zip(one.tally, now.tally, strict=True))
+        moved = self.sink.shift(now.handles, self.index, n, delta, units, period)
+        state["read"] += n * (now.bytes[0] - one.bytes[0])
+        state["written"] += n * (now.bytes[1] - one.bytes[1])
+        self._shift(s, n * p, moved, [r for r, *_ in now.shape[:-1]], loads_of, held, state)
+        return n * p
 
-    def _shift(self, s, n, p, delta, roles, handles, tasks, loads_of, held, state) -> None:
-        moved = self.sink.shift(handles, tasks, n, delta)
-        queues = [q for role, q in self.emitter.occupied.items() if role in roles]
+    def _shift(self, s, jump, moved, roles, loads_of, held, state) -> None:
+        """The emitter's state ``jump`` steps on: slots, pending loads and releases."""
+        queues = [self.emitter.occupied[role] for role in roles]
         # The holdings n periods on: copies at the shifted times, for the slot waits to come.
         # Occupancy repeats with the periods, so the peaks are those of the periods already
         # timed: copies are not counted, and a holding still pending here is dropped from the
@@ -459,7 +474,6 @@ class _Skipper:
         for queue in queues:
             for i, hold in enumerate(queue):
                 queue[i] = moved[id(hold)]
-        jump = n * p
         # Pending loads and releases of the period move on with it. A load of a role the
         # period does not load (an operand kept across it) is the same task throughout: it
         # keeps its place (its last user is where it was), and it ended before the computes
@@ -477,6 +491,26 @@ class _Skipper:
         held.update(later_held)
         if state["out"] is not None:
             state["out"] = moved[id(state["out"])]
+
+
+def _moves(two: _Snapshot, one: _Snapshot, now: _Snapshot):
+    """``(delta, units)`` if two consecutive periods moved every time by the same
+    ``delta > 0`` (units the periods did not use keep their free time) and did the same
+    work; else None."""
+    deltas = {y - x for x, y in zip(one.times, now.times, strict=True)}
+    deltas.update(y - x for x, y in zip(two.times, one.times, strict=True))
+    units = []
+    for unit, a, b, c in zip(Unit, two.free, one.free, now.free, strict=True):
+        if not a == b == c:
+            deltas.update((b - a, c - b))
+            units.append(unit)
+    if len(deltas) != 1 or (delta := deltas.pop()) <= 0:
+        return None
+    work = [(y - x, z - y) for x, y, z in zip(two.tally + two.bytes, one.tally + one.bytes,
+                                               now.tally + now.bytes, strict=True)]
+    if any(a != b for a, b in work):
+        return None
+    return delta, units
 
 
 class _Tasks:

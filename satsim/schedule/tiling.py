@@ -146,17 +146,23 @@ def _fit(slot: int, per_unit: float, granule: int, limit: int) -> int:
 
 
 def gemm_tiles(op: GemmOp, op_bytes: GemmBytes, mapping: GemmMapping, hw: HardwareConfig,
-               roles: dict[str, Slot], interleave: bool, index: int) -> list[Tile]:
+               roles: dict[str, Slot], interleave: bool,
+               index: int) -> tuple[list[Tile], set[int]]:
     """The steps of every part of ``op``, in execution order; their loads and stores add up
-    to what the loop order needs, their MACs to the op's."""
+    to what the loop order needs, their MACs to the op's. Also the periods of the loop nest
+    (steps per output tile, per row or column of tiles, per batch instance): where the
+    sequence can repeat itself, for the one-pass clock to skip."""
     weights = [p.shape.macs for p in mapping.parts]
     shares = zip(*(split(x, weights) for x in (op_bytes.a, op_bytes.b, op_bytes.c)),
                  strict=True)
     tiles: list[Tile] = []
+    periods = {1}
     for part, (a, b, c) in zip(mapping.parts, shares, strict=True):
-        tiles += _part_tiles(op, part, GemmBytes(a, b, c), mapping, hw, roles, interleave,
-                             index)
-    return tiles
+        more, loops = _part_tiles(op, part, GemmBytes(a, b, c), mapping, hw, roles,
+                                  interleave, index)
+        tiles += more
+        periods |= loops
+    return tiles, periods
 
 
 def _sizes(m: int, k: int, n: int, group: int, a_el: float, b_el: float, c_el: float,
@@ -180,7 +186,7 @@ def _sizes(m: int, k: int, n: int, group: int, a_el: float, b_el: float, c_el: f
 
 def _part_tiles(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMapping,
                 hw: HardwareConfig, roles: dict[str, Slot], interleave: bool,
-                index: int) -> list[Tile]:
+                index: int) -> tuple[list[Tile], set[int]]:
     rows, cols = hw.array.rows, hw.array.cols
     stationarity, pattern = mapping.stationarity, mapping.pattern
     m, k, n, batch = part.shape.m, part.shape.k, part.shape.n, part.shape.batch
@@ -247,7 +253,8 @@ def _part_tiles(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappi
                 steps.append(tile(h, w, d, a_of[(g * len(ms) + i) * len(ks) + q],
                                   b_of[(g * len(ks) + q) * len(ns) + j], c, q == 0,
                                   q == len(ks) - 1, stays_a, stays_b))
-    return steps
+    inner = len(ms) if n_outer else len(ns)  # tiles per column (N-outer) or row
+    return steps, {len(ks), len(ks) * inner, len(ks) * len(ms) * len(ns)}
 
 
 def chunks(elements: int, in_bytes: int, out_bytes: int, slot: Slot, what: str,

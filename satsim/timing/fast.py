@@ -35,9 +35,17 @@ class MachineRun:
     timed: int  # of which timed one by one (the rest: skipped runs of identical steps)
 
 
+_UNIT_AT = {unit: i for i, unit in enumerate(Unit)}
+_CAUSES = ("dram", "mask", "dep")
+_CAUSE_AT = {cause: len(Unit) + i for i, cause in enumerate(_CAUSES)}
+_TASKS = len(Unit) + len(_CAUSES)  # a tally: busy cycles per unit, stalls per cause, tasks
+
+
 class _Clock:
     """Timing sink: a handle is the task's index. It lets the emitter skip the middle of
-    runs of identical steps (``shift``), accounting for the steps it did not time."""
+    runs of identical steps (``shift``), accounting for the steps it did not time: per
+    record, a running tally of busy cycles per unit, stalls per cause (of the work on the
+    STCE, SORE or vector unit) and tasks, timed or skipped."""
 
     skips = True
 
@@ -49,12 +57,9 @@ class _Clock:
         self.unit: list[Unit] = []
         self.free = dict.fromkeys(Unit, 0)
         self.before: list[int] = []  # each task's unit free time when it was issued
-        self.cause: list[str | None] = []  # what the gap before it waited for
         self.holds: list[list] = []
         self.outside: dict[int, int] = {}  # record -> latest end of another record it waits for
-        self.extra_busy: dict[tuple[int, Unit], int] = {}  # skipped steps, per record and unit
-        self.extra_stall: dict[tuple[int, str], int] = {}
-        self.skipped = 0  # tasks accounted for without being timed one by one
+        self.tally: dict[int, list[int]] = {}
 
     def task(self, work: Work, deps: list, op: int, phase, label: str) -> int:
         unit = work.unit
@@ -68,15 +73,20 @@ class _Clock:
         self.outside[op] = outside
         free = self.free[unit]
         start = max(ready + latency(work, self.machine), free)
-        cause = None
-        if start > free and binding is not None:
-            cause = stall_cause(self.unit[binding], self.op[binding], op)
+        busy = busy_cycles(work, self.machine)
+        tally = self.tally.get(op)
+        if tally is None:
+            tally = self.tally[op] = [0] * (_TASKS + 1)
+        tally[_UNIT_AT[unit]] += busy
+        tally[_TASKS] += 1
+        if start > free and binding is not None and unit is not Unit.DRAM:
+            tally[_CAUSE_AT[stall_cause(self.unit[binding], self.op[binding], op)]] += (
+                start - free)
         self.start.append(start)
-        end.append(start + busy_cycles(work, self.machine))
+        end.append(start + busy)
         self.op.append(op)
         self.unit.append(unit)
         self.before.append(free)
-        self.cause.append(cause)
         self.free[unit] = end[-1]
         return len(end) - 1
 
@@ -87,14 +97,16 @@ class _Clock:
         """A holding whose release was skipped: its shifted copy stands for it."""
         hold[2] = -1
 
-    def times(self, handles: list, tasks: list) -> tuple[int, ...]:
-        units = sorted({self.unit[t] for t in tasks})
-        return (*(self.start[h] for h in handles), *(self.end[h] for h in handles),
-                *(self.free[u] for u in units))
+    def state(self, handles: list, op: int) -> tuple[tuple, tuple, tuple]:
+        """The starts and ends of ``handles``, every unit's free time, ``op``'s tally."""
+        start, end = self.start, self.end
+        return ((*(start[h] for h in handles), *(end[h] for h in handles)),
+                tuple(self.free.values()), tuple(self.tally[op]))
 
-    def shift(self, handles: list, tasks: list, n: int, delta: int) -> dict:
-        """Ghost copies of ``handles`` ``n * delta`` later; ``n`` more of ``tasks``'s step
-        accounted for; the step's units free that much later."""
+    def shift(self, handles: list, op: int, n: int, delta: int, units: list,
+              period: tuple) -> dict:
+        """Ghost copies of ``handles`` ``n * delta`` later; ``n`` more periods of ``op``
+        (``period``: what one added to its tally); ``units`` free that much later."""
         moved, offset = {}, n * delta
         for h in dict.fromkeys(handles):
             self.start.append(self.start[h] + offset)
@@ -102,19 +114,12 @@ class _Clock:
             self.op.append(self.op[h])
             self.unit.append(self.unit[h])
             self.before.append(self.before[h] + offset)
-            self.cause.append(None)
             moved[h] = len(self.end) - 1
-        for t in tasks:
-            unit, op = self.unit[t], self.op[t]
-            self.extra_busy[op, unit] = self.extra_busy.get((op, unit), 0) + n * (
-                self.end[t] - self.start[t])
-            if self.cause[t] is not None and unit is not Unit.DRAM:
-                key = (op, self.cause[t])
-                self.extra_stall[key] = self.extra_stall.get(key, 0) + n * (
-                    self.start[t] - self.before[t])
-        for unit in {self.unit[t] for t in tasks}:
+        tally = self.tally[op]
+        for i, x in enumerate(period):
+            tally[i] += n * x
+        for unit in units:
             self.free[unit] += offset
-        self.skipped += n * len(tasks)
         return moved
 
 
@@ -127,31 +132,24 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Machin
     start, end, unit_of = clock.start, clock.end, clock.unit
     rows, busy = [], dict.fromkeys(Unit, 0)
     for index, op in ops.items():
-        stalls = {"dram": 0, "mask": 0, "dep": 0}
-        work = [t for t in op.tasks if unit_of[t] is not Unit.DRAM]
-        for t in op.tasks:
-            busy[unit_of[t]] += end[t] - start[t]
-        for t in work:
-            if clock.cause[t] is not None:
-                stalls[clock.cause[t]] += start[t] - clock.before[t]
-        for cause in stalls:
-            stalls[cause] += clock.extra_stall.get((index, cause), 0)
+        tally = clock.tally.get(index, [0] * (_TASKS + 1))
         for unit in Unit:
-            busy[unit] += clock.extra_busy.get((index, unit), 0)
+            busy[unit] += tally[_UNIT_AT[unit]]
+        work = [t for t in op.tasks if unit_of[t] is not Unit.DRAM]
         waited = max(0, clock.before[work[0]] - clock.outside.get(index, 0)) if work else 0
         rows.append(OpTiming(
             record=index, unit=unit_of[work[0]] if work else None,
             start=min((start[t] for t in op.tasks), default=0),
             end=max((end[t] for t in op.tasks), default=0),
-            busy=sum(end[t] - start[t] for t in work) + sum(
-                clock.extra_busy.get((index, u), 0) for u in Unit if u is not Unit.DRAM),
-            stall_dram=stalls["dram"], stall_mask=stalls["mask"], stall_dep=stalls["dep"],
-            stall_unit=waited, dram_read_bytes=op.dram_read_bytes,
-            dram_write_bytes=op.dram_write_bytes))
+            busy=sum(tally[_UNIT_AT[u]] for u in Unit if u is not Unit.DRAM),
+            stall_dram=tally[_CAUSE_AT["dram"]], stall_mask=tally[_CAUSE_AT["mask"]],
+            stall_dep=tally[_CAUSE_AT["dep"]], stall_unit=waited,
+            dram_read_bytes=op.dram_read_bytes, dram_write_bytes=op.dram_write_bytes))
     buffers = {} if emitter.roles is None else {
         s.buffer: s.bytes * s.slots for s in emitter.roles.values()}
     held = curves(buffers, ((b, n, start[holder], end[until])
                             for b, n, until, holder in clock.holds if until != -1))
     peak = {name: max((h for _, h in curve), default=0) for name, curve in held.items()}
     timed = sum(len(op.tasks) for op in ops.values())
-    return MachineRun(ops, rows, busy, max(end, default=0), peak, timed + clock.skipped, timed)
+    tasks = sum(tally[_TASKS] for tally in clock.tally.values())
+    return MachineRun(ops, rows, busy, max(end, default=0), peak, tasks, timed)
