@@ -4,6 +4,8 @@
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from satsim.config import load_dataflow, load_hardware
 from satsim.errors import SatsimError
@@ -304,3 +306,19 @@ def test_action_counts_add_up(resnet18_memory):
         if isinstance(record, MaskGenOp):
             groups = -(-record.elements // record.sparsity.m)
             assert acts[("sore", "compare")] == groups * record.sparsity.m * record.sparsity.n
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**12), st.lists(st.integers(1, 10**6), min_size=1, max_size=40),
+       st.lists(st.integers(0, 39), max_size=60))
+def test_split_gives_the_remainder_to_the_largest_fractions(total, sizes, picks):
+    """Bytes in proportion to units (a few distinct sizes, repeated, as tiles come): each
+    share rounded down, one more byte to the largest fractions, ties to the later."""
+    from satsim.schedule.tiling import split
+    units = [sizes[i % len(sizes)] for i in picks] or sizes
+    whole = sum(units)
+    expected = [total * u // whole for u in units]
+    ranked = sorted(range(len(units)), key=lambda i: (total * units[i] % whole, i))
+    for i in ranked[len(ranked) - (total - sum(expected)):]:
+        expected[i] += 1
+    assert split(total, units) == expected

@@ -33,6 +33,8 @@ import math
 from bisect import bisect_left
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter, sub
 
 import numpy as np
 
@@ -179,28 +181,26 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
         tiles, periods = gemm_tiles(
             record, gemm_bytes(record, sizes, FORMAT_BYTES[hw.numerics.operand]), mapping, hw,
             roles, policy.interleave, index)
-        # A loaded operand stays on chip for the following tiles that load nothing for it.
-        spans = {"activations": [1] * len(tiles), "weights": [1] * len(tiles)}
-        for role, loads_it in (("activations", lambda u: u.load_a),
-                               ("weights", lambda u: u.load_b)):
-            run = 0
-            for t in range(len(tiles) - 1, -1, -1):
-                run += 1
-                if loads_it(tiles[t]):
-                    spans[role][t], run = run, 0
-        steps, same = [], {}  # equal steps are one object: runs compare by identity
-        for t, tile in enumerate(tiles):
-            key = (tile, spans["activations"][t], spans["weights"][t])
-            if key not in same:
-                loads = [_Load(role, moved, footprint, spans[role][t])
-                         for role, moved, footprint in (
-                             ("activations", tile.load_a, tile.a_bytes),
-                             ("weights", tile.load_b, tile.b_bytes)) if moved]
-                same[key] = _Step(Compute(tile.cycles), loads, out=tile.out,
-                                  store=tile.store_c,
-                                  actions=tile_actions(tile, sparse, roles))
-            steps.append(same[key])
-        return steps, periods
+        # A loaded operand stays on chip for the following tiles that load nothing for it:
+        # its span runs to the next tile that loads it. (Equal tiles are one object, and
+        # so are equal steps: runs compare by identity. Built with maps over the tiles, as
+        # a big GEMM has tens of thousands.)
+        count, spans = len(tiles), {}
+        for role, moved in (("activations", attrgetter("load_a")),
+                            ("weights", attrgetter("load_b"))):
+            at = list(compress(range(count), map(moved, tiles)))
+            spans[role] = dict(zip(at, map(sub, [*at[1:], count], at), strict=True))
+        keys = list(zip(map(id, tiles), map(spans["activations"].get, range(count)),
+                        map(spans["weights"].get, range(count)), strict=True))
+        same = {}
+        for key, tile in dict(zip(keys, tiles, strict=True)).items():
+            loads = [_Load(role, moved, footprint, span)
+                     for role, moved, footprint, span in (
+                         ("activations", tile.load_a, tile.a_bytes, key[1]),
+                         ("weights", tile.load_b, tile.b_bytes, key[2])) if moved]
+            same[key] = _Step(Compute(tile.cycles), loads, out=tile.out, store=tile.store_c,
+                              actions=tile_actions(tile, sparse, roles))
+        return list(map(same.__getitem__, keys)), periods
     work = _unit_work(index, record, hw, sizes)
     if work is None:
         return [], set()
@@ -210,20 +210,18 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
     written = sizes.total(record.writes) if sizes is not None else 0
     # The SORE streams whole groups; the vector unit, elements.
     units = work.groups if isinstance(work, MaskJob) else work.elements
-    steps, same = [], {}
-    for piece in chunks(units, read, written, roles["vector"],
-                        f"record {index} ({record.layer})",
-                        "group" if isinstance(work, MaskJob) else "element"):
-        if piece not in same:
-            count, load, store = piece
-            job = (MaskJob(count, work.m) if isinstance(work, MaskJob)
-                   else VectorJob(count, work.cycles_per_element))
-            # The chunk's slot holds its inputs and then its results until they are stored.
-            loads = [_Load("vector", load, load + store, until_store=True)] if load else []
-            same[piece] = _Step(job, loads, store=store, actions=unit_actions(
-                job, record) + stream_actions(load, store, roles["vector"].buffer))
-        steps.append(same[piece])
-    return steps, {1}
+    pieces = chunks(units, read, written, roles["vector"], f"record {index} ({record.layer})",
+                    "group" if isinstance(work, MaskJob) else "element")
+    same = {}  # equal steps are one object
+    for piece in set(pieces):
+        count, load, store = piece
+        job = (MaskJob(count, work.m) if isinstance(work, MaskJob)
+               else VectorJob(count, work.cycles_per_element))
+        # The chunk's slot holds its inputs and then its results until they are stored.
+        loads = [_Load("vector", load, load + store, until_store=True)] if load else []
+        same[piece] = _Step(job, loads, store=store, actions=unit_actions(
+            job, record) + stream_actions(load, store, roles["vector"].buffer))
+    return list(map(same.__getitem__, pieces)), {1}
 
 
 def _unit_work(index: int, record, hw: HardwareConfig, sizes: Sizes | None) -> Work | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import compress
 
 from satsim.config.hardware import HardwareConfig, MemoryConfig
 from satsim.errors import SatsimError
@@ -128,12 +129,21 @@ def split(total: int, units: list[int]) -> list[int]:
     fractions (ties: the later). Equal units get equal bytes except at most the last few, so
     identical tiles stay identical; no share exceeds its exact value rounded up."""
     whole = sum(units)
-    shares = [total * u // whole for u in units]
+    # Tiles and chunks come in a few sizes: work per distinct unit, not per share.
+    distinct = set(units)
+    shares = list(map({u: total * u // whole for u in distinct}.__getitem__, units))
     left = total - sum(shares)
-    if left:
-        by_fraction = sorted(range(len(units)), key=lambda i: (total * units[i] % whole, i))
-        for i in by_fraction[-left:]:
+    fraction: dict[int, list[int]] = {}  # fraction -> its units
+    for u in distinct:
+        fraction.setdefault(total * u % whole, []).append(u)
+    for f in sorted(fraction, reverse=True):  # the largest fractions first, then the later
+        if left <= 0:
+            break
+        have = set(fraction[f])
+        indices = list(compress(range(len(units)), map(have.__contains__, units)))
+        for i in indices[-left:]:
             shares[i] += 1
+        left -= len(indices)
     return shares
 
 
@@ -243,16 +253,18 @@ def _part_tiles(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappi
         return same[key]
 
     steps: list[Tile] = []
+    last = len(ks) - 1
     for g in range(batch):
         for step, (i, j) in enumerate(order):
             h, w = ms[i], ns[j]
             c = c_of[(g * len(ms) + i) * len(ns) + j]
             stays_b = whole and n_outer and step % len(ms) != 0
             stays_a = whole and not n_outer and step % len(ns) != 0
+            at_a, at_b = (g * len(ms) + i) * len(ks), g * len(ks) * len(ns) + j
             for q, d in enumerate(ks):
-                steps.append(tile(h, w, d, a_of[(g * len(ms) + i) * len(ks) + q],
-                                  b_of[(g * len(ks) + q) * len(ns) + j], c, q == 0,
-                                  q == len(ks) - 1, stays_a, stays_b))
+                key = (h, w, d, a_of[at_a + q], b_of[at_b + q * len(ns)], c, q == 0,
+                       q == last, stays_a, stays_b)
+                steps.append(same.get(key) or tile(*key))
     inner = len(ms) if n_outer else len(ns)  # tiles per column (N-outer) or row
     return steps, {len(ks), len(ks) * inner, len(ks) * len(ms) * len(ns)}
 
@@ -273,5 +285,5 @@ def chunks(elements: int, in_bytes: int, out_bytes: int, slot: Slot, what: str,
         raise SatsimError(f"{what}: one {unit}'s {math.ceil(per)} bytes do not fit a "
                           f"{slot.bytes}-byte slot of buffer {slot.buffer}",
                           field=f"memory.buffers.{slot.buffer.split(':')[0]}.kib")
-    sizes = [min(most, elements - s) for s in range(0, elements, most)]
+    sizes = [most] * (elements // most) + ([elements % most] if elements % most else [])
     return list(zip(sizes, split(in_bytes, sizes), split(out_bytes, sizes), strict=True))
