@@ -23,6 +23,7 @@ from satsim.config import (
 from satsim.errors import SatsimError
 from satsim.files import file_sha256
 from satsim.report.bounds import ideal_bounds
+from satsim.report.result import RunResult
 from satsim.report.summary import RunReport, Scope
 from satsim.simulate import simulate
 from satsim.trace.schema import Trace
@@ -93,6 +94,9 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     recorded = load_workload(path)
     trace = reannotate(recorded, method, sparsity, hw.sparsity.max_m)
     result = simulate(trace, hw, policy)
+    compute_only = None
+    if hw.memory != "ideal":
+        compute_only = simulate(trace, hw.model_copy(update={"memory": "ideal"}), policy)
     pattern = trace_pattern(trace)
     dense = bounds = None
     if pattern is not None and baseline:
@@ -108,45 +112,82 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     hint = None
     if pattern is None and method is None and sparsity is None:
         hint = _sparse_hint(trace, hw.sparsity.max_m)
-    return RunReport(result=result, dense=dense, bounds=bounds,
+    scope = _scope(trace, hw)
+    return RunReport(result=result, compute_only=compute_only, dense=dense, bounds=bounds,
                      sparsity=summarize_sparsity(trace) if pattern is not None else None,
-                     reannotated=trace is not recorded, scope=_scope(trace, hw),
-                     provenance=provenance, warnings=_warnings(recorded, path, overrides),
+                     reannotated=trace is not recorded, scope=scope,
+                     provenance=provenance,
+                     warnings=_warnings(recorded, path, overrides, scope.no_effect, result),
                      hint=hint,
                      array=(hw.array.rows, hw.array.cols), strided_bp=hw.conv.strided_bp)
 
 
 def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
+    kinds = Counter(r.kind for r in trace.records)
     present = {op.phase for op in trace.gemms}
     phases = ", ".join(p.value for p in Phase if p in present) or "none"
-    timed = (f"GEMMs ({phases}) on the STCE" if hw.array.timing == "satsim" else
-             f"GEMMs ({phases}) in SCALE-Sim 3.0.0's compute-cycle conventions")
-    untimed = Counter(r.kind for r in trace.records if r.kind != "gemm")
+    timed = [f"GEMMs ({phases}) on the STCE" if hw.array.timing == "satsim" else
+             f"GEMMs ({phases}) in SCALE-Sim 3.0.0's compute-cycle conventions"]
+    not_timed, no_effect = {}, dict(NO_EFFECT_YET)
+    for unit, kinds_of_unit, what in (
+            ("sore", ("maskgen",), "N:M mask generation (MASK) on the SORE"),
+            ("vector", ("vector", "update"),
+             "vector work (VEC) and weight updates (WU) on the vector unit")):
+        count = sum(kinds[k] for k in kinds_of_unit)
+        if getattr(hw, unit) is None:
+            not_timed |= {k: f"{kinds[k]} records ({unit}: null)"
+                          for k in kinds_of_unit if kinds[k]}
+        elif count:
+            timed.append(what)
+        else:
+            no_effect[unit] = f"the trace has no {' or '.join(kinds_of_unit)} records"
+    if hw.memory == "ideal":
+        memory = "ideal (operands always on chip: no transfers, no stalls)"
+        if hw.vector is None:
+            no_effect["numerics"] = ("on ideal memory formats only decide whether updates "
+                                     "write a low-precision copy, and updates are not timed")
+        else:
+            no_effect["numerics.accumulate"] = ("partial sums stay in the PEs on ideal memory "
+                                                "(the format sizes their spills to a buffer)")
+    else:
+        timed.append("DRAM transfers through one DMA queue, tiles sized to the buffers")
+        dram = hw.memory.dram
+        buffers = ", ".join(f"{name} {b.kib:,} KiB ({'/'.join(b.holds)}"
+                            f"{', double-buffered' if b.double_buffer else ''})"
+                            for name, b in hw.memory.buffers.items())
+        total = dram.channels * dram.gbps_per_channel * dram.efficiency
+        memory = (f"DRAM {dram.channels} x {dram.gbps_per_channel:g} GB/s at "
+                  f"{dram.efficiency:.0%} ({total:.4g} GB/s), {dram.latency_ns:g} ns latency; "
+                  f"buffers {buffers}")
     if trace.has_graph:
-        graph = (f"{len(trace.tensors)} tensors, every record names what it reads and writes "
-                 "(not used by the timing yet)")
+        graph = (f"{len(trace.tensors)} tensors: each record waits for the writers of what "
+                 "it reads, and for the readers of what it overwrites")
     else:
         why = ("trace format v1" if trace.header.version == 1
                else f"{trace.header.source or 'this trace'} has no tensor table")
         graph = f"none ({why}): the records form a sequential chain"
-    return Scope(memory=hw.memory, not_timed=dict(untimed), no_effect=tuple(NO_EFFECT_YET),
-                 timed=timed, graph=graph)
+    return Scope(memory=memory, not_timed=not_timed, no_effect=no_effect,
+                 timed=tuple(timed), graph=graph)
 
 
-def _warnings(recorded: Trace, path: Path, overrides: Sequence[str]) -> tuple[str, ...]:
+def _warnings(recorded: Trace, path: Path, overrides: Sequence[str],
+              no_effect: dict[str, str], result: RunResult) -> tuple[str, ...]:
     """What the user should know although the run went through."""
     warnings = []
-    if not recorded.gemms:
-        warnings.append(f"workload {recorded.name} has no GEMMs: nothing to time")
+    if not result.rows:
+        warnings.append(f"workload {recorded.name}: no unit of the hardware times any of its "
+                        "records: nothing to time")
+    elif not recorded.gemms:
+        warnings.append(f"workload {recorded.name} has no GEMMs: only its other work is timed")
     notes = (("ignored_columns", "ignored column"), ("renamed_columns", "read by position"),
              ("scalesim_drops_sparsity", "SCALE-Sim would run this dense"))
     for key, what in notes:
         warnings += [f"{path.name}: {what}: {item}" for item in recorded.header.meta.get(key, ())]
     for key, _ in parse_overrides(list(overrides)):
-        why = next((why for knob, why in NO_EFFECT_YET.items()
+        why = next((why for knob, why in no_effect.items()
                     if key == knob or key.startswith(knob + ".")), None)
         if why:
-            warnings.append(f"--set {key} has no effect yet: {why}")
+            warnings.append(f"--set {key} has no effect: {why}")
     return tuple(warnings)
 
 

@@ -3,29 +3,86 @@
 from __future__ import annotations
 
 from satsim.config import DataflowPolicy, HardwareConfig
-from satsim.errors import SatsimError
 from satsim.report.result import RunResult
-from satsim.timing.engine import run_engine
-from satsim.trace.schema import Trace
+from satsim.schedule.plain import OpPlan
+from satsim.timing.accounting import OpTiming
+from satsim.timing.fast import evaluate
+from satsim.trace.schema import GemmOp, MaskGenOp, Trace, UpdateOp, VectorOp
 from satsim.trace.workload import trace_method, trace_pattern
 from satsim.types import sparsity_label
 
 
 def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> RunResult:
-    """Simulate one iteration of ``trace`` on ``hw`` under ``policy``."""
-    if hw.memory != "ideal":  # a configured knob must change the result, or fail
-        raise SatsimError("DRAM and buffers are configured, but satsim run does not simulate "
-                          "them yet: use --set memory=ideal", source=f"hardware {hw.name!r}",
-                          field="memory")
-    rows = [{
-        "index": t.index, "layer": t.op.layer, "phase": t.op.phase.value, "M": t.op.M,
-        "K": t.op.K, "N": t.op.N, "batch": t.op.batch,
-        "sparsity": sparsity_label(t.mapping.pattern),
-        "stationarity": t.mapping.stationarity.value, "lowering": t.mapping.lowering.value,
-        "start": t.start, "end": t.end,
-        "cycles": t.end - t.start, "macs": t.mapping.macs, "dense_macs": t.mapping.dense_macs,
-    } for t in run_engine(trace, hw, policy)]
+    """Simulate one iteration of ``trace`` on ``hw`` under ``policy`` (the plain schedule).
+
+    Every record a unit of ``hw`` times is a row; records of a unit the hardware does not
+    have (``sore: null``, ``vector: null``) are not (:func:`satsim.api.run` reports them).
+    """
+    run = evaluate(trace, hw, policy)
+    rows, actions = [], {}
+    for timing in run.rows:
+        record, plan = trace.records[timing.record], run.ops[timing.record]
+        if timing.unit is None:
+            continue
+        rows.append(_row(record, plan, timing))
+        actions[timing.record] = _nested(plan.actions)
+    busy = {unit.value: cycles for unit, cycles in run.busy.items()
+            if cycles or _has(hw, unit.value)}
+    capacity = _capacities(hw)
     return RunResult(
         hardware=hw.name, dataflow=policy.name, workload=trace.name,
         sparsity=sparsity_label(trace_pattern(trace)), method=trace_method(trace),
-        clock_mhz=hw.clock_mhz, pes=hw.pes, rows=tuple(rows))
+        clock_mhz=hw.clock_mhz, pes=hw.pes, memory="ideal" if hw.memory == "ideal" else "dram",
+        cycles=run.cycles, rows=tuple(rows), busy=busy,
+        buffers={name: (capacity[name], run.peak_bytes.get(name, 0)) for name in capacity},
+        actions=actions, tasks=run.tasks, timed=run.timed)
+
+
+def _has(hw: HardwareConfig, unit: str) -> bool:
+    return {"stce": True, "sore": hw.sore is not None, "vector": hw.vector is not None,
+            "dram": hw.memory != "ideal"}[unit]
+
+
+def _capacities(hw: HardwareConfig) -> dict[str, int]:
+    """The Program's buffers (a role's share when a buffer holds several) in bytes."""
+    if hw.memory == "ideal":
+        return {}
+    from satsim.schedule.tiling import slots
+
+    return {s.buffer: s.bytes * s.slots for s in slots(hw.memory).values()}
+
+
+def _nested(actions: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for (unit, action), n in actions.items():
+        out.setdefault(unit, {})[action] = n
+    return out
+
+
+def _row(record, plan: OpPlan, t: OpTiming) -> dict:
+    gemm = isinstance(record, GemmOp)
+    mapping = plan.mapping
+    if gemm:
+        op, pattern = "gemm", mapping.pattern
+    elif isinstance(record, VectorOp):
+        op, pattern = record.op, None
+    elif isinstance(record, UpdateOp):
+        op, pattern = record.optimizer, None
+    else:
+        assert isinstance(record, MaskGenOp)
+        op, pattern = f"mask {record.direction}", record.sparsity
+    phase = record.phase.value if gemm else {VectorOp: "VEC", UpdateOp: "WU",
+                                              MaskGenOp: "MASK"}[type(record)]
+    return {
+        "index": t.record, "layer": record.layer, "phase": phase, "unit": t.unit.value,
+        "op": op, "M": record.M if gemm else None, "K": record.K if gemm else None,
+        "N": record.N if gemm else None, "batch": record.batch if gemm else None,
+        "elements": None if gemm else record.elements, "sparsity": sparsity_label(pattern),
+        "stationarity": mapping.stationarity.value if gemm else None,
+        "lowering": mapping.lowering.value if gemm else None,
+        "start": t.start, "end": t.end, "cycles": t.end - t.start, "busy_cycles": t.busy,
+        "macs": mapping.macs if gemm else 0, "dense_macs": mapping.dense_macs if gemm else 0,
+        "stall_dram": t.stall_dram, "stall_mask": t.stall_mask, "stall_dep": t.stall_dep,
+        "stall_unit": t.stall_unit, "dram_read_bytes": t.dram_read_bytes,
+        "dram_write_bytes": t.dram_write_bytes,
+    }

@@ -220,8 +220,8 @@ def run_case(case: Case, workdir: Path, time_limit: float = TIME_LIMIT) -> Outco
             doc = _strict_json(result.read_text())
         except ValueError as exc:
             return Outcome("bad-json", str(exc))
-        if not isinstance(doc, dict) or doc.get("schema") != "satsim.result/1":
-            return Outcome("bad-json", f"not a satsim.result/1 document: {str(doc)[:100]}")
+        if not isinstance(doc, dict) or doc.get("schema") != "satsim.result/2":
+            return Outcome("bad-json", f"not a satsim.result/2 document: {str(doc)[:100]}")
     return Outcome(OK)
 
 

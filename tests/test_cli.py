@@ -17,30 +17,39 @@ def test_default_run_from_any_directory(cli, tmp_path):
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "resnet18-cifar" in out and "(bdwp, 2:8)" in out
-    for word in ("FF", "BP", "WG", "total", "utilization", "speedup over dense"):
+    for word in ("FF", "BP", "WG", "MASK", "VEC", "WU", "iteration", "compute only",
+                 "utilization", "DRAM", "speedup over dense"):
         assert word in out
 
 
 def test_json_contract(cli, tmp_path):
-    """--json writes satsim.result/1 with per-op timing that adds up."""
+    """--json writes satsim.result/2 with per-op timing that adds up."""
     path = tmp_path / "r.json"
     done = cli("run", "--method", "srste", "--sparsity", "2:4", "--json", str(path))
     assert done.returncode == 0, done.stderr
     doc = json.loads(path.read_text())
-    assert doc["schema"] == "satsim.result/1"
+    assert doc["schema"] == "satsim.result/2"
     assert (doc["hardware"], doc["dataflow"], doc["workload"]) == ("sat", "sat", "resnet18-cifar")
     assert (doc["sparsity"], doc["method"], doc["clock_mhz"]) == ("2:4", "srste", 200.0)
     assert doc["energy_j"] is None
     ops = doc["ops"]
-    assert all(op["cycles"] == op["end"] - op["start"] for op in ops)
-    assert all(a["end"] <= b["start"] for a, b in zip(ops, ops[1:], strict=False))
-    assert doc["cycles"] == ops[-1]["end"]
+    assert all(op["cycles"] == op["end"] - op["start"] >= op["busy_cycles"] for op in ops)
+    for unit in ("stce", "sore", "vector"):  # an op spans its loads, its work, its stores
+        mine = [op for op in ops if op["unit"] == unit]
+        busy = doc["units"][unit]["busy_cycles"]
+        assert mine and sum(op["busy_cycles"] for op in mine) == busy <= doc["cycles"]
+    assert doc["cycles"] == max(op["end"] for op in ops) >= doc["compute_only_cycles"]
     assert doc["seconds"] == pytest.approx(doc["cycles"] / 200e6)
     assert doc["macs"] == sum(op["macs"] for op in ops) < doc["dense_macs"]
     assert doc["utilization"] == pytest.approx(doc["macs"] / (doc["cycles"] * 32 * 32))
     assert 0 < doc["utilization"] <= 1
     assert {op["sparsity"] for op in ops if op["phase"] == "BP"} == {"dense"}  # srste
-    assert {op["stationarity"] for op in ops} <= {"os", "ws"}
+    assert {op["stationarity"] for op in ops if op["unit"] == "stce"} <= {"os", "ws"}
+    assert {op["phase"] for op in ops} == {"FF", "BP", "WG", "MASK", "VEC", "WU"}
+    assert doc["dram_read_bytes"] == sum(op["dram_read_bytes"] for op in ops) > 0
+    for stall in ("dram", "mask", "dep", "unit"):
+        assert doc["stalls"][stall] == sum(op[f"stall_{stall}"] for op in ops) >= 0
+    assert doc["actions"]["stce"]["mac"] == doc["macs"]
 
 
 def test_sparse_run_is_faster_than_dense(cli, tmp_path):
@@ -56,7 +65,7 @@ def test_overrides_and_csv_workload(cli, tmp_path):
     csv.write_text("name,M,K,N,sparsity\nfc,64,512,256,2:4\n")
     out = tmp_path / "r.json"
     done = cli("run", "--workload", str(csv), "--dataflow", "naive", "--set", "array.rows=8",
-               "--set", "array.cols=8", "--json", str(out))
+               "--set", "array.cols=8", "--set", "memory=ideal", "--json", str(out))
     assert done.returncode == 0, done.stderr
     (op,) = json.loads(out.read_text())["ops"]
     # WS without interleaving: ceil(256/8) K' tiles x 32 column tiles, each 64 + 8 + 8 - 1.
@@ -142,7 +151,7 @@ def test_json_to_stdout(cli):
     """`--json -` writes the JSON document to stdout and the table to stderr."""
     done = cli("run", "--json", "-")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["schema"] == "satsim.result/1"
+    assert json.loads(done.stdout)["schema"] == "satsim.result/2"
     assert "speedup over dense" in done.stderr
 
 
@@ -152,7 +161,7 @@ def test_json_through_a_symlink_keeps_the_link(cli, tmp_path):
     target.write_text("old")
     link.symlink_to(target)
     assert cli("run", "--json", str(link)).returncode == 0
-    assert link.is_symlink() and json.loads(target.read_text())["schema"] == "satsim.result/1"
+    assert link.is_symlink() and json.loads(target.read_text())["schema"] == "satsim.result/2"
 
 
 def test_json_into_a_fifo_is_written_in_place(cli, tmp_path):
@@ -165,7 +174,7 @@ def test_json_into_a_fifo_is_written_in_place(cli, tmp_path):
     done = cli("run", "--json", str(fifo))
     reader.join(timeout=60)
     assert done.returncode == 0, done.stderr
-    assert json.loads(got["text"])["schema"] == "satsim.result/1"
+    assert json.loads(got["text"])["schema"] == "satsim.result/2"
     assert fifo.is_fifo()
 
 

@@ -10,7 +10,13 @@ from satsim.types import Phase, Stationarity
 def test_sat_preset_matches_the_documented_schema():
     hw = load_hardware("sat")
     assert (hw.name, hw.clock_mhz, hw.array.rows, hw.array.cols) == ("sat", 200, 32, 32)
-    assert (hw.sparsity.max_m, hw.memory, hw.sore.lanes, hw.vector.lanes) == (16, "ideal", 32, 32)
+    assert (hw.sparsity.max_m, hw.sore.lanes, hw.vector.lanes) == (16, 32, 32)
+    dram = hw.memory.dram
+    assert (dram.channels, dram.gbps_per_channel, dram.efficiency, dram.latency_ns) == (
+        4, 19.2, 0.8, 100)
+    assert {name: (b.kib, b.holds) for name, b in hw.memory.buffers.items()} == {
+        "act": (1024, ["activations"]), "wgt": (512, ["weights"]), "out": (512, ["outputs"]),
+        "vec": (256, ["vector"])}
     assert (hw.numerics.operand, hw.numerics.accumulate, hw.numerics.master) == (
         "fp16", "fp32", "fp32")
 

@@ -17,21 +17,24 @@ MODELS = ["resnet9-cifar", "vit-tiny", "vgg19-cifar", "resnet18-cifar", "resnet5
           "vgg16-cifar", "gpt2-small"]
 
 
-def _cycles_by_phase(report):
-    return {t.phase: t.cycles for t in report.result.phase_totals()}
+def _by_phase(report):
+    return {t.phase: t for t in report.result.phase_totals()}
 
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("method", ["bdwp", "srste"])
 def test_dense_capture_reannotated_equals_the_sparse_capture(model, method):
     """`--method M --sparsity 2:8` on a dense capture prunes exactly the layers the M capture
-    pruned: same sparse layers, same cycles per phase as simulating the M capture itself."""
+    pruned, generates their masks and applies the decay as it did: same sparse layers, the
+    same iteration as simulating the M capture itself (every phase and unit, DRAM bytes,
+    stalls), and the same dense twin."""
     dense = run(f"{model}-dense", method=method, sparsity="2:8")
     captured = run(f"{model}-{method}")
     assert dense.reannotated and not captured.reannotated
     assert dense.sparsity.sparse_layers == captured.sparsity.sparse_layers > 0
     assert dense.sparsity.dense_layers == captured.sparsity.dense_layers
-    assert _cycles_by_phase(dense) == _cycles_by_phase(captured)
+    assert _by_phase(dense) == _by_phase(captured)
+    assert dense.metrics() == captured.metrics()
 
 
 def test_reannotation_reports_layers_and_macs():
@@ -104,16 +107,14 @@ def test_forward_only_workload_bound_is_m_over_n(tmp_path):
 
 
 def test_json_says_what_is_modelled_and_where_inputs_came_from(tmp_path):
-    """The JSON records the scope (GEMM-only, ideal memory, untimed records, inert knobs),
-    the version, the resolved configs after --set, the overrides and the workload's hash."""
+    """The JSON records the scope (units and memory timed, inert knobs), the version, the
+    resolved configs after --set, the overrides and the workload's hash."""
     report = run("resnet18-cifar-bdwp", overrides=["array.rows=16", "dataflow.interleave=false"])
     doc = report.to_json()
-    trace = load_workload("resnet18-cifar-bdwp")
-    kinds = [r.kind for r in trace.records if r.kind != "gemm"]
-    assert doc["scope"]["totals"] == "GEMM-only" and doc["scope"]["memory"] == "ideal"
-    assert doc["scope"]["not_timed"] == {k: kinds.count(k) for k in set(kinds)}
-    assert {"sore", "vector", "numerics", "dataflow.pregenerate",
-            "dataflow.offline_schedule"} <= set(doc["scope"]["no_effect"])
+    assert doc["schema"] == "satsim.result/2"
+    assert doc["scope"]["memory"].startswith("DRAM 4 x 19.2 GB/s")
+    assert doc["scope"]["not_timed"] == {}
+    assert {"dataflow.pregenerate", "dataflow.offline_schedule"} == set(doc["scope"]["no_effect"])
     assert doc["satsim_version"] == __version__
     assert doc["hardware_config"]["array"] == {"rows": 16, "cols": 32, "timing": "satsim"}
     assert doc["dataflow_config"]["interleave"] is False
@@ -121,26 +122,48 @@ def test_json_says_what_is_modelled_and_where_inputs_came_from(tmp_path):
     path = shipped("workloads", (".jsonl",))["resnet18-cifar-bdwp"]
     assert doc["workload_file"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     text = report.text()
-    assert "GEMMs (FF, BP, WG) on the STCE only, ideal memory" in text
-    assert "not timed:" in text and "no effect yet:" in text
+    assert "GEMMs (FF, BP, WG) on the STCE; N:M mask generation (MASK) on the SORE" in text
+    assert "no effect: dataflow.pregenerate" in text
     json.dumps(doc)  # serializable as is
 
 
+def test_units_the_hardware_lacks_are_named_not_timed():
+    """`sore: null`, `vector: null` and ideal memory: the GEMMs alone, and the report counts
+    the records it left out and says which knobs changed nothing."""
+    report = run("resnet18-cifar-bdwp", overrides=["sore=null", "vector=null", "memory=ideal"])
+    trace = load_workload("resnet18-cifar-bdwp")
+    doc = report.to_json()
+    kinds = [r.kind for r in trace.records if r.kind != "gemm"]
+    assert doc["scope"]["not_timed"] == {
+        k: f"{kinds.count(k)} records ({'sore' if k == 'maskgen' else 'vector'}: null)"
+        for k in ("maskgen", "vector", "update")}
+    assert {r["phase"] for r in doc["ops"]} == {"FF", "BP", "WG"}
+    assert "numerics" in doc["scope"]["no_effect"]
+    assert "not timed: maskgen: 38 records (sore: null)" in report.text()
+
+
 def test_setting_an_inert_knob_warns():
-    """`--set sore.lanes=64` changes no number yet, so the run says so."""
-    report = run(overrides=["sore.lanes=64"])
-    assert any("sore.lanes has no effect yet" in w for w in report.warnings)
+    """`--set dataflow.pregenerate=false` changes no number yet, so the run says so; a knob
+    of a unit with no work in the trace does too."""
+    report = run(overrides=["dataflow.pregenerate=false"])
+    assert any("dataflow.pregenerate has no effect: " in w for w in report.warnings)
+    report = run("resnet18-cifar-dense", overrides=["sore.lanes=64"])
+    assert any("sore.lanes has no effect: the trace has no maskgen records" in w
+               for w in report.warnings)
 
 
 def test_workload_without_gemms_runs_with_a_warning(tmp_path):
-    """A trace of vector work only: exit 0, zero cycles, and a warning."""
+    """A trace of vector work only: exit 0, the vector unit's cycles, and a warning."""
     path = tmp_path / "vec.jsonl"
     path.write_text('{"format":"satsim.trace","version":1,"name":"v"}\n'
-                    '{"kind":"vector","phase":"FF","layer":"relu","op":"relu","elements":8}\n'
+                    '{"kind":"vector","phase":"FF","layer":"relu","op":"relu","elements":64}\n'
                     '{"kind":"end","records":1}\n')
-    report = run(path)
-    assert report.result.cycles == 0
+    report = run(path, overrides=["memory=ideal"])
+    assert report.result.cycles == 64 // 32  # 64 elements on 32 lanes, 1 cycle each
     assert any("no GEMMs" in w for w in report.warnings)
+    report = run(path, overrides=["vector=null"])
+    assert report.result.cycles == 0
+    assert any("nothing to time" in w for w in report.warnings)
 
 
 def test_importer_notes_become_warnings():
@@ -153,12 +176,25 @@ def test_importer_notes_become_warnings():
     assert any("read as 'IFMAP Height'" in w for w in report.warnings)
 
 
-def test_a_configured_memory_system_is_not_silently_ignored(cli):
-    """Until `satsim run` simulates DRAM and buffers, configuring them is an error (exit 2,
-    one line) rather than an ideal-memory number under a non-ideal label."""
-    done = cli("run", "--set", "memory.dram={channels: 4, gbps_per_channel: 19.2, "
-               "efficiency: 0.8, latency_ns: 100}", "--set",
+def test_the_memory_system_is_simulated_and_ideal_memory_stays_selectable():
+    """The SAT preset's DRAM and buffers make the iteration longer than its compute alone,
+    which the report gives side by side; `--set memory=ideal` gives that compute-only run."""
+    real = run("resnet18-cifar-bdwp")
+    ideal = run("resnet18-cifar-bdwp", overrides=["memory=ideal"])
+    assert real.compute_only.cycles == ideal.result.cycles < real.result.cycles
+    assert ideal.compute_only is None and ideal.metrics()["compute_only_cycles"] == (
+        ideal.result.cycles)
+    assert real.metrics()["dram_read_bytes"] > 0 == ideal.metrics()["dram_read_bytes"]
+    assert "memory adds" in real.text() and "memory     ideal" in ideal.text()
+
+
+def test_scalesim_timing_with_a_memory_system_is_an_error(cli):
+    """SCALE-Sim's compute-cycle conventions assume ideal memory: configuring DRAM with them
+    is an error (exit 2, one line), never a mixed number."""
+    done = cli("run", "--hw", "scalesim", "--dataflow", "scalesim-ws", "--set",
+               "memory.dram={channels: 4, gbps_per_channel: 19.2, efficiency: 0.8, "
+               "latency_ns: 100}", "--set",
                "memory.buffers={b: {kib: 512, holds: [activations, weights, outputs, vector]}}")
     assert done.returncode == 2, done.stdout
-    assert done.stderr.startswith("error: hardware 'sat': memory: DRAM and buffers")
+    assert done.stderr.startswith("error: ") and "use memory: ideal" in done.stderr
     assert done.stderr.count("\n") == 1

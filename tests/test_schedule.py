@@ -19,8 +19,9 @@ from satsim.trace.io import read_trace
 from satsim.trace.schema import GemmOp, MaskGenOp, Trace, TraceHeader, VectorOp
 from satsim.types import NMPattern, Phase
 
-SAT, POLICY = load_hardware("sat"), load_dataflow("sat")
-GEMMS_ONLY = load_hardware("sat", [("sore", None), ("vector", None)])
+# The SAT preset on ideal memory (its own memory system: WITH_MEMORY below).
+SAT, POLICY = load_hardware("sat", [("memory", "ideal")]), load_dataflow("sat")
+GEMMS_ONLY = load_hardware("sat", [("sore", None), ("vector", None), ("memory", "ideal")])
 TRACES = sorted(shipped("workloads", (".jsonl",)))
 
 
@@ -101,7 +102,7 @@ def test_recast_costs_only_when_the_operand_format_is_not_the_master():
     trace = read_trace(shipped("workloads", (".jsonl",))["resnet9-cifar-dense"])
     costs = {}
     for operand in ("fp16", "fp32"):
-        hw = load_hardware("sat", [("numerics.operand", operand)])
+        hw = load_hardware("sat", [("numerics.operand", operand), ("memory", "ideal")])
         p = plan(trace, hw, POLICY)
         costs[operand] = {t.work.cycles_per_element for t in p.program.tasks
                           if t.phase is Phase.WU}

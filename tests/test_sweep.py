@@ -85,7 +85,8 @@ def test_invalid_points_are_failed_rows_and_do_not_stop_the_sweep(tmp_path):
     assert "greater than 0" in frame.loc[(0, "2:8"), "error"]
     assert "makes no layer sparse" in frame.loc[(32, "3:7"), "error"]
     ok = frame.loc[(32, "2:8")]
-    assert ok["status"] == "ok" and ok["speedup"] > 1.9 and pd.isna(ok["error"])
+    assert ok["status"] == "ok" and pd.isna(ok["error"])
+    assert 1.5 < ok["speedup"] < ok["ideal_mac_speedup"]
 
 
 def test_baseline_off_leaves_speedup_empty(tmp_path):

@@ -429,6 +429,11 @@ class _Recorder(TorchDispatchMode):
                 records[i] = record.model_copy(update={"phase": Phase.WG})
         wg = {tid for r in records if isinstance(r, GemmOp) and r.phase is Phase.WG
               for tid in r.c}
+        for i, record in enumerate(records):  # work on weight gradients (casts, decay) too
+            if (isinstance(record, VectorOp) and record.phase is not Phase.FF
+                    and wg.intersection(record.reads)):
+                records[i] = record.model_copy(update={"phase": Phase.WG})
+                wg.update(record.writes)
         for tid, t in enumerate(self._tensors):
             if t.role is None and t.view_of is None:
                 t.role = _role(t, tid == self._loss, tid in wg)

@@ -9,15 +9,15 @@ from satsim.config.loader import (
     split_overrides,
 )
 
-# Config fields the schema accepts but no model reads yet: reports list them, and a --set of
-# one warns, so that a knob without effect is never mistaken for a result.
+# Dataflow switches accepted but not read by any model yet: reports list them, and a --set
+# of one warns, so that a knob without effect is never mistaken for a result.
 NO_EFFECT_YET = {
-    "sore": "the SORE (mask generation) is not timed yet",
-    "vector": "the vector / weight-update unit is not timed yet",
-    "numerics": "number formats matter to the functional model, which does not exist yet",
-    "dataflow.pregenerate": "SORE pre-generation needs the SORE model (not yet)",
-    "dataflow.offline_schedule": "cross-op scheduling is not modelled yet (ops run in order)",
+    "dataflow.pregenerate": "SORE pre-generation is a scheduling optimization (not yet: masks "
+                            "are generated on demand)",
+    "dataflow.offline_schedule": "the offline scheduler is not built yet (ops run in trace "
+                                 "order on every unit)",
 }
+
 
 __all__ = ["NO_EFFECT_YET", "DataflowPolicy", "HardwareConfig", "load_dataflow",
            "load_hardware", "parse_overrides", "split_overrides"]

@@ -153,6 +153,13 @@ class HardwareConfig(_Frozen):
     vector: VectorConfig | None = Field(
         description="weight-update / vector engine; null: vector work and updates not timed")
 
+    @model_validator(mode="after")
+    def _scalesim_counts_compute_only(self) -> HardwareConfig:
+        if self.array.timing == "scalesim" and self.memory != "ideal":
+            raise ValueError("array.timing 'scalesim' counts SCALE-Sim's compute cycles, which "
+                             "assume operands on chip: use memory: ideal with it")
+        return self
+
     @property
     def pes(self) -> int:
         """Number of PEs in the array."""

@@ -10,7 +10,9 @@ Two ideals bracket what N:M can buy a training iteration:
 
 They differ because of the trace's shape (phases with unequal MACs, layers left dense, N:M
 groups that do not fill K); the simulated speedup differs from the MAC ideal because of the
-array (fill and drain, edge tiles), which a shorter compressed reduction exposes more.
+array (fill and drain, edge tiles), which a shorter compressed reduction exposes more, and
+because of the work N:M does not shrink: mask generation, vector work, weight updates and
+waiting for DRAM.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class Bounds:
 
 
 def _uniform_case(rows, method: str) -> str:
-    if {r["phase"] for r in rows} <= {"FF"}:
+    if {r["phase"] for r in rows} & set(_PHASES) <= {"FF"}:
         return "forward"
     if method in ("bdwp", "srste"):
         return method
@@ -87,8 +89,13 @@ def ideal_bounds(sparse: RunResult, dense: RunResult, method: str,
         if abs(density - rho) > 1e-9:
             differences.append(f"sparse GEMMs keep {density:.4f} of their MACs, not "
                                f"N/M = {rho:.4f} (measured patterns, short last groups)")
-    array = (f"utilization {sparse.utilization:.1%} sparse vs {dense.utilization:.1%} dense: "
-             "compressed reductions are shorter, so fill, drain and edge tiles weigh more")
+    array = (f"array MAC utilization {sparse.utilization:.1%} sparse vs "
+             f"{dense.utilization:.1%} dense: compressed reductions are shorter, so fill, "
+             "drain and edge tiles weigh more")
+    if set(sparse.busy) - {"stce"}:
+        array += (f"; the STCE works {sparse.unit_utilization('stce'):.0%} of the sparse "
+                  f"iteration vs {dense.unit_utilization('stce'):.0%} of the dense one: mask "
+                  "generation, vector work, updates and memory stalls do not shrink with N:M")
     return Bounds(speedup=dense.cycles / sparse.cycles,
                   mac_ideal=sparse.dense_macs / sparse.macs,
                   uniform=bound(rho) if bound else None, uniform_case=case,

@@ -1,37 +1,55 @@
-"""A simulation's result: one tidy row per op plus totals; JSON and tables are views of it.
+"""A simulation's result: one tidy row per timed record plus totals; JSON and tables are views.
 
-The rows are plain records; the pandas frame is built on first use of :attr:`RunResult.ops`,
-so that `satsim run` does not pay for importing pandas to print a table.
+The rows are plain records; pandas frames are built on first use (:attr:`RunResult.ops`), so
+that ``satsim run`` does not pay for importing pandas to print a table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA = "satsim.result/1"
-OP_COLUMNS = ["index", "layer", "phase", "M", "K", "N", "batch", "sparsity", "stationarity",
-              "lowering", "start", "end", "cycles", "macs", "dense_macs"]
+SCHEMA = "satsim.result/2"
+OP_COLUMNS = ["index", "layer", "phase", "unit", "op", "M", "K", "N", "batch", "elements",
+              "sparsity", "stationarity", "lowering", "start", "end", "cycles", "busy_cycles",
+              "macs", "dense_macs", "stall_dram", "stall_mask", "stall_dep", "stall_unit",
+              "dram_read_bytes", "dram_write_bytes"]
+PHASES = ("FF", "BP", "WG", "MASK", "VEC", "WU")  # the order tables list them in
+UNITS = ("stce", "sore", "vector", "dram")
+STALLS = ("stall_dram", "stall_mask", "stall_dep", "stall_unit")
+_SUMMED = ("busy_cycles", "macs", "dense_macs", *STALLS, "dram_read_bytes", "dram_write_bytes")
+_NULLABLE_INTS = ("M", "K", "N", "batch", "elements")
 
 
 @dataclass(frozen=True)
 class PhaseTotal:
-    """One phase's share of a run."""
+    """One phase's share of a run: its unit's work, what it waited for, what it moved."""
 
     phase: str
+    unit: str
     ops: int
-    cycles: int
+    busy_cycles: int
     macs: int
     dense_macs: int
+    stall_dram: int
+    stall_mask: int
+    stall_dep: int
+    stall_unit: int
+    dram_read_bytes: int
+    dram_write_bytes: int
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """What one run of one workload on one hardware + dataflow produced."""
+    """What one run of one workload on one hardware + dataflow produced.
+
+    ``cycles`` is the iteration's length with everything the hardware times running
+    concurrently; ``busy`` the cycles each unit worked (DRAM: cycles moving data).
+    """
 
     hardware: str
     dataflow: str
@@ -40,18 +58,22 @@ class RunResult:
     method: str
     clock_mhz: float
     pes: int
-    rows: tuple[dict, ...]  # OP_COLUMNS, one per GEMM op in trace order
+    memory: str  # "ideal" or "dram"
+    cycles: int
+    rows: tuple[dict, ...]  # OP_COLUMNS, one per timed record, in trace order
+    busy: dict[str, int]  # unit -> busy cycles, for the units the hardware times
+    buffers: dict[str, tuple[int, int]] = field(default_factory=dict)  # -> (capacity, peak)
+    actions: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)  # per record
+    tasks: int = 0  # tasks of the schedule
+    timed: int = 0  # of which timed one by one (the rest: repeats of identical steps)
 
     @cached_property
     def ops(self) -> pd.DataFrame:
-        """The rows as a tidy frame (OP_COLUMNS)."""
+        """The rows as a tidy frame (OP_COLUMNS; sizes a record does not have are <NA>)."""
         import pandas as pd
 
-        return pd.DataFrame(list(self.rows), columns=OP_COLUMNS)
-
-    @property
-    def cycles(self) -> int:
-        return max((r["end"] for r in self.rows), default=0)
+        frame = pd.DataFrame(list(self.rows), columns=OP_COLUMNS)
+        return frame.astype(dict.fromkeys(_NULLABLE_INTS, "Int64"))
 
     @property
     def seconds(self) -> float:
@@ -67,37 +89,81 @@ class RunResult:
 
     @property
     def utilization(self) -> float:
-        """Executed (non-pruned) MACs over the MAC slots of the run, in [0, 1]."""
+        """Executed (non-pruned) MACs over the array's MAC slots of the run, in [0, 1]."""
         return self.macs / (self.cycles * self.pes) if self.cycles else 0.0
 
+    def total(self, column: str) -> int:
+        """A column summed over the records (stalls, DRAM bytes, busy cycles)."""
+        return sum(r[column] for r in self.rows)
+
+    def unit_utilization(self, unit: str) -> float:
+        """The share of the iteration ``unit`` was busy, in [0, 1]."""
+        return self.busy.get(unit, 0) / self.cycles if self.cycles else 0.0
+
     def phase_totals(self) -> list[PhaseTotal]:
-        """Per phase, in the order phases first appear."""
-        totals: dict[str, list[int]] = {}
+        """Per phase present, in PHASES order."""
+        totals: dict[str, dict] = {}
         for r in self.rows:
-            t = totals.setdefault(r["phase"], [0, 0, 0, 0])
-            t[0] += 1
-            t[1] += r["cycles"]
-            t[2] += r["macs"]
-            t[3] += r["dense_macs"]
-        return [PhaseTotal(phase, *t) for phase, t in totals.items()]
+            t = totals.setdefault(r["phase"], dict.fromkeys(_SUMMED, 0) | {
+                "unit": r["unit"], "ops": 0})
+            t["ops"] += 1
+            for key in _SUMMED:
+                t[key] += r[key]
+        return [PhaseTotal(phase, **totals[phase]) for phase in PHASES if phase in totals]
 
     def by_phase(self) -> pd.DataFrame:
-        """Ops, cycles, time (ms) and utilization per phase, in the order phases appear."""
+        """Per phase: its unit, ops, busy cycles and time, the array's MAC utilization while
+        busy (STCE phases), stalls and DRAM bytes."""
         import pandas as pd
 
         frame = pd.DataFrame([vars(t) for t in self.phase_totals()],
-                             columns=["phase", "ops", "cycles", "macs", "dense_macs"])
-        frame = frame.set_index("phase")
-        frame["time_ms"] = frame["cycles"] / (self.clock_mhz * 1e3)
-        frame["utilization"] = frame["macs"] / (frame["cycles"] * self.pes)
-        return frame[["ops", "cycles", "time_ms", "utilization"]]
+                             columns=["phase", "unit", "ops", *_SUMMED]).set_index("phase")
+        frame["time_ms"] = frame["busy_cycles"] / (self.clock_mhz * 1e3)
+        stce = frame["unit"] == "stce"
+        frame["utilization"] = (frame["macs"] / (frame["busy_cycles"] * self.pes)).where(stce)
+        return frame[["unit", "ops", "busy_cycles", "time_ms", "utilization", *STALLS,
+                      "dram_read_bytes", "dram_write_bytes"]]
+
+    def by_unit(self) -> pd.DataFrame:
+        """Per unit the hardware times: busy cycles and the share of the iteration."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [{"unit": u, "busy_cycles": self.busy[u], "utilization": self.unit_utilization(u)}
+             for u in UNITS if u in self.busy],
+            columns=["unit", "busy_cycles", "utilization"]).set_index("unit")
+
+    def action_totals(self) -> dict[str, dict[str, int]]:
+        """Action counts of the whole run, per unit (``buffer:<name>`` per buffer)."""
+        total: dict[str, dict[str, int]] = {}
+        for per_op in self.actions.values():
+            for unit, counts in per_op.items():
+                into = total.setdefault(unit, {})
+                for action, n in counts.items():
+                    into[action] = into.get(action, 0) + n
+        return total
 
     def to_json(self) -> dict:
-        """The core of the ``satsim.result/1`` document."""
+        """The core of the ``satsim.result/2`` document (docs/results.md)."""
+        phases = {}
+        for t in self.phase_totals():
+            phases[t.phase] = {k: v for k, v in vars(t).items() if k != "phase"}
         return {
             "schema": SCHEMA, "hardware": self.hardware, "dataflow": self.dataflow,
             "workload": self.workload, "sparsity": self.sparsity, "method": self.method,
-            "clock_mhz": float(self.clock_mhz), "cycles": self.cycles, "seconds": self.seconds,
+            "clock_mhz": float(self.clock_mhz), "memory": self.memory,
+            "cycles": self.cycles, "seconds": self.seconds,
             "macs": self.macs, "dense_macs": self.dense_macs, "utilization": self.utilization,
-            "energy_j": None, "ops": [dict(r) for r in self.rows],
+            "energy_j": None,
+            "dram_read_bytes": self.total("dram_read_bytes"),
+            "dram_write_bytes": self.total("dram_write_bytes"),
+            "stalls": {s.removeprefix("stall_"): self.total(s) for s in STALLS},
+            "units": {u: {"busy_cycles": self.busy[u], "utilization": self.unit_utilization(u)}
+                      for u in UNITS if u in self.busy},
+            "buffers": {name: {"capacity_bytes": cap, "peak_bytes": peak}
+                        for name, (cap, peak) in self.buffers.items()},
+            "phases": phases,
+            "actions": self.action_totals(),
+            "schedule": {"tasks": self.tasks, "timed_one_by_one": self.timed},
+            "ops": [dict(r, actions=self.actions.get(r["index"], {})) for r in self.rows],
         }

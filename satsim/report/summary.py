@@ -6,34 +6,32 @@ import json
 from dataclasses import dataclass
 
 from satsim.report.bounds import Bounds
-from satsim.report.result import RunResult
+from satsim.report.result import STALLS, UNITS, RunResult
 from satsim.trace.workload import SparsitySummary
-
-MEMORY = {"ideal": "ideal memory (operands always on chip, no stalls)"}
 
 
 @dataclass(frozen=True)
 class Scope:
     """What the numbers include and what they leave out."""
 
-    memory: str  # the hardware's memory model
-    not_timed: dict[str, int]  # trace record kind -> count of records not timed
-    no_effect: tuple[str, ...]  # config fields accepted but not yet read by any model
-    timed: str  # what the cycles cover, e.g. "GEMMs (FF, BP, WG) on the STCE"
+    memory: str  # "ideal memory (...)" or the DRAM and buffers timed
+    not_timed: dict[str, str]  # record kind -> "count (why)" of records no unit times
+    no_effect: dict[str, str]  # config field -> why it changes nothing in this run
+    timed: tuple[str, ...]  # what the cycles cover, e.g. "GEMMs (FF, BP, WG) on the STCE"
     graph: str  # the trace's dataflow graph, or why its records form a sequential chain
 
     def lines(self) -> list[str]:
-        untimed = (", ".join(f"{n} {kind}" for kind, n in self.not_timed.items())
-                   + " records of the trace") if self.not_timed else "nothing else in the trace"
-        return [f"modelled: {self.timed} only, {MEMORY.get(self.memory, self.memory)}",
-                f"not timed: {untimed}",
-                f"tensor graph: {self.graph}",
-                f"no effect yet: {', '.join(self.no_effect)}"]
+        untimed = ("; ".join(f"{kind}: {what}" for kind, what in self.not_timed.items())
+                   if self.not_timed else "nothing in the trace")
+        lines = [f"modelled: {'; '.join(self.timed)}",
+                 f"not timed: {untimed}",
+                 f"dependencies: {self.graph}"]
+        lines += [f"no effect: {knob}: {why}" for knob, why in self.no_effect.items()]
+        return lines
 
     def to_json(self) -> dict:
-        return {"timed": self.timed, "memory": self.memory, "totals": "GEMM-only",
-                "not_timed": self.not_timed, "no_effect": list(self.no_effect),
-                "graph": self.graph}
+        return {"timed": list(self.timed), "memory": self.memory, "not_timed": self.not_timed,
+                "no_effect": self.no_effect, "graph": self.graph}
 
 
 @dataclass(frozen=True)
@@ -41,6 +39,7 @@ class RunReport:
     """Everything ``satsim run`` prints or writes, built by :func:`satsim.api.run`."""
 
     result: RunResult
+    compute_only: RunResult | None  # the same run on ideal memory (None: memory is ideal)
     dense: RunResult | None  # the same trace with every weight dense (None: already dense)
     bounds: Bounds | None
     sparsity: SparsitySummary | None  # None for a dense run
@@ -58,18 +57,29 @@ class RunReport:
         Sweeps take all of them, so a metric added here appears in sweep results unchanged.
         """
         res, b = self.result, self.bounds
-        return {
+        metrics = {
             "cycles": res.cycles, "seconds": res.seconds, "macs": res.macs,
             "dense_macs": res.dense_macs, "utilization": res.utilization, "energy_j": None,
+            "compute_only_cycles": (self.compute_only or res).cycles,
+            "dram_read_bytes": res.total("dram_read_bytes"),
+            "dram_write_bytes": res.total("dram_write_bytes"),
+        }
+        metrics |= {s: res.total(s) for s in STALLS}
+        metrics |= {f"{u}_busy_cycles": res.busy.get(u) for u in UNITS}
+        metrics |= {f"{u}_utilization": res.unit_utilization(u) if u in res.busy else None
+                    for u in UNITS}
+        metrics |= {
             "dense_cycles": self.dense.cycles if self.dense else None,
             "speedup": b.speedup if b else None,
             "ideal_mac_speedup": b.mac_ideal if b else None,
             "uniform_bound": b.uniform if b else None,
         }
+        return metrics
 
     def to_json(self) -> dict:
-        """The ``satsim.result/1`` document."""
+        """The ``satsim.result/2`` document (docs/results.md)."""
         doc = self.result.to_json()
+        doc["compute_only_cycles"] = (self.compute_only or self.result).cycles
         doc.update(self.provenance)
         doc["scope"] = self.scope.to_json()
         doc["dense_cycles"] = self.dense.cycles if self.dense else None
@@ -87,46 +97,88 @@ class RunReport:
         return json.dumps(self.to_json(), indent=1, allow_nan=False) + "\n"
 
     def text(self) -> str:
-        """The table ``satsim run`` prints."""
+        """The tables ``satsim run`` prints."""
         res, (rows, cols) = self.result, self.array
         lines = [
             f"workload   {res.workload}  ({res.method}, {res.sparsity})",
             f"hardware   {res.hardware}  ({rows}x{cols} PEs @ {res.clock_mhz:g} MHz, "
             f"strided conv BP: {self.strided_bp})",
+            f"memory     {self.scope.memory}",
             f"dataflow   {res.dataflow}",
         ]
         if self.sparsity is not None:
             how = "re-annotated" if self.reannotated else "as captured"
             lines.append(f"sparsity   {how}: {self.sparsity.describe()}")
-        lines += ["", f"{'phase':<7}{'ops':>5}{'cycles':>15}{'time (ms)':>12}{'utilization':>13}"]
-        for t in res.phase_totals():
-            lines.append(f"{t.phase:<7}{t.ops:>5}{t.cycles:>15,}"
-                         f"{t.cycles / (res.clock_mhz * 1e3):>12.3f}"
-                         f"{t.macs / (t.cycles * res.pes) if t.cycles else 0:>12.1%}")
-        lines.append(f"{'total':<7}{len(res.rows):>5}{res.cycles:>15,}"
-                     f"{res.seconds * 1e3:>12.3f}{res.utilization:>12.1%}")
-        lines.append("")
-        if self.dense is None and self.sparsity is not None:
-            lines.append("dense baseline not simulated (baseline off): no speedup")
-        elif self.dense is None:
-            lines.append("dense run: no sparse weights"
-                         + (f" (add {self.hint} to prune every layer N:M can)" if self.hint
-                            else ""))
-        else:
-            b = self.bounds
-            lines.append(f"dense training on the same hardware: {self.dense.cycles:,} cycles "
-                         f"({self.dense.seconds * 1e3:.3f} ms, "
-                         f"{self.dense.utilization:.1%} utilization)")
-            lines.append(f"speedup over dense: {b.speedup:.2f}x")
-            lines.append(f"  MAC-proportional ideal of this trace: {b.mac_ideal:.2f}x "
-                         "(its dense MACs / executed MACs)")
-            if b.uniform is not None:
-                lines.append(f"  uniform bound for {b.uniform_case}, {b.uniform_formula}: "
-                             f"{b.uniform:.2f}x (phases cost alike, every pruned weight N:M)")
-            else:
-                lines.append(f"  uniform bound: {b.uniform_case}")
-            why = "; ".join(b.differences) or "none, the trace meets its assumptions"
-            lines.append(f"  ideal vs bound: {why}")
-            lines.append(f"  speedup vs ideal: {b.array_effects}")
+        lines += ["", *_phase_table(res), "", *_unit_table(res), "", *self._totals(), ""]
+        lines += self._speedup()
         lines += ["", *self.scope.lines()]
         return "\n".join(lines)
+
+    def _totals(self) -> list[str]:
+        res = self.result
+        lines = [f"iteration  {res.cycles:,} cycles ({res.seconds * 1e3:.3f} ms), "
+                 f"array MAC utilization {res.utilization:.1%}"]
+        if self.compute_only is not None:
+            ideal = self.compute_only
+            more = res.cycles / ideal.cycles - 1 if ideal.cycles else 0.0
+            lines.append(f"compute only (same units, ideal memory): {ideal.cycles:,} cycles "
+                         f"({ideal.seconds * 1e3:.3f} ms); memory adds {more:.1%}")
+            moved = res.total("dram_read_bytes") + res.total("dram_write_bytes")
+            lines.append(f"DRAM       {res.total('dram_read_bytes') / 1e6:,.1f} MB read, "
+                         f"{res.total('dram_write_bytes') / 1e6:,.1f} MB written "
+                         f"({moved / res.seconds / 1e9 if res.cycles else 0:.2f} GB/s average)")
+            peaks = ", ".join(f"{name} {peak / 1024:,.0f} of {cap / 1024:,.0f} KiB"
+                              for name, (cap, peak) in res.buffers.items())
+            lines.append(f"buffers    peak use: {peaks}")
+        return lines
+
+    def _speedup(self) -> list[str]:
+        if self.dense is None and self.sparsity is not None:
+            return ["dense baseline not simulated (baseline off): no speedup"]
+        if self.dense is None:
+            return ["dense run: no sparse weights"
+                    + (f" (add {self.hint} to prune every layer N:M can)" if self.hint else "")]
+        b = self.bounds
+        lines = [f"dense training on the same hardware: {self.dense.cycles:,} cycles "
+                 f"({self.dense.seconds * 1e3:.3f} ms, "
+                 f"{self.dense.utilization:.1%} array MAC utilization)",
+                 f"speedup over dense: {b.speedup:.2f}x",
+                 f"  MAC-proportional ideal of this trace: {b.mac_ideal:.2f}x "
+                 "(its dense MACs / executed MACs)"]
+        if b.uniform is not None:
+            lines.append(f"  uniform bound for {b.uniform_case}, {b.uniform_formula}: "
+                         f"{b.uniform:.2f}x (phases cost alike, every pruned weight N:M)")
+        else:
+            lines.append(f"  uniform bound: {b.uniform_case}")
+        why = "; ".join(b.differences) or "none, the trace meets its assumptions"
+        lines.append(f"  ideal vs bound: {why}")
+        lines.append(f"  speedup vs ideal: {b.array_effects}")
+        return lines
+
+
+def _phase_table(res: RunResult) -> list[str]:
+    """Per phase: unit, ops, busy cycles and time, MAC utilization, stalls, DRAM bytes."""
+    ms = res.clock_mhz * 1e3
+    lines = [f"{'phase':<6}{'unit':<8}{'ops':>5}{'busy cycles':>14}{'time (ms)':>11}"
+             f"{'util':>7}{'stall DRAM':>12}{'stall dep':>11}{'stall mask':>12}"
+             f"{'DRAM MB':>9}"]
+    for t in res.phase_totals():
+        util = f"{t.macs / (t.busy_cycles * res.pes):.1%}" if (
+            t.unit == "stce" and t.busy_cycles) else "-"
+        moved = (t.dram_read_bytes + t.dram_write_bytes) / 1e6
+        lines.append(f"{t.phase:<6}{t.unit:<8}{t.ops:>5}{t.busy_cycles:>14,}"
+                     f"{t.busy_cycles / ms:>11.3f}{util:>7}{t.stall_dram:>12,}"
+                     f"{t.stall_dep:>11,}{t.stall_mask:>12,}{moved:>9,.1f}")
+    return lines
+
+
+def _unit_table(res: RunResult) -> list[str]:
+    """Per unit: busy cycles and the share of the iteration it worked."""
+    names = {"stce": "STCE (PE array)", "sore": "SORE (mask generator)",
+             "vector": "vector / weight-update unit", "dram": "DRAM (moving data)"}
+    lines = [f"{'unit':<30}{'busy cycles':>14}{'busy':>8}"]
+    for unit in UNITS:
+        if unit in res.busy:
+            lines.append(f"{names[unit]:<30}{res.busy[unit]:>14,}"
+                         f"{res.unit_utilization(unit):>8.1%}")
+    return lines

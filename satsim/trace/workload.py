@@ -11,6 +11,7 @@ from satsim.errors import SatsimError
 from satsim.resources import DEFAULT_WORKLOAD, shipped
 from satsim.trace.importers import read_csv_workload
 from satsim.trace.io import read_trace
+from satsim.trace.rewire import rewire
 from satsim.trace.schema import GemmOp, Trace
 from satsim.types import Method, NMPattern, sparsity_label
 
@@ -118,7 +119,8 @@ def annotate(trace: Trace, method: Method, pattern: NMPattern | None) -> Trace:
                 and prune_reason(trace, record, method, pattern) is None)
         return record.model_copy(update={"sparsity": pattern if keep else None})
 
-    records = tuple(one(r) for r in trace.records)
+    records, tensors = rewire(tuple(one(r) for r in trace.records), trace.tensors, method,
+                              pattern)
     if method is not Method.DENSE and not any(
             isinstance(r, GemmOp) and r.sparsity is not None for r in records):
         reasons = {op.layer: prune_reason(trace, op, method, pattern) or
@@ -130,7 +132,7 @@ def annotate(trace: Trace, method: Method, pattern: NMPattern | None) -> Trace:
     meta = {**trace.header.meta, "method": method.value,
             "nm": sparsity_label(pattern if method is not Method.DENSE else None)}
     header = trace.header.model_copy(update={"meta": meta})
-    return Trace(header=header, records=records, tensors=trace.tensors)
+    return Trace(header=header, records=records, tensors=tensors)
 
 
 @dataclass(frozen=True)
