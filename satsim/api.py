@@ -14,6 +14,7 @@ from pathlib import Path
 from satsim import __version__
 from satsim.config import (
     NO_EFFECT_YET,
+    DataflowPolicy,
     HardwareConfig,
     load_dataflow,
     load_hardware,
@@ -73,7 +74,8 @@ def reannotate(trace: Trace, method: str | None, sparsity: str | None, max_m: in
 
 def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
         dataflow: str | Path = "sat", *, method: str | None = None, sparsity: str | None = None,
-        overrides: Sequence[str] = (), baseline: bool = True) -> RunReport:
+        overrides: Sequence[str] = (), baseline: bool = True,
+        timeline: bool = False) -> RunReport:
     """Simulate ``workload`` on ``hardware`` under ``dataflow`` and report it honestly.
 
     Parameters
@@ -86,6 +88,9 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
         ``dotted.path=value`` items; ``dataflow.*`` go to the dataflow, the rest to the hardware.
     baseline
         Also simulate the dense twin of a sparse run (speedup and bounds); off, they are None.
+    timeline
+        Also build the iteration's Program, execute it with the SimPy engine and keep it as a
+        Chrome trace-event document (:attr:`RunReport.timeline`).
     """
     hw_overrides, df_overrides = split_overrides(overrides)
     hw = load_hardware(hardware, hw_overrides)
@@ -113,13 +118,29 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     if pattern is None and method is None and sparsity is None:
         hint = _sparse_hint(trace, hw.sparsity.max_m)
     scope = _scope(trace, hw)
+    events = None
+    if timeline:
+        events = timeline_events(trace, hw, policy)
+        if events["otherData"]["cycles"] != result.cycles:  # two engines, one machine
+            raise AssertionError("the SimPy engine and the one-pass clock disagree")
     return RunReport(result=result, compute_only=compute_only, dense=dense, bounds=bounds,
                      sparsity=summarize_sparsity(trace) if pattern is not None else None,
-                     reannotated=trace is not recorded, scope=scope,
-                     provenance=provenance,
+                     reannotated=trace is not recorded, scope=scope, provenance=provenance,
                      warnings=_warnings(recorded, path, overrides, scope.no_effect, result),
-                     hint=hint,
-                     array=(hw.array.rows, hw.array.cols), strided_bp=hw.conv.strided_bp)
+                     hint=hint, array=(hw.array.rows, hw.array.cols),
+                     strided_bp=hw.conv.strided_bp, timeline=events)
+
+
+def timeline_events(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> dict:
+    """The iteration as a Chrome trace-event document (Perfetto, chrome://tracing)."""
+    from satsim.report.timeline import chrome_trace
+    from satsim.schedule.plain import plan
+    from satsim.timing.machine import execute
+    from satsim.timing.units import Machine
+
+    program, machine = plan(trace, hw, policy), Machine.from_hardware(hw)
+    return chrome_trace(program, execute(program.program, machine), machine, hw.clock_mhz,
+                        trace.name)
 
 
 def _scope(trace: Trace, hw: HardwareConfig) -> Scope:

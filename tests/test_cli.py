@@ -246,3 +246,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_timeline_file_is_the_run_it_reports(cli, tmp_path):
+    """`--timeline` writes a Chrome trace-event file of the same iteration as the table and
+    the JSON (the SimPy engine executing the Program equals the one-pass clock), with a
+    track per unit and DRAM channel; an unwritable path fails before the run."""
+    timeline, result = tmp_path / "t.json", tmp_path / "r.json"
+    done = cli("run", "--workload", "resnet9-cifar-bdwp", "--timeline", str(timeline),
+               "--json", str(result))
+    assert done.returncode == 0, done.stderr
+    doc, res = json.loads(timeline.read_text()), json.loads(result.read_text())
+    assert doc["otherData"]["cycles"] == res["cycles"]
+    assert max(e["args"]["end_cycle"] for e in doc["traceEvents"] if e["ph"] == "X") == (
+        res["cycles"])
+    tracks = {e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "thread_name"}
+    assert {"STCE (PE array)", "SORE (mask generator)", "vector / weight-update unit",
+            *(f"DRAM channel {c}" for c in range(4))} == tracks
+    done = cli("run", "--timeline", str(tmp_path / "no" / "t.json"))
+    assert done.returncode == 2 and done.stderr.startswith("error: ")

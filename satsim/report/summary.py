@@ -50,6 +50,7 @@ class RunReport:
     strided_bp: str
     warnings: tuple[str, ...] = ()
     hint: str | None = None  # a flag that makes a dense trace sparse, if one does
+    timeline: dict | None = None  # Chrome trace-event document, when asked for
 
     def metrics(self) -> dict[str, int | float | None]:
         """Every number this run reports, by name (``None``: not modelled or not asked for).
