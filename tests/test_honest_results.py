@@ -198,3 +198,22 @@ def test_scalesim_timing_with_a_memory_system_is_an_error(cli):
     assert done.returncode == 2, done.stdout
     assert done.stderr.startswith("error: ") and "use memory: ideal" in done.stderr
     assert done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(("setting", "field"), [
+    ("memory.buffers.out.kib=1", "memory.buffers.out.kib"),
+    ("memory.dram.gbps_per_channel=0", "memory.dram.gbps_per_channel"),
+    ("memory.dram.gbps_per_channel=-19.2", "memory.dram.gbps_per_channel"),
+    ("memory.dram.gbps_per_channel=0.1", "memory.dram.gbps_per_channel"),
+    ("vector.cycles_per_element={relu: 1}", "vector.cycles_per_element.batchnorm"),
+    ("vector.update_cycles_per_parameter={sgd: 1}",
+     "vector.update_cycles_per_parameter.sgd-momentum"),
+])
+def test_a_machine_that_cannot_run_the_workload_is_one_error_line(cli, setting, field):
+    """A buffer too small for one tile, a bandwidth of zero, below zero or below a byte per
+    cycle, a vector operation or optimizer without a cost: exit 2, one line naming the
+    field."""
+    done = cli("run", "--set", setting)
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+    assert field in done.stderr
