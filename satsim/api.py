@@ -163,7 +163,7 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
         else:
             no_effect[unit] = f"the trace has no {' or '.join(kinds_of_unit)} records"
     if hw.memory == "ideal":
-        memory = "ideal (operands always on chip: no transfers, no stalls)"
+        memory = "ideal (operands always on chip: no transfers, no memory stalls)"
         if hw.vector is None:
             no_effect["numerics"] = ("on ideal memory formats only decide whether updates "
                                      "write a low-precision copy, and updates are not timed")
