@@ -323,3 +323,100 @@ def test_split_gives_the_remainder_to_the_largest_fractions(total, sizes, picks)
     for i in ranked[len(ranked) - (total - sum(expected)):]:
         expected[i] += 1
     assert split(total, units) == expected
+
+
+# -- bigger buffers ----------------------------------------------------------------------------
+
+def _memory(kib: dict[str, int], double: bool = True, **dram) -> dict:
+    return {"dram": {**MEMORY["dram"], **dram},
+            "buffers": {name: {**MEMORY["buffers"][name], "kib": kib[name],
+                               "double_buffer": double} for name in MEMORY["buffers"]}}
+
+
+DEFAULT_KIB = {name: b["kib"] for name, b in MEMORY["buffers"].items()}
+SMALL_KIB = {"act": 128, "wgt": 64, "out": 32, "vec": 32}
+
+
+@pytest.mark.parametrize("name", ["resnet18-cifar-bdwp", "vit-tiny-bdwp", "gpt2-small-bdwp"])
+def test_a_bigger_buffer_never_slows_a_real_run(name):
+    """Doubling any one buffer never adds a cycle to a shipped trace's run, with the memory
+    above (double-buffered) and with one eight times smaller but for the activations,
+    single-buffered: tiles and chunks are chosen per op among sizes that fit, and a bigger
+    buffer only adds sizes."""
+    from satsim.timing.fast import evaluate
+    trace = read_trace(shipped("workloads", (".jsonl",))[name])
+    for kib, double in ((DEFAULT_KIB, True), (SMALL_KIB, False)):
+        def cycles(sizes, double=double):
+            hw = load_hardware("sat", [("memory", _memory(sizes, double))])
+            return evaluate(trace, hw, POLICY).cycles
+
+        base = cycles(kib)
+        for buffer in kib:
+            assert cycles({**kib, buffer: 2 * kib[buffer]}) <= base, (buffer, double)
+
+
+GEMM_SHAPES = st.tuples(st.integers(1, 300), st.integers(1, 300), st.integers(1, 300),
+                        st.integers(1, 3), st.booleans())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(GEMM_SHAPES, min_size=1, max_size=3),
+       st.fixed_dictionaries({b: st.integers(1, 24) for b in DEFAULT_KIB}),
+       st.sampled_from(sorted(DEFAULT_KIB)), st.integers(1, 40), st.booleans(),
+       st.integers(0, 400), st.sampled_from([0.4, 3.2, 19.2]))
+def test_a_bigger_buffer_never_slows_random_gemms(shapes, kib, buffer, more, double,
+                                                  latency, gbps):
+    """Chains of small (batched, dense or 2:4) GEMMs on a 4x4 array with buffers of a few
+    KiB: growing any buffer by any amount never adds a cycle (a configuration too small for
+    some tile is an error, and stays one only while smaller)."""
+    from satsim.timing.fast import evaluate
+    records = tuple(GemmOp(phase=Phase.FF, layer=f"g{i}", M=m, K=k * 4, N=n, batch=batch,
+                           weight="B", sparsity=NMPattern(2, 4) if sparse else None)
+                    for i, (m, k, n, batch, sparse) in enumerate(shapes))
+    trace = Trace(header=TraceHeader(name="random"), records=records)
+
+    def cycles(sizes):
+        hw = load_hardware("sat-small", [
+            ("memory", _memory(sizes, double, latency_ns=latency, gbps_per_channel=gbps)),
+            ("array.rows", 4), ("array.cols", 4)])
+        try:
+            return evaluate(trace, hw, POLICY).cycles
+        except SatsimError:
+            return None
+
+    small, big = cycles(kib), cycles({**kib, buffer: kib[buffer] + more})
+    assert big is not None or small is None
+    assert small is None or big <= small
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2():
+    capture = pytest.importorskip("satsim.capture.capture")
+    return capture.capture(capture.CaptureSpec(
+        model="gpt2-small", method="bdwp", nm=NMPattern(2, 4), batch=1, steps=1,
+        options={"layers": 1, "dim": 16, "heads": 2, "vocab": 32, "context": 8}))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.fixed_dictionaries({b: st.integers(1, 16) for b in DEFAULT_KIB}),
+       st.sampled_from(sorted(DEFAULT_KIB)), st.integers(1, 32), st.booleans(),
+       st.integers(0, 400))
+def test_a_bigger_buffer_never_slows_a_tiny_training_step(tiny_gpt2, kib, buffer, more,
+                                                          double, latency):
+    """A tiny GPT-2 training step (GEMMs, vector work, masks and updates streaming through
+    the vector buffer) on a 4x4 array with buffers of a few KiB: growing any buffer by any
+    amount never adds a cycle."""
+    from satsim.timing.fast import evaluate
+
+    def cycles(sizes):
+        hw = load_hardware("sat-small", [
+            ("memory", _memory(sizes, double, latency_ns=latency, gbps_per_channel=0.8)),
+            ("array.rows", 4), ("array.cols", 4), ("sore.lanes", 4), ("vector.lanes", 4)])
+        try:
+            return evaluate(tiny_gpt2, hw, POLICY).cycles
+        except SatsimError:
+            return None
+
+    small, big = cycles(kib), cycles({**kib, buffer: kib[buffer] + more})
+    assert big is not None or small is None
+    assert small is None or big <= small

@@ -53,7 +53,21 @@ from satsim.schedule.program import (
     VectorJob,
     Work,
 )
-from satsim.schedule.tiling import FORMAT_BYTES, Sizes, Slot, chunks, gemm_bytes, gemm_tiles, slots
+from satsim.schedule.tiling import (
+    FORMAT_BYTES,
+    GemmBytes,
+    Sizes,
+    Slot,
+    Tile,
+    chunk_sizes,
+    chunks,
+    gemm_bytes,
+    part_bytes,
+    part_tiles,
+    slots,
+    tile_sizes,
+)
+from satsim.timing.units import Machine
 from satsim.trace.schema import GemmOp, MaskGenOp, Trace, UpdateOp, VectorOp
 from satsim.types import Phase
 
@@ -130,10 +144,11 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
     ops: dict[int, OpPlan] = {}
     done: dict[int, frozenset] = {}  # record -> handles whose end completes it
     previous: frozenset = frozenset()
+    tiler = _Tiler(hw, policy, emitter.roles) if emitter.roles else None
     for index, record in enumerate(trace.records):
         waits = graph.deps(record, done) if graph is not None else previous
         mapping = map_gemm(record, hw, policy) if isinstance(record, GemmOp) else None
-        steps, periods = _steps(index, record, mapping, hw, policy, sizes, emitter.roles)
+        steps, periods = _steps(index, record, mapping, hw, sizes, tiler)
         if steps:
             made, read, written = emitter.emit(index, record, steps, waits, periods)
             ops[index] = OpPlan(tuple(made), read, written, mapping, _actions(steps))
@@ -167,61 +182,142 @@ def _phase(record) -> Phase:
 
 
 def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
-           policy: DataflowPolicy, sizes: Sizes | None,
-           roles: dict[str, Slot] | None) -> tuple[list[_Step], set[int]]:
+           sizes: Sizes | None, tiler: _Tiler | None) -> tuple[list[_Step], set[int]]:
     """The record's work as steps (no loads or stores on an ideal memory), and the periods
     at which they may repeat themselves (see :class:`_Skipper`)."""
     if isinstance(record, GemmOp):
         rows, cols = hw.array.rows, hw.array.cols
         sparse = mapping.pattern is not None
-        if roles is None:
+        if tiler is None:
             return [_Step(Compute(part.cycles), actions=stce_actions(
                 part.macs, part.run.folds * part.run.stream_cycles * rows * cols, sparse))
                 for part in mapping.parts], set()
-        tiles, periods = gemm_tiles(
-            record, gemm_bytes(record, sizes, FORMAT_BYTES[hw.numerics.operand]), mapping, hw,
-            roles, policy.interleave, index)
-        # A loaded operand stays on chip for the following tiles that load nothing for it:
-        # its span runs to the next tile that loads it. (Equal tiles are one object, and
-        # so are equal steps: runs compare by identity. Built with maps over the tiles, as
-        # a big GEMM has tens of thousands.)
-        count, spans = len(tiles), {}
-        for role, moved in (("activations", attrgetter("load_a")),
-                            ("weights", attrgetter("load_b"))):
-            at = list(compress(range(count), map(moved, tiles)))
-            spans[role] = dict(zip(at, map(sub, [*at[1:], count], at), strict=True))
-        keys = list(zip(map(id, tiles), map(spans["activations"].get, range(count)),
-                        map(spans["weights"].get, range(count)), strict=True))
-        same = {}
-        for key, tile in dict(zip(keys, tiles, strict=True)).items():
-            loads = [_Load(role, moved, footprint, span)
-                     for role, moved, footprint, span in (
-                         ("activations", tile.load_a, tile.a_bytes, key[1]),
-                         ("weights", tile.load_b, tile.b_bytes, key[2])) if moved]
-            same[key] = _Step(Compute(tile.cycles), loads, out=tile.out, store=tile.store_c,
-                              actions=tile_actions(tile, sparse, roles))
-        return list(map(same.__getitem__, keys)), periods
+        return tiler.gemm(index, record, mapping,
+                          gemm_bytes(record, sizes, FORMAT_BYTES[hw.numerics.operand]))
     work = _unit_work(index, record, hw, sizes)
     if work is None:
         return [], set()
-    if roles is None:
+    if tiler is None:
         return [_Step(work, actions=unit_actions(work, record))], set()
     read = sizes.total(record.reads) if sizes is not None else 0
     written = sizes.total(record.writes) if sizes is not None else 0
-    # The SORE streams whole groups; the vector unit, elements.
-    units = work.groups if isinstance(work, MaskJob) else work.elements
-    pieces = chunks(units, read, written, roles["vector"], f"record {index} ({record.layer})",
-                    "group" if isinstance(work, MaskJob) else "element")
-    same = {}  # equal steps are one object
-    for piece in set(pieces):
-        count, load, store = piece
-        job = (MaskJob(count, work.m) if isinstance(work, MaskJob)
-               else VectorJob(count, work.cycles_per_element))
-        # The chunk's slot holds its inputs and then its results until they are stored.
-        loads = [_Load("vector", load, load + store, until_store=True)] if load else []
-        same[piece] = _Step(job, loads, store=store, actions=unit_actions(
-            job, record) + stream_actions(load, store, roles["vector"].buffer))
-    return list(map(same.__getitem__, pieces)), {1}
+    return tiler.stream(index, record, work, read, written)
+
+
+def _tile_steps(tiles: list[Tile], sparse: bool, roles: dict[str, Slot]) -> list[_Step]:
+    """A GEMM part's tiles as steps. A loaded operand stays on chip for the following tiles
+    that load nothing for it: its span runs to the next tile that loads it. (Equal tiles
+    are one object, and so are equal steps: runs compare by identity. Built with maps over
+    the tiles, as a big GEMM has tens of thousands.)"""
+    count, spans = len(tiles), {}
+    for role, moved in (("activations", attrgetter("load_a")),
+                        ("weights", attrgetter("load_b"))):
+        at = list(compress(range(count), map(moved, tiles)))
+        spans[role] = dict(zip(at, map(sub, [*at[1:], count], at), strict=True))
+    keys = list(zip(map(id, tiles), map(spans["activations"].get, range(count)),
+                    map(spans["weights"].get, range(count)), strict=True))
+    same = {}
+    for key, tile in dict(zip(keys, tiles, strict=True)).items():
+        loads = [_Load(role, moved, footprint, span)
+                 for role, moved, footprint, span in (
+                     ("activations", tile.load_a, tile.a_bytes, key[1]),
+                     ("weights", tile.load_b, tile.b_bytes, key[2])) if moved]
+        same[key] = _Step(Compute(tile.cycles), loads, out=tile.out, store=tile.store_c,
+                          actions=tile_actions(tile, sparse, roles))
+    return list(map(same.__getitem__, keys))
+
+
+class _Tiler:
+    """Chooses each op's tiles (a GEMM part) or chunks (a stream) with a memory system.
+
+    The sizes come from ladders that do not depend on the buffers (see
+    :mod:`satsim.schedule.tiling`); of those that fit, the one whose steps run fastest
+    alone (on an idle machine, timed exactly by the one-pass clock), ties to the bigger
+    tiles. A bigger buffer only adds sizes that fit, so it never makes an op slower alone.
+    Lower bounds of each size's cycles spare timing most of them (branch and bound: sizes
+    are timed in the order of their bounds until a bound exceeds the best time), and an op
+    like one already chosen (same shape, bytes and work) reuses its steps.
+    """
+
+    def __init__(self, hw: HardwareConfig, policy: DataflowPolicy, roles: dict[str, Slot]):
+        self.hw, self.interleave, self.roles = hw, policy.interleave, roles
+        self.machine = Machine.from_hardware(hw)
+        self.ahead = Emitter(hw, None).lookahead
+        self.chosen: dict[tuple, tuple[list[_Step], set[int]]] = {}
+
+    def _alone(self, index: int, record, steps: list[_Step], periods: set[int]) -> int:
+        """Cycles of ``steps`` on an idle machine."""
+        from satsim.timing.fast import Clock  # the clock drives this module's Emitter
+        clock = Clock(self.machine)
+        Emitter(self.hw, clock).emit(index, record, steps, (), periods)
+        return max(clock.end)
+
+    def _best(self, index: int, record, sizes: list[tuple[float, object]], build,
+              bigger) -> tuple[list[_Step], set[int]]:
+        best = None  # (cycles, preference, steps, periods)
+        for bound, size in sorted(sizes, key=lambda x: (x[0], bigger(x[1]))):
+            if best is not None and bound > best[0]:
+                break
+            steps, periods = build(size)
+            cycles = self._alone(index, record, steps, periods)
+            if best is None or (cycles, bigger(size)) < best[:2]:
+                best = (cycles, bigger(size), steps, periods)
+        return best[2], best[3]
+
+    def gemm(self, index: int, record: GemmOp, mapping: GemmMapping,
+             op_bytes: GemmBytes) -> tuple[list[_Step], set[int]]:
+        """The op's parts' steps, one after the other (each part's tiles chosen alone)."""
+        sparse = mapping.pattern is not None
+        steps, periods = [], set()
+        for part, total in zip(mapping.parts, part_bytes(op_bytes, mapping), strict=True):
+            key = (part.shape, total, mapping.stationarity, mapping.pattern)
+            if key not in self.chosen:
+                def build(size, part=part, total=total):
+                    tiles, loops = part_tiles(part, total, mapping, self.hw, self.interleave,
+                                              size)
+                    return _tile_steps(tiles, sparse, self.roles), loops
+
+                self.chosen[key] = self._best(
+                    index, record, tile_sizes(record, part, total, mapping, self.hw,
+                                              self.roles, self.interleave, index,
+                                              self.machine, self.ahead),
+                    build, lambda size: (-size[1], -size[2], -size[0]))
+            more, loops = self.chosen[key]
+            steps = more if not steps else steps + more
+            periods |= loops
+        return steps, periods
+
+    def stream(self, index: int, record, work: MaskJob | VectorJob, read: int,
+               written: int) -> tuple[list[_Step], set[int]]:
+        """A vector, update or SORE job's chunks as steps."""
+        slot = self.roles["vector"]
+        sore = isinstance(work, MaskJob)
+        key = (type(record), work, read, written,
+               record.sparsity.n if isinstance(record, MaskGenOp) else None)
+        if key in self.chosen:
+            return self.chosen[key]
+
+        def job(count: int) -> Work:
+            return (MaskJob(count, work.m) if sore
+                    else VectorJob(count, work.cycles_per_element))
+
+        def build(size: int) -> tuple[list[_Step], set[int]]:
+            pieces = chunks(units, read, written, size)
+            same = {}  # equal steps are one object
+            for piece in set(pieces):
+                count, load, store = piece
+                # The chunk's slot holds its inputs, then its results until they are stored.
+                loads = [_Load("vector", load, load + store, until_store=True)] if load else []
+                same[piece] = _Step(job(count), loads, store=store, actions=unit_actions(
+                    job(count), record) + stream_actions(load, store, slot.buffer))
+            return list(map(same.__getitem__, pieces)), {1}
+
+        # The SORE streams whole groups; the vector unit, elements.
+        units = work.groups if sore else work.elements
+        sizes = chunk_sizes(units, read, written, slot, self.machine, job, self.ahead,
+                            f"record {index} ({record.layer})", "group" if sore else "element")
+        self.chosen[key] = self._best(index, record, sizes, build, lambda size: -size)
+        return self.chosen[key]
 
 
 def _unit_work(index: int, record, hw: HardwareConfig, sizes: Sizes | None) -> Work | None:
@@ -384,8 +480,11 @@ class _Skipper:
     def __init__(self, emitter: Emitter, index: int, steps: list[_Step], periods):
         self.emitter, self.sink, self.index = emitter, emitter.sink, index
         count = len(steps)
+        # The times may move alternately over a period (two slots taking turns: a max-plus
+        # recurrence of cyclicity two); twice the period then repeats exactly.
         # Of use only if five periods fit: two timed to compare, one skipped, two at the end.
-        self.periods = sorted(p for p in set(periods) if p >= 1 and 5 * p <= count)
+        self.periods = sorted(p for p in {*periods, *(2 * p for p in periods)}
+                              if p >= 1 and 5 * p <= count)
         # Per period, the steps j >= p that differ from step j - p, then the end: bisected
         # for how far the steps stay periodic. Equal steps are one object (see _steps).
         keys = np.fromiter(map(id, steps), dtype=np.uint64, count=count)

@@ -5,15 +5,32 @@ fit the buffers, and chunks of the streamed (vector, update, SORE) work.
   master format, every other floating tensor (activations, gradients, compressed values,
   16-bit weight copies) in the operand format; index metadata and integer tensors as recorded.
 * **Tiles.** A GEMM part ``C[m, n] = A[m, k] @ B[k, n]`` (weight as B) is cut into tiles of
-  ``mt x nt`` outputs over the whole reduction. The loop order keeps one operand on chip
-  across the other's tiles: N-outer (a B tile stays while A tiles stream) or M-outer, the one
-  moving fewer bytes (ties: N-outer). Operands move in proportion to the part of the tensor a
-  tile covers: a convolution's A is its feature map, not the im2col matrix (implicit GEMM).
+  ``mt x nt`` outputs over ``kt`` of the reduction (all of it, else whole-group slices while
+  the output tile holds partial sums). Over the whole reduction the loop order keeps one
+  operand on chip across the other's tiles: N-outer (a B tile stays while A tiles stream) or
+  M-outer, the one moving fewer bytes (ties: N-outer). Operands move in proportion to the
+  part of the tensor a tile covers: a convolution's A is its feature map, not the im2col
+  matrix (implicit GEMM).
+* **Chunks.** A stream goes through one slot in equal chunks (the last: the rest).
 * **Slots.** A buffer's capacity is shared equally by the roles it holds; a double-buffered
   role has two slots (load the next while computing the current), else one. A tile's operand
-  must fit one slot of its role.
+  and a chunk must fit one slot of its role.
+* **Sizes: bigger buffers are never slower.** The biggest tiles that fit are not the fastest
+  (a bigger first tile delays the first compute, a bigger last one the end; small chunks
+  overlap their loads, computes and stores better), so taking them made a run slower with a
+  bigger buffer. Sizes come instead from ladders that do not depend on the buffers:
+  ``mt`` = R, 2R, 4R ... and M, ``nt`` = C, 2C, 4C ... and N, ``kt`` = K then halves of it
+  in whole groups (:func:`tile_sizes`); chunks of 1, 2, 4 ... units and the whole stream,
+  no more than ``max(MIN_CHUNKS, bytes / GRANULE)`` of them (:func:`chunk_sizes`). Of the
+  sizes that fit, the schedule takes the one whose steps run fastest alone, timed exactly
+  (ties: the bigger). A bigger buffer keeps every size that fitted and may add some, so the
+  op alone never gets slower, and ops that use DRAM follow each other on its one queue, so
+  the run does not either (tested on shipped traces and random small ones; an op's entry can
+  still shift a little, so an op may end later while the run ends earlier). Lower bounds of
+  each size's cycles (``_bound``, the chunk bounds) let most sizes go untimed. Outside the
+  rule: a stream whose slot cannot hold a chunk of the ladder's smallest size takes the most
+  units that fit.
 """
-
 from __future__ import annotations
 
 import math
@@ -24,7 +41,9 @@ from satsim.config.hardware import HardwareConfig, MemoryConfig
 from satsim.errors import SatsimError
 from satsim.mapping import GemmMapping
 from satsim.mapping.gemm import GemmPart
+from satsim.schedule.program import Transfer
 from satsim.timing.stce import FoldRun, run_cycles
+from satsim.timing.units import Machine, busy_cycles
 from satsim.trace.schema import GemmOp, Role, Trace
 from satsim.types import Stationarity
 
@@ -147,85 +166,152 @@ def split(total: int, units: list[int]) -> list[int]:
     return shares
 
 
-def _fit(slot: int, per_unit: float, granule: int, limit: int) -> int:
-    """Most units (a multiple of ``granule`` when at least one fits) within ``slot`` bytes."""
-    most = int(slot // per_unit) if per_unit else limit
-    if most >= granule:
-        most -= most % granule
-    return min(limit, most)
-
-
-def gemm_tiles(op: GemmOp, op_bytes: GemmBytes, mapping: GemmMapping, hw: HardwareConfig,
-               roles: dict[str, Slot], interleave: bool,
-               index: int) -> tuple[list[Tile], set[int]]:
-    """The steps of every part of ``op``, in execution order; their loads and stores add up
-    to what the loop order needs, their MACs to the op's. Also the periods of the loop nest
-    (steps per output tile, per row or column of tiles, per batch instance): where the
-    sequence can repeat itself, for the one-pass clock to skip."""
+def part_bytes(op_bytes: GemmBytes, mapping: GemmMapping) -> list[GemmBytes]:
+    """A GEMM op's bytes shared by its parts in proportion to their MACs."""
     weights = [p.shape.macs for p in mapping.parts]
     shares = zip(*(split(x, weights) for x in (op_bytes.a, op_bytes.b, op_bytes.c)),
                  strict=True)
-    tiles: list[Tile] = []
-    periods = {1}
-    for part, (a, b, c) in zip(mapping.parts, shares, strict=True):
-        more, loops = _part_tiles(op, part, GemmBytes(a, b, c), mapping, hw, roles,
-                                  interleave, index)
-        tiles += more
-        periods |= loops
-    return tiles, periods
+    return [GemmBytes(a, b, c) for a, b, c in shares]
 
 
-def _sizes(m: int, k: int, n: int, group: int, a_el: float, b_el: float, c_el: float,
-           psum: float, hw: HardwareConfig, roles: dict[str, Slot]) -> tuple[int, int, int]:
-    """Tile sizes ``(mt, kt, nt)``: the whole reduction when an array-sized tile of it fits,
-    else the longest whole-group slice of it that does (the output tile then holds partial
-    sums until the last slice)."""
+def _ladder(size: int, unit: int) -> list[int]:
+    """``unit``, twice that, four times ... capped at ``size`` (which ends the ladder)."""
+    found, step = [], unit
+    while step < size:
+        found.append(step)
+        step *= 2
+    return [*found, size]
+
+
+def _k_ladder(k: int, group: int) -> list[int]:
+    """The whole reduction, then halves of it in whole groups, down to one group."""
+    found = [k]
+    while found[-1] > group:
+        found.append(max(group, (found[-1] // 2) // group * group))
+    return found
+
+
+def _classes(size: int, tile: int) -> list[tuple[int, int]]:
+    """``(extent, count)`` of the tiles cutting ``size`` into ``tile``: full ones, then the
+    remainder."""
+    full, rest = divmod(size, tile)
+    return [(tile, full)] * bool(full) + [(rest, 1)] * bool(rest)
+
+
+def _cycles(h: int, w: int, d: int, mapping: GemmMapping, hw: HardwareConfig,
+            interleave: bool) -> tuple[FoldRun, int]:
+    """An ``h x d`` by ``d x w`` tile's fold run on the array and its cycles."""
+    rows, cols, pattern = hw.array.rows, hw.array.cols, mapping.pattern
+    stream = d if pattern is None else pattern.compressed_length(d)
+    if mapping.stationarity is Stationarity.OS:
+        run = FoldRun(-(-h // rows) * -(-w // cols), stream)
+    else:
+        run = FoldRun(-(-stream // rows) * -(-w // cols), h)
+    return run, run_cycles(run, mapping.stationarity, rows, cols, interleave)
+
+
+def _n_outer(total: GemmBytes, rows_of_tiles: int, cols_of_tiles: int, slices: int) -> bool:
+    """Whole reduction: keep on chip the operand that would move more (N-outer keeps B,
+    ties too); a sliced one streams both under an output tile that stays: N-outer."""
+    return slices > 1 or (total.a * cols_of_tiles + total.b
+                          <= total.a + total.b * rows_of_tiles)
+
+
+def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMapping,
+               hw: HardwareConfig, roles: dict[str, Slot], interleave: bool, index: int,
+               machine: Machine, ahead: int) -> list[tuple[float, tuple[int, int, int]]]:
+    """Every tile size ``(mt, kt, nt)`` of the ladders that fits the slots, each with a lower
+    bound of the part's cycles run alone (``ahead``: steps loads run ahead, 0 or 1); the
+    error naming the buffer if none does."""
     rows, cols = hw.array.rows, hw.array.cols
-    kt = k
-    while True:
-        acc = c_el if kt == k else psum
-        # As many columns as the weights slot holds, leaving room for R rows of outputs.
-        nt = min(_fit(roles["weights"].bytes, b_el * kt, cols, n),
-                 _fit(roles["outputs"].bytes, acc * min(rows, m), cols, n))
-        mt = min(_fit(roles["activations"].bytes, a_el * kt, rows, m),
-                 _fit(roles["outputs"].bytes, acc * max(nt, 1), rows, m))
-        if (nt >= min(cols, n) and mt >= min(rows, m)) or kt <= group:
-            return mt, kt, nt
-        kt = max(group, (kt // 2) // group * group)
-
-
-def _part_tiles(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMapping,
-                hw: HardwareConfig, roles: dict[str, Slot], interleave: bool,
-                index: int) -> tuple[list[Tile], set[int]]:
-    rows, cols = hw.array.rows, hw.array.cols
-    stationarity, pattern = mapping.stationarity, mapping.pattern
     m, k, n, batch = part.shape.m, part.shape.k, part.shape.n, part.shape.batch
-    group = pattern.m if pattern is not None else 1
-    a_el, b_el = total.a / (batch * m * k), total.b / (batch * k * n)
-    c_el = total.c / (batch * m * n)
+    group = mapping.pattern.m if mapping.pattern is not None else 1
     psum = FORMAT_BYTES[hw.numerics.accumulate]
-    mt, kt, nt = _sizes(m, k, n, group, a_el, b_el, c_el, psum, hw, roles)
-    if nt < min(cols, n) or mt < min(rows, m):  # not even one fold's tile: R x group x C
-        need = {"weights": b_el * kt * min(cols, n),
-                "activations": a_el * kt * min(rows, m),
-                "outputs": (c_el if kt == k else psum) * min(rows, m) * min(cols, n)}
-        role = next(r for r, b in need.items() if b > roles[r].bytes)
-        slot = roles[role]
-        raise SatsimError(f"record {index} ({op.layer}, {op.phase}): its smallest {role} tile "
-                          f"({math.ceil(need[role])} bytes: one fold of the {rows}x{cols} "
-                          f"array over {kt} of K) does not fit a {slot.bytes}-byte slot of "
-                          f"buffer {slot.buffer}",
-                          field=f"memory.buffers.{slot.buffer.split(':')[0]}.kib")
+    a_slot, b_slot, c_slot = (roles[r].bytes for r in ("activations", "weights", "outputs"))
+    bandwidth = machine.dram_channels * machine.dram_bytes_per_cycle
+    latency = machine.dram_latency_cycles
+    single = (roles["activations"].slots == 1, roles["weights"].slots == 1)
+    found = []
+    for kt in _k_ladder(k, group):
+        # An output element's bytes while the tile is accumulated: the result's share of C,
+        # or an fp32 partial sum over a sliced reduction (as a fraction: num / den).
+        acc_num, acc_den = (total.c, batch * m * n) if kt == k else (psum, 1)
+        for mt in _ladder(m, rows):  # a tile's share of an operand (rounded up) fits a slot
+            if total.a * mt * kt > a_slot * batch * m * k:
+                break
+            for nt in _ladder(n, cols):
+                if (total.b * kt * nt > b_slot * batch * k * n
+                        or acc_num * mt * nt > c_slot * acc_den):
+                    break
+                found.append((_bound(m, k, n, batch, total, (mt, kt, nt), mapping, hw,
+                                     interleave, bandwidth, latency, ahead, single),
+                              (mt, kt, nt)))
+    if found:
+        return found
+    kt = _k_ladder(k, group)[-1]
+    need = {"weights": total.b * kt * min(cols, n) / (batch * k * n),
+            "activations": total.a * kt * min(rows, m) / (batch * m * k),
+            "outputs": (total.c / (batch * m * n) if kt == k else psum)
+            * min(rows, m) * min(cols, n)}
+    role = next(r for r, b in need.items() if b > roles[r].bytes)
+    slot = roles[role]
+    raise SatsimError(f"record {index} ({op.layer}, {op.phase}): its smallest {role} tile "
+                      f"({math.ceil(need[role])} bytes: one fold of the {rows}x{cols} "
+                      f"array over {kt} of K) does not fit a {slot.bytes}-byte slot of "
+                      f"buffer {slot.buffer}",
+                      field=f"memory.buffers.{slot.buffer.split(':')[0]}.kib")
+
+
+def _bound(m: int, k: int, n: int, batch: int, total: GemmBytes, size: tuple[int, int, int],
+           mapping: GemmMapping, hw: HardwareConfig, interleave: bool, bandwidth: int,
+           latency: int, ahead: int, single: tuple[bool, bool]) -> float:
+    """A lower bound of the cycles of a part's tiles run alone: the DMA moves every byte,
+    and the array computes every tile between its first loads and its last store. When
+    loads do not run ahead, the DMA also idles while a tile that stores computes (its loads
+    come just before its store), or while every tile computes if each loads an operand
+    with a single slot (the next load waits for that slot). (A transfer of ``b`` bytes takes
+    at least ``b / bandwidth`` cycles; a tile's share of an operand is its exact share
+    rounded, so at least that minus one byte.) ``single``: A's and B's one slot."""
+    mt, kt, nt = size
+    hs, ds, ws = _classes(m, mt), _classes(k, kt), _classes(n, nt)
+    rows_of, cols_of, slices = -(-m // mt), -(-n // nt), -(-k // kt)
+    n_outer = _n_outer(total, rows_of, cols_of, slices)
+    moved = (total.a * (cols_of if n_outer else 1) + total.b * (rows_of if slices > 1 or
+                                                               not n_outer else 1) + total.c)
+    compute = batch * sum(ch * cw * cd * _cycles(h, w, d, mapping, hw, interleave)[1]
+                          for h, ch in hs for w, cw in ws for d, cd in ds)
+    stored = 0 if ahead else batch * sum(  # the tiles of an output tile's last slice
+        ch * cw * _cycles(h, w, ds[-1][0], mapping, hw, interleave)[1]
+        for h, ch in hs for w, cw in ws)
+    every_a, every_b = slices > 1 or n_outer, slices > 1 or not n_outer  # load each tile
+    if not ahead and (every_a and single[0] or every_b and single[1]):
+        stored = compute
+    first = (total.a * hs[0][0] * ds[0][0] / (batch * m * k)
+             + total.b * ds[0][0] * ws[0][0] / (batch * k * n) - 2)
+    last = total.c * hs[-1][0] * ws[-1][0] / (batch * m * n) - 1
+    return max(latency + moved / bandwidth + stored,
+               latency + max(0, first) / bandwidth + compute + max(0, last) / bandwidth)
+
+
+def part_tiles(part: GemmPart, total: GemmBytes, mapping: GemmMapping, hw: HardwareConfig,
+               interleave: bool, size: tuple[int, int, int]) -> tuple[list[Tile], set[int]]:
+    """A part's tiles of ``size`` in execution order; their loads and stores add up to what
+    the loop order needs, their MACs to the part's. Also the periods of the loop nest
+    (steps per output tile, per row or column of tiles, per batch instance): where the
+    sequence can repeat itself, for the one-pass clock to skip."""
+    pattern = mapping.pattern
+    m, k, n, batch = part.shape.m, part.shape.k, part.shape.n, part.shape.batch
+    mt, kt, nt = size
+    psum = FORMAT_BYTES[hw.numerics.accumulate]
     ms = [min(mt, m - s) for s in range(0, m, mt)]
     ks = [min(kt, k - s) for s in range(0, k, kt)]
     ns = [min(nt, n - s) for s in range(0, n, nt)]
     a_of = split(total.a, [h * d for _ in range(batch) for h in ms for d in ks])
     b_of = split(total.b, [d * w for _ in range(batch) for d in ks for w in ns])
     c_of = split(total.c, [h * w for _ in range(batch) for h in ms for w in ns])
-    # Whole reduction: keep one operand across the other's tiles, the one that moves fewer
-    # bytes (N-outer keeps B, M-outer A). Sliced reduction: the output tile stays while its
-    # slices stream in (N-outer, then M, then K).
-    n_outer = len(ks) > 1 or total.a * len(ns) + total.b <= total.a + total.b * len(ms)
+    # Whole reduction: keep one operand across the other's tiles. Sliced reduction: the
+    # output tile stays while its slices stream in (N-outer, then M, then K).
+    n_outer = _n_outer(total, len(ms), len(ns), len(ks))
     order = ([(i, j) for j in range(len(ns)) for i in range(len(ms))] if n_outer
              else [(i, j) for i in range(len(ms)) for j in range(len(ns))])
     whole = len(ks) == 1
@@ -235,21 +321,17 @@ def _part_tiles(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappi
              stays_a: bool, stays_b: bool) -> Tile:
         key = (h, w, d, a, b, c, first, last, stays_a, stays_b)
         if key not in same:
-            stream = d if pattern is None else pattern.compressed_length(d)
-            if stationarity is Stationarity.OS:
-                run = FoldRun(-(-h // rows) * -(-w // cols), stream)
-                b_reads = -(-h // rows)
-            else:
-                run = FoldRun(-(-stream // rows) * -(-w // cols), h)
-                b_reads = 1
+            run, cycles = _cycles(h, w, d, mapping, hw, interleave)
             same[key] = Tile(
                 load_a=0 if stays_a else a, load_b=0 if stays_b else b, a_bytes=a, b_bytes=b,
                 out=(c if whole else math.ceil(psum * h * w)) if first else 0,
-                store_c=c if last else 0,
-                cycles=run_cycles(run, stationarity, rows, cols, interleave),
+                store_c=c if last else 0, cycles=cycles,
                 macs=h * w * (d if pattern is None else pattern.kept(d)),
-                slots=run.folds * run.stream_cycles * rows * cols, a_reads=-(-w // cols),
-                b_reads=b_reads, psum=0 if whole or first else math.ceil(psum * h * w))
+                slots=run.folds * run.stream_cycles * hw.array.rows * hw.array.cols,
+                a_reads=-(-w // hw.array.cols),
+                b_reads=(-(-h // hw.array.rows) if mapping.stationarity is Stationarity.OS
+                         else 1),
+                psum=0 if whole or first else math.ceil(psum * h * w))
         return same[key]
 
     steps: list[Tile] = []
@@ -269,21 +351,86 @@ def _part_tiles(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappi
     return steps, {len(ks), len(ks) * inner, len(ks) * len(ms) * len(ns)}
 
 
-def chunks(elements: int, in_bytes: int, out_bytes: int, slot: Slot, what: str,
-           unit: str = "element") -> list[tuple[int, int, int]]:
-    """A streamed job of ``elements`` units (elements, or the SORE's groups) in pieces that
-    fit one slot: ``(units, load, store)`` each."""
-    per = (in_bytes + out_bytes) / elements
-    most = min(elements, int(slot.bytes // per)) if per else elements
+# A stream is cut into at most max(MIN_CHUNKS, its bytes / GRANULE) chunks (its Program's
+# size stays in proportion to its bytes; see chunk_sizes).
+MIN_CHUNKS, GRANULE = 64, 32 * 1024
 
-    def worst(count: int) -> int:  # the most bytes a chunk of ``count`` gets from split()
-        return -(-in_bytes * count // elements) - (-out_bytes * count // elements)
 
-    while most > 0 and worst(most) > slot.bytes:
-        most -= 1
-    if most < 1:
-        raise SatsimError(f"{what}: one {unit}'s {math.ceil(per)} bytes do not fit a "
-                          f"{slot.bytes}-byte slot of buffer {slot.buffer}",
-                          field=f"memory.buffers.{slot.buffer.split(':')[0]}.kib")
-    sizes = [most] * (elements // most) + ([elements % most] if elements % most else [])
+def chunk_sizes(elements: int, in_bytes: int, out_bytes: int, slot: Slot, machine: Machine,
+                work, ahead: int, what: str,
+                unit: str = "element") -> list[tuple[float, int]]:
+    """Every chunk size (units) of the ladder that fits one slot, each with a lower bound of
+    the stream's cycles run alone (exact sums of its transfers and jobs: the DMA moves them
+    all; the unit computes every chunk between the first load and the last store).
+    ``work(units)``: a chunk's job; ``ahead``: steps loads run ahead (0 or 1). The ladder:
+    powers of two and the whole stream, but no more than max(MIN_CHUNKS, bytes / GRANULE)
+    chunks; if none fits (a slot smaller than a chunk of that many), the most units that
+    do."""
+    least = -(-elements // max(MIN_CHUNKS, -(-(in_bytes + out_bytes) // GRANULE)))
+    ladder = [c for c in _ladder(elements, 1) if c >= least]
+    fits = [c for c in ladder if _worst(c, elements, in_bytes, out_bytes) <= slot.bytes]
+    if not fits:
+        most = min(elements, slot.bytes * elements // max(1, in_bytes + out_bytes))
+        while most > 0 and _worst(most, elements, in_bytes, out_bytes) > slot.bytes:
+            most -= 1
+        if most < 1:
+            per = (in_bytes + out_bytes) / elements
+            raise SatsimError(f"{what}: one {unit}'s {math.ceil(per)} bytes do not fit a "
+                              f"{slot.bytes}-byte slot of buffer {slot.buffer}",
+                              field=f"memory.buffers.{slot.buffer.split(':')[0]}.kib")
+        fits = [most]
+    latency = machine.dram_latency_cycles
+    found = []
+    for size in fits:
+        count = elements // size
+        rest = elements - count * size
+        loads, stores = _runs(in_bytes, size, count, rest), _runs(out_bytes, size, count, rest)
+        dma = sum(n * (_transfer(b, machine)) for b, n in loads + stores)
+        jobs = count * busy_cycles(work(size), machine) + (
+            busy_cycles(work(rest), machine) if rest else 0)
+        pieces = count + bool(rest)
+        if min(b for b, _ in loads + stores):  # every chunk loads and stores
+            if slot.slots == ahead + 1:
+                # A load waits for its slot's previous chunk to be stored, which is then
+                # the transfer just before it: the DMA idles an access latency before each
+                # load after the first ``slots``.
+                dma += max(0, pieces - slot.slots) * latency
+            if not ahead:  # and between a chunk's load and its store, while it computes
+                dma += jobs
+        load = loads[0][0]  # the first job waits for its inputs, if it has any
+        first = latency + _transfer(load, machine) if load else 0
+        found.append((max(latency + dma if dma else 0,
+                          first + jobs + _transfer(stores[-1][0], machine)), size))
+    return found
+
+
+def _runs(total: int, size: int, count: int, rest: int) -> list[tuple[int, int]]:
+    """``split(total, [size] * count + [rest])`` (no rest if 0) as runs ``(bytes, how
+    many)`` in order, computed from the two fractions rather than chunk by chunk."""
+    whole = size * count + rest
+    base, fraction = divmod(total * size, whole)
+    last, last_fraction = divmod(total * rest, whole)
+    left = total - base * count - last
+    # One more byte each to the largest fractions, ties to the later: the rest is last.
+    rest_first = bool(rest) and left > 0 and last_fraction >= fraction
+    more = min(count, left - rest_first)
+    last += bool(rest) and left - more > 0
+    runs = [(base, count - more), (base + 1, more)] + [(last, 1)] * bool(rest)
+    return [(b, n) for b, n in runs if n]
+
+
+def _worst(count: int, elements: int, in_bytes: int, out_bytes: int) -> int:
+    """The most bytes a chunk of ``count`` units gets from split()."""
+    return -(-in_bytes * count // elements) - (-out_bytes * count // elements)
+
+
+def _transfer(size: int, machine: Machine) -> int:
+    return busy_cycles(Transfer(size, write=False), machine) if size else 0
+
+
+def chunks(elements: int, in_bytes: int, out_bytes: int,
+           size: int) -> list[tuple[int, int, int]]:
+    """A streamed job of ``elements`` units (elements, or the SORE's groups) in pieces of
+    ``size`` units (the last: the rest): ``(units, load, store)`` each."""
+    sizes = [size] * (elements // size) + ([elements % size] if elements % size else [])
     return list(zip(sizes, split(in_bytes, sizes), split(out_bytes, sizes), strict=True))

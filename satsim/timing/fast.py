@@ -41,7 +41,7 @@ _CAUSE_AT = {cause: len(Unit) + i for i, cause in enumerate(_CAUSES)}
 _TASKS = len(Unit) + len(_CAUSES)  # a tally: busy cycles per unit, stalls per cause, tasks
 
 
-class _Clock:
+class Clock:
     """Timing sink: a handle is the task's index. It lets the emitter skip the middle of
     runs of identical steps (``shift``), accounting for the steps it did not time: per
     record, a running tally of busy cycles per unit, stalls per cause (of the work on the
@@ -126,7 +126,7 @@ class _Clock:
 def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> MachineRun:
     """The plain schedule of ``trace`` on ``hw``, timed."""
     machine = Machine.from_hardware(hw)
-    clock = _Clock(machine)
+    clock = Clock(machine)
     emitter = Emitter(hw, clock)
     ops = walk(trace, hw, policy, emitter)
     start, end, unit_of = clock.start, clock.end, clock.unit
