@@ -16,6 +16,8 @@ task; its dependents wait for what it waited for.
 Within an op (:mod:`satsim.schedule.tiling`), work is a sequence of **steps**: a GEMM tile
 (load its A and B tiles unless already on chip, fold runs on the STCE, store its C tile) or a
 chunk of streamed vector / update / SORE work (load the inputs, compute, store the outputs).
+Their sizes are the fastest alone among those of buffer-independent ladders that fit
+(:class:`_Tiler`), so that a bigger buffer never slows a run.
 Loads run one step ahead when their buffers are double-buffered; a load waits for a free slot
 (the slot's previous data released by the last step that used it); a GEMM's result holds an
 output slot until it is stored. On an ideal memory there are no loads or stores, and a GEMM
@@ -100,7 +102,7 @@ class Plan:
         return tuple(i for i, op in self.ops.items() if not op.tasks)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Load:
     role: str
     bytes: int  # moved
@@ -109,7 +111,7 @@ class _Load:
     until_store: bool = False  # held until the (last) step's result is stored, not computed
 
 
-@dataclass
+@dataclass(slots=True)
 class _Step:
     work: Work
     loads: list[_Load] = field(default_factory=list)
@@ -118,7 +120,7 @@ class _Step:
     actions: tuple[tuple[tuple[str, str], int], ...] = ()  # ((unit, action), count)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Spec:
     work: Work
     deps: set[int]
