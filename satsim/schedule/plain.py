@@ -83,6 +83,7 @@ class OpPlan:
     dram_write_bytes: int = 0
     mapping: GemmMapping | None = None
     actions: dict[tuple[str, str], int] = field(default_factory=dict)  # (unit, action) -> n
+    inputs: tuple = ()  # handles of the other records' tasks it waits for (the graph's)
 
     @property
     def macs(self) -> int:
@@ -153,7 +154,8 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
         steps, periods = _steps(index, record, mapping, hw, sizes, tiler)
         if steps:
             made, read, written = emitter.emit(index, record, steps, waits, periods)
-            ops[index] = OpPlan(tuple(made), read, written, mapping, _actions(steps))
+            ops[index] = OpPlan(tuple(made), read, written, mapping, _actions(steps),
+                                tuple(waits))
             done[index] = frozenset({made[-1]})
         else:
             ops[index] = OpPlan((), mapping=mapping)

@@ -1,15 +1,18 @@
 """What a machine run did, record by record: when, for how long, what it waited for.
 
-Every idle cycle of a record's unit between the unit's previous task and the record's task
-is attributed to what the task was waiting for, the dependency that ended last:
+Every idle cycle of a record's unit between the unit's previous task and one of the record's
+work tasks is attributed to one cause:
 
-* ``stall_dram``: a transfer (a load of its operands, or a store that frees the slot it
-  needs);
-* ``stall_mask``: the SORE's compressed weights (another record's mask generation);
-* ``stall_dep``: another record's result (any other unit);
+* ``stall_dep``: the record's inputs, the results of the records it depends on in the
+  tensor graph (read after write, write after read): the cycles before the last of them was
+  written;
+* ``stall_mask``: the same, when the SORE wrote the last of them (its compressed weights);
+* ``stall_dram``: the memory system, every other idle cycle: its own loads (and their
+  latency, and the DMA queue ahead of them), and buffer space freed by earlier stores.
 
-and ``stall_unit`` counts the cycles a record was ready (its inputs written) while its unit
-was still busy with earlier records.
+So on ideal memory a record only waits for its inputs, and with a memory system an input
+written long ago costs nothing but its load. ``stall_unit`` counts the cycles a record was
+ready (its inputs written) while its unit was still busy with earlier records.
 """
 
 from __future__ import annotations
@@ -38,12 +41,16 @@ class OpTiming:
     dram_write_bytes: int
 
 
-def stall_cause(unit: Unit, op: int, waiting: int) -> str:
-    """What record ``waiting`` waited for when its binding dependency ran on ``unit`` for
-    record ``op``: ``dram``, ``mask`` or ``dep``."""
-    if unit is Unit.DRAM:
-        return "dram"
-    return "mask" if op != waiting and unit is Unit.SORE else "dep"
+def stalls(gaps: int, free: int, start: int, ready: int, by_sore: bool) -> dict[str, int]:
+    """A record's idle cycles by cause (see the module).
+
+    ``gaps``: its unit's idle cycles before its work tasks, in all; its first work task found
+    the unit free at ``free`` and started at ``start``; its inputs were written by ``ready``,
+    the last of them by the SORE if ``by_sore``.
+    """
+    waited = min(max(ready - free, 0), max(start - free, 0))
+    return {"dram": gaps - waited, "mask": waited if by_sore else 0,
+            "dep": 0 if by_sore else waited}
 
 
 def op_timings(plan: Plan, timeline: Timeline) -> list[OpTiming]:
@@ -55,27 +62,25 @@ def op_timings(plan: Plan, timeline: Timeline) -> list[OpTiming]:
     for task in tasks:
         previous[task.id] = last.get(task.unit, 0)
         last[task.unit] = end[task.id]
-    rows = []
+    rows, unit_of = [], {}
     for index, op in plan.ops.items():
         work = [tasks[t] for t in op.tasks if not isinstance(tasks[t].work, Transfer)]
-        stalls = {"dram": 0, "mask": 0, "dep": 0}
-        unit = work[0].unit if work else None
-        for task in work:
-            gap = start[task.id] - previous[task.id]
-            if gap > 0:
-                cause = tasks[max(task.deps, key=lambda d: end[d])]
-                stalls[stall_cause(cause.unit, cause.op, index)] += gap
-        outside = [end[d] for t in op.tasks for d in tasks[t].deps if tasks[d].op != index]
-        ready = max(outside, default=0)
-        waited = max(0, previous[work[0].id] - ready) if work else 0
+        unit = unit_of[index] = work[0].unit if work else None
+        ready = max((end[w] for w in op.inputs), default=0)
+        binding = max(op.inputs, key=lambda w: end[w], default=None)
+        by_sore = binding is not None and unit_of.get(tasks[binding].op) is Unit.SORE
+        first = work[0].id if work else None
+        gaps = sum(max(0, start[t.id] - previous[t.id]) for t in work)
+        split = stalls(gaps, previous[first], start[first], ready, by_sore) if work else (
+            dict.fromkeys(("dram", "mask", "dep"), 0))
         rows.append(OpTiming(
             record=index, unit=unit,
             start=min((start[t] for t in op.tasks), default=0),
             end=max((end[t] for t in op.tasks), default=0),
             busy=sum(end[t.id] - start[t.id] for t in work),
-            stall_dram=stalls["dram"], stall_mask=stalls["mask"], stall_dep=stalls["dep"],
-            stall_unit=waited, dram_read_bytes=op.dram_read_bytes,
-            dram_write_bytes=op.dram_write_bytes))
+            stall_dram=split["dram"], stall_mask=split["mask"], stall_dep=split["dep"],
+            stall_unit=max(0, previous[first] - ready) if work else 0,
+            dram_read_bytes=op.dram_read_bytes, dram_write_bytes=op.dram_write_bytes))
     return rows
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.schedule.plain import Emitter, OpPlan, walk
 from satsim.schedule.program import Unit, Work
-from satsim.timing.accounting import OpTiming, stall_cause
+from satsim.timing.accounting import OpTiming, stalls
 from satsim.timing.machine import curves
 from satsim.timing.units import Machine, busy_cycles, latency
 from satsim.trace.schema import Trace
@@ -36,16 +36,15 @@ class MachineRun:
 
 
 _UNIT_AT = {unit: i for i, unit in enumerate(Unit)}
-_CAUSES = ("dram", "mask", "dep")
-_CAUSE_AT = {cause: len(Unit) + i for i, cause in enumerate(_CAUSES)}
-_TASKS = len(Unit) + len(_CAUSES)  # a tally: busy cycles per unit, stalls per cause, tasks
+_GAPS = len(Unit)
+_TASKS = _GAPS + 1  # a tally: busy cycles per unit, idle cycles before its work, tasks
 
 
 class Clock:
     """Timing sink: a handle is the task's index. It lets the emitter skip the middle of
     runs of identical steps (``shift``), accounting for the steps it did not time: per
-    record, a running tally of busy cycles per unit, stalls per cause (of the work on the
-    STCE, SORE or vector unit) and tasks, timed or skipped."""
+    record, a running tally of busy cycles per unit, idle cycles of its unit before its work
+    tasks (on the STCE, SORE or vector unit) and tasks, timed or skipped."""
 
     skips = True
 
@@ -58,19 +57,12 @@ class Clock:
         self.free = dict.fromkeys(Unit, 0)
         self.before: list[int] = []  # each task's unit free time when it was issued
         self.holds: list[list] = []
-        self.outside: dict[int, int] = {}  # record -> latest end of another record it waits for
         self.tally: dict[int, list[int]] = {}
 
     def task(self, work: Work, deps: list, op: int, phase, label: str) -> int:
         unit = work.unit
         end = self.end
-        ready, binding, outside = 0, None, self.outside.get(op, 0)
-        for d in deps:
-            if end[d] >= ready:
-                ready, binding = end[d], d
-            if self.op[d] != op and end[d] > outside:
-                outside = end[d]
-        self.outside[op] = outside
+        ready = max((end[d] for d in deps), default=0)
         free = self.free[unit]
         start = max(ready + latency(work, self.machine), free)
         busy = busy_cycles(work, self.machine)
@@ -79,9 +71,8 @@ class Clock:
             tally = self.tally[op] = [0] * (_TASKS + 1)
         tally[_UNIT_AT[unit]] += busy
         tally[_TASKS] += 1
-        if start > free and binding is not None and unit is not Unit.DRAM:
-            tally[_CAUSE_AT[stall_cause(self.unit[binding], self.op[binding], op)]] += (
-                start - free)
+        if start > free and unit is not Unit.DRAM:
+            tally[_GAPS] += start - free
         self.start.append(start)
         end.append(start + busy)
         self.op.append(op)
@@ -130,20 +121,26 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Machin
     emitter = Emitter(hw, clock)
     ops = walk(trace, hw, policy, emitter)
     start, end, unit_of = clock.start, clock.end, clock.unit
-    rows, busy = [], dict.fromkeys(Unit, 0)
+    rows, busy, unit_at = [], dict.fromkeys(Unit, 0), {}
     for index, op in ops.items():
         tally = clock.tally.get(index, [0] * (_TASKS + 1))
         for unit in Unit:
             busy[unit] += tally[_UNIT_AT[unit]]
         work = [t for t in op.tasks if unit_of[t] is not Unit.DRAM]
-        waited = max(0, clock.before[work[0]] - clock.outside.get(index, 0)) if work else 0
+        unit = unit_at[index] = unit_of[work[0]] if work else None
+        ready = max((end[w] for w in op.inputs), default=0)
+        binding = max(op.inputs, key=end.__getitem__, default=None)
+        by_sore = binding is not None and unit_at.get(clock.op[binding]) is Unit.SORE
+        free = clock.before[work[0]] if work else 0
+        split = stalls(tally[_GAPS], free, start[work[0]], ready, by_sore) if work else (
+            dict.fromkeys(("dram", "mask", "dep"), 0))
         rows.append(OpTiming(
-            record=index, unit=unit_of[work[0]] if work else None,
+            record=index, unit=unit,
             start=min((start[t] for t in op.tasks), default=0),
             end=max((end[t] for t in op.tasks), default=0),
             busy=sum(tally[_UNIT_AT[u]] for u in Unit if u is not Unit.DRAM),
-            stall_dram=tally[_CAUSE_AT["dram"]], stall_mask=tally[_CAUSE_AT["mask"]],
-            stall_dep=tally[_CAUSE_AT["dep"]], stall_unit=waited,
+            stall_dram=split["dram"], stall_mask=split["mask"], stall_dep=split["dep"],
+            stall_unit=max(0, free - ready) if work else 0,
             dram_read_bytes=op.dram_read_bytes, dram_write_bytes=op.dram_write_bytes))
     buffers = {} if emitter.roles is None else {
         s.buffer: s.bytes * s.slots for s in emitter.roles.values()}
