@@ -1,12 +1,14 @@
-"""The SimPy engine: ordering, event economy, transposed weights, result invariants."""
+"""Running ops: ordering, event economy, transposed weights, result invariants."""
 
 import pytest
 
 from satsim.config import load_dataflow, load_hardware
 from satsim.errors import SatsimError
 from satsim.mapping import map_gemm
+from satsim.schedule.plain import plan
 from satsim.simulate import simulate
-from satsim.timing.engine import CountingEnvironment, run_engine
+from satsim.timing.machine import execute
+from satsim.timing.units import Machine
 from satsim.trace.schema import GemmOp, Trace, TraceHeader, VectorOp
 from satsim.types import NMPattern, Phase
 
@@ -15,26 +17,31 @@ def _trace(*records):
     return Trace(header=TraceHeader(name="t"), records=records)
 
 
+IDEAL = load_hardware("sat", [("memory", "ideal")])
+
+
 def test_ops_run_back_to_back_in_trace_order():
-    """Each op starts when the previous one has left the array; non-GEMM records are skipped."""
+    """Without a tensor graph the records form a chain: each GEMM starts when the previous
+    record has ended, the vector op on the vector unit in between."""
     ops = [GemmOp(phase=Phase.FF, layer=f"l{i}", M=64, K=64, N=64, weight="B") for i in range(3)]
-    trace = _trace(ops[0], VectorOp(phase=Phase.FF, layer="relu", op="relu", elements=10),
+    trace = _trace(ops[0], VectorOp(phase=Phase.FF, layer="relu", op="relu", elements=64),
                    ops[1], ops[2])
-    log = run_engine(trace, load_hardware("sat"), load_dataflow("sat"))
-    assert [t.index for t in log] == [0, 2, 3]
-    assert log[0].start == 0
-    assert all(a.end == b.start for a, b in zip(log, log[1:], strict=False))
+    rows = simulate(trace, IDEAL, load_dataflow("sat")).rows
+    assert [(r["index"], r["unit"]) for r in rows] == [
+        (0, "stce"), (1, "vector"), (2, "stce"), (3, "stce")]
+    assert rows[0]["start"] == 0 and rows[1]["cycles"] == 64 // 32
+    assert all(a["end"] == b["start"] for a, b in zip(rows, rows[1:], strict=False))
 
 
 @pytest.mark.parametrize("dataflow", ["sat", "naive"])
 def test_event_count_does_not_grow_with_m(dataflow):
-    """The engine processes as many events for M = 16 as for M = 10^6 (cost ~ ops, not MACs)."""
+    """The SimPy engine processes as many events for M = 16 as for M = 10^6 on ideal memory
+    (cost ~ tasks, not MACs)."""
     counts = []
     for m in (16, 1_000_000):
-        env = CountingEnvironment()
         op = GemmOp(phase=Phase.FF, layer="x", M=m, K=512, N=512, weight="B")
-        run_engine(_trace(op, op), load_hardware("sat"), load_dataflow(dataflow), env=env)
-        counts.append(env.processed)
+        program = plan(_trace(op, op), IDEAL, load_dataflow(dataflow)).program
+        counts.append(execute(program, Machine.from_hardware(IDEAL)).events)
     assert counts[0] == counts[1] < 20
 
 
@@ -81,7 +88,7 @@ def test_result_invariants():
     ops = (GemmOp(phase=Phase.FF, layer="a", M=100, K=64, N=48, weight="B",
                   sparsity=NMPattern(2, 4)),
            GemmOp(phase=Phase.WG, layer="a", M=48, K=100, N=64))
-    result = simulate(_trace(*ops), load_hardware("sat"), load_dataflow("sat"))
+    result = simulate(_trace(*ops), IDEAL, load_dataflow("sat"))
     frame = result.ops
     assert (frame["cycles"] == frame["end"] - frame["start"]).all()
     assert result.macs == 100 * 32 * 48 + 48 * 100 * 64

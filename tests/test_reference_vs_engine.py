@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from satsim.config import load_dataflow, load_hardware
 from satsim.functional.nm import nm_mask
-from satsim.timing.engine import run_engine
+from satsim.simulate import simulate
 from satsim.timing.reference import run_reference
 from satsim.trace.schema import GemmOp, Trace, TraceHeader
 from satsim.types import NMPattern, Phase, Stationarity
@@ -16,13 +16,13 @@ PATTERNS = [None, NMPattern(1, 2), NMPattern(2, 4), NMPattern(1, 4), NMPattern(2
 
 
 def engine_cycles(m, k, n, pattern, rows, cols, stationarity, interleave) -> int:
-    hw = load_hardware("sat", [("array.rows", rows), ("array.cols", cols)])
+    hw = load_hardware("sat", [("array.rows", rows), ("array.cols", cols), ("memory", "ideal")])
     policy = load_dataflow("sat", [("stationarity", stationarity.value),
                                    ("interleave", interleave)])
     op = GemmOp(phase=Phase.FF, layer="x", M=m, K=k, N=n, weight="B", sparsity=pattern)
-    (timing,) = run_engine(Trace(header=TraceHeader(name="x"), records=(op,)), hw, policy)
-    assert timing.start == 0
-    return timing.end
+    (row,) = simulate(Trace(header=TraceHeader(name="x"), records=(op,)), hw, policy).rows
+    assert row["start"] == 0
+    return row["end"]
 
 
 @settings(max_examples=220, deadline=None, derandomize=True)

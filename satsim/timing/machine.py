@@ -12,9 +12,22 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass
 
+import simpy
+
 from satsim.schedule.program import Program, Task, Unit
-from satsim.timing.engine import CountingEnvironment
 from satsim.timing.units import Machine, busy_cycles, latency
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it processes (engine cost, for tests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.processed = 0
+
+    def step(self) -> None:
+        self.processed += 1
+        super().step()
 
 
 class BufferOverflow(RuntimeError):

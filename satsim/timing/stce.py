@@ -1,4 +1,4 @@
-"""The STCE (sparse tensor computing engine) in the SimPy engine: closed-form fold timing.
+"""The STCE (sparse tensor computing engine): closed-form fold timing.
 
 The closed forms below are derived from the micro-architecture of
 ``docs/microarchitecture.md`` and checked against the cycle-stepped reference
@@ -14,10 +14,7 @@ The closed forms below are derived from the micro-architecture of
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass
-
-import simpy
 
 from satsim.types import Stationarity
 
@@ -44,19 +41,3 @@ def run_cycles(run: FoldRun, stationarity: Stationarity, rows: int, cols: int,
     if not interleave:
         return run.folds * alone
     return (run.folds - 1) * fold_period(stationarity, run.stream_cycles, rows, cols) + alone
-
-
-class STCE(simpy.Resource):
-    """The PE array as a SimPy resource that executes one op's parts at a time.
-
-    One timeout per part (a run of identical folds, timed by the closed forms): the event
-    count grows with ops, never with cycles or MACs.
-    """
-
-    def __init__(self, env: simpy.Environment):
-        super().__init__(env, capacity=1)
-
-    def execute(self, part_cycles: tuple[int, ...]) -> Generator:
-        """Process body: hold the array for every part of an op (caller holds the request)."""
-        for cycles in part_cycles:
-            yield self._env.timeout(cycles)
