@@ -231,6 +231,13 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
     bandwidth = machine.dram_channels * machine.dram_bytes_per_cycle
     latency = machine.dram_latency_cycles
     single = (roles["activations"].slots == 1, roles["weights"].slots == 1)
+    known: dict[tuple[int, int, int], int] = {}  # sizes share their tiles' extents
+
+    def cycles(h: int, w: int, d: int) -> int:
+        if (h, w, d) not in known:
+            known[h, w, d] = _cycles(h, w, d, mapping, hw, interleave)[1]
+        return known[h, w, d]
+
     found = []
     for kt in _k_ladder(k, group):
         # An output element's bytes while the tile is accumulated: the result's share of C,
@@ -243,9 +250,8 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
                 if (total.b * kt * nt > b_slot * batch * k * n
                         or acc_num * mt * nt > c_slot * acc_den):
                     break
-                found.append((_bound(m, k, n, batch, total, (mt, kt, nt), mapping, hw,
-                                     interleave, bandwidth, latency, ahead, single),
-                              (mt, kt, nt)))
+                found.append((_bound(m, k, n, batch, total, (mt, kt, nt), cycles,
+                                     bandwidth, latency, ahead, single), (mt, kt, nt)))
     if found:
         return found
     kt = _k_ladder(k, group)[-1]
@@ -263,25 +269,26 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
 
 
 def _bound(m: int, k: int, n: int, batch: int, total: GemmBytes, size: tuple[int, int, int],
-           mapping: GemmMapping, hw: HardwareConfig, interleave: bool, bandwidth: int,
-           latency: int, ahead: int, single: tuple[bool, bool]) -> float:
+           cycles, bandwidth: int, latency: int, ahead: int,
+           single: tuple[bool, bool]) -> float:
     """A lower bound of the cycles of a part's tiles run alone: the DMA moves every byte,
     and the array computes every tile between its first loads and its last store. When
     loads do not run ahead, the DMA also idles while a tile that stores computes (its loads
     come just before its store), or while every tile computes if each loads an operand
     with a single slot (the next load waits for that slot). (A transfer of ``b`` bytes takes
     at least ``b / bandwidth`` cycles; a tile's share of an operand is its exact share
-    rounded, so at least that minus one byte.) ``single``: A's and B's one slot."""
+    rounded, so at least that minus one byte.) ``cycles(h, w, d)``: a tile's on the array;
+    ``single``: A's and B's one slot."""
     mt, kt, nt = size
     hs, ds, ws = _classes(m, mt), _classes(k, kt), _classes(n, nt)
     rows_of, cols_of, slices = -(-m // mt), -(-n // nt), -(-k // kt)
     n_outer = _n_outer(total, rows_of, cols_of, slices)
     moved = (total.a * (cols_of if n_outer else 1) + total.b * (rows_of if slices > 1 or
                                                                not n_outer else 1) + total.c)
-    compute = batch * sum(ch * cw * cd * _cycles(h, w, d, mapping, hw, interleave)[1]
+    compute = batch * sum(ch * cw * cd * cycles(h, w, d)
                           for h, ch in hs for w, cw in ws for d, cd in ds)
     stored = 0 if ahead else batch * sum(  # the tiles of an output tile's last slice
-        ch * cw * _cycles(h, w, ds[-1][0], mapping, hw, interleave)[1]
+        ch * cw * cycles(h, w, ds[-1][0])
         for h, ch in hs for w, cw in ws)
     every_a, every_b = slices > 1 or n_outer, slices > 1 or not n_outer  # load each tile
     if not ahead and (every_a and single[0] or every_b and single[1]):
