@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeline", metavar="FILE",
                      help="also write the iteration as a Chrome trace-event file (Perfetto, "
                           "chrome://tracing): a track per unit and DRAM channel, an event per "
-                          "task, buffer and bandwidth counters (ResNet-18: ~25 MB)")
+                          "task, buffer and bandwidth counters (ResNet-18: ~60 MB in seconds; "
+                          "GPT-2: GBs)")
 
     sweep = sub.add_parser("sweep", help="run a design-space sweep (resumable)",
                            description=_SWEEP_HELP,
