@@ -60,9 +60,9 @@ def main() -> None:
         print(f"| {model} | {method} | "
               + " | ".join(_m(busy.get(p)) for p in PHASES) + " |")
 
-    print("\nStalls (Mcycles a unit idled, by what it waited for; unit: ready but its unit "
-          "busy)\n")
-    print("| model | method | DRAM | mask | dependency | unit busy |")
+    print("\nStalls (Mcycles a unit idled, by what it waited for) and queueing (Mcycles "
+          "records were ready while their unit worked on earlier ones, summed over records)\n")
+    print("| model | method | DRAM | mask | dependency | queued |")
     print("|---|---|---:|---:|---:|---:|")
     for (model, method), rep in reports.items():
         print(f"| {model} | {method} | "

@@ -44,6 +44,7 @@ from satsim.trace.schema import (
     TensorInfo,
     UpdateOp,
     VectorOp,
+    compressed_shape,
     index_dtype,
     storage_bytes,
 )
@@ -216,8 +217,7 @@ class _Recorder(TorchDispatchMode):
         if (param, direction) not in self._packed:
             p, nm = self._tensors[param], self.nm
             for d in ("FF", "BP") if self.method == "bdwp" else ("FF",):
-                dim = 1 if d == "FF" else 0  # FF groups along C_in / in, BP along C_out / out
-                shape = tuple(s * nm.n // nm.m if i == dim else s for i, s in enumerate(p.shape))
+                shape = compressed_shape(p.shape, d, nm)
                 ids = tuple(self._new(_Tensor(
                     shape=shape, dtype=kind, bytes=storage_bytes(shape, kind), role=role,
                     layer=p.layer, name=f"{p.name}:{d}{suffix}", of=param, nm=nm))

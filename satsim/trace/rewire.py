@@ -33,6 +33,7 @@ from satsim.trace.schema import (
     TensorInfo,
     UpdateOp,
     VectorOp,
+    compressed_shape,
     index_dtype,
     storage_bytes,
 )
@@ -184,8 +185,7 @@ def _generate(table: _Table, param: int, dtype: str, nm: NMPattern, directions,
     """The maskgen records writing ``param``'s compressed forms (values in ``dtype``)."""
     p, made = table.info[param], []
     for d in directions:
-        dim = 1 if d == "FF" else 0  # FF groups along C_in / in, BP along C_out / out
-        shape = tuple(s * nm.n // nm.m if i == dim else s for i, s in enumerate(p.shape))
+        shape = compressed_shape(p.shape, d, nm)
         ids = tuple(table.add(shape=shape, dtype=kind, bytes=storage_bytes(shape, kind),
                               role=role, layer=p.layer, name=f"{p.name}:{d}{suffix}",
                               of=param, nm=nm)

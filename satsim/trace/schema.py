@@ -83,6 +83,13 @@ def index_dtype(m: int) -> str:
     return f"uint{bits}" if bits <= 8 else "int16" if bits <= 16 else "int32"
 
 
+def compressed_shape(shape: tuple[int, ...], direction: str, nm: NMPattern) -> tuple[int, ...]:
+    """The kept values of a weight pruned N:M for ``direction``: FF groups along C_in / in
+    (dim 1), BP along C_out / out (dim 0)."""
+    dim = 1 if direction == "FF" else 0
+    return tuple(s * nm.n // nm.m if i == dim else s for i, s in enumerate(shape))
+
+
 def storage_bytes(shape: tuple[int, ...], dtype: str) -> int:
     """Bytes of a dense tensor: ``ceil(numel * bits / 8)``."""
     return -(-math.prod(shape) * DTYPE_BITS[dtype] // 8)
