@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.report.result import RunResult
-from satsim.schedule.plain import OpPlan
+from satsim.schedule.plain import OpPlan, phase_of
 from satsim.timing.accounting import OpTiming
 from satsim.timing.fast import evaluate
 from satsim.trace.schema import GemmOp, MaskGenOp, Trace, UpdateOp, VectorOp
@@ -71,10 +71,9 @@ def _row(record, plan: OpPlan, t: OpTiming) -> dict:
     else:
         assert isinstance(record, MaskGenOp)
         op, pattern = f"mask {record.direction}", record.sparsity
-    phase = record.phase.value if gemm else {VectorOp: "VEC", UpdateOp: "WU",
-                                              MaskGenOp: "MASK"}[type(record)]
     return {
-        "index": t.record, "layer": record.layer, "phase": phase, "unit": t.unit.value,
+        "index": t.record, "layer": record.layer, "phase": phase_of(record).value,
+        "unit": t.unit.value,
         "op": op, "M": record.M if gemm else None, "K": record.K if gemm else None,
         "N": record.N if gemm else None, "batch": record.batch if gemm else None,
         "elements": None if gemm else record.elements, "sparsity": sparsity_label(pattern),

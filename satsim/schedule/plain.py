@@ -176,7 +176,7 @@ def _actions(steps: list[_Step]) -> dict[tuple[str, str], int]:
     return total
 
 
-def _phase(record) -> Phase:
+def phase_of(record) -> Phase:
     """A GEMM's phase; the phase of the unit's work for the others."""
     if isinstance(record, GemmOp):
         return record.phase
@@ -392,7 +392,7 @@ class Emitter:
         """The op's tasks (handles, in order), bytes read and written. ``periods``: where
         the steps may repeat themselves, for a sink that skips (see :class:`_Skipper`)."""
         sink, made = self.sink, []
-        phase, label = _phase(record), record.layer
+        phase, label = phase_of(record), record.layer
 
         def new(work, deps):
             made.append(sink.task(work, list(deps) if made else [*deps, *waits], index,
