@@ -28,28 +28,18 @@ def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> RunRes
         actions[timing.record] = _nested(plan.actions)
     busy = {unit.value: cycles for unit, cycles in run.busy.items()
             if cycles or _has(hw, unit.value)}
-    capacity = _capacities(hw)
     return RunResult(
         hardware=hw.name, dataflow=policy.name, workload=trace.name,
         sparsity=sparsity_label(trace_pattern(trace)), method=trace_method(trace),
         clock_mhz=hw.clock_mhz, pes=hw.pes, memory="ideal" if hw.memory == "ideal" else "dram",
         cycles=run.cycles, rows=tuple(rows), busy=busy,
-        buffers={name: (capacity[name], run.peak_bytes.get(name, 0)) for name in capacity},
+        buffers={name: (cap, run.peak_bytes.get(name, 0)) for name, cap in run.capacity.items()},
         actions=actions, tasks=run.tasks, timed=run.timed)
 
 
 def _has(hw: HardwareConfig, unit: str) -> bool:
     return {"stce": True, "sore": hw.sore is not None, "vector": hw.vector is not None,
             "dram": hw.memory != "ideal"}[unit]
-
-
-def _capacities(hw: HardwareConfig) -> dict[str, int]:
-    """The Program's buffers (a role's share when a buffer holds several) in bytes."""
-    if hw.memory == "ideal":
-        return {}
-    from satsim.schedule.tiling import slots
-
-    return {s.buffer: s.bytes * s.slots for s in slots(hw.memory).values()}
 
 
 def _nested(actions: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:

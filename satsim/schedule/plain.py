@@ -61,6 +61,7 @@ from satsim.schedule.tiling import (
     Sizes,
     Slot,
     Tile,
+    capacities,
     chunk_sizes,
     chunks,
     gemm_bytes,
@@ -632,7 +633,7 @@ class _Tasks:
                            tuple(Hold(b, n, until) for b, n, until, _ in s.holds),
                            op=s.op, phase=s.phase, label=s.label)
                       for i, s in enumerate(self.specs))
-        buffers = {} if roles is None else {s.buffer: s.bytes * s.slots for s in roles.values()}
+        buffers = capacities(roles)
         return Program(tasks, buffers)
 
 

@@ -73,6 +73,12 @@ def slots(memory: MemoryConfig) -> dict[str, Slot]:
     return found
 
 
+def capacities(roles: dict[str, Slot] | None) -> dict[str, int]:
+    """Bytes of every Program buffer (a role's share of a shared buffer); none on ideal
+    memory."""
+    return {s.buffer: s.bytes * s.slots for s in (roles or {}).values()}
+
+
 class Sizes:
     """Bytes of every tensor of a trace in the hardware's formats."""
 

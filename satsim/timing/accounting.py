@@ -41,16 +41,21 @@ class OpTiming:
     dram_write_bytes: int
 
 
-def stalls(gaps: int, free: int, start: int, ready: int, by_sore: bool) -> dict[str, int]:
-    """A record's idle cycles by cause (see the module).
+def stalls(gaps: int, free: int, start: int, inputs, end, record_unit
+           ) -> tuple[dict[str, int], int]:
+    """A record's idle cycles by cause (see the module), and when its inputs were written.
 
     ``gaps``: its unit's idle cycles before its work tasks, in all; its first work task found
-    the unit free at ``free`` and started at ``start``; its inputs were written by ``ready``,
-    the last of them by the SORE if ``by_sore``.
+    the unit free at ``free`` and started at ``start`` (both 0 without work); ``inputs``: the
+    handles it waits for in the graph, which ended at ``end[h]``, for a record on unit
+    ``record_unit(h)``.
     """
+    ready = max((end[h] for h in inputs), default=0)
+    binding = max(inputs, key=end.__getitem__, default=None)
+    by_sore = binding is not None and record_unit(binding) is Unit.SORE
     waited = min(max(ready - free, 0), max(start - free, 0))
     return {"dram": gaps - waited, "mask": waited if by_sore else 0,
-            "dep": 0 if by_sore else waited}
+            "dep": 0 if by_sore else waited}, ready
 
 
 def op_timings(plan: Plan, timeline: Timeline) -> list[OpTiming]:
@@ -66,20 +71,17 @@ def op_timings(plan: Plan, timeline: Timeline) -> list[OpTiming]:
     for index, op in plan.ops.items():
         work = [tasks[t] for t in op.tasks if not isinstance(tasks[t].work, Transfer)]
         unit = unit_of[index] = work[0].unit if work else None
-        ready = max((end[w] for w in op.inputs), default=0)
-        binding = max(op.inputs, key=lambda w: end[w], default=None)
-        by_sore = binding is not None and unit_of.get(tasks[binding].op) is Unit.SORE
-        first = work[0].id if work else None
+        free, first = (previous[work[0].id], start[work[0].id]) if work else (0, 0)
         gaps = sum(max(0, start[t.id] - previous[t.id]) for t in work)
-        split = stalls(gaps, previous[first], start[first], ready, by_sore) if work else (
-            dict.fromkeys(("dram", "mask", "dep"), 0))
+        split, ready = stalls(gaps, free, first, op.inputs, end,
+                              lambda h: unit_of.get(tasks[h].op))
         rows.append(OpTiming(
             record=index, unit=unit,
             start=min((start[t] for t in op.tasks), default=0),
             end=max((end[t] for t in op.tasks), default=0),
             busy=sum(end[t.id] - start[t.id] for t in work),
             stall_dram=split["dram"], stall_mask=split["mask"], stall_dep=split["dep"],
-            stall_unit=max(0, previous[first] - ready) if work else 0,
+            stall_unit=max(0, free - ready),
             dram_read_bytes=op.dram_read_bytes, dram_write_bytes=op.dram_write_bytes))
     return rows
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.schedule.plain import Emitter, OpPlan, walk
 from satsim.schedule.program import Unit, Work
+from satsim.schedule.tiling import capacities
 from satsim.timing.accounting import OpTiming, stalls
 from satsim.timing.machine import curves
 from satsim.timing.units import Machine, busy_cycles, latency
@@ -30,6 +31,7 @@ class MachineRun:
     rows: list[OpTiming]
     busy: dict[Unit, int]
     cycles: int
+    capacity: dict[str, int]  # per Program buffer (a role's share of a shared one), bytes
     peak_bytes: dict[str, int]
     tasks: int  # tasks of the schedule
     timed: int  # of which timed one by one (the rest: skipped runs of identical steps)
@@ -128,25 +130,21 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Machin
             busy[unit] += tally[_UNIT_AT[unit]]
         work = [t for t in op.tasks if unit_of[t] is not Unit.DRAM]
         unit = unit_at[index] = unit_of[work[0]] if work else None
-        ready = max((end[w] for w in op.inputs), default=0)
-        binding = max(op.inputs, key=end.__getitem__, default=None)
-        by_sore = binding is not None and unit_at.get(clock.op[binding]) is Unit.SORE
-        free = clock.before[work[0]] if work else 0
-        split = stalls(tally[_GAPS], free, start[work[0]], ready, by_sore) if work else (
-            dict.fromkeys(("dram", "mask", "dep"), 0))
+        free, first = (clock.before[work[0]], start[work[0]]) if work else (0, 0)
+        split, ready = stalls(tally[_GAPS], free, first, op.inputs, end,
+                              lambda h: unit_at.get(clock.op[h]))
         rows.append(OpTiming(
             record=index, unit=unit,
             start=min((start[t] for t in op.tasks), default=0),
             end=max((end[t] for t in op.tasks), default=0),
             busy=sum(tally[_UNIT_AT[u]] for u in Unit if u is not Unit.DRAM),
             stall_dram=split["dram"], stall_mask=split["mask"], stall_dep=split["dep"],
-            stall_unit=max(0, free - ready) if work else 0,
+            stall_unit=max(0, free - ready),
             dram_read_bytes=op.dram_read_bytes, dram_write_bytes=op.dram_write_bytes))
-    buffers = {} if emitter.roles is None else {
-        s.buffer: s.bytes * s.slots for s in emitter.roles.values()}
+    buffers = capacities(emitter.roles)
     held = curves(buffers, ((b, n, start[holder], end[until])
                             for b, n, until, holder in clock.holds if until != -1))
     peak = {name: max((h for _, h in curve), default=0) for name, curve in held.items()}
     timed = sum(len(op.tasks) for op in ops.values())
     tasks = sum(tally[_TASKS] for tally in clock.tally.values())
-    return MachineRun(ops, rows, busy, max(end, default=0), peak, tasks, timed)
+    return MachineRun(ops, rows, busy, max(end, default=0), buffers, peak, tasks, timed)
