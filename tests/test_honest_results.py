@@ -186,6 +186,11 @@ def test_the_memory_system_is_simulated_and_ideal_memory_stays_selectable():
         ideal.result.cycles)
     assert real.metrics()["dram_read_bytes"] > 0 == ideal.metrics()["dram_read_bytes"]
     assert "memory adds" in real.text() and "memory     ideal" in ideal.text()
+    units = real.result.by_unit()
+    assert list(units.index) == ["stce", "sore", "vector", "dram"]
+    assert units.loc["dram", "busy_cycles"] == real.metrics()["dram_busy_cycles"] > 0
+    assert (units["utilization"] <= 1).all() and list(ideal.result.by_unit().index) == [
+        "stce", "sore", "vector"]
 
 
 def test_scalesim_timing_with_a_memory_system_is_an_error(cli):
