@@ -29,10 +29,14 @@ import time
 from pathlib import Path
 
 MEMORY = {"dram": {"channels": 4, "gbps_per_channel": 19.2, "efficiency": 0.8, "latency_ns": 100},
-          "buffers": {"act": {"kib": 1024, "holds": ["activations"]},
-                      "wgt": {"kib": 512, "holds": ["weights"]},
-                      "out": {"kib": 512, "holds": ["outputs"]},
-                      "vec": {"kib": 256, "holds": ["vector"]}}}
+          "buffers": {"act": {"kib": 1024, "holds": ["activations"],
+                              "bytes_per_cycle": 1024, "ports": 2},
+                      "wgt": {"kib": 512, "holds": ["weights"],
+                              "bytes_per_cycle": 512, "ports": 2},
+                      "out": {"kib": 512, "holds": ["outputs"],
+                              "bytes_per_cycle": 512, "ports": 2},
+                      "vec": {"kib": 256, "holds": ["vector"],
+                              "bytes_per_cycle": 256, "ports": 2}}}
 CASES = [("resnet18-cifar", 32, {}), ("resnet18-cifar", 64, {}),
          ("resnet50-imagenet", 32, {}), ("gpt2-small", 8, {"seq": 512})]
 

@@ -19,7 +19,7 @@ MODELS = ["resnet9-cifar", "vit-tiny", "vgg19-cifar", "resnet18-cifar", "resnet5
           "gpt2-small"]
 METHODS = ["dense", "srste", "bdwp"]
 PHASES = ["FF", "BP", "WG", "MASK", "VEC", "WU"]
-STALLS = ["stall_dram", "stall_mask", "stall_dep", "stall_unit"]
+STALLS = ["stall_dram", "stall_mask", "stall_dep", "stall_buffer", "stall_unit"]
 
 
 def _m(cycles: int | None) -> str:
@@ -60,10 +60,11 @@ def main() -> None:
         print(f"| {model} | {method} | "
               + " | ".join(_m(busy.get(p)) for p in PHASES) + " |")
 
-    print("\nStalls (Mcycles a unit idled, by what it waited for) and queueing (Mcycles "
-          "records were ready while their unit worked on earlier ones, summed over records)\n")
-    print("| model | method | DRAM | mask | dependency | queued |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("\nStalls (Mcycles a unit idled, by what it waited for; buffer: held by its task "
+          "waiting on bank ports) and queueing (Mcycles records were ready while their unit "
+          "worked on earlier ones, summed over records)\n")
+    print("| model | method | DRAM | mask | dependency | buffer | queued |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for (model, method), rep in reports.items():
         print(f"| {model} | {method} | "
               + " | ".join(_m(rep.result.total(s)) for s in STALLS) + " |")

@@ -171,10 +171,13 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
             no_effect["numerics.accumulate"] = ("partial sums stay in the PEs on ideal memory "
                                                 "(the format sizes their spills to a buffer)")
     else:
-        timed.append("DRAM transfers through one DMA queue, tiles sized to the buffers")
+        timed.append("DRAM transfers through one DMA queue, tiles sized to the buffers, "
+                     "buffer bank ports pacing transfers and units")
         dram = hw.memory.dram
         buffers = ", ".join(f"{name} {b.kib:,} KiB ({'/'.join(b.holds)}"
-                            f"{', double-buffered' if b.double_buffer else ''})"
+                            f"{', double-buffered' if b.double_buffer else ''}, "
+                            f"{b.bytes_per_cycle:,} B/cycle x {b.ports} port"
+                            f"{'s' if b.ports > 1 else ''} per bank)"
                             for name, b in hw.memory.buffers.items())
         total = dram.channels * dram.gbps_per_channel * dram.efficiency
         memory = (f"DRAM {dram.channels} x {dram.gbps_per_channel:g} GB/s at "

@@ -72,6 +72,7 @@ def _row(record, plan: OpPlan, t: OpTiming) -> dict:
         "start": t.start, "end": t.end, "cycles": t.end - t.start, "busy_cycles": t.busy,
         "macs": mapping.macs if gemm else 0, "dense_macs": mapping.dense_macs if gemm else 0,
         "stall_dram": t.stall_dram, "stall_mask": t.stall_mask, "stall_dep": t.stall_dep,
-        "stall_unit": t.stall_unit, "dram_read_bytes": t.dram_read_bytes,
+        "stall_unit": t.stall_unit, "stall_buffer": t.stall_buffer,
+        "dram_read_bytes": t.dram_read_bytes,
         "dram_write_bytes": t.dram_write_bytes,
     }

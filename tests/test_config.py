@@ -100,9 +100,12 @@ def test_unknown_preset_lists_the_presets():
 
 
 MEMORY = {"dram": {"channels": 4, "gbps_per_channel": 19.2, "efficiency": 0.8, "latency_ns": 100},
-          "buffers": {"act": {"kib": 1024, "holds": ["activations", "vector"]},
-                      "wgt": {"kib": 512, "holds": ["weights"]},
-                      "out": {"kib": 512, "holds": ["outputs"]}}}
+          "buffers": {"act": {"kib": 1024, "holds": ["activations", "vector"],
+                              "bytes_per_cycle": 1024, "ports": 2},
+                      "wgt": {"kib": 512, "holds": ["weights"],
+                              "bytes_per_cycle": 512, "ports": 2},
+                      "out": {"kib": 512, "holds": ["outputs"],
+                              "bytes_per_cycle": 512, "ports": 2}}}
 
 
 def test_memory_is_ideal_or_dram_and_buffers():
@@ -121,9 +124,15 @@ def test_memory_is_ideal_or_dram_and_buffers():
     (("memory.buffers.out.holds", ["weights"]),
      "exactly one buffer must hold weights (held by: wgt, out)"),
     (("memory", "hbm"), "Input should be 'ideal'"),
+    (("memory.buffers.wgt.bytes_per_cycle", 0),
+     "memory.buffers.wgt.bytes_per_cycle: Input should be greater than 0"),
+    (("memory.buffers.wgt.ports", 3), "memory.buffers.wgt.ports: Input should be 1 or 2"),
+    (("memory.buffers.wgt", {"kib": 512, "holds": ["weights"]}),
+     "memory.buffers.wgt.bytes_per_cycle: required key is missing"),
 ])
 def test_bad_memory_names_the_field(override, reason):
-    """Zero bandwidth, an efficiency above one, an empty buffer, a role held twice."""
+    """Zero bandwidth, an efficiency above one, an empty buffer, a role held twice, a bank
+    port of no bytes, three ports, a buffer without its port width."""
     with pytest.raises(SatsimError) as info:
         load_hardware("sat", [("memory", dict(MEMORY)), override])
     assert reason in str(info.value)

@@ -199,7 +199,8 @@ def test_scalesim_timing_with_a_memory_system_is_an_error(cli):
     done = cli("run", "--hw", "scalesim", "--dataflow", "scalesim-ws", "--set",
                "memory.dram={channels: 4, gbps_per_channel: 19.2, efficiency: 0.8, "
                "latency_ns: 100}", "--set",
-               "memory.buffers={b: {kib: 512, holds: [activations, weights, outputs, vector]}}")
+               "memory.buffers={b: {kib: 512, holds: [activations, weights, outputs, vector], "
+               "bytes_per_cycle: 1024}}")
     assert done.returncode == 2, done.stdout
     assert done.stderr.startswith("error: ") and "use memory: ideal" in done.stderr
     assert done.stderr.count("\n") == 1

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from satsim.schedule.program import (
+    Access,
     Compute,
     Hold,
     MaskJob,
@@ -17,20 +18,28 @@ from satsim.schedule.program import (
 )
 from satsim.timing.machine import BufferOverflow, execute
 from satsim.timing.machine_reference import run_reference
-from satsim.timing.units import Machine
+from satsim.timing.units import Machine, Port
 
 MACHINE = Machine(dram_channels=2, dram_bytes_per_cycle=4, dram_latency_cycles=3,
                   sore_lanes=2, vector_lanes=4)
 
+BUFFERS = ("act", "wgt")
+ports = st.builds(Port, bytes_per_cycle=st.integers(1, 24), dual=st.booleans())
 machines = st.builds(Machine, dram_channels=st.integers(1, 4),
                      dram_bytes_per_cycle=st.integers(1, 16),
                      dram_latency_cycles=st.integers(0, 6), sore_lanes=st.integers(1, 4),
-                     vector_lanes=st.integers(1, 8))
+                     vector_lanes=st.integers(1, 8),
+                     ports=st.tuples(*(st.tuples(st.just(b), ports) for b in BUFFERS)))
+accesses = st.lists(st.builds(Access, buffer=st.sampled_from(BUFFERS),
+                              read=st.integers(0, 300), write=st.integers(0, 300)),
+                    max_size=2, unique_by=lambda a: a.buffer).map(tuple)
 works = st.one_of(
-    st.builds(Compute, cycles=st.integers(1, 30)),
-    st.builds(Transfer, bytes=st.integers(1, 200), write=st.booleans()),
-    st.builds(MaskJob, groups=st.integers(1, 12), m=st.integers(2, 8)),
-    st.builds(VectorJob, elements=st.integers(1, 40), cycles_per_element=st.integers(1, 4)),
+    st.builds(Compute, cycles=st.integers(1, 30), access=accesses),
+    st.builds(Transfer, bytes=st.integers(1, 200), write=st.booleans(),
+              buffer=st.sampled_from((None, *BUFFERS))),
+    st.builds(MaskJob, groups=st.integers(1, 12), m=st.integers(2, 8), access=accesses),
+    st.builds(VectorJob, elements=st.integers(1, 40), cycles_per_element=st.integers(1, 4),
+              access=accesses),
 )
 
 
@@ -47,7 +56,7 @@ def programs(draw, capacity: int | None = None):
                                              unique=True))]
         tasks.append(Task(i, draw(works), tuple(sorted(deps)), tuple(holds)))
     size = capacity if capacity is not None else draw(st.integers(64, 64 * n))
-    return Program(tuple(tasks), {"act": size, "wgt": size})
+    return Program(tuple(tasks), dict.fromkeys(BUFFERS, size))
 
 
 def timeline(program: Program, machine: Machine, run) -> tuple | str:
@@ -69,12 +78,16 @@ def test_engine_equals_machine_reference(program, machine):
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(program=programs(capacity=10**9), machine=machines,
        faster=st.sampled_from(["dram_channels", "dram_bytes_per_cycle", "sore_lanes",
-                               "vector_lanes", "latency"]))
+                               "vector_lanes", "latency", "ports", "dual"]))
 def test_more_resources_never_delay_a_task(program, machine, faster):
-    """With each unit's order fixed, more channels, bandwidth or lanes, or a shorter DRAM
-    latency, end no task later."""
+    """With each unit's order fixed, more channels, bandwidth or lanes, wider or dual bank
+    ports, or a shorter DRAM latency, end no task later."""
     if faster == "latency":
         better = dataclasses.replace(machine, dram_latency_cycles=0)
+    elif faster in ("ports", "dual"):
+        better = dataclasses.replace(machine, ports=tuple(
+            (name, Port(p.bytes_per_cycle + (faster == "ports"), p.dual or faster == "dual"))
+            for name, p in machine.ports))
     else:
         better = dataclasses.replace(machine, **{faster: getattr(machine, faster) + 1})
     slow, fast = execute(program, machine), execute(program, better)
@@ -94,6 +107,25 @@ def test_transfer_latency_overlaps_the_previous_transfer():
     ))
     t = execute(program, MACHINE)
     assert list(zip(t.start, t.end, strict=True)) == [(3, 5), (5, 7), (5, 11), (14, 15)]
+
+
+def test_bank_ports_pace_transfers_and_units():
+    """Port of 5 B/cycle on ``act``, dual-ported on ``wgt`` (3 B/cycle each way), and
+    2 channels x 4 B/cycle with latency 3: a 16-byte load into act has its data in 2 cycles
+    but the port takes ceil(16 / 5) = 4 (cycles 3-7); a 6-cycle compute reading 40 bytes of
+    act (8 cycles) and reading 9 / writing 12 bytes of wgt (4 cycles) runs 7-15; a 16-byte
+    store from wgt: ceil(16 / 3) = 6 cycles once its latency has passed (18-24)."""
+    machine = dataclasses.replace(MACHINE, ports=(("act", Port(5)), ("wgt", Port(3, True))))
+    program = Program((
+        Task(0, Transfer(16, write=False, buffer="act")),
+        Task(1, Compute(6, (Access("act", read=40), Access("wgt", read=9, write=12))),
+             deps=(0,)),
+        Task(2, Transfer(16, write=True, buffer="wgt"), deps=(1,)),
+    ), buffers={"act": 64, "wgt": 64})
+    t = execute(program, machine)
+    assert list(zip(t.start, t.end, strict=True)) == [(3, 7), (7, 15), (18, 24)]
+    reference = run_reference(program, machine)
+    assert (t.start, t.end) == (reference.start, reference.end)
 
 
 def test_lane_units_deal_work_round_robin():

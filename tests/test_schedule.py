@@ -116,14 +116,22 @@ def test_recast_costs_only_when_the_operand_format_is_not_the_master():
 # -- with DRAM and buffers ---------------------------------------------------------------------
 
 MEMORY = {"dram": {"channels": 4, "gbps_per_channel": 19.2, "efficiency": 0.8, "latency_ns": 100},
-          "buffers": {"act": {"kib": 1024, "holds": ["activations"]},
-                      "wgt": {"kib": 512, "holds": ["weights"]},
-                      "out": {"kib": 512, "holds": ["outputs"]},
-                      "vec": {"kib": 256, "holds": ["vector"]}}}
+          "buffers": {"act": {"kib": 1024, "holds": ["activations"],
+                              "bytes_per_cycle": 1024, "ports": 2},
+                      "wgt": {"kib": 512, "holds": ["weights"],
+                              "bytes_per_cycle": 512, "ports": 2},
+                      "out": {"kib": 512, "holds": ["outputs"],
+                              "bytes_per_cycle": 512, "ports": 2},
+                      "vec": {"kib": 256, "holds": ["vector"],
+                              "bytes_per_cycle": 256, "ports": 2}}}
 WITH_MEMORY = load_hardware("sat", [("memory", MEMORY)])
 # Single-buffered activations and vector streams: loads no longer run ahead.
 MIXED = load_hardware("sat", [("memory", MEMORY), ("memory.buffers.act.double_buffer", False),
                               ("memory.buffers.vec.double_buffer", False)])
+# Narrow single-ported banks: transfers and units wait on the buffers' ports.
+NARROW = load_hardware("sat", [("memory", MEMORY), *(
+    (f"memory.buffers.{b}.{k}", v) for b in MEMORY["buffers"]
+    for k, v in (("bytes_per_cycle", 96), ("ports", 1)))])
 
 
 @pytest.fixture(scope="module")
@@ -197,9 +205,11 @@ def test_small_schedules_equal_the_machine_reference():
         memory = {"dram": {"channels": 2, "gbps_per_channel": 0.8, "efficiency": 1.0,
                            "latency_ns": 20},
                   "buffers": {"act": {"kib": 2, "holds": ["activations", "outputs"],
-                                      "double_buffer": double},
-                              "wgt": {"kib": 2, "holds": ["weights"], "double_buffer": double},
-                              "vec": {"kib": 4, "holds": ["vector"], "double_buffer": double}}}
+                                      "bytes_per_cycle": 8, "double_buffer": double},
+                              "wgt": {"kib": 2, "holds": ["weights"], "bytes_per_cycle": 3,
+                                      "ports": 2, "double_buffer": double},
+                              "vec": {"kib": 4, "holds": ["vector"], "bytes_per_cycle": 16,
+                                      "double_buffer": double}}}
         hw = load_hardware("sat-small", [("memory", memory), ("array.rows", 4),
                                          ("array.cols", 4), ("sore.lanes", 4),
                                          ("vector.lanes", 4)])
@@ -212,7 +222,7 @@ def test_small_schedules_equal_the_machine_reference():
         from satsim.timing.accounting import op_timings
         from satsim.timing.fast import evaluate
         fast = evaluate(trace, hw, POLICY)
-        assert fast.rows == op_timings(p, reference)
+        assert fast.rows == op_timings(p, reference, m)
         assert (fast.cycles, fast.peak_bytes) == (reference.cycles, reference.peak_bytes)
 
 
@@ -255,37 +265,43 @@ def test_every_idle_cycle_of_a_unit_is_attributed(resnet18_memory):
     ideal-memory run are never DRAM's."""
     from satsim.timing.accounting import op_timings, unit_busy
     trace, p, t = resnet18_memory
-    rows = op_timings(p, t)
+    m = Machine.from_hardware(WITH_MEMORY)
+    rows = op_timings(p, t, m)
     assert len(rows) == len(trace.records)
     for unit in (Unit.STCE, Unit.SORE, Unit.VECTOR):
         mine = [r for r in rows if r.unit is unit]
-        covered = sum(r.busy + r.stall_dram + r.stall_mask + r.stall_dep for r in mine)
+        covered = sum(r.busy + r.stall_dram + r.stall_mask + r.stall_dep + r.stall_buffer
+                      for r in mine)
         assert covered == max(t.end[x.id] for x in p.program.on(unit))
-        assert sum(r.busy for r in mine) == unit_busy(p, t)[unit]
+        assert sum(r.busy for r in mine) == unit_busy(p, t, m)[unit]
     assert sum(r.stall_dram for r in rows if r.unit is Unit.STCE) > 0
     ideal = plan(trace, SAT, POLICY)
-    assert all(r.stall_dram == 0 for r in op_timings(ideal, execute(ideal.program,
-                                                                    machine(SAT))))
+    assert all(r.stall_dram == 0 for r in op_timings(
+        ideal, execute(ideal.program, machine(SAT)), machine(SAT)))
 
 
 @pytest.mark.parametrize("name", ["resnet9-cifar-bdwp", "vit-tiny-srste", "resnet18-cifar-dense",
                                   "vgg16-cifar-bdwp", "resnet50-imagenet-srste"])
-@pytest.mark.parametrize("memory", ["double", "mixed", None])
+@pytest.mark.parametrize("memory", ["double", "mixed", "narrow", None])
 def test_the_one_pass_clock_equals_the_simpy_engine(name, memory):
     """Timing the schedule as it is emitted gives, record by record, the start, end, busy
     cycles, stalls and bytes of building the Program and executing it with SimPy, and the
-    same cycles, unit busy cycles and buffer peaks, double or single buffered, though with
-    memory it times only a part of the tasks one by one (it skips repeating periods of
-    identical steps)."""
+    same cycles, unit busy cycles and buffer peaks, double or single buffered or with narrow
+    bank ports, though with memory it times only a part of the tasks one by one (it skips
+    repeating periods of identical steps)."""
     from satsim.timing.accounting import op_timings, unit_busy
     from satsim.timing.fast import evaluate
     trace = read_trace(shipped("workloads", (".jsonl",))[name])
-    hw = {"double": WITH_MEMORY, "mixed": MIXED, None: SAT}[memory]
+    hw = {"double": WITH_MEMORY, "mixed": MIXED, "narrow": NARROW, None: SAT}[memory]
     p = plan(trace, hw, POLICY)
-    t = execute(p.program, Machine.from_hardware(hw))
+    m = Machine.from_hardware(hw)
+    t = execute(p.program, m)
     run = evaluate(trace, hw, POLICY)
-    assert run.rows == op_timings(p, t)
-    assert (run.cycles, run.busy, run.peak_bytes) == (t.cycles, unit_busy(p, t), t.peak_bytes)
+    assert run.rows == op_timings(p, t, m)
+    assert (run.cycles, run.busy, run.peak_bytes) == (t.cycles, unit_busy(p, t, m),
+                                                      t.peak_bytes)
+    if memory == "narrow":
+        assert sum(r.stall_buffer for r in run.rows) > 0
     assert run.tasks == len(p.program.tasks)
     assert run.timed < run.tasks if memory else run.timed == run.tasks
 
@@ -359,6 +375,31 @@ def test_a_bigger_buffer_never_slows_a_real_run(name):
             assert cycles({**kib, buffer: 2 * kib[buffer]}) <= base, (buffer, double)
 
 
+def test_wider_bank_ports_never_slow_a_real_run():
+    """ResNet-18 (bdwp) with single-ported 64 B/cycle banks: widening any one buffer's
+    ports to 128 B/cycle, or giving it a second port, never adds a cycle (and both save
+    cycles somewhere), and the narrow banks are slower than the SAT preset's."""
+    from satsim.timing.fast import evaluate
+    trace = read_trace(shipped("workloads", (".jsonl",))["resnet18-cifar-bdwp"])
+
+    def cycles(**changed):
+        hw = load_hardware("sat", [("memory", MEMORY), *(
+            (f"memory.buffers.{b}.{k}", v) for b in MEMORY["buffers"]
+            for k, v in changed.get(b, {"bytes_per_cycle": 64, "ports": 1}).items())])
+        return evaluate(trace, hw, POLICY).cycles
+
+    base = cycles()
+    assert base > evaluate(trace, WITH_MEMORY, POLICY).cycles
+    faster = set()
+    for buffer in MEMORY["buffers"]:
+        for better in ({"bytes_per_cycle": 128, "ports": 1}, {"bytes_per_cycle": 64, "ports": 2}):
+            now = cycles(**{buffer: better})
+            assert now <= base, (buffer, better)
+            if now < base:
+                faster.add((buffer, better["ports"]))
+    assert {1, 2} <= {ports for _, ports in faster}  # width and a second port both count
+
+
 GEMM_SHAPES = st.tuples(st.integers(1, 160), st.integers(1, 120), st.integers(1, 160),
                         st.integers(1, 2), st.booleans())
 
@@ -391,6 +432,33 @@ def test_a_bigger_buffer_never_slows_random_gemms(shapes, kib, buffer, more, dou
     small, big = cycles(kib), cycles({**kib, buffer: kib[buffer] + more})
     assert big is not None or small is None
     assert small is None or big <= small
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(GEMM_SHAPES, min_size=1, max_size=2),
+       st.fixed_dictionaries({b: st.tuples(st.integers(1, 64), st.sampled_from([1, 2]))
+                              for b in DEFAULT_KIB}),
+       st.sampled_from(sorted(DEFAULT_KIB)), st.integers(0, 40), st.booleans())
+def test_wider_bank_ports_never_slow_random_gemms(shapes, ports, buffer, more, dual):
+    """The same GEMM chains with 4-8 KiB buffers of random bank ports: widening one
+    buffer's ports, or giving it a second, never adds a cycle."""
+    from satsim.timing.fast import evaluate
+    records = tuple(GemmOp(phase=Phase.FF, layer=f"g{i}", M=m, K=k * 4, N=n, batch=batch,
+                           weight="B", sparsity=NMPattern(2, 4) if sparse else None)
+                    for i, (m, k, n, batch, sparse) in enumerate(shapes))
+    trace = Trace(header=TraceHeader(name="random"), records=records)
+
+    def cycles(widths):
+        memory = _memory({b: 8 if b == "act" else 4 for b in DEFAULT_KIB})
+        for b, (width, count) in widths.items():
+            memory["buffers"][b] |= {"bytes_per_cycle": width, "ports": count}
+        hw = load_hardware("sat-small", [("memory", memory), ("array.rows", 4),
+                                         ("array.cols", 4)])
+        return evaluate(trace, hw, POLICY).cycles
+
+    width, count = ports[buffer]
+    wider = {**ports, buffer: (width + more, 2 if dual else count)}
+    assert cycles(wider) <= cycles(ports)
 
 
 @pytest.fixture(scope="module")

@@ -88,6 +88,7 @@ MAX_CHANNELS = 64
 MAX_GBPS = 10_000.0
 MAX_LATENCY_NS = 100_000.0
 MAX_KIB = 1 << 30
+MAX_BYTES_PER_CYCLE = 1 << 20
 BufferRole = Literal["activations", "weights", "outputs", "vector"]
 
 
@@ -114,6 +115,15 @@ class BufferConfig(_Frozen):
     double_buffer: bool = Field(
         default=True, description="split in two halves so the next tile loads while the "
                                   "current one computes; off: loads wait for the compute")
+    bytes_per_cycle: PositiveInt = Field(
+        le=MAX_BYTES_PER_CYCLE,
+        description="width of one bank's port: bytes it reads or writes per cycle. Every "
+                    "slot (a role's share, each half when double-buffered) is a bank of "
+                    "its own, so the DMA and a unit never share a port")
+    ports: Literal[1, 2] = Field(
+        default=1, description="ports per bank: 1, reads and writes share the bank's "
+                               "bytes_per_cycle; 2, a read port and a write port, each that "
+                               "wide (a unit reading its inputs while writing its results)")
 
 
 class MemoryConfig(_Frozen):
@@ -134,6 +144,12 @@ class MemoryConfig(_Frozen):
     def buffer_for(self, role: str) -> tuple[str, BufferConfig]:
         """The buffer holding ``role``."""
         return next((name, b) for name, b in self.buffers.items() if role in b.holds)
+
+    def shares(self) -> dict[str, tuple[str, BufferConfig]]:
+        """Per role, where it sits: the buffer's name (``name:role`` for a role's share of a
+        buffer holding several) and the buffer."""
+        return {role: (name if len(b.holds) == 1 else f"{name}:{role}", b)
+                for name, b in self.buffers.items() for role in b.holds}
 
 
 class HardwareConfig(_Frozen):

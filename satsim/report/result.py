@@ -17,10 +17,10 @@ SCHEMA = "satsim.result/2"
 OP_COLUMNS = ["index", "layer", "phase", "unit", "op", "M", "K", "N", "batch", "elements",
               "sparsity", "stationarity", "lowering", "start", "end", "cycles", "busy_cycles",
               "macs", "dense_macs", "stall_dram", "stall_mask", "stall_dep", "stall_unit",
-              "dram_read_bytes", "dram_write_bytes"]
+              "stall_buffer", "dram_read_bytes", "dram_write_bytes"]
 PHASES = ("FF", "BP", "WG", "MASK", "VEC", "WU")  # the order tables list them in
 UNITS = ("stce", "sore", "vector", "dram")
-STALLS = ("stall_dram", "stall_mask", "stall_dep", "stall_unit")
+STALLS = ("stall_dram", "stall_mask", "stall_dep", "stall_unit", "stall_buffer")
 _SUMMED = ("busy_cycles", "macs", "dense_macs", *STALLS, "dram_read_bytes", "dram_write_bytes")
 _NULLABLE_INTS = ("M", "K", "N", "batch", "elements")
 
@@ -39,6 +39,7 @@ class PhaseTotal:
     stall_mask: int
     stall_dep: int
     stall_unit: int
+    stall_buffer: int
     dram_read_bytes: int
     dram_write_bytes: int
 

@@ -162,14 +162,15 @@ def _phase_table(res: RunResult) -> list[str]:
     ms = res.clock_mhz * 1e3
     lines = [f"{'phase':<6}{'unit':<8}{'ops':>5}{'busy cycles':>14}{'time (ms)':>11}"
              f"{'util':>7}{'stall DRAM':>12}{'stall dep':>11}{'stall mask':>12}"
-             f"{'DRAM MB':>9}"]
+             f"{'stall buffer':>14}{'DRAM MB':>9}"]
     for t in res.phase_totals():
         util = f"{t.macs / (t.busy_cycles * res.pes):.1%}" if (
             t.unit == "stce" and t.busy_cycles) else "-"
         moved = (t.dram_read_bytes + t.dram_write_bytes) / 1e6
         lines.append(f"{t.phase:<6}{t.unit:<8}{t.ops:>5}{t.busy_cycles:>14,}"
                      f"{t.busy_cycles / ms:>11.3f}{util:>7}{t.stall_dram:>12,}"
-                     f"{t.stall_dep:>11,}{t.stall_mask:>12,}{moved:>9,.1f}")
+                     f"{t.stall_dep:>11,}{t.stall_mask:>12,}{t.stall_buffer:>14,}"
+                     f"{moved:>9,.1f}")
     return lines
 
 

@@ -18,7 +18,7 @@ Counts are per ``(unit, action)``, non-negative by construction:
 
 from __future__ import annotations
 
-from satsim.schedule.program import MaskJob, VectorJob
+from satsim.schedule.program import Access, MaskJob, VectorJob
 from satsim.schedule.tiling import Slot, Tile
 from satsim.trace.schema import MaskGenOp, UpdateOp
 
@@ -30,26 +30,48 @@ def stce_actions(macs: int, slots: int, sparse: bool) -> Actions:
             (("stce", "mux_select"), macs if sparse else 0))
 
 
-def tile_actions(tile: Tile, sparse: bool, roles: dict[str, Slot]) -> Actions:
-    """A GEMM tile's array work and its buffer and DRAM traffic."""
+def bank_actions(*accesses: Access) -> Actions:
+    """Bytes read and written per buffer, over ``accesses``."""
+    total: dict[str, tuple[int, int]] = {}
+    for a in accesses:
+        read, write = total.get(a.buffer, (0, 0))
+        total[a.buffer] = (read + a.read, write + a.write)
+    return tuple(item for name, (read, write) in total.items()
+                 for item in (((f"buffer:{name}", "write_bytes"), write),
+                              ((f"buffer:{name}", "read_bytes"), read)))
+
+
+def tile_access(tile: Tile, roles: dict[str, Slot]) -> tuple[Access, ...]:
+    """What the array reads and writes for a GEMM tile: its A tile once per column of folds,
+    its B tile once per row of folds (OS) or once (WS); its results, and over a sliced
+    reduction the fp32 partial sums of every slice after the first, read and rewritten."""
     act, wgt, out = (roles[r].buffer for r in ("activations", "weights", "outputs"))
-    psum = tile.psum
+    return (Access(act, read=tile.a_bytes * tile.a_reads),
+            Access(wgt, read=tile.b_bytes * tile.b_reads),
+            Access(out, read=tile.psum, write=tile.store_c + tile.psum))
+
+
+def tile_actions(tile: Tile, sparse: bool, roles: dict[str, Slot]) -> Actions:
+    """A GEMM tile's array work and its buffer and DRAM traffic: the DMA writes the loaded
+    operands, the array's accesses (:func:`tile_access`), the DMA reads the results."""
+    act, wgt, out = (roles[r].buffer for r in ("activations", "weights", "outputs"))
     return (*stce_actions(tile.macs, tile.slots, sparse),
-            ((f"buffer:{act}", "write_bytes"), tile.load_a),
-            ((f"buffer:{act}", "read_bytes"), tile.a_bytes * tile.a_reads),
-            ((f"buffer:{wgt}", "write_bytes"), tile.load_b),
-            ((f"buffer:{wgt}", "read_bytes"), tile.b_bytes * tile.b_reads),
-            ((f"buffer:{out}", "write_bytes"), tile.store_c + psum),
-            ((f"buffer:{out}", "read_bytes"), tile.store_c + psum),
+            *bank_actions(Access(act, write=tile.load_a), Access(wgt, write=tile.load_b),
+                          *tile_access(tile, roles), Access(out, read=tile.store_c)),
             (("dram", "read_bytes"), tile.load_a + tile.load_b),
             (("dram", "write_bytes"), tile.store_c))
 
 
+def stream_access(load: int, store: int, buffer: str) -> tuple[Access, ...]:
+    """A streamed chunk's unit reads its inputs and writes its results."""
+    return (Access(buffer, read=load, write=store),)
+
+
 def stream_actions(load: int, store: int, buffer: str) -> Actions:
-    """A streamed chunk: DMA writes its inputs, the unit reads them and writes its results,
-    the DMA reads those back."""
-    return (((f"buffer:{buffer}", "write_bytes"), load + store),
-            ((f"buffer:{buffer}", "read_bytes"), load + store),
+    """A streamed chunk: the DMA writes its inputs, the unit reads them and writes its
+    results, the DMA reads those back."""
+    return (*bank_actions(Access(buffer, write=load), *stream_access(load, store, buffer),
+                          Access(buffer, read=store)),
             (("dram", "read_bytes"), load), (("dram", "write_bytes"), store))
 
 

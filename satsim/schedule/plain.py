@@ -43,7 +43,14 @@ import numpy as np
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
 from satsim.mapping import GemmMapping, map_gemm
-from satsim.schedule.actions import stce_actions, stream_actions, tile_actions, unit_actions
+from satsim.schedule.actions import (
+    stce_actions,
+    stream_access,
+    stream_actions,
+    tile_access,
+    tile_actions,
+    unit_actions,
+)
 from satsim.schedule.program import (
     Compute,
     Hold,
@@ -119,6 +126,7 @@ class _Step:
     loads: list[_Load] = field(default_factory=list)
     out: int = 0  # a GEMM output tile started here, held until a later (or this) store
     store: int = 0
+    store_role: str = "outputs"  # the role whose slot the store reads
     actions: tuple[tuple[tuple[str, str], int], ...] = ()  # ((unit, action), count)
 
 
@@ -227,8 +235,8 @@ def _tile_steps(tiles: list[Tile], sparse: bool, roles: dict[str, Slot]) -> list
                  for role, moved, footprint, span in (
                      ("activations", tile.load_a, tile.a_bytes, key[1]),
                      ("weights", tile.load_b, tile.b_bytes, key[2])) if moved]
-        same[key] = _Step(Compute(tile.cycles), loads, out=tile.out, store=tile.store_c,
-                          actions=tile_actions(tile, sparse, roles))
+        same[key] = _Step(Compute(tile.cycles, tile_access(tile, roles)), loads, out=tile.out,
+                          store=tile.store_c, actions=tile_actions(tile, sparse, roles))
     return list(map(same.__getitem__, keys))
 
 
@@ -302,9 +310,9 @@ class _Tiler:
         if key in self.chosen:
             return self.chosen[key]
 
-        def job(count: int) -> Work:
-            return (MaskJob(count, work.m) if sore
-                    else VectorJob(count, work.cycles_per_element))
+        def job(count: int, access=()) -> Work:
+            return (MaskJob(count, work.m, access) if sore
+                    else VectorJob(count, work.cycles_per_element, access))
 
         def build(size: int) -> tuple[list[_Step], set[int]]:
             pieces = chunks(units, read, written, size)
@@ -313,8 +321,10 @@ class _Tiler:
                 count, load, store = piece
                 # The chunk's slot holds its inputs, then its results until they are stored.
                 loads = [_Load("vector", load, load + store, until_store=True)] if load else []
-                same[piece] = _Step(job(count), loads, store=store, actions=unit_actions(
-                    job(count), record) + stream_actions(load, store, slot.buffer))
+                piece_work = job(count, stream_access(load, store, slot.buffer))
+                same[piece] = _Step(piece_work, loads, store=store, store_role="vector",
+                                    actions=unit_actions(piece_work, record)
+                                    + stream_actions(load, store, slot.buffer))
             return list(map(same.__getitem__, pieces)), {1}
 
         # The SORE streams whole groups; the vector unit, elements.
@@ -407,7 +417,8 @@ class Emitter:
 
         def load(s: int) -> None:
             for item in steps[s].loads:
-                task = new(Transfer(item.bytes, write=False), self._wait_slot(item.role))
+                task = new(Transfer(item.bytes, False, self.roles[item.role].buffer),
+                           self._wait_slot(item.role))
                 held.setdefault(s + item.span - 1, []).append(
                     (self._hold(item.role, task, item.footprint), item.until_store))
                 for user in range(s, s + item.span):
@@ -429,7 +440,8 @@ class Emitter:
                 state["out"] = self._hold("outputs", compute, step.out)
             store = None
             if step.store:
-                store = new(Transfer(step.store, write=True), [compute])
+                store = new(Transfer(step.store, True, self.roles[step.store_role].buffer),
+                            [compute])
                 state["written"] += step.store
                 if state["out"] is not None:
                     state["out"][2], state["out"] = store, None

@@ -9,7 +9,9 @@ order of the tasks on every unit. The engines only execute it, under one contrac
   ended; a DRAM transfer's access latency starts when it is ready and overlaps the previous
   transfer's data (requests are pipelined, data is not):
   ``start = max(ready + latency, end of the unit's previous task)``;
-* ``end = start + busy cycles`` (:func:`satsim.timing.units.busy_cycles`);
+* ``end = start + busy cycles`` (:func:`satsim.timing.units.busy_cycles`): the unit's own
+  cycles, or longer when the buffer banks the task reads and writes (its :class:`Access`)
+  cannot move its bytes in that time;
 * a task's :class:`Hold` takes buffer space when the task starts and gives it back when the
   holding's ``until`` task ends; space freed at a cycle is free for a task starting then.
 
@@ -35,22 +37,41 @@ class Unit(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Access:
+    """Bytes a task reads from and writes to one bank of ``buffer`` through its ports."""
+
+    buffer: str
+    read: int = 0
+    write: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Compute:
     """Fold runs on the STCE; ``cycles`` from the array's closed forms."""
 
     cycles: int
+    access: tuple[Access, ...] = ()  # operands read, results (and partial sums) written
 
     unit = Unit.STCE
 
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
-    """``bytes`` between DRAM and an on-chip buffer, interleaved over all channels."""
+    """``bytes`` between DRAM and a bank of ``buffer`` (None: no bank limits it),
+    interleaved over all channels."""
 
     bytes: int
     write: bool  # buffer -> DRAM
+    buffer: str | None = None
 
     unit = Unit.DRAM
+
+    @property
+    def access(self) -> tuple[Access, ...]:
+        if self.buffer is None:
+            return ()
+        return (Access(self.buffer, read=self.bytes) if self.write
+                else Access(self.buffer, write=self.bytes),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +80,7 @@ class MaskJob:
 
     groups: int
     m: int
+    access: tuple[Access, ...] = ()
 
     unit = Unit.SORE
 
@@ -69,6 +91,7 @@ class VectorJob:
 
     elements: int
     cycles_per_element: int
+    access: tuple[Access, ...] = ()
 
     unit = Unit.VECTOR
 
@@ -119,6 +142,12 @@ class Program:
                 raise ValueError(f"task {task.id} sits at position {position}")
             if any(not 0 <= d < task.id for d in task.deps):
                 raise ValueError(f"task {task.id} depends on a task that is not earlier")
+            for access in task.work.access:
+                if access.buffer not in self.buffers:
+                    raise ValueError(f"task {task.id} accesses unknown buffer "
+                                     f"{access.buffer!r}")
+                if min(access.read, access.write) < 0:
+                    raise ValueError(f"task {task.id} moves negative bytes: {access}")
             for hold in task.holds:
                 if hold.buffer not in self.buffers:
                     raise ValueError(f"task {task.id} holds unknown buffer {hold.buffer!r}")

@@ -64,12 +64,9 @@ class Slot:
 def slots(memory: MemoryConfig) -> dict[str, Slot]:
     """Per role (activations, weights, outputs, vector): its share of its buffer."""
     found = {}
-    for name, buffer in memory.buffers.items():
-        share = buffer.kib * 1024 // len(buffer.holds)
+    for role, (label, buffer) in memory.shares().items():
         count = 2 if buffer.double_buffer else 1
-        for role in buffer.holds:
-            label = name if len(buffer.holds) == 1 else f"{name}:{role}"
-            found[role] = Slot(label, share // count, count)
+        found[role] = Slot(label, buffer.kib * 1024 // len(buffer.holds) // count, count)
     return found
 
 

@@ -12,7 +12,9 @@ work tasks is attributed to one cause:
 
 So on ideal memory a record only waits for its inputs, and with a memory system an input
 written long ago costs nothing but its load. ``stall_unit`` counts the cycles a record was
-ready (its inputs written) while its unit was still busy with earlier records.
+ready (its inputs written) while its unit was still busy with earlier records, and
+``stall_buffer`` the cycles its unit, while holding its tasks, waited on the buffer banks'
+ports (operands or results slower than the unit; not part of its busy cycles).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from satsim.schedule.plain import Plan
 from satsim.schedule.program import Transfer, Unit
 from satsim.timing.machine import Timeline
+from satsim.timing.units import Machine, own_cycles
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class OpTiming:
     stall_mask: int
     stall_dep: int
     stall_unit: int
+    stall_buffer: int
     dram_read_bytes: int
     dram_write_bytes: int
 
@@ -58,7 +62,7 @@ def stalls(gaps: int, free: int, start: int, inputs, end, record_unit
             "dep": 0 if by_sore else waited}, ready
 
 
-def op_timings(plan: Plan, timeline: Timeline) -> list[OpTiming]:
+def op_timings(plan: Plan, timeline: Timeline, machine: Machine) -> list[OpTiming]:
     """Per record of the trace, in trace order."""
     tasks = plan.program.tasks
     start, end = timeline.start, timeline.end
@@ -79,16 +83,19 @@ def op_timings(plan: Plan, timeline: Timeline) -> list[OpTiming]:
             record=index, unit=unit,
             start=min((start[t] for t in op.tasks), default=0),
             end=max((end[t] for t in op.tasks), default=0),
-            busy=sum(end[t.id] - start[t.id] for t in work),
+            busy=sum(own_cycles(t.work, machine) for t in work),
             stall_dram=split["dram"], stall_mask=split["mask"], stall_dep=split["dep"],
             stall_unit=max(0, free - ready),
+            stall_buffer=sum(end[t.id] - start[t.id] - own_cycles(t.work, machine)
+                             for t in work),
             dram_read_bytes=op.dram_read_bytes, dram_write_bytes=op.dram_write_bytes))
     return rows
 
 
-def unit_busy(plan: Plan, timeline: Timeline) -> dict[Unit, int]:
-    """Cycles each unit worked (DRAM: cycles moving data)."""
+def unit_busy(plan: Plan, timeline: Timeline, machine: Machine) -> dict[Unit, int]:
+    """Cycles each unit worked (DRAM: cycles moving data, its banks' ports included)."""
     busy = dict.fromkeys(Unit, 0)
     for task in plan.program.tasks:
-        busy[task.unit] += timeline.end[task.id] - timeline.start[task.id]
+        busy[task.unit] += (timeline.end[task.id] - timeline.start[task.id]
+                            if task.unit is Unit.DRAM else own_cycles(task.work, machine))
     return busy

@@ -19,7 +19,7 @@ from satsim.schedule.program import Unit, Work
 from satsim.schedule.tiling import capacities
 from satsim.timing.accounting import OpTiming, stalls
 from satsim.timing.machine import curves
-from satsim.timing.units import Machine, busy_cycles, latency
+from satsim.timing.units import Machine, latency, own_cycles, port_cycles
 from satsim.trace.schema import Trace
 
 
@@ -39,14 +39,18 @@ class MachineRun:
 
 _UNIT_AT = {unit: i for i, unit in enumerate(Unit)}
 _GAPS = len(Unit)
-_TASKS = _GAPS + 1  # a tally: busy cycles per unit, idle cycles before its work, tasks
+_BANK = _GAPS + 1
+_TASKS = _GAPS + 2
+# A tally: per unit its own busy cycles, idle cycles before its work, cycles its work
+# waited on buffer ports, tasks.
 
 
 class Clock:
     """Timing sink: a handle is the task's index. It lets the emitter skip the middle of
     runs of identical steps (``shift``), accounting for the steps it did not time: per
-    record, a running tally of busy cycles per unit, idle cycles of its unit before its work
-    tasks (on the STCE, SORE or vector unit) and tasks, timed or skipped."""
+    record, a running tally of busy cycles per unit (the DMA's including its bank's port),
+    idle cycles of its unit before its work tasks (on the STCE, SORE or vector unit), the
+    cycles those tasks waited on their buffer ports, and tasks, timed or skipped."""
 
     skips = True
 
@@ -66,15 +70,21 @@ class Clock:
         end = self.end
         ready = max((end[d] for d in deps), default=0)
         free = self.free[unit]
-        start = max(ready + latency(work, self.machine), free)
-        busy = busy_cycles(work, self.machine)
+        machine = self.machine
+        start = max(ready + latency(work, machine), free)
+        own = own_cycles(work, machine)
+        busy = max(own, port_cycles(work, machine))
         tally = self.tally.get(op)
         if tally is None:
             tally = self.tally[op] = [0] * (_TASKS + 1)
-        tally[_UNIT_AT[unit]] += busy
         tally[_TASKS] += 1
-        if start > free and unit is not Unit.DRAM:
-            tally[_GAPS] += start - free
+        if unit is Unit.DRAM:
+            tally[_UNIT_AT[unit]] += busy
+        else:
+            tally[_UNIT_AT[unit]] += own
+            tally[_BANK] += busy - own
+            if start > free:
+                tally[_GAPS] += start - free
         self.start.append(start)
         end.append(start + busy)
         self.op.append(op)
@@ -139,7 +149,7 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Machin
             end=max((end[t] for t in op.tasks), default=0),
             busy=sum(tally[_UNIT_AT[u]] for u in Unit if u is not Unit.DRAM),
             stall_dram=split["dram"], stall_mask=split["mask"], stall_dep=split["dep"],
-            stall_unit=max(0, free - ready),
+            stall_unit=max(0, free - ready), stall_buffer=tally[_BANK],
             dram_read_bytes=op.dram_read_bytes, dram_write_bytes=op.dram_write_bytes))
     buffers = capacities(emitter.roles)
     held = curves(buffers, ((b, n, start[holder], end[until])

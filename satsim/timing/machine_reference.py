@@ -12,6 +12,11 @@ engine's closed forms:
   cycles on its lane;
 * the **STCE** counts down the fold-run cycles (folds are proven against the array
   reference, :mod:`satsim.timing.reference`);
+* every **bank port** a task uses moves at most its bytes per cycle, reads and writes
+  together (one port) or each on its own (two) while the unit works; a transfer's port
+  writes only bytes the channels have delivered (a load), and the channels send only bytes
+  the port has read (a store), in the same cycle at the earliest; a task ends when its unit
+  and its ports are done;
 * **buffers** hold the bytes of the holdings taken and not yet freed, checked every cycle.
 
 A task starts in the first cycle in which its unit is free and its dependencies have ended
@@ -20,11 +25,11 @@ A task starts in the first cycle in which its unit is free and its dependencies 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from satsim.schedule.program import Compute, MaskJob, Program, Task, Transfer, Unit, VectorJob
 from satsim.timing.machine import BufferOverflow, Timeline
-from satsim.timing.units import Machine
+from satsim.timing.units import Machine, Port
 
 MAX_CYCLES = 1_000_000  # a reference run longer than this is a bug in the test, not a Program
 
@@ -42,6 +47,73 @@ class _Lanes:
         return not any(self.left)
 
 
+@dataclass
+class _Port:
+    """A bank's port(s) moving a task's bytes alongside its unit's work."""
+
+    read: int
+    write: int
+    port: Port
+
+    def step(self) -> bool:
+        width = self.port.bytes_per_cycle
+        if self.port.dual:
+            self.read -= min(width, self.read)
+            self.write -= min(width, self.write)
+        else:
+            reads = min(width, self.read)
+            self.read -= reads
+            self.write -= min(width - reads, self.write)
+        return not (self.read or self.write)
+
+
+@dataclass
+class _Job:
+    """A non-transfer task's unit work and its bank traffic."""
+
+    lanes: _Lanes
+    ports: list[_Port]
+
+    def step(self) -> bool:
+        done = self.lanes.step()
+        return all([p.step() for p in self.ports]) and done
+
+
+@dataclass
+class _Stream:
+    """A transfer: bytes dealt to the channels (byte ``i`` to channel ``i mod C``), passing
+    through its bank's port (``width`` None: no port limits it)."""
+
+    bytes: int
+    store: bool
+    channels: int
+    per_cycle: int
+    width: int | None
+    through_port: int = 0  # bytes the port has written (load) or read (store)
+    sent: list[int] = field(init=False)  # per channel, bytes moved
+
+    def __post_init__(self) -> None:
+        self.sent = [0] * self.channels
+
+    def _dealt(self, c: int, below: int) -> int:
+        """Bytes of channel ``c`` among the first ``below``."""
+        return len(range(c, below, self.channels))
+
+    def _port(self, limit: int) -> None:
+        width = self.bytes if self.width is None else self.width
+        self.through_port += min(width, limit - self.through_port)
+
+    def step(self) -> bool:
+        if self.store:  # the port reads, then the channels send what it has read
+            self._port(self.bytes)
+        for c in range(self.channels):
+            have = self._dealt(c, self.through_port if self.store else self.bytes)
+            self.sent[c] += min(self.per_cycle, have - self.sent[c])
+        if not self.store:  # the port writes what the channels have delivered
+            self._port(sum(self.sent))
+        return self.through_port == self.bytes and sum(self.sent) == self.bytes
+
+
 def _deal(items: int, lanes: int, each: int) -> list[int]:
     """``items`` dealt round-robin to ``lanes``: the work of each lane, ``each`` per item."""
     return [len(range(lane, items, lanes)) * each for lane in range(lanes)]
@@ -53,7 +125,7 @@ def run_reference(program: Program, machine: Machine) -> Timeline:
     start: list[int | None] = [None] * n
     end: list[int | None] = [None] * n
     queues = {unit: program.on(unit) for unit in Unit}
-    busy: dict[Unit, tuple[Task, _Lanes] | None] = dict.fromkeys(queues)
+    busy: dict[Unit, tuple[Task, _Job | _Stream] | None] = dict.fromkeys(queues)
     held = dict.fromkeys(program.buffers, 0)
     peak = dict.fromkeys(program.buffers, 0)
 
@@ -104,14 +176,19 @@ def run_reference(program: Program, machine: Machine) -> Timeline:
     return Timeline(tuple(start), tuple(end), peak)
 
 
-def _progress(task: Task, machine: Machine) -> _Lanes:
+def _progress(task: Task, machine: Machine) -> _Job | _Stream:
     work = task.work
-    if isinstance(work, Compute):
-        return _Lanes([work.cycles])
+    port = machine.port
     if isinstance(work, Transfer):
-        return _Lanes(_deal(work.bytes, machine.dram_channels, 1), machine.dram_bytes_per_cycle)
+        width = port[work.buffer].bytes_per_cycle if work.buffer in port else None
+        return _Stream(work.bytes, work.write, machine.dram_channels,
+                       machine.dram_bytes_per_cycle, width)
+    ports = [_Port(a.read, a.write, port[a.buffer]) for a in work.access if a.buffer in port]
+    if isinstance(work, Compute):
+        return _Job(_Lanes([work.cycles]), ports)
     if isinstance(work, MaskJob):
-        return _Lanes(_deal(work.groups, machine.sore_lanes, work.m))
+        return _Job(_Lanes(_deal(work.groups, machine.sore_lanes, work.m)), ports)
     if isinstance(work, VectorJob):
-        return _Lanes(_deal(work.elements, machine.vector_lanes, work.cycles_per_element))
+        return _Job(_Lanes(_deal(work.elements, machine.vector_lanes,
+                                 work.cycles_per_element)), ports)
     raise TypeError(f"unknown work {work!r}")

@@ -12,21 +12,42 @@ and must agree with them exactly:
   weight per cycle (each compared against the kept ones): ``ceil(G / L) * M``;
 * a vector job of E elements deals them round-robin to L lanes, each element taking c cycles:
   ``ceil(E / L) * c``;
-* STCE work is timed by the fold closed forms (:mod:`satsim.timing.stce`) when it is built.
+* STCE work is timed by the fold closed forms (:mod:`satsim.timing.stce`) when it is built;
+* a buffer bank's port moves at most ``bytes_per_cycle`` a cycle: reads and writes together
+  on a single-ported bank, each on its own port on a dual-ported one. A task's bank traffic
+  flows while its unit works (operands stream through FIFOs), so the task takes the longer
+  of its unit's cycles and its ports' ``ceil(bytes / bytes_per_cycle)``. For a transfer, the
+  port passes on the bytes the channels deliver (or feeds them), in the same cycle at best;
+  its arrivals are concave in time, which makes the longer of the two exact.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from satsim.config.hardware import HardwareConfig
 from satsim.errors import SatsimError
-from satsim.schedule.program import Compute, MaskJob, Transfer, VectorJob, Work
+from satsim.schedule.program import Access, Compute, MaskJob, Transfer, VectorJob, Work
 
 
 def _ceil(a: int, b: int) -> int:
     return -(-a // b)
+
+
+@dataclass(frozen=True)
+class Port:
+    """A bank's port(s): ``bytes_per_cycle`` wide; ``dual``: one for reads, one for writes."""
+
+    bytes_per_cycle: int
+    dual: bool = False
+
+    def cycles(self, access: Access) -> int:
+        """Cycles to move ``access``'s bytes."""
+        if self.dual:
+            return _ceil(max(access.read, access.write), self.bytes_per_cycle)
+        return _ceil(access.read + access.write, self.bytes_per_cycle)
 
 
 @dataclass(frozen=True)
@@ -38,11 +59,17 @@ class Machine:
     dram_latency_cycles: int
     sore_lanes: int
     vector_lanes: int
+    ports: tuple[tuple[str, Port], ...] = ()  # per Program buffer, the port of each bank
 
     def __post_init__(self) -> None:
         if min(self.dram_channels, self.dram_bytes_per_cycle, self.sore_lanes,
-               self.vector_lanes) < 1 or self.dram_latency_cycles < 0:
+               self.vector_lanes, *(p.bytes_per_cycle for _, p in self.ports)) < 1 or (
+                self.dram_latency_cycles < 0):
             raise ValueError(f"a machine needs at least one channel, byte and lane: {self}")
+
+    @cached_property
+    def port(self) -> dict[str, Port]:
+        return dict(self.ports)
 
     @classmethod
     def from_hardware(cls, hw: HardwareConfig) -> Machine:
@@ -62,11 +89,25 @@ class Machine:
                               "cycle", source=f"hardware {hw.name!r}",
                               field="memory.dram.gbps_per_channel")
         latency = math.ceil(dram.latency_ns * hw.clock_mhz / 1000)
-        return cls(dram.channels, per_cycle, latency, sore, vector)
+        ports = tuple((label, Port(b.bytes_per_cycle, b.ports == 2))
+                      for label, b in hw.memory.shares().values())
+        return cls(dram.channels, per_cycle, latency, sore, vector, ports)
 
 
 def busy_cycles(work: Work, machine: Machine) -> int:
-    """Cycles ``work`` keeps its unit busy."""
+    """Cycles ``work`` keeps its unit busy: its own, or its banks' ports' if longer."""
+    return max(own_cycles(work, machine), port_cycles(work, machine))
+
+
+def port_cycles(work: Work, machine: Machine) -> int:
+    """Cycles the banks ``work`` reads and writes need to move its bytes (0: none)."""
+    port = machine.port
+    return max((port[a.buffer].cycles(a) for a in work.access if a.buffer in port),
+               default=0)
+
+
+def own_cycles(work: Work, machine: Machine) -> int:
+    """Cycles ``work`` keeps its unit busy with unlimited buffer ports."""
     if isinstance(work, Compute):
         return work.cycles
     if isinstance(work, Transfer):
