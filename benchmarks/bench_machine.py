@@ -2,7 +2,7 @@
 
     python benchmarks/bench_machine.py [--repeat 5] [--no-simpy]
 
-The SAT preset with a DRAM and buffer system (four DDR4-2400 channels at 80 %, 1 MiB
+The SAT preset with its DRAM and buffer system (four DDR4-2400 channels at 80 %, 1 MiB
 activations, 512 KiB weights, 512 KiB outputs, 256 KiB vector buffer), the sat dataflow,
 bdwp 2:8, on shape-only captures (needs the torch extra): ResNet-18 CIFAR at batch 32 and
 64, ResNet-50 ImageNet at batch 32, GPT-2 small at batch 8 and 512 tokens. The traces are
@@ -28,15 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-MEMORY = {"dram": {"channels": 4, "gbps_per_channel": 19.2, "efficiency": 0.8, "latency_ns": 100},
-          "buffers": {"act": {"kib": 1024, "holds": ["activations"],
-                              "bytes_per_cycle": 1024, "ports": 2},
-                      "wgt": {"kib": 512, "holds": ["weights"],
-                              "bytes_per_cycle": 512, "ports": 2},
-                      "out": {"kib": 512, "holds": ["outputs"],
-                              "bytes_per_cycle": 512, "ports": 2},
-                      "vec": {"kib": 256, "holds": ["vector"],
-                              "bytes_per_cycle": 256, "ports": 2}}}
 CASES = [("resnet18-cifar", 32, {}), ("resnet18-cifar", 64, {}),
          ("resnet50-imagenet", 32, {}), ("gpt2-small", 8, {"seq": 512})]
 
@@ -65,7 +56,7 @@ def child(path: str, repeat: int, simpy: bool) -> None:
     from satsim.trace.io import read_trace
 
     trace = read_trace(path)
-    hw, policy = load_hardware("sat", [("memory", MEMORY)]), load_dataflow("sat")
+    hw, policy = load_hardware("sat"), load_dataflow("sat")
     run = evaluate(trace, hw, policy)  # warm-up
     fast, slow, events = [], [], None
     for _ in range(repeat):

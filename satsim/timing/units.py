@@ -102,8 +102,15 @@ def busy_cycles(work: Work, machine: Machine) -> int:
 def port_cycles(work: Work, machine: Machine) -> int:
     """Cycles the banks ``work`` reads and writes need to move its bytes (0: none)."""
     port = machine.port
-    return max((port[a.buffer].cycles(a) for a in work.access if a.buffer in port),
-               default=0)
+    if isinstance(work, Transfer):  # one direction: the same on one port or two
+        bank = port.get(work.buffer)
+        return 0 if bank is None else _ceil(work.bytes, bank.bytes_per_cycle)
+    longest = 0
+    for access in work.access:  # a loop, not max(): this runs once per task
+        bank = port.get(access.buffer)
+        if bank is not None:
+            longest = max(longest, bank.cycles(access))
+    return longest
 
 
 def own_cycles(work: Work, machine: Machine) -> int:
