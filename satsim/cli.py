@@ -12,7 +12,7 @@ from pathlib import Path
 # the config models. Each command imports what it needs.
 from satsim import __version__
 from satsim.errors import SatsimError, one_line
-from satsim.resources import DEFAULT_WORKLOAD, shipped
+from satsim.resources import DEFAULT_WORKLOAD, PAPER_MODELS, shipped
 from satsim.types import Method, NMPattern
 
 _RUN_HELP = """\
@@ -34,6 +34,7 @@ examples:
   satsim run --hw my_accel.yaml --dataflow naive --set array.rows=16 --json out.json
   satsim run --workload layers.csv          (SCALE-Sim topology or name,M,K,N CSV)
   satsim run --timeline run.json            (open in https://ui.perfetto.dev)
+  satsim compare --nm 2:8                   (the SAT paper's headline: five models)
   satsim list
 """
 
@@ -43,6 +44,14 @@ Run every design point of a sweep spec (axes over config paths, sparsity, method
 and store one row per point in Parquet shards under --out. Runs on this machine's cores, or on
 Dask. Invalid points are recorded as failed with their reason; a killed sweep continues with
 --resume and loses nothing. Results: satsim.sweep.load_results(DIR) (a pandas frame).
+"""
+
+_COMPARE_HELP = """\
+For every model, simulate one training iteration densely, with SR-STE and with BDWP at one
+N:M, on the same hardware and dataflow, and print the speedups over dense training next to
+each method's uniform bound and the MAC-proportional ideal of its trace, and their means.
+Shipped captures are used where they were captured at that N:M; otherwise the model's dense
+capture is re-annotated (which gives a capture's numbers exactly).
 """
 
 _CAPTURE_HELP = """\
@@ -93,6 +102,22 @@ def _parser() -> argparse.ArgumentParser:
                           "chrome://tracing): a track per unit and DRAM channel, an event per "
                           "task, buffer and bandwidth counters (ResNet-18: ~60 MB in seconds; "
                           "GPT-2: GBs)")
+
+    cmp = sub.add_parser("compare", help="dense vs srste vs bdwp speedups, model by model",
+                         description=_COMPARE_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmp.add_argument("--workloads", default=",".join(PAPER_MODELS), metavar="A,B,...",
+                     help="models with shipped captures (<model>-dense/-srste/-bdwp) or trace "
+                          "files, comma-separated (default: the SAT paper's five)")
+    cmp.add_argument("--nm", default="2:8", metavar="N:M",
+                     help="N:M of both sparse methods (default 2:8, the paper's headline)")
+    cmp.add_argument("--hw", default="sat", metavar="NAME|FILE",
+                     help="hardware preset or YAML file (default: sat)")
+    cmp.add_argument("--dataflow", default="sat", metavar="NAME|FILE",
+                     help="dataflow preset or YAML file (default: sat)")
+    cmp.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="KEY=VALUE", help="override a config field; repeatable")
+    cmp.add_argument("--json", metavar="FILE", help="also write the table as JSON")
 
     sweep = sub.add_parser("sweep", help="run a design-space sweep (resumable)",
                            description=_SWEEP_HELP,
@@ -178,6 +203,22 @@ def _run(args: argparse.Namespace) -> int:
     print(report.text(), file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         sys.stdout.write(report.json_text())
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from satsim.compare import compare
+    from satsim.files import check_writable, write_text
+
+    if args.json is not None:
+        check_writable(args.json)
+    models = [m.strip() for m in args.workloads.split(",") if m.strip()]
+    result = compare(models, args.nm, args.hw, args.dataflow, args.overrides,
+                     progress=lambda model: print(f"simulating {model} ...", file=sys.stderr,
+                                                  flush=True))
+    if args.json is not None:
+        write_text(args.json, json.dumps(result.to_json(), indent=2) + "\n")
+    print("\n".join(result.lines()))
     return 0
 
 
@@ -279,8 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        commands = {"run": _run, "list": _list, "capture": _capture, "sweep": _sweep,
-                    "plot": _plot}
+        commands = {"run": _run, "compare": _compare, "list": _list, "capture": _capture,
+                    "sweep": _sweep, "plot": _plot}
         return commands[args.command](args)
     except SatsimError as exc:
         print(f"error: {exc}", file=sys.stderr)

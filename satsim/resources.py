@@ -12,6 +12,9 @@ from pathlib import Path
 _PACKAGE = Path(__file__).resolve().parent
 KINDS = ("configs", "dataflows", "workloads")
 DEFAULT_WORKLOAD = "resnet18-cifar"  # its BDWP 2:8 capture: what `satsim run` simulates
+# The SAT paper's five models (Fang et al., TCAD 2023), as shipped captures: `satsim compare`.
+PAPER_MODELS = ("resnet9-cifar", "vit-tiny", "vgg19-cifar", "resnet18-cifar",
+                "resnet50-imagenet")
 
 
 def data_dir(kind: str) -> Path:

@@ -1,0 +1,178 @@
+"""Dense vs SR-STE vs BDWP training on one machine, model by model: ``satsim compare``.
+
+For every model: the iteration's cycles with each method at one N:M, the speedups over dense
+training on the same hardware and dataflow, each method's uniform bound and the
+MAC-proportional ideal of its trace (:mod:`satsim.report.bounds`), and the mean speedups.
+A model's runs come from its shipped captures (``<model>-dense``, ``-srste``, ``-bdwp``)
+where they were captured at that N:M; otherwise its dense capture (or the trace file given)
+is re-annotated with the method, which gives exactly a capture's numbers (tested).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from satsim.config import load_dataflow, load_hardware, split_overrides
+from satsim.errors import SatsimError
+from satsim.report.bounds import ideal_bounds
+from satsim.resources import PAPER_MODELS, shipped
+from satsim.simulate import simulate
+from satsim.trace.schema import Trace
+from satsim.trace.workload import Method, annotate, load_workload, trace_pattern
+from satsim.types import NMPattern
+
+PAPER_MEAN = 1.75  # bdwp 2:8 over dense, mean of the five models (Fang et al., TCAD 2023)
+METHODS = ("srste", "bdwp")
+
+
+@dataclass(frozen=True)
+class MethodRun:
+    """One sparse method on one model, against the model's dense run."""
+
+    cycles: int
+    speedup: float  # dense cycles / these cycles
+    uniform: float | None  # the method's uniform bound at this N:M
+    mac_ideal: float  # the trace's dense MACs / executed MACs
+    source: str  # the capture it ran, or "<capture> re-annotated"
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    model: str
+    dense_cycles: int
+    dense_source: str
+    methods: dict[str, MethodRun]
+
+    @property
+    def checks(self) -> list[str]:
+        """What contradicts the expected order of the results (empty: nothing)."""
+        found = [f"{m} above its MAC-proportional ideal" for m, r in self.methods.items()
+                 if r.speedup > r.mac_ideal]
+        if self.methods["srste"].speedup >= self.methods["bdwp"].speedup:
+            found.append("srste not slower than bdwp")
+        return found
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every model's row, and what they were run on."""
+
+    rows: tuple[ModelRow, ...]
+    pattern: NMPattern
+    hardware: str
+    dataflow: str
+    clock_mhz: float
+
+    def mean(self, method: str) -> float:
+        return statistics.fmean(r.methods[method].speedup for r in self.rows)
+
+    @property
+    def paper_setting(self) -> bool:
+        """The paper's five models at 2:8: its 1.75x applies."""
+        return (self.pattern == NMPattern(2, 8)
+                and tuple(r.model for r in self.rows) == PAPER_MODELS)
+
+    def lines(self) -> list[str]:
+        head = (f"{'model':<20}{'dense Mcyc':>11}{'srste Mcyc':>11}{'bdwp Mcyc':>11}"
+                f"{'srste':>8}{'bound':>7}{'ideal':>7}{'bdwp':>8}{'bound':>7}{'ideal':>7}"
+                "  checks")
+        lines = [f"hardware {self.hardware}, dataflow {self.dataflow}, N:M {self.pattern}; "
+                 "speedups over dense training on the same machine; bound: the method's "
+                 "uniform bound, ideal: the trace's MAC-proportional ideal", "", head]
+        for row in self.rows:
+            s, b = row.methods["srste"], row.methods["bdwp"]
+            lines.append(
+                f"{row.model:<20}{row.dense_cycles / 1e6:>11.2f}{s.cycles / 1e6:>11.2f}"
+                f"{b.cycles / 1e6:>11.2f}{s.speedup:>7.2f}x{_x(s.uniform):>7}"
+                f"{s.mac_ideal:>6.2f}x{b.speedup:>7.2f}x{_x(b.uniform):>7}{b.mac_ideal:>6.2f}x"
+                f"  {'; '.join(row.checks) or 'ok'}")
+        lines.append(f"{'mean':<53}{self.mean('srste'):>7.2f}x{'':>14}"
+                     f"{self.mean('bdwp'):>7.2f}x")
+        if self.paper_setting:
+            lines.append(f"SAT paper (Fang et al., TCAD 2023): bdwp 2:8 trains {PAPER_MEAN}x "
+                         "faster than dense on average over these five models")
+        derived = [f"{r.model} {m}: {source}" for r in self.rows
+                   for m, source in (("dense", r.dense_source),
+                                     *((m, run.source) for m, run in r.methods.items()))
+                   if " " in source]  # a capture's name has none
+        if derived:
+            lines.append("not captured as run (re-annotated): " + "; ".join(derived))
+        return lines
+
+    def to_json(self) -> dict:
+        return {
+            "hardware": self.hardware, "dataflow": self.dataflow,
+            "sparsity": str(self.pattern), "clock_mhz": self.clock_mhz,
+            "models": [{"model": r.model, "dense_cycles": r.dense_cycles,
+                        "dense_source": r.dense_source, "checks": r.checks,
+                        **{m: vars(run) for m, run in r.methods.items()}} for r in self.rows],
+            "mean_speedup": {m: self.mean(m) for m in METHODS},
+            "paper_mean_bdwp": PAPER_MEAN if self.paper_setting else None,
+        }
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _traces(model: str, pattern: NMPattern, max_m: int) -> dict[str, tuple[Trace, str]]:
+    """Per method (dense included), the trace to run and where it came from."""
+    workloads = shipped("workloads", (".jsonl", ".csv"))
+    if pattern.m > max_m:
+        raise SatsimError(f"{pattern} needs M <= max_m = {max_m} of the hardware",
+                          source="--nm")
+    captured = {m: f"{model}-{m}" for m in ("dense", *METHODS) if f"{model}-{m}" in workloads}
+    if "dense" in captured:
+        base_name = captured["dense"]
+    elif Path(model).is_file() or model in workloads:
+        base_name = model
+    else:
+        raise SatsimError(f"no shipped captures of {model!r} and no such trace file "
+                          "(satsim list workloads)", source="--workloads")
+    base = annotate(load_workload(base_name), Method.DENSE, None)
+    found = {"dense": (base, base_name if "dense" in captured else f"{base_name} made dense")}
+    for method in METHODS:
+        name = captured.get(method)
+        trace = load_workload(name) if name else None
+        if trace is not None and trace_pattern(trace) == pattern:
+            found[method] = (trace, name)
+        else:
+            found[method] = (annotate(base, Method(method), pattern),
+                             f"{base_name} re-annotated")
+    return found
+
+
+def compare(models: Sequence[str] = PAPER_MODELS, sparsity: str = "2:8",
+            hardware: str | Path = "sat", dataflow: str | Path = "sat",
+            overrides: Sequence[str] = (),
+            progress: Callable[[str], None] | None = None) -> Comparison:
+    """Dense, SR-STE and BDWP at ``sparsity`` on every model (see the module)."""
+    try:
+        pattern = NMPattern.parse(sparsity)
+    except ValueError as exc:
+        raise SatsimError(str(exc), source="--nm") from None
+    if pattern is None:
+        raise SatsimError("compare needs a sparse N:M, not dense", source="--nm")
+    if not models:
+        raise SatsimError("no models given", source="--workloads")
+    hw_overrides, df_overrides = split_overrides(overrides)
+    hw = load_hardware(hardware, hw_overrides)
+    policy = load_dataflow(dataflow, df_overrides)
+    runs = {model: _traces(model, pattern, hw.sparsity.max_m) for model in models}
+    rows = []
+    for model, traces in runs.items():
+        if progress is not None:
+            progress(model)
+        dense = simulate(traces["dense"][0], hw, policy)
+        methods = {}
+        for method in METHODS:
+            trace, source = traces[method]
+            result = simulate(trace, hw, policy)
+            b = ideal_bounds(result, dense, method, pattern)
+            methods[method] = MethodRun(result.cycles, b.speedup, b.uniform, b.mac_ideal,
+                                        source)
+        rows.append(ModelRow(model, dense.cycles, traces["dense"][1], methods))
+    return Comparison(tuple(rows), pattern, hw.name, policy.name, hw.clock_mhz)
