@@ -19,6 +19,7 @@ which needs torch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -65,6 +66,7 @@ class Check:
     identical: float  # share of bit-identical elements
     passed: bool
     note: str = ""
+    digest: str = ""  # sha256 (16 hex digits) of the modelled tensor's bits: same on any run
 
 
 @dataclass
@@ -128,6 +130,10 @@ def _ulp(x: np.ndarray, fmt: str) -> np.ndarray:
     with np.errstate(divide="ignore"):
         exp = np.floor(np.log2(np.maximum(mag, float(info.smallest_normal))))
     return np.exp2(exp) * float(info.eps)
+
+
+def _digest(x: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(x, dtype=np.float32).tobytes()).hexdigest()[:16]
 
 
 def _finite(x: np.ndarray, dump: Dump, key: str) -> None:
@@ -212,6 +218,11 @@ class Validator:
                 f"the hardware's {hw.numerics.operand} operands differ from the capture's "
                 f"{self.captured}: compared with what PyTorch computes on the "
                 f"{hw.numerics.operand} operands (fp32 matmul, rounded once)")
+        if self.same and self.captured == "fp16":
+            self.result.notes.append(
+                "torch on a CPU without fp16 convolution kernels sums fp16 conv data and weight "
+                "gradients in fp16 (its slow_conv2d fallback, docs/capture.md): those dumped "
+                "tensors can exceed the fp32-accumulation bound on their own")
         nm = trace.header.meta.get("nm")
         self.claim = NMPattern.parse(nm) if isinstance(nm, str) else None
 
@@ -224,8 +235,6 @@ class Validator:
         mapping = op_mapping(op, self.hw, self.policy)
         slices = k_slices(self.trace, index, op, mapping, self.hw, self.policy)
         a, b, c_torch, bias, mask, keys = self._operands(layer, phase, op)
-        for x, key in ((a, keys[0]), (b, keys[1])):
-            _finite(x, self.dump, key)
         weight_key = keys[1]
         # Parts: rows of A/C and K columns of each sub-GEMM (one part unless decomposed).
         if mapping.lowering is Lowering.DECOMPOSE:
@@ -279,6 +288,8 @@ class Validator:
             names = _CONV_KEYS[phase]
             keys = [layer.key(phase, n) for n in names]
             first, second, result = (dump.tensor(k) for k in keys)
+            _finite(first, dump, keys[0])
+            _finite(second, dump, keys[1])
             self._check_shape(first, keys[0], op)
             if phase is Phase.FF:
                 a, b = im2col.ff_operands(first, second, conv)
@@ -296,6 +307,8 @@ class Validator:
         else:
             keys = [layer.key(phase, n) for n in ("a", "b", "c")]
             a, b, c = (dump.tensor(k) for k in keys)
+            _finite(a, dump, keys[0])
+            _finite(b, dump, keys[1])
             if op.weight == "A":  # run transposed: the weight is operand B
                 a, b, c = b.T, a.T, c.T
                 keys = [keys[1], keys[0], keys[2]]
@@ -363,7 +376,7 @@ class Validator:
         self.result.checks.append(Check(
             layer, str(phase), key.rsplit("/", 1)[-1], mapping, int(hw.size),
             float(err.max(initial=0.0)), worst, float(same.mean()) if same.size else 1.0,
-            bool(worst <= 1.0)))
+            bool(worst <= 1.0), digest=_digest(hw)))
 
     # -- SORE and WUVE ----------------------------------------------------------------------
     def masks(self, layer: _Layer) -> None:
@@ -389,7 +402,7 @@ class Validator:
             self.result.checks.append(Check(
                 name, "MASK", f"mask_{direction}", f"SORE top-{self.claim.n} of "
                 f"{self.claim.m} along dim {dim}", int(same.size), float((~same).sum()), None,
-                float(same.mean()), bool(same.all()), note))
+                float(same.mean()), bool(same.all()), note, _digest(ours)))
 
     def update(self, layer: _Layer) -> None:
         dump, name = self.dump, layer.name
@@ -426,7 +439,7 @@ class Validator:
                     "copy": "recast"}[label]
             self.result.checks.append(Check(
                 name, "WU", label, what, int(same.size), float(np.nanmax(err, initial=0.0)),
-                None, float(same.mean()), bool(same.all())))
+                None, float(same.mean()), bool(same.all()), digest=_digest(ours)))
 
 
 def validate(trace: Trace, trace_path: Path, hw: HardwareConfig,
