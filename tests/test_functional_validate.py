@@ -144,3 +144,13 @@ def test_fresh_captures(tmp_path):
             assert all(c.passed for c in gemms if c.phase == "FF")
             assert any("sums fp16 conv data and weight gradients in fp16" in n
                        for n in result.notes)
+
+
+def test_json_has_no_infinity():
+    """An error where the bound is zero (ratio inf) is written as the string "inf": the JSON
+    stays valid."""
+    from satsim.functional.validate import Check, Validation
+
+    result = Validation("t", "sat", "bf16", "bf16", "fp32")
+    result.checks.append(Check("l", "FF", "y", "os dense", 1, 1.0, float("inf"), 0.0, False))
+    assert json.loads(result.json_text())["checks"][0]["bound_ratio"] == "inf"

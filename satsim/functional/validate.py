@@ -89,11 +89,11 @@ class Validation:
         return {"trace": self.trace, "hardware": self.hardware,
                 "capture_precision": self.capture_precision, "operand": self.operand,
                 "accumulate": self.accumulate, "notes": self.notes, "passed": self.passed,
-                "checks": [asdict(c) for c in self.checks]}
+                "checks": [{k: _json_number(v) for k, v in asdict(c).items()}
+                           for c in self.checks]}
 
     def json_text(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False,
-                          default=lambda x: None) + "\n"
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
 
     def text(self) -> str:
         head = (f"{self.trace} on {self.hardware}: {self.operand} operands, {self.accumulate} "
@@ -115,6 +115,11 @@ class Validation:
         lines += ["", f"{len(self.checks)} checks, {failed} failed: "
                   + ("PASS" if self.passed else "FAIL")]
         return "\n".join(lines)
+
+
+def _json_number(value):
+    """JSON has no inf or NaN: an infinite error ratio (error where the bound is 0) is "inf"."""
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _unit_roundoff(fmt: str) -> float:
