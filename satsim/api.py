@@ -227,3 +227,25 @@ def _sparse_hint(trace: Trace, max_m: int) -> str | None:
             continue
         return " ".join(flags)
     return None
+
+
+def validate(workload: str | Path, hardware: str | Path = "sat", dataflow: str | Path = "sat",
+             *, overrides: Sequence[str] = ()):
+    """Recompute a captured step's dumped tensors on the modelled datapath and compare them
+    with PyTorch's (what ``satsim validate`` does); see :mod:`satsim.functional.validate`.
+
+    Returns
+    -------
+    satsim.functional.validate.Validation
+        One check per layer, phase and tensor; ``passed`` when every one passes.
+    """
+    from satsim.functional.validate import validate as run_validation
+
+    hw_overrides, df_overrides = split_overrides(overrides)
+    hw = load_hardware(hardware, hw_overrides)
+    policy = load_dataflow(dataflow, df_overrides)
+    path = resolve_workload(workload)
+    if path.suffix != ".jsonl":
+        raise SatsimError("validate needs a captured trace (.jsonl) with a tensor dump",
+                          source=path)
+    return run_validation(load_workload(path), path, hw, policy)

@@ -35,6 +35,7 @@ examples:
   satsim run --workload layers.csv          (SCALE-Sim topology or name,M,K,N CSV)
   satsim run --timeline run.json            (open in https://ui.perfetto.dev)
   satsim compare --nm 2:8                   (the SAT paper's headline: five models)
+  satsim validate resnet18-cifar-bdwp-dump --set numerics.operand=bf16
   satsim list
 """
 
@@ -58,6 +59,17 @@ _CAPTURE_HELP = """\
 Train a zoo model for a few real optimizer steps with an N:M training method and record the
 last step's GEMMs (FF, BP, WG), vector work, weight updates and mask generation as a trace.
 The N:M structure of each weight operand is measured, not assumed. Needs the torch extra.
+"""
+
+
+_VALIDATE_HELP = """\
+Recompute every dumped layer of a captured step (satsim capture --dump-tensors) on the
+modelled datapath: FF, BP and WG in the mapping the scheduler chooses (stationarity, N:M
+compressed weights selected through their indices, the K slices of the schedule), in the
+hardware's number formats; the masks on the SORE and the weight update on the WUVE where the
+dump has them. Prints, per layer and phase, the largest error against PyTorch, its ratio to
+the K-scaled bound 2·K·u·(|A|@|B|) (+ one ulp of a rounded output) and the share of
+bit-identical elements. Exit status: 0 all pass, 1 some check fails, 2 bad input.
 """
 
 
@@ -145,6 +157,23 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--max-x", action="store_true", help="larger x is better (default: lower)")
     plot.add_argument("--max-y", action="store_true", help="larger y is better (default: lower)")
     plot.add_argument("--out", required=True, metavar="FILE", help="image (.png, .svg, .pdf)")
+
+    val = sub.add_parser("validate", help="check the datapath's numbers against a captured "
+                         "step's tensors", description=_VALIDATE_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    val.add_argument("trace", metavar="TRACE",
+                     help="captured trace (.jsonl) with its tensor dump (.npz) beside it, or "
+                          "a shipped workload name")
+    val.add_argument("--hw", default="sat", metavar="NAME|FILE",
+                     help="hardware preset or YAML file (default: sat); numerics.* sets the "
+                          "formats")
+    val.add_argument("--dataflow", default="sat", metavar="NAME|FILE",
+                     help="dataflow preset or YAML file (default: sat)")
+    val.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="KEY=VALUE",
+                     help="override a config field, e.g. numerics.operand=bf16; repeatable")
+    val.add_argument("--json", metavar="FILE",
+                     help="also write the checks as JSON ('-': to standard output)")
 
     lst = sub.add_parser("list", help="list shipped presets, dataflows, workloads and models")
     lst.add_argument("what", nargs="?", choices=["configs", "dataflows", "workloads", "models"],
@@ -269,6 +298,22 @@ def _capture(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from satsim.api import validate
+    from satsim.files import check_writable, write_text
+
+    to_stdout = args.json == "-"
+    if args.json is not None and not to_stdout:
+        check_writable(args.json)
+    result = validate(args.trace, args.hw, args.dataflow, overrides=args.overrides)
+    if args.json is not None and not to_stdout:
+        write_text(args.json, result.json_text())
+    print(result.text(), file=sys.stderr if to_stdout else sys.stdout)
+    if to_stdout:
+        sys.stdout.write(result.json_text())
+    return 0 if result.passed else 1
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from satsim.sweep import run_sweep
 
@@ -321,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         commands = {"run": _run, "compare": _compare, "list": _list, "capture": _capture,
-                    "sweep": _sweep, "plot": _plot}
+                    "sweep": _sweep, "plot": _plot, "validate": _validate}
         return commands[args.command](args)
     except SatsimError as exc:
         print(f"error: {exc}", file=sys.stderr)

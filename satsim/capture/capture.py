@@ -190,6 +190,7 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
             if traced:  # its update is recorded, not run: no momentum or gradients kept
                 for handle in hooks:
                     handle.remove()
+                before = _update_inputs(model, dump_layers, updates)
                 for update in updates.values():
                     update.state.clear()
                 if cs.shapes_only:
@@ -212,8 +213,46 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
     trace = _trace(cs, table, cap, losses)
     check_graph(trace)
     if dump_path is not None and dump_layers:
+        _torch_updates(cap.dumps, before, cs)
         _write_dump(dump_path, cap.dumps, model, dump_layers)
     return trace
+
+
+def _update_inputs(model: nn.Module, layers, updates: dict) -> dict[str, tuple]:
+    """Per dumped layer: its fp32 master weight and SGD momentum before the traced step."""
+    found = {}
+    for name in layers:
+        p = model.get_submodule(name).weight
+        if p in updates:
+            buf = updates[p].state.get(p, {}).get("momentum_buffer")
+            found[name] = (p, p.detach().clone(), None if buf is None else buf.clone())
+    return found
+
+
+def _torch_updates(dumps: dict, before: dict[str, tuple], cs: CaptureSpec) -> None:
+    """PyTorch's update of each dumped layer's weight in the traced step (which the capture
+    records but does not run): ``torch.optim.SGD`` on copies, from the momentum the step
+    started with, and the new weight's copy in the training precision (``layer/WU/...``)."""
+    for name, (_, weight, buf) in before.items():
+        grad = dumps.get(f"{name}/WU/g")
+        if grad is None:
+            continue
+        new = nn.Parameter(weight.clone())
+        new.grad = grad.clone()
+        opt = torch.optim.SGD([new], lr=cs.lr, momentum=0.9)
+        if buf is not None:
+            opt.state[new]["momentum_buffer"] = buf.clone()
+        opt.step()
+        dumps[f"{name}/WU/w"] = weight
+        if buf is not None:
+            dumps[f"{name}/WU/v"] = buf
+        dumps[f"{name}/WU/w_new"] = new.detach()
+        dumps[f"{name}/WU/v_new"] = opt.state[new]["momentum_buffer"]
+        dtype = PRECISIONS[cs.precision]
+        if dtype is not None:
+            dumps[f"{name}/WU/copy"] = new.detach().to(dtype)
+        dumps[f"{name}/WU/lr"] = torch.tensor(cs.lr, dtype=torch.float64)
+        dumps[f"{name}/WU/momentum"] = torch.tensor(0.9, dtype=torch.float64)
 
 
 def _build(cs: CaptureSpec) -> nn.Module:
@@ -302,4 +341,6 @@ def _write_dump(path: Path, dumps: dict, model: nn.Module, layers) -> None:
             for direction, mask in zip(("FF", "BP"), module.masks(), strict=True):
                 arrays[f"{name}/mask_{direction}"] = np.packbits(mask.cpu().numpy().ravel())
                 arrays[f"{name}/mask_{direction}.shape"] = np.array(mask.shape)
+        if hasattr(module, "lam"):  # the SR-STE decay its weight gradient carries
+            arrays[f"{name}/WU/lam"] = np.array(module.lam)
     write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from torch.multiprocessing.reductions import StorageWeakRef
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 from torch.utils._pytree import tree_leaves
 
 from satsim.trace.schema import (
@@ -238,7 +238,14 @@ class _Recorder(TorchDispatchMode):
 
     def accumulated(self, p: nn.Parameter) -> None:
         """Post-accumulate-grad hook: note ``p.grad``'s tensor, drop it unless kept."""
-        self._grads[self._lookup(self._ids, p)] = self._lookup(self._ids, p.grad)
+        pid = self._lookup(self._ids, p)
+        self._grads[pid] = self._lookup(self._ids, p.grad)
+        info = self._tensors[pid]
+        if info.layer in self.dump and info.name == f"{info.layer}.weight":
+            # The weight update's input (SR-STE term included), for the WUVE's validation;
+            # copied outside the recording (no record of the dump's own copy).
+            with _disable_current_modes():
+                self.capture.dumps[f"{info.layer}/WU/g"] = p.grad.detach().clone()
         if not self.keep_grads:  # the update is recorded, not run: free it at once
             p.grad = None
 
@@ -285,7 +292,8 @@ class _Recorder(TorchDispatchMode):
             self._gemm(func, args, out, phase, layer)
         elif func is aten.convolution.default:
             self._conv(args, Phase.FF, layer, x=args[0], w=args[1], y=out, bias=args[2])
-            self._dump(layer, Phase.FF, x=args[0], w=args[1], y=out)
+            self._dump(layer, Phase.FF, x=args[0], w=args[1], y=out,
+                       **({} if args[2] is None else {"bias": args[2]}))
         elif func is aten.convolution_backward.default:
             dy, x, w, mask = args[0], args[1], args[2], args[10]
             if mask[0]:
@@ -364,7 +372,7 @@ class _Recorder(TorchDispatchMode):
             if name not in ids:
                 ids[name] = self._read(t)
         bias = tuple(self._read(args[0])) if with_bias else ()
-        self._dump(layer, phase, a=a, b=b, c=out)
+        self._dump(layer, phase, a=a, b=b, c=out, **({"bias": args[0]} if with_bias else {}))
         self.capture.records.append(GemmOp(
             phase=phase, layer=layer, M=a.shape[-2], K=a.shape[-1], N=b.shape[-1],
             batch=a.shape[0] if batched else 1, weight=weight, sparsity=sparsity,

@@ -17,7 +17,7 @@ Within an op (:mod:`satsim.schedule.tiling`), work is a sequence of **steps**: a
 (load its A and B tiles unless already on chip, fold runs on the STCE, store its C tile) or a
 chunk of streamed vector / update / SORE work (load the inputs, compute, store the outputs).
 Their sizes are the fastest alone among those of buffer-independent ladders that fit
-(:class:`_Tiler`), so that a bigger buffer never slows a run.
+(:class:`Tiler`), so that a bigger buffer never slows a run.
 Loads run one step ahead when their buffers are double-buffered; a load waits for a free slot
 (the slot's previous data released by the last step that used it); a GEMM's result holds an
 output slot until it is stored. On an ideal memory there are no loads or stores, and a GEMM
@@ -156,7 +156,7 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
     ops: dict[int, OpPlan] = {}
     done: dict[int, frozenset] = {}  # record -> handles whose end completes it
     previous: frozenset = frozenset()
-    tiler = _Tiler(hw, policy, emitter.roles) if emitter.roles else None
+    tiler = Tiler(hw, policy, emitter.roles) if emitter.roles else None
     for index, record in enumerate(trace.records):
         waits = graph.deps(record, done) if graph is not None else previous
         mapping = map_gemm(record, hw, policy) if isinstance(record, GemmOp) else None
@@ -195,7 +195,7 @@ def phase_of(record) -> Phase:
 
 
 def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
-           sizes: Sizes | None, tiler: _Tiler | None) -> tuple[list[_Step], set[int]]:
+           sizes: Sizes | None, tiler: Tiler | None) -> tuple[list[_Step], set[int]]:
     """The record's work as steps (no loads or stores on an ideal memory), and the periods
     at which they may repeat themselves (see :class:`_Skipper`)."""
     if isinstance(record, GemmOp):
@@ -240,7 +240,7 @@ def _tile_steps(tiles: list[Tile], sparse: bool, roles: dict[str, Slot]) -> list
     return list(map(same.__getitem__, keys))
 
 
-class _Tiler:
+class Tiler:
     """Chooses each op's tiles (a GEMM part) or chunks (a stream) with a memory system.
 
     The sizes come from ladders that do not depend on the buffers (see
@@ -257,6 +257,7 @@ class _Tiler:
         self.machine = Machine.from_hardware(hw)
         self.ahead = Emitter(hw, None).lookahead
         self.chosen: dict[tuple, tuple[list[_Step], set[int]]] = {}
+        self.size: dict[tuple, object] = {}  # the size each chosen op shape got
 
     def _alone(self, index: int, record, steps: list[_Step], periods: set[int]) -> int:
         """Cycles of ``steps`` on an idle machine."""
@@ -267,15 +268,27 @@ class _Tiler:
 
     def _best(self, index: int, record, sizes: list[tuple[float, object]], build,
               bigger) -> tuple[list[_Step], set[int]]:
-        best = None  # (cycles, preference, steps, periods)
+        best = None  # (cycles, preference, steps, periods, size)
         for bound, size in sorted(sizes, key=lambda x: (x[0], bigger(x[1]))):
             if best is not None and bound > best[0]:
                 break
             steps, periods = build(size)
             cycles = self._alone(index, record, steps, periods)
             if best is None or (cycles, bigger(size)) < best[:2]:
-                best = (cycles, bigger(size), steps, periods)
-        return best[2], best[3]
+                best = (cycles, bigger(size), steps, periods, size)
+        return best[2], best[3], best[4]
+
+    @staticmethod
+    def _key(part, total: GemmBytes, mapping: GemmMapping) -> tuple:
+        return (part.shape, total, mapping.stationarity, mapping.pattern)
+
+    def tile_sizes(self, index: int, record: GemmOp, mapping: GemmMapping,
+                   op_bytes: GemmBytes) -> list[tuple[int, int, int]]:
+        """The ``(mt, kt, nt)`` tile size of each of the op's parts, as :meth:`gemm` chooses
+        them (the slices of K decide a GEMM's accumulation order: the functional model)."""
+        self.gemm(index, record, mapping, op_bytes)
+        return [self.size[self._key(part, total, mapping)] for part, total in
+                zip(mapping.parts, part_bytes(op_bytes, mapping), strict=True)]
 
     def gemm(self, index: int, record: GemmOp, mapping: GemmMapping,
              op_bytes: GemmBytes) -> tuple[list[_Step], set[int]]:
@@ -283,18 +296,19 @@ class _Tiler:
         sparse = mapping.pattern is not None
         steps, periods = [], set()
         for part, total in zip(mapping.parts, part_bytes(op_bytes, mapping), strict=True):
-            key = (part.shape, total, mapping.stationarity, mapping.pattern)
+            key = self._key(part, total, mapping)
             if key not in self.chosen:
                 def build(size, part=part, total=total):
                     tiles, loops = part_tiles(part, total, mapping, self.hw, self.interleave,
                                               size)
                     return _tile_steps(tiles, sparse, self.roles), loops
 
-                self.chosen[key] = self._best(
+                steps_of, loops_of, self.size[key] = self._best(
                     index, record, tile_sizes(record, part, total, mapping, self.hw,
                                               self.roles, self.interleave, index,
                                               self.machine, self.ahead),
                     build, lambda size: (-size[1], -size[2], -size[0]))
+                self.chosen[key] = steps_of, loops_of
             more, loops = self.chosen[key]
             steps = more if not steps else steps + more
             periods |= loops
@@ -331,8 +345,9 @@ class _Tiler:
         units = work.groups if sore else work.elements
         sizes = chunk_sizes(units, read, written, slot, self.machine, job, self.ahead,
                             f"record {index} ({record.layer})", "group" if sore else "element")
-        self.chosen[key] = self._best(index, record, sizes, build, lambda size: -size)
-        return self.chosen[key]
+        steps, periods, _ = self._best(index, record, sizes, build, lambda size: -size)
+        self.chosen[key] = steps, periods
+        return steps, periods
 
 
 def _unit_work(index: int, record, hw: HardwareConfig, sizes: Sizes | None) -> Work | None:

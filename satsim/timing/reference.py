@@ -9,6 +9,9 @@ wrong tile) raises :class:`HazardError`. It is slow; use it for small shapes onl
 Conventions: the op is ``C[M, N] = A[M, K] @ B[K, N]`` with ``B`` the weight operand; an N:M
 ``B`` is pruned (:mod:`satsim.functional.nm`) and compressed along K. The op starts at cycle 0
 and takes ``cycles`` = one past the cycle in which its last result left the array.
+Values: float64 by default; given an :class:`~satsim.functional.formats.Arithmetic`, operands
+are rounded to its operand format and every product and sum (in the PEs and in the output
+buffer's adder) to its accumulate format, in the order the registers see them.
 Within a cycle the steps run in hardware order: issue, shift operands in, compute, then the
 writes that take effect next cycle (output registers, weight loader).
 """
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from satsim.functional.formats import Arithmetic
 from satsim.functional.nm import compress, group_vectors
 from satsim.types import NMPattern, Stationarity
 
@@ -32,7 +36,7 @@ class ReferenceRun:
     """What the reference observed for one GEMM."""
 
     cycles: int
-    output: np.ndarray  # C [M, N], float64
+    output: np.ndarray  # C [M, N], float64 (accumulate-format values with an Arithmetic)
     fold_starts: tuple[int, ...]  # cycle in which each fold's first operand entered the array
 
 
@@ -71,6 +75,8 @@ def run_reference(
     interleave: bool,
     pattern: NMPattern | None = None,
     period_offset: int = 0,
+    numerics: Arithmetic | None = None,
+    initial: np.ndarray | None = None,
 ) -> ReferenceRun:
     """Simulate ``A @ B`` on the array, ``B`` pruned to ``pattern`` when one is given.
 
@@ -78,7 +84,14 @@ def run_reference(
     stream's ``T``, the loader handshake adds ``R`` and ``C``). It exists to prove that a wrong
     issue rule fails: wherever the shortened rule binds, the run raises :class:`HazardError`
     (a lane collision, an overwritten register, or the watchdog), never returns a count.
+
+    ``numerics`` makes the values those of the modelled formats (see the module doc); without
+    it they are float64. ``initial`` [M, N] is what the output buffer holds before the run
+    (the partial sums of earlier K slices of a sliced schedule; default zeros): every result
+    leaving the array is added to it. Cycles depend on neither.
     """
+    if numerics is not None:
+        a, b = numerics.operands(a), numerics.operands(b)
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape[1] != b.shape[0]:
@@ -91,7 +104,10 @@ def run_reference(
     if stationarity is Stationarity.IS:
         raise ValueError("the STCE runs OS or WS; IS exists only in SCALE-Sim's conventions")
     model = _OutputStationary if stationarity is Stationarity.OS else _WeightStationary
-    return model(ops, a.shape[0], rows, cols, interleave, period_offset).run()
+    run = model(ops, a.shape[0], rows, cols, interleave, period_offset, numerics)
+    if initial is not None:
+        run.output[:] = initial
+    return run.run()
 
 
 @dataclass
@@ -129,9 +145,9 @@ class _Array:
     """What both dataflows share: operands, output, fold starts, the skewed stream."""
 
     def __init__(self, ops: _Operands, m: int, rows: int, cols: int, interleave: bool,
-                 period_offset: int = 0):
+                 period_offset: int = 0, numerics: Arithmetic | None = None):
         self.ops, self.m, self.rows, self.cols, self.interleave = ops, m, rows, cols, interleave
-        self.period_offset = period_offset
+        self.period_offset, self.numerics = period_offset, numerics
         self.n_out = ops.b_val.shape[1]
         self.output = np.zeros((m, self.n_out))
         self.starts: list[int] = []
@@ -158,10 +174,18 @@ class _Array:
             raise HazardError(f"watchdog: no progress after {limit} cycles "
                               f"({folds} folds of {stream})")
 
+    def mac(self, acc: np.ndarray, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """``acc + w·x`` as the PE computes it (float64, or in the modelled formats)."""
+        if self.numerics is None:
+            return acc + w * x
+        return self.numerics.add(acc, self.numerics.mul(w, x)).astype(np.float64)
+
     def emit(self, t: int, row: int, col: int, value: float) -> None:
         """A result (or one K tile's partial sum) leaves the array in cycle ``t``."""
-        if row < self.m and col < self.n_out:
-            self.output[row, col] += value  # the output buffer's adder sums K tiles
+        if row < self.m and col < self.n_out:  # the output buffer's adder sums K tiles
+            out = self.output[row, col]
+            self.output[row, col] = out + value if self.numerics is None else float(
+                self.numerics.add(out, value))
         self.last_output_cycle = max(self.last_output_cycle, t)
 
     def result(self) -> ReferenceRun:
@@ -222,7 +246,8 @@ class _OutputStationary(_Array):
             if np.any(a.ok != b_ok) or np.any(a.ok & (a.fold != b_fold)):
                 raise HazardError(f"cycle {t}: A and B tokens out of step")
             r_idx, c_idx = np.nonzero(a.ok)
-            acc[r_idx, c_idx] += b_val[r_idx, c_idx] * a.val[r_idx, c_idx, b_idx[r_idx, c_idx]]
+            acc[r_idx, c_idx] = self.mac(acc[r_idx, c_idx], b_val[r_idx, c_idx],
+                                         a.val[r_idx, c_idx, b_idx[r_idx, c_idx]])
             # Output ports read, then finished sums move into the output registers.
             for c in range(cols):
                 valid = np.nonzero(out_ok[:, c])[0]
@@ -303,7 +328,8 @@ class _WeightStationary(_Array):
                     if not (ps_ok[r - 1, c] and tuple(ps_tag[r - 1, c]) == (fold, step)):
                         raise HazardError(f"cycle {t}: PE({r},{c}) lost its partial sum")
                     psum = ps_val[r - 1, c]
-                psum += act_val[r, c] * a.val[r, c, act_idx[r, c]]
+                psum = float(self.mac(np.float64(psum), act_val[r, c],
+                                      a.val[r, c, act_idx[r, c]]))
                 if r == rows - 1:
                     self.emit(t, step, tiles[fold][0] * cols + c, psum)
                     emitted += 1
