@@ -22,8 +22,10 @@ Loads run one step ahead when their buffers are double-buffered; a load waits fo
 (the slot's previous data released by the last step that used it); a GEMM's result holds an
 output slot until it is stored. On an ideal memory there are no loads or stores, and a GEMM
 is one task per part of its mapping (the closed forms, exactly). With a memory system all
-transfers go through one DMA queue in Program order, so ops that use DRAM follow each other
-and overlap only within their own pipeline (overlapping them is a scheduling optimization).
+transfers go through one DMA queue in Program order. One op at a time, ops that use DRAM
+follow each other and overlap only within their own pipeline; with ``interleave`` (SAT's
+interleave mapping beyond one op) a GEMM and a stream op run side by side wherever the graph
+allows, their steps interleaved on the DMA (:func:`_interleave`).
 
 The emitter hands each task to a sink: :class:`_Tasks` builds the Program (for the engines,
 the reference and the timeline), :mod:`satsim.timing.fast` times it on the fly.
@@ -77,6 +79,7 @@ from satsim.schedule.tiling import (
     slots,
     tile_sizes,
 )
+from satsim.timing.clock import Clock
 from satsim.timing.units import Machine
 from satsim.trace.schema import GemmOp, MaskGenOp, Trace, UpdateOp, VectorOp
 from satsim.types import Phase
@@ -142,7 +145,7 @@ class _Spec:
 
 def plan(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Plan:
     """Schedule ``trace`` on ``hw`` under ``policy`` in the plain order."""
-    sink = _Tasks()
+    sink = _Tasks(Machine.from_hardware(hw))
     emitter = Emitter(hw, sink)
     ops = walk(trace, hw, policy, emitter)
     return Plan(sink.program(emitter.roles), ops)
@@ -150,29 +153,97 @@ def plan(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Plan:
 
 def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
          emitter: Emitter) -> dict[int, OpPlan]:
-    """Emit every record's steps in trace order, each waiting for what it depends on."""
+    """Emit every record's steps, each op waiting for what it depends on; the plans in the
+    order the ops were completed.
+
+    Ops go in trace order on each unit. With a memory system, a tensor graph and
+    ``interleave``, two ops run side by side, a GEMM on the array and a stream (vector,
+    update or mask generation) on its unit, whenever the graph allows: their steps go to the
+    DMA interleaved, the step of the op whose unit is free earlier first (see
+    :func:`_interleave`). Otherwise one op at a time, each whole."""
     graph = _Hazards(trace) if trace.has_graph else None
     sizes = Sizes(trace, hw) if trace.has_graph else None
+    tiler = Tiler(hw, policy, emitter.roles) if emitter.roles else None
+    order = range(len(trace.records))
+    # Every record's dependencies as records (a v1 trace: the previous one, a chain).
+    need: dict[int, set[int]] = {}
+    for index in order:
+        if graph is None:
+            need[index] = {index - 1} if index else set()
+        else:
+            need[index] = graph.records(trace.records[index])
+            graph.note(index, trace.records[index])
     ops: dict[int, OpPlan] = {}
     done: dict[int, frozenset] = {}  # record -> handles whose end completes it
-    previous: frozenset = frozenset()
-    tiler = Tiler(hw, policy, emitter.roles) if emitter.roles else None
-    for index, record in enumerate(trace.records):
-        waits = graph.deps(record, done) if graph is not None else previous
-        mapping = map_gemm(record, hw, policy) if isinstance(record, GemmOp) else None
+    mappings: dict[int, GemmMapping | None] = {}
+
+    def begin(index: int) -> _Op | None:
+        """The record's op, started; None (and the record done) if it has no work."""
+        record = trace.records[index]
+        waits = frozenset().union(*(done[r] for r in need[index]))
+        mapping = mappings[index] = (map_gemm(record, hw, policy)
+                                     if isinstance(record, GemmOp) else None)
         steps, periods = _steps(index, record, mapping, hw, sizes, tiler)
-        if steps:
-            made, read, written = emitter.emit(index, record, steps, waits, periods)
-            ops[index] = OpPlan(tuple(made), read, written, mapping, _actions(steps),
-                                tuple(waits))
-            done[index] = frozenset({made[-1]})
-        else:
-            ops[index] = OpPlan((), mapping=mapping)
-            done[index] = waits
-        if graph is not None:
-            graph.note(index, record)
-        previous = done[index]
+        if not steps:
+            ops[index], done[index] = OpPlan((), mapping=mapping), waits
+            return None
+        return emitter.start(index, record, steps, waits, periods)
+
+    def finish(op: _Op) -> None:
+        ops[op.index] = OpPlan(tuple(op.made), op.state["read"], op.state["written"],
+                               mappings[op.index], _actions(op.steps), tuple(op.waits))
+        done[op.index] = frozenset({op.made[-1]})
+
+    if policy.interleave and tiler is not None and graph is not None:
+        _interleave(trace, order, need, done, begin, finish)
+        return ops
+    for index in order:
+        op = begin(index)
+        if op is not None:
+            while not op.done:
+                op.advance()
+            finish(op)
     return ops
+
+
+_LANES = ("array", "stream")  # a GEMM on the STCE; vector, update or SORE work
+
+
+def _interleave(trace: Trace, order, need: dict[int, set[int]], done: dict, begin,
+                finish) -> None:
+    """Run ``order``'s records on two lanes, each in order: an op starts once its lane is
+    free and every record it depends on is done; of the two ops running, the one whose unit
+    is free earlier (then whose inputs were ready earlier, then the array's) emits its next
+    step. So the DMA takes their transfers roughly in the order they are needed, and each
+    unit works on while the other's op runs. The lanes share no buffer slot (the array's
+    roles are the GEMM operands and results, the stream's the vector buffer), and the
+    order is the sink's timing: the Program records it, and the engines replay it."""
+    queues = {lane: deque(i for i in order
+                          if (lane == "array") == isinstance(trace.records[i], GemmOp))
+              for lane in _LANES}
+    active: dict[str, _Op] = {}
+    last = None
+    while True:
+        admitted = True
+        while admitted:
+            admitted = False
+            for lane in _LANES:
+                queue = queues[lane]
+                if lane not in active and queue and need[queue[0]] <= done.keys():
+                    op = begin(queue.popleft())
+                    admitted = True
+                    if op is not None:
+                        active[lane] = op
+        if not active:
+            assert not any(queues.values()), "an op waits for one that can never start"
+            return
+        lane = min(active, key=lambda name: (*active[name].key(), _LANES.index(name)))
+        op = active[lane]
+        op.advance(alone=len(active) == 1 and last is op)
+        last = op
+        if op.done:
+            finish(op)
+            del active[lane]
 
 
 def _actions(steps: list[_Step]) -> dict[tuple[str, str], int]:
@@ -261,7 +332,6 @@ class Tiler:
 
     def _alone(self, index: int, record, steps: list[_Step], periods: set[int]) -> int:
         """Cycles of ``steps`` on an idle machine."""
-        from satsim.timing.fast import Clock  # the clock drives this module's Emitter
         clock = Clock(self.machine)
         Emitter(self.hw, clock).emit(index, record, steps, (), periods)
         return max(clock.end)
@@ -417,62 +487,92 @@ class Emitter:
              periods=()) -> tuple[list, int, int]:
         """The op's tasks (handles, in order), bytes read and written. ``periods``: where
         the steps may repeat themselves, for a sink that skips (see :class:`_Skipper`)."""
-        sink, made = self.sink, []
-        phase, label = phase_of(record), record.layer
+        op = self.start(index, record, steps, waits, periods)
+        while not op.done:
+            op.advance()
+        return op.made, op.state["read"], op.state["written"]
 
-        def new(work, deps):
-            made.append(sink.task(work, list(deps) if made else [*deps, *waits], index,
-                                  phase, label))
-            return made[-1]
+    def start(self, index: int, record, steps: list[_Step], waits, periods=()) -> _Op:
+        """The op, its first loads emitted; the rest one step per :meth:`_Op.advance`."""
+        return _Op(self, index, record, steps, waits, periods)
 
-        held: dict[int, list[tuple[list, bool]]] = {}  # last step -> (holding, until store)
-        loads_of: dict[int, list] = {}
+
+class _Op:
+    """One record's steps, emitted a step at a time (ops on different units interleave)."""
+
+    def __init__(self, emitter: Emitter, index: int, record, steps: list[_Step], waits,
+                 periods) -> None:
+        self.emitter, self.sink, self.index, self.steps = emitter, emitter.sink, index, steps
+        self.waits, self.phase, self.label = list(waits), phase_of(record), record.layer
+        self.unit = steps[0].work.unit
+        self.made: list = []
+        self.held: dict[int, list[tuple[list, bool]]] = {}  # last step -> (hold, until store)
+        self.loads_of: dict[int, list] = {}
         # The output tile being accumulated, bytes read and written so far.
-        state = {"out": None, "read": 0, "written": 0}
+        self.state = {"out": None, "read": 0, "written": 0}
+        self.s = 0  # the next step
+        skips = getattr(self.sink, "skips", False) and len(steps) >= _Skipper.MIN_STEPS
+        self.skipper = _Skipper(emitter, index, steps, periods) if skips else None
+        for s in range(min(emitter.lookahead, len(steps))):
+            self._load(s)
 
-        def load(s: int) -> None:
-            for item in steps[s].loads:
-                task = new(Transfer(item.bytes, False, self.roles[item.role].buffer),
-                           self._wait_slot(item.role))
-                held.setdefault(s + item.span - 1, []).append(
-                    (self._hold(item.role, task, item.footprint), item.until_store))
-                for user in range(s, s + item.span):
-                    loads_of.setdefault(user, []).append(task)
-                state["read"] += item.bytes
+    @property
+    def done(self) -> bool:
+        return self.s >= len(self.steps)
 
-        for s in range(min(self.lookahead, len(steps))):
-            load(s)
+    def key(self) -> tuple[int, int]:
+        """When its unit is free, and when its inputs were ready (a timing sink's)."""
+        end = self.sink.end
+        return (self.sink.free[self.unit], max((end[h] for h in self.waits), default=0))
 
-        def process(s: int) -> None:
-            step = steps[s]
-            if s + self.lookahead < len(steps):
-                load(s + self.lookahead)
-            deps = loads_of.pop(s, [])
-            if step.out:  # a GEMM output tile, held (partial sums, then results) until stored
-                deps += self._wait_slot("outputs")
-            compute = new(step.work, deps)
-            if step.out:
-                state["out"] = self._hold("outputs", compute, step.out)
-            store = None
-            if step.store:
-                store = new(Transfer(step.store, True, self.roles[step.store_role].buffer),
-                            [compute])
-                state["written"] += step.store
-                if state["out"] is not None:
-                    state["out"][2], state["out"] = store, None
-            for hold, until_store in held.pop(s, []):
-                hold[2] = store if until_store and store is not None else compute
+    def _new(self, work, deps) -> object:
+        deps = list(deps) if self.made else [*deps, *self.waits]
+        self.made.append(self.sink.task(work, deps, self.index, self.phase, self.label))
+        return self.made[-1]
 
-        skips = getattr(sink, "skips", False) and len(steps) >= _Skipper.MIN_STEPS
-        skipper = _Skipper(self, index, steps, periods) if skips else None
-        s = 0
-        while s < len(steps):
-            mark = len(made)
-            process(s)
-            if skipper is not None:
-                s += skipper.after(s, made[mark], loads_of, held, state)
-            s += 1
-        return made, state["read"], state["written"]
+    def _load(self, s: int) -> None:
+        emitter = self.emitter
+        for item in self.steps[s].loads:
+            task = self._new(Transfer(item.bytes, False, emitter.roles[item.role].buffer),
+                             emitter._wait_slot(item.role))
+            self.held.setdefault(s + item.span - 1, []).append(
+                (emitter._hold(item.role, task, item.footprint), item.until_store))
+            for user in range(s, s + item.span):
+                self.loads_of.setdefault(user, []).append(task)
+            self.state["read"] += item.bytes
+
+    def _process(self, s: int) -> None:
+        emitter, step, state = self.emitter, self.steps[s], self.state
+        if s + emitter.lookahead < len(self.steps):
+            self._load(s + emitter.lookahead)
+        deps = self.loads_of.pop(s, [])
+        if step.out:  # a GEMM output tile, held (partial sums, then results) until stored
+            deps += emitter._wait_slot("outputs")
+        compute = self._new(step.work, deps)
+        if step.out:
+            state["out"] = emitter._hold("outputs", compute, step.out)
+        store = None
+        if step.store:
+            store = self._new(Transfer(step.store, True,
+                                       emitter.roles[step.store_role].buffer), [compute])
+            state["written"] += step.store
+            if state["out"] is not None:
+                state["out"][2], state["out"] = store, None
+        for hold, until_store in self.held.pop(s, []):
+            hold[2] = store if until_store and store is not None else compute
+
+    def advance(self, alone: bool = True) -> None:
+        """Emit the next step; skip repeating periods only while no other op's tasks came
+        in between (``alone``), since the skip's proof is about this op's tasks alone."""
+        mark = len(self.made)
+        self._process(self.s)
+        if self.skipper is not None:
+            if alone:
+                self.s += self.skipper.after(self.s, self.made[mark], self.loads_of,
+                                             self.held, self.state)
+            else:
+                self.skipper.forget()
+        self.s += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,6 +625,12 @@ class _Skipper:
         self.snapshots: dict[int, dict[int, _Snapshot]] = {p: {} for p in self.periods}
         self.taken: dict[int, deque[int]] = {p: deque() for p in self.periods}
         self.firsts: dict[int, object] = {}  # step -> its first task, if it was timed
+
+    def forget(self) -> None:
+        """Drop what was seen: other tasks came between this op's steps."""
+        self.snapshots = {p: {} for p in self.periods}
+        self.taken = {p: deque() for p in self.periods}
+        self.firsts = {}
 
     def _roles(self, first_task) -> tuple[str, ...]:
         """The roles whose slots the period used: those holding a task of it (tasks are
@@ -642,17 +748,22 @@ def _moves(two: _Snapshot, one: _Snapshot, now: _Snapshot):
     return delta, units
 
 
-class _Tasks:
-    """Sink that builds the Program: a handle is a task id."""
+class _Tasks(Clock):
+    """Sink that builds the Program: a handle is a task id. It times every task too (it
+    skips nothing), for the choices that depend on time (:func:`_interleave`)."""
 
-    def __init__(self) -> None:
+    skips = False
+
+    def __init__(self, machine: Machine) -> None:
+        super().__init__(machine)
         self.specs: list[_Spec] = []
 
     def task(self, work: Work, deps: list, op: int, phase: Phase, label: str) -> int:
         self.specs.append(_Spec(work, set(deps), op=op, phase=phase, label=label))
-        return len(self.specs) - 1
+        return super().task(work, deps, op, phase, label)
 
     def hold(self, hold: list) -> None:
+        super().hold(hold)
         self.specs[hold[3]].holds.append(hold)
 
     def program(self, roles: dict[str, Slot] | None) -> Program:
@@ -676,13 +787,15 @@ class _Hazards:
     def _reads(self, record) -> list[int]:
         return [self.base.get(t, t) for t in record.reads]
 
-    def deps(self, record, done: dict[int, frozenset[int]]) -> frozenset[int]:
+    def records(self, record) -> set[int]:
+        """The records it waits for: the writers of what it reads, the writer and the
+        readers since of what it writes."""
         records = {self.writer[t] for t in self._reads(record) if t in self.writer}
         for t in record.writes:
             if t in self.writer:
                 records.add(self.writer[t])
             records.update(self.readers.get(t, ()))
-        return frozenset().union(*(done[r] for r in records))
+        return records
 
     def note(self, index: int, record) -> None:
         for t in self._reads(record):

@@ -1,0 +1,100 @@
+"""The one-pass clock: times tasks as the schedule emits them, in Program order.
+
+Program order is topological and every unit's order, so one pass applies the machine's
+contract (:mod:`satsim.schedule.program`) exactly: ``start = max(ready + latency, unit
+free)``. The emitter (:mod:`satsim.schedule.plain`) may skip repeating periods of identical
+steps; the clock accounts for them (:meth:`Clock.shift`).
+"""
+
+from __future__ import annotations
+
+from satsim.schedule.program import Unit, Work
+from satsim.timing.units import Machine, latency, own_cycles, port_cycles
+
+UNIT_AT = {unit: i for i, unit in enumerate(Unit)}
+GAPS = len(Unit)
+BANK = GAPS + 1
+TASKS = GAPS + 2
+# A tally: per unit its own busy cycles, idle cycles before its work, cycles its work
+# waited on buffer ports, tasks.
+
+
+class Clock:
+    """Timing sink: a handle is the task's index. It lets the emitter skip the middle of
+    runs of identical steps (``shift``), accounting for the steps it did not time: per
+    record, a running tally of busy cycles per unit (the DMA's including its bank's port),
+    idle cycles of its unit before its work tasks (on the STCE, SORE or vector unit), the
+    cycles those tasks waited on their buffer ports, and tasks, timed or skipped."""
+
+    skips = True
+
+    def __init__(self, machine: Machine):
+        self.machine = machine
+        self.start: list[int] = []
+        self.end: list[int] = []
+        self.op: list[int] = []
+        self.unit: list[Unit] = []
+        self.free = dict.fromkeys(Unit, 0)
+        self.before: list[int] = []  # each task's unit free time when it was issued
+        self.holds: list[list] = []
+        self.tally: dict[int, list[int]] = {}
+
+    def task(self, work: Work, deps: list, op: int, phase, label: str) -> int:
+        unit = work.unit
+        end = self.end
+        ready = max((end[d] for d in deps), default=0)
+        free = self.free[unit]
+        machine = self.machine
+        start = max(ready + latency(work, machine), free)
+        own = own_cycles(work, machine)
+        busy = max(own, port_cycles(work, machine))
+        tally = self.tally.get(op)
+        if tally is None:
+            tally = self.tally[op] = [0] * (TASKS + 1)
+        tally[TASKS] += 1
+        if unit is Unit.DRAM:
+            tally[UNIT_AT[unit]] += busy
+        else:
+            tally[UNIT_AT[unit]] += own
+            tally[BANK] += busy - own
+            if start > free:
+                tally[GAPS] += start - free
+        self.start.append(start)
+        end.append(start + busy)
+        self.op.append(op)
+        self.unit.append(unit)
+        self.before.append(free)
+        self.free[unit] = end[-1]
+        return len(end) - 1
+
+    def hold(self, hold: list) -> None:
+        self.holds.append(hold)
+
+    def drop(self, hold: list) -> None:
+        """A holding whose release was skipped: its shifted copy stands for it."""
+        hold[2] = -1
+
+    def state(self, handles: list, op: int) -> tuple[tuple, tuple, tuple]:
+        """The starts and ends of ``handles``, every unit's free time, ``op``'s tally."""
+        start, end = self.start, self.end
+        return ((*(start[h] for h in handles), *(end[h] for h in handles)),
+                tuple(self.free.values()), tuple(self.tally[op]))
+
+    def shift(self, handles: list, op: int, n: int, delta: int, units: list,
+              period: tuple) -> dict:
+        """Ghost copies of ``handles`` ``n * delta`` later; ``n`` more periods of ``op``
+        (``period``: what one added to its tally); ``units`` free that much later."""
+        moved, offset = {}, n * delta
+        for h in dict.fromkeys(handles):
+            self.start.append(self.start[h] + offset)
+            self.end.append(self.end[h] + offset)
+            self.op.append(self.op[h])
+            self.unit.append(self.unit[h])
+            self.before.append(self.before[h] + offset)
+            moved[h] = len(self.end) - 1
+        tally = self.tally[op]
+        for i, x in enumerate(period):
+            tally[i] += n * x
+        for unit in units:
+            self.free[unit] += offset
+        return moved
