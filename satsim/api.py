@@ -187,6 +187,8 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
         graph = (f"{len(trace.tensors)} tensors: each record waits for the writers of what "
                  "it reads, and for the readers of what it overwrites")
     else:
+        no_effect["dataflow.offline_schedule"] = ("without a tensor graph the records form a "
+                                                  "chain: there is no other order to try")
         why = ("trace format v1" if trace.header.version == 1
                else f"{trace.header.source or 'this trace'} has no tensor table")
         graph = f"none ({why}): the records form a sequential chain"

@@ -34,7 +34,8 @@ def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> RunRes
         clock_mhz=hw.clock_mhz, pes=hw.pes, memory="ideal" if hw.memory == "ideal" else "dram",
         cycles=run.cycles, rows=tuple(rows), busy=busy,
         buffers={name: (cap, run.peak_bytes.get(name, 0)) for name, cap in run.capacity.items()},
-        actions=actions, tasks=run.tasks, timed=run.timed)
+        actions=actions, tasks=run.tasks, timed=run.timed, order=run.order,
+        orders_tried=run.tried)
 
 
 def _has(hw: HardwareConfig, unit: str) -> bool:

@@ -114,7 +114,7 @@ def test_json_says_what_is_modelled_and_where_inputs_came_from(tmp_path):
     assert doc["schema"] == "satsim.result/2"
     assert doc["scope"]["memory"].startswith("DRAM 4 x 19.2 GB/s")
     assert doc["scope"]["not_timed"] == {}
-    assert {"dataflow.pregenerate", "dataflow.offline_schedule"} == set(doc["scope"]["no_effect"])
+    assert {"dataflow.pregenerate"} == set(doc["scope"]["no_effect"])
     assert doc["satsim_version"] == __version__
     assert doc["hardware_config"]["array"] == {"rows": 16, "cols": 32, "timing": "satsim"}
     assert doc["dataflow_config"]["interleave"] is False

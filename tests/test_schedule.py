@@ -192,8 +192,9 @@ def test_a_buffer_too_small_for_one_tile_is_an_error():
 
 
 def test_small_schedules_equal_the_machine_reference():
-    """A tiny GPT-2 training step (bdwp 2:4) on a 4x4 array with 2-4 KiB buffers, single and
-    double buffered: the plain schedule's Program runs to the same cycle for every task in the
+    """A tiny GPT-2 training step (bdwp 2:4) on a 4x4 array with 2-4 KiB buffers, double
+    buffered under every combination of interleaving and offline scheduling, and single
+    buffered with both: the schedule's Program runs to the same cycle for every task in the
     SimPy engine and in the cycle-stepped reference, and the one-pass clock (which skips
     repeating periods) gives the reference's per-record timings."""
     capture = pytest.importorskip("satsim.capture.capture")
@@ -201,7 +202,10 @@ def test_small_schedules_equal_the_machine_reference():
         model="gpt2-small", method="bdwp", nm=NMPattern(2, 4), batch=1, steps=1,
         options={"layers": 1, "dim": 16, "heads": 2, "vocab": 32, "context": 8}))
     from satsim.timing.machine_reference import run_reference
-    for double in (True, False):
+    switches = [(True, True), (True, False), (False, True), (False, False)]
+    for double, (interleave, offline) in [(True, s) for s in switches] + [(False, (True, True))]:
+        policy = POLICY.model_copy(update={"interleave": interleave,
+                                           "offline_schedule": offline})
         memory = {"dram": {"channels": 2, "gbps_per_channel": 0.8, "efficiency": 1.0,
                            "latency_ns": 20},
                   "buffers": {"act": {"kib": 2, "holds": ["activations", "outputs"],
@@ -213,7 +217,7 @@ def test_small_schedules_equal_the_machine_reference():
         hw = load_hardware("sat-small", [("memory", memory), ("array.rows", 4),
                                          ("array.cols", 4), ("sore.lanes", 4),
                                          ("vector.lanes", 4)])
-        p = plan(trace, hw, POLICY)
+        p = plan(trace, hw, policy)
         m = Machine.from_hardware(hw)
         engine, reference = execute(p.program, m), run_reference(p.program, m)
         assert len(p.program.on(Unit.DRAM)) > 50
@@ -221,7 +225,7 @@ def test_small_schedules_equal_the_machine_reference():
             reference.start, reference.end, reference.peak_bytes)
         from satsim.timing.accounting import op_timings
         from satsim.timing.fast import evaluate
-        fast = evaluate(trace, hw, POLICY)
+        fast = evaluate(trace, hw, policy)
         assert fast.rows == op_timings(p, reference, m)
         assert (fast.cycles, fast.peak_bytes) == (reference.cycles, reference.peak_bytes)
 

@@ -14,8 +14,6 @@ from satsim.config.loader import (
 NO_EFFECT_YET = {
     "dataflow.pregenerate": "SORE pre-generation is a scheduling optimization (not yet: masks "
                             "are generated on demand)",
-    "dataflow.offline_schedule": "the offline scheduler is not built yet (ops run in trace "
-                                 "order on every unit)",
 }
 
 

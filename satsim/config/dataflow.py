@@ -22,7 +22,7 @@ class PhaseStationarity(BaseModel):
 
 
 class DataflowPolicy(BaseModel):
-    """How the STCE runs GEMMs. Switches marked 'later' are read by later model stages."""
+    """How the STCE runs GEMMs and how the iteration is scheduled (SAT's optimizations)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -30,9 +30,15 @@ class DataflowPolicy(BaseModel):
     stationarity: StationarityChoice | PhaseStationarity = Field(
         description="os | ws | is (SCALE-Sim conventions only) | auto (fewest cycles per op), "
                     "or one per phase")
-    interleave: bool = Field(description="overlap consecutive folds in the array's pipeline")
-    pregenerate: bool = Field(description="run the SORE ahead of use (later)")
-    offline_schedule: bool = Field(description="schedule the iteration offline (later)")
+    interleave: bool = Field(
+        description="interleave mapping: overlap consecutive folds in the array's pipeline, "
+                    "and run a GEMM and a vector/SORE op side by side where the tensor "
+                    "graph allows, their transfers interleaved on the DMA")
+    pregenerate: bool = Field(description="run the SORE ahead of use (not modelled yet)")
+    offline_schedule: bool = Field(
+        description="offline scheduling: time the candidate issue orders of the iteration "
+                    "(the trace's; the backward chain before the weight-gradient side work) "
+                    "and keep the fastest")
 
     def stationarity_for(self, phase: Phase) -> Stationarity | None:
         """Fixed stationarity for ``phase``, or ``None`` when the mapper should choose."""

@@ -61,12 +61,14 @@ class RunResult:
     pes: int
     memory: str  # "ideal" or "dram"
     cycles: int
-    rows: tuple[dict, ...]  # OP_COLUMNS, one per timed record, in trace order
+    rows: tuple[dict, ...]  # OP_COLUMNS, one per timed record, in the order they completed
     busy: dict[str, int]  # unit -> busy cycles, for the units the hardware times
     buffers: dict[str, tuple[int, int]] = field(default_factory=dict)  # -> (capacity, peak)
     actions: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)  # per record
     tasks: int = 0  # tasks of the schedule
     timed: int = 0  # of which timed one by one (the rest: repeats of identical steps)
+    order: str = "trace order"  # the records' issue order the offline scheduler kept
+    orders_tried: dict[str, int] = field(default_factory=dict)  # each candidate's cycles
 
     @cached_property
     def ops(self) -> pd.DataFrame:
@@ -165,6 +167,7 @@ class RunResult:
                         for name, (cap, peak) in self.buffers.items()},
             "phases": phases,
             "actions": self.action_totals(),
-            "schedule": {"tasks": self.tasks, "timed_one_by_one": self.timed},
+            "schedule": {"tasks": self.tasks, "timed_one_by_one": self.timed,
+                         "order": self.order, "orders_tried": self.orders_tried},
             "ops": [dict(r, actions=self.actions.get(r["index"], {})) for r in self.rows],
         }

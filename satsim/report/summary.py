@@ -119,6 +119,10 @@ class RunReport:
         res = self.result
         lines = [f"iteration  {res.cycles:,} cycles ({res.seconds * 1e3:.3f} ms), "
                  f"array MAC utilization {res.utilization:.1%}"]
+        if len(res.orders_tried) > 1:
+            tried = ", ".join(f"{name} {cycles:,}" for name, cycles in res.orders_tried.items())
+            lines.append(f"schedule   {res.order}: the fastest issue order the offline "
+                         f"scheduler tried (cycles: {tried})")
         if self.compute_only is not None:
             ideal = self.compute_only
             more = res.cycles / ideal.cycles - 1 if ideal.cycles else 0.0

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import attrgetter, sub
@@ -143,36 +144,50 @@ class _Spec:
     label: str = ""
 
 
-def plan(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Plan:
-    """Schedule ``trace`` on ``hw`` under ``policy`` in the plain order."""
+def plan(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
+         order: Sequence[int] | None = None) -> Plan:
+    """Schedule ``trace`` on ``hw`` under ``policy``: in ``order``, or the one the offline
+    scheduler chooses (:func:`satsim.timing.fast.chosen_order`)."""
+    if order is None:
+        from satsim.timing.fast import chosen_order  # it times this module's schedules
+        order = chosen_order(trace, hw, policy)
     sink = _Tasks(Machine.from_hardware(hw))
     emitter = Emitter(hw, sink)
-    ops = walk(trace, hw, policy, emitter)
+    ops = walk(trace, hw, policy, emitter, order)
     return Plan(sink.program(emitter.roles), ops)
 
 
-def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
-         emitter: Emitter) -> dict[int, OpPlan]:
+def dependencies(trace: Trace, order: Sequence[int]) -> dict[int, set[int]]:
+    """Every record's dependencies as records, the records issued in ``order`` (a v1
+    trace: the previous one, a chain)."""
+    if not trace.has_graph:
+        return {index: {previous} if at else set()
+                for at, (previous, index) in enumerate(zip([-1, *order], order, strict=False))}
+    graph, need = _Hazards(trace), {}
+    for index in order:
+        need[index] = graph.records(trace.records[index])
+        graph.note(index, trace.records[index])
+    return need
+
+
+def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emitter,
+         order: Sequence[int] | None = None, tiler: Tiler | None = None
+         ) -> dict[int, OpPlan]:
     """Emit every record's steps, each op waiting for what it depends on; the plans in the
     order the ops were completed.
 
-    Ops go in trace order on each unit. With a memory system, a tensor graph and
+    Ops go in ``order`` on each unit. With a memory system, a tensor graph and
     ``interleave``, two ops run side by side, a GEMM on the array and a stream (vector,
     update or mask generation) on its unit, whenever the graph allows: their steps go to the
     DMA interleaved, the step of the op whose unit is free earlier first (see
-    :func:`_interleave`). Otherwise one op at a time, each whole."""
-    graph = _Hazards(trace) if trace.has_graph else None
+    :func:`_interleave`). Otherwise one op at a time, each whole. ``order``: the records'
+    issue order (default: the trace's; see :mod:`satsim.schedule.order`); ``tiler``: one
+    that chose tiles for this hardware and policy before (its choices are reused)."""
     sizes = Sizes(trace, hw) if trace.has_graph else None
-    tiler = Tiler(hw, policy, emitter.roles) if emitter.roles else None
-    order = range(len(trace.records))
-    # Every record's dependencies as records (a v1 trace: the previous one, a chain).
-    need: dict[int, set[int]] = {}
-    for index in order:
-        if graph is None:
-            need[index] = {index - 1} if index else set()
-        else:
-            need[index] = graph.records(trace.records[index])
-            graph.note(index, trace.records[index])
+    if tiler is None and emitter.roles:
+        tiler = Tiler(hw, policy, emitter.roles)
+    order = range(len(trace.records)) if order is None else order
+    need = dependencies(trace, order)
     ops: dict[int, OpPlan] = {}
     done: dict[int, frozenset] = {}  # record -> handles whose end completes it
     mappings: dict[int, GemmMapping | None] = {}
@@ -194,7 +209,7 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
                                mappings[op.index], _actions(op.steps), tuple(op.waits))
         done[op.index] = frozenset({op.made[-1]})
 
-    if policy.interleave and tiler is not None and graph is not None:
+    if policy.interleave and tiler is not None and trace.has_graph:
         _interleave(trace, order, need, done, begin, finish)
         return ops
     for index in order:

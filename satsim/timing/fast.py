@@ -11,10 +11,11 @@ task objects, no events, and work in proportion to the periods that differ.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from satsim.config import DataflowPolicy, HardwareConfig
-from satsim.schedule.plain import Emitter, OpPlan, walk
+from satsim.schedule.order import candidate_orders
+from satsim.schedule.plain import Emitter, OpPlan, Tiler, walk
 from satsim.schedule.program import Unit
 from satsim.schedule.tiling import capacities
 from satsim.timing.accounting import OpTiming, stalls
@@ -36,14 +37,37 @@ class MachineRun:
     peak_bytes: dict[str, int]
     tasks: int  # tasks of the schedule
     timed: int  # of which timed one by one (the rest: skipped runs of identical steps)
+    order: str = "trace order"  # the issue order the offline scheduler kept
+    tried: dict[str, int] = field(default_factory=dict)  # every candidate order's cycles
 
 
 def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> MachineRun:
-    """The plain schedule of ``trace`` on ``hw``, timed."""
+    """The schedule of ``trace`` on ``hw`` under ``policy``, timed: in each issue order
+    ``policy`` allows (:func:`satsim.schedule.order.candidate_orders`), the fastest kept
+    (the earlier on a tie: never slower than the trace's order)."""
+    roles = Emitter(hw, None).roles
+    tiler = Tiler(hw, policy, roles) if roles else None  # one tile choice for all orders
+    runs = {name: timed(trace, hw, policy, order, tiler)
+            for name, order in candidate_orders(trace, policy).items()}
+    name = min(runs, key=lambda n: runs[n].cycles)  # min keeps the first of equals
+    return replace(runs[name], order=name, tried={n: r.cycles for n, r in runs.items()})
+
+
+def chosen_order(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> list[int]:
+    """The issue order :func:`evaluate` keeps."""
+    orders = candidate_orders(trace, policy)
+    if len(orders) == 1:
+        return next(iter(orders.values()))
+    return orders[evaluate(trace, hw, policy).order]
+
+
+def timed(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, order: list[int],
+          tiler: Tiler | None = None) -> MachineRun:
+    """The schedule of ``trace`` on ``hw`` with its records issued in ``order``, timed."""
     machine = Machine.from_hardware(hw)
     clock = Clock(machine)
     emitter = Emitter(hw, clock)
-    ops = walk(trace, hw, policy, emitter)
+    ops = walk(trace, hw, policy, emitter, order, tiler)
     start, end, unit_of = clock.start, clock.end, clock.unit
     rows, busy, unit_at = [], dict.fromkeys(Unit, 0), {}
     for index, op in ops.items():
