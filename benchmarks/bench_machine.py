@@ -1,6 +1,6 @@
 """Whole-iteration machine simulation speed: the one-pass clock, and plan + SimPy execute.
 
-    python benchmarks/bench_machine.py [--repeat 5] [--no-simpy]
+    python benchmarks/bench_machine.py [--repeat 5] [--no-simpy] [--dataflow sat]
 
 The SAT preset with its DRAM and buffer system (four DDR4-2400 channels at 80 %, 1 MiB
 activations, 512 KiB weights, 512 KiB outputs, 256 KiB vector buffer), the sat dataflow,
@@ -46,7 +46,7 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
-def child(path: str, repeat: int, simpy: bool) -> None:
+def child(path: str, repeat: int, simpy: bool, dataflow: str) -> None:
     """Time one trace in this process (no torch) and print a JSON line."""
     from satsim.config import load_dataflow, load_hardware
     from satsim.schedule.plain import plan
@@ -56,7 +56,7 @@ def child(path: str, repeat: int, simpy: bool) -> None:
     from satsim.trace.io import read_trace
 
     trace = read_trace(path)
-    hw, policy = load_hardware("sat"), load_dataflow("sat")
+    hw, policy = load_hardware("sat"), load_dataflow(dataflow)
     run = evaluate(trace, hw, policy)  # warm-up
     fast, slow, events = [], [], None
     for _ in range(repeat):
@@ -80,10 +80,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median)")
     parser.add_argument("--no-simpy", action="store_true", help="time the one-pass clock only")
+    parser.add_argument("--dataflow", default="sat",
+                        help="dataflow preset (default sat: every optimization; the offline "
+                             "scheduler's choice is made in the warm-up run and reused)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.repeat, not args.no_simpy)
+        child(args.child, args.repeat, not args.no_simpy, args.dataflow)
         return
     from satsim.capture.capture import CaptureSpec, capture
     from satsim.trace.io import write_trace
@@ -98,7 +101,8 @@ def main() -> None:
             write_trace(capture(CaptureSpec(model=model, method="bdwp", nm=NMPattern(2, 8),
                                             batch=batch, shapes_only=True, options=options)),
                         path)
-            argv = [sys.executable, __file__, "--child", str(path), "--repeat", str(args.repeat)]
+            argv = [sys.executable, __file__, "--child", str(path), "--repeat", str(args.repeat),
+                    "--dataflow", args.dataflow]
             done = subprocess.run([*argv, *(["--no-simpy"] if args.no_simpy else [])],
                                   capture_output=True, text=True, check=True)
             r = json.loads(done.stdout.strip().splitlines()[-1])

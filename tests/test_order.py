@@ -59,3 +59,24 @@ def test_a_trace_without_a_graph_has_one_order():
     chain = trace.model_copy(update={"tensors": ()})
     assert not chain.has_graph
     assert list(candidate_orders(chain, POLICY)) == ["trace order"]
+
+
+def test_the_choice_is_remembered_for_the_same_inputs(monkeypatch):
+    """A second evaluation of the same trace, hardware and policy reuses the choice (one
+    order timed) and reports the same run and candidates; another hardware chooses anew."""
+    import satsim.timing.fast as fast
+    trace = read_trace(TRACES["resnet9-cifar-bdwp"])
+    first = evaluate(trace, SAT, POLICY)
+    calls = []
+
+    def counted(*args):
+        calls.append(args)
+        return timed(*args)
+
+    timed = fast.timed
+    monkeypatch.setattr(fast, "timed", counted)
+    again = evaluate(trace, SAT, POLICY)
+    other = evaluate(trace, load_hardware("sat", [("vector.lanes", 16)]), POLICY)
+    assert (again.cycles, again.order, again.tried, again.rows) == (
+        first.cycles, first.order, first.tried, first.rows)
+    assert len(calls) == 1 + len(other.tried) == 3
