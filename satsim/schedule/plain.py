@@ -252,9 +252,13 @@ def _interleave(trace: Trace, order, need: dict[int, set[int]], done: dict, begi
         if not active:
             assert not any(queues.values()), "an op waits for one that can never start"
             return
-        lane = min(active, key=lambda name: (*active[name].key(), _LANES.index(name)))
+        keys = {name: (*op.key(), _LANES.index(name)) for name, op in active.items()}
+        lane = min(active, key=keys.__getitem__)
         op = active[lane]
-        op.advance(alone=len(active) == 1 and last is op)
+        # It may skip periods while its unit stays free before the other op's: up to
+        # there, it would take every step anyway.
+        before = min((keys[name][0] for name in active if name != lane), default=None)
+        op.advance(alone=last is op, before=before)
         last = op
         if op.done:
             finish(op)
@@ -576,15 +580,18 @@ class _Op:
         for hold, until_store in self.held.pop(s, []):
             hold[2] = store if until_store and store is not None else compute
 
-    def advance(self, alone: bool = True) -> None:
-        """Emit the next step; skip repeating periods only while no other op's tasks came
-        in between (``alone``), since the skip's proof is about this op's tasks alone."""
+    def advance(self, alone: bool = True, before: int | None = None) -> None:
+        """Emit the next step. Repeating periods are skipped only while no other op's tasks
+        came in between (``alone``: the skip's proof is about this op's tasks), and, with
+        ``before``, only as far as this op's unit stays free before that cycle: while it
+        does, this op's steps would have been emitted one after the other anyway (see
+        :func:`_interleave`)."""
         mark = len(self.made)
         self._process(self.s)
         if self.skipper is not None:
             if alone:
                 self.s += self.skipper.after(self.s, self.made[mark], self.loads_of,
-                                             self.held, self.state)
+                                             self.held, self.state, self.unit, before)
             else:
                 self.skipper.forget()
         self.s += 1
@@ -668,8 +675,10 @@ class _Skipper:
         return _Snapshot(tuple(shape), handles, times, free, tally,
                          (state["read"], state["written"]))
 
-    def after(self, s: int, first_task, loads_of: dict, held: dict, state: dict) -> int:
-        """Steps to skip after step ``s`` (0: none); ``first_task``: step ``s``'s first."""
+    def after(self, s: int, first_task, loads_of: dict, held: dict, state: dict,
+              unit: Unit | None = None, before: int | None = None) -> int:
+        """Steps to skip after step ``s`` (0: none); ``first_task``: step ``s``'s first.
+        With ``before``, no more periods than keep ``unit`` free before that cycle."""
         self.firsts[s] = first_task
         best, made = None, {}  # snapshots taken now, per roles in use
         for p in self.periods:
@@ -702,6 +711,10 @@ class _Skipper:
         if best is None:
             return 0
         n, p, now, one, delta, units = best
+        if before is not None:
+            n = min(n, (before - 1 - self.sink.free[unit]) // delta)
+            if n < 1:
+                return 0
         period = tuple(y - x for x, y in zip(one.tally, now.tally, strict=True))
         moved = self.sink.shift(now.handles, self.index, n, delta, units, period)
         state["read"] += n * (now.bytes[0] - one.bytes[0])
