@@ -22,10 +22,24 @@ def test_sat_preset_matches_the_documented_schema():
 
 
 def test_dataflow_presets():
-    sat, naive = load_dataflow("sat"), load_dataflow("naive")
+    """sat: every optimization; naive: none, fixed WS; plain: SAT's array mapping (folds
+    overlapped), ops one at a time in trace order."""
+    sat, naive, plain = load_dataflow("sat"), load_dataflow("naive"), load_dataflow("plain")
     assert sat.stationarity_for(Phase.FF) is None and sat.interleave
+    assert sat.interleave_folds and sat.interleave_ops and sat.offline_schedule
     assert naive.stationarity_for(Phase.BP) is Stationarity.WS and not naive.interleave
+    assert not (naive.interleave_folds or naive.interleave_ops)
     assert not (naive.pregenerate or naive.offline_schedule)
+    assert (plain.interleave_folds, plain.interleave_ops, plain.offline_schedule) == (
+        True, False, False)
+
+
+def test_interleave_halves_are_both_given_or_neither():
+    """`interleave` is a bool for both halves, or a mapping naming each."""
+    with pytest.raises(SatsimError, match="interleave.ops: required key is missing"):
+        load_dataflow("sat", [("interleave", {"folds": True})])
+    half = load_dataflow("sat", [("interleave", {"folds": False, "ops": True})])
+    assert (half.interleave_folds, half.interleave_ops) == (False, True)
 
 
 def test_configs_are_frozen():

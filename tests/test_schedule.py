@@ -360,7 +360,7 @@ def _memory(kib: dict[str, int], double: bool = True, **dram) -> dict:
 DEFAULT_KIB = {name: b["kib"] for name, b in MEMORY["buffers"].items()}
 # Ops one at a time: with ops interleaved, the DMA's order is chosen by timing (list
 # scheduling) and a bigger buffer can change it; the tile rule's guarantee is about the rest.
-ONE_OP = POLICY.model_copy(update={"interleave": False})
+ONE_OP = load_dataflow("plain")
 SMALL_KIB = {"act": 128, "wgt": 64, "out": 32, "vec": 32}
 
 

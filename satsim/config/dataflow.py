@@ -21,6 +21,16 @@ class PhaseStationarity(BaseModel):
     WG: StationarityChoice = "auto"
 
 
+class InterleaveChoice(BaseModel):
+    """The two halves of interleave mapping, when they differ."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    folds: bool = Field(description="overlap consecutive folds in the array's pipeline")
+    ops: bool = Field(description="run a GEMM and a vector/SORE op side by side where the "
+                                  "tensor graph allows, their transfers interleaved on the DMA")
+
+
 class DataflowPolicy(BaseModel):
     """How the STCE runs GEMMs and how the iteration is scheduled (SAT's optimizations)."""
 
@@ -30,15 +40,28 @@ class DataflowPolicy(BaseModel):
     stationarity: StationarityChoice | PhaseStationarity = Field(
         description="os | ws | is (SCALE-Sim conventions only) | auto (fewest cycles per op), "
                     "or one per phase")
-    interleave: bool = Field(
+    interleave: bool | InterleaveChoice = Field(
         description="interleave mapping: overlap consecutive folds in the array's pipeline, "
                     "and run a GEMM and a vector/SORE op side by side where the tensor "
-                    "graph allows, their transfers interleaved on the DMA")
+                    "graph allows, their transfers interleaved on the DMA; or each alone: "
+                    "{folds: true, ops: false}")
     pregenerate: bool = Field(description="run the SORE ahead of use (not modelled yet)")
     offline_schedule: bool = Field(
         description="offline scheduling: time the candidate issue orders of the iteration "
                     "(the trace's; the backward chain before the weight-gradient side work) "
                     "and keep the fastest")
+
+    @property
+    def interleave_folds(self) -> bool:
+        """Whether consecutive folds overlap in the array."""
+        choice = self.interleave
+        return choice.folds if isinstance(choice, InterleaveChoice) else choice
+
+    @property
+    def interleave_ops(self) -> bool:
+        """Whether a GEMM and a stream op run side by side."""
+        choice = self.interleave
+        return choice.ops if isinstance(choice, InterleaveChoice) else choice
 
     def stationarity_for(self, phase: Phase) -> Stationarity | None:
         """Fixed stationarity for ``phase``, or ``None`` when the mapper should choose."""

@@ -85,7 +85,7 @@ def check_compatible(hw: HardwareConfig, policy: DataflowPolicy) -> None:
         raise SatsimError("input stationary exists only in SCALE-Sim's conventions "
                           "(array.timing: scalesim); the STCE runs os or ws",
                           source=f"dataflow {policy.name!r}", field="stationarity")
-    if hw.array.timing == "scalesim" and policy.interleave:
+    if hw.array.timing == "scalesim" and policy.interleave_folds:
         raise SatsimError("SCALE-Sim never overlaps folds: use interleave: false (as the "
                           "scalesim-* dataflows do)", source=f"dataflow {policy.name!r}",
                           field="interleave")
@@ -107,7 +107,7 @@ def map_gemm(op: GemmOp, hw: HardwareConfig, policy: DataflowPolicy) -> GemmMapp
     # Ties go to WS, then OS: the order of the candidates is the preference order.
     for stationarity in [fixed] if fixed else candidates:
         mapping = GemmMapping(stationarity, pattern, lowering, tuple(
-            _part(s, pattern, stationarity, hw, policy.interleave) for s in shapes))
+            _part(s, pattern, stationarity, hw, policy.interleave_folds) for s in shapes))
         if best is None or mapping.cycles < best.cycles:
             best = mapping
     return best

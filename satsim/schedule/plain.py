@@ -209,7 +209,7 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emit
                                mappings[op.index], _actions(op.steps), tuple(op.waits))
         done[op.index] = frozenset({op.made[-1]})
 
-    if policy.interleave and tiler is not None and trace.has_graph:
+    if policy.interleave_ops and tiler is not None and trace.has_graph:
         _interleave(trace, order, need, done, begin, finish)
         return ops
     for index in order:
@@ -343,7 +343,7 @@ class Tiler:
     """
 
     def __init__(self, hw: HardwareConfig, policy: DataflowPolicy, roles: dict[str, Slot]):
-        self.hw, self.interleave, self.roles = hw, policy.interleave, roles
+        self.hw, self.interleave, self.roles = hw, policy.interleave_folds, roles
         self.machine = Machine.from_hardware(hw)
         self.ahead = Emitter(hw, None).lookahead
         self.chosen: dict[tuple, tuple[list[_Step], set[int]]] = {}

@@ -1,12 +1,14 @@
-"""Time the plain schedule as it is emitted, without building the Program.
+"""Time the schedule as it is emitted, without building the Program.
 
-The emitter of :mod:`satsim.schedule.plain` hands each task to this clock in Program order,
-which is topological and every unit's order, so one pass applies the machine's contract
-(:mod:`satsim.schedule.program`) exactly: ``start = max(ready + latency, unit free)``. The
-emitter skips repeating periods of identical steps once they repeat exactly (see
-``plain._Skipper``), and the clock accounts for them. The result equals executing the built
-Program with the SimPy engine (tested on every shipped trace), at a fraction of the cost: no
-task objects, no events, and work in proportion to the periods that differ.
+The emitter of :mod:`satsim.schedule.plain` hands each task to the one-pass clock
+(:mod:`satsim.timing.clock`) in Program order, which is topological and every unit's order,
+so one pass applies the machine's contract (:mod:`satsim.schedule.program`) exactly:
+``start = max(ready + latency, unit free)``. The emitter skips repeating periods of
+identical steps once they repeat exactly (see ``plain._Skipper``), and the clock accounts for
+them. The result equals executing the built Program with the SimPy engine (tested on every
+shipped trace), at a fraction of the cost: no task objects, no events, and work in
+proportion to the periods that differ. With offline scheduling every candidate issue order
+is timed this way and the fastest kept (:func:`evaluate`).
 """
 
 from __future__ import annotations
