@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from satsim.compare import METHODS, _traces
+from satsim.compare import METHODS, model_traces
 from satsim.config import load_dataflow, load_hardware
 from satsim.simulate import simulate
 from satsim.types import NMPattern
@@ -42,7 +42,7 @@ def main() -> None:
     table = {}
     for model in args.models.split(","):
         print(f"{model} ...", file=sys.stderr, flush=True)
-        traces = _traces(model, pattern, hw.sparsity.max_m)
+        traces = model_traces(model, pattern, hw.sparsity.max_m)
         for setting, on in SETTINGS.items():
             # The offline scheduler also picks each op's stationarity (sat: auto).
             policy = naive.model_copy(update={

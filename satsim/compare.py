@@ -97,7 +97,7 @@ class Comparison:
         derived = [f"{r.model} {m}: {source}" for r in self.rows
                    for m, source in (("dense", r.dense_source),
                                      *((m, run.source) for m, run in r.methods.items()))
-                   if " " in source]  # a capture's name has none
+                   if source != f"{r.model}-{m}"]
         if derived:
             lines.append("not captured as run (re-annotated): " + "; ".join(derived))
         return lines
@@ -118,7 +118,7 @@ def _x(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
-def _traces(model: str, pattern: NMPattern, max_m: int) -> dict[str, tuple[Trace, str]]:
+def model_traces(model: str, pattern: NMPattern, max_m: int) -> dict[str, tuple[Trace, str]]:
     """Per method (dense included), the trace to run and where it came from."""
     workloads = shipped("workloads", (".jsonl", ".csv"))
     if pattern.m > max_m:
@@ -161,7 +161,7 @@ def compare(models: Sequence[str] = PAPER_MODELS, sparsity: str = "2:8",
     hw_overrides, df_overrides = split_overrides(overrides)
     hw = load_hardware(hardware, hw_overrides)
     policy = load_dataflow(dataflow, df_overrides)
-    runs = {model: _traces(model, pattern, hw.sparsity.max_m) for model in models}
+    runs = {model: model_traces(model, pattern, hw.sparsity.max_m) for model in models}
     rows = []
     for model, traces in runs.items():
         if progress is not None:

@@ -407,6 +407,21 @@ def test_wider_bank_ports_never_slow_a_real_run():
     assert {1, 2} <= {ports for _, ports in faster}  # width and a second port both count
 
 
+def _gemm_chain(shapes) -> Trace:
+    """A v1 chain of FF GEMMs ``(m, k / 4, n, batch, 2:4 or dense)``."""
+    return Trace(header=TraceHeader(name="random"), records=tuple(
+        GemmOp(phase=Phase.FF, layer=f"g{i}", M=m, K=k * 4, N=n, batch=batch, weight="B",
+               sparsity=NMPattern(2, 4) if sparse else None)
+        for i, (m, k, n, batch, sparse) in enumerate(shapes)))
+
+
+def _assert_never_slower(small: int | None, big: int | None) -> None:
+    """A configuration too small for some tile is an error (None), and stays one only
+    while smaller; a bigger one never takes more cycles."""
+    assert big is not None or small is None
+    assert small is None or big <= small
+
+
 GEMM_SHAPES = st.tuples(st.integers(1, 160), st.integers(1, 120), st.integers(1, 160),
                         st.integers(1, 2), st.booleans())
 
@@ -422,10 +437,7 @@ def test_a_bigger_buffer_never_slows_random_gemms(shapes, kib, buffer, more, dou
     KiB: growing any buffer by any amount never adds a cycle (a configuration too small for
     some tile is an error, and stays one only while smaller)."""
     from satsim.timing.fast import evaluate
-    records = tuple(GemmOp(phase=Phase.FF, layer=f"g{i}", M=m, K=k * 4, N=n, batch=batch,
-                           weight="B", sparsity=NMPattern(2, 4) if sparse else None)
-                    for i, (m, k, n, batch, sparse) in enumerate(shapes))
-    trace = Trace(header=TraceHeader(name="random"), records=records)
+    trace = _gemm_chain(shapes)
 
     def cycles(sizes):
         hw = load_hardware("sat-small", [
@@ -436,9 +448,7 @@ def test_a_bigger_buffer_never_slows_random_gemms(shapes, kib, buffer, more, dou
         except SatsimError:
             return None
 
-    small, big = cycles(kib), cycles({**kib, buffer: kib[buffer] + more})
-    assert big is not None or small is None
-    assert small is None or big <= small
+    _assert_never_slower(cycles(kib), cycles({**kib, buffer: kib[buffer] + more}))
 
 
 @settings(max_examples=30, deadline=None)
@@ -450,10 +460,7 @@ def test_wider_bank_ports_never_slow_random_gemms(shapes, ports, buffer, more, d
     """The same GEMM chains with 4-8 KiB buffers of random bank ports: widening one
     buffer's ports, or giving it a second, never adds a cycle."""
     from satsim.timing.fast import evaluate
-    records = tuple(GemmOp(phase=Phase.FF, layer=f"g{i}", M=m, K=k * 4, N=n, batch=batch,
-                           weight="B", sparsity=NMPattern(2, 4) if sparse else None)
-                    for i, (m, k, n, batch, sparse) in enumerate(shapes))
-    trace = Trace(header=TraceHeader(name="random"), records=records)
+    trace = _gemm_chain(shapes)
 
     def cycles(widths):
         memory = _memory({b: 8 if b == "act" else 4 for b in DEFAULT_KIB})
@@ -496,9 +503,7 @@ def test_a_bigger_buffer_never_slows_a_tiny_training_step(tiny_gpt2, kib, buffer
         except SatsimError:
             return None
 
-    small, big = cycles(kib), cycles({**kib, buffer: kib[buffer] + more})
-    assert big is not None or small is None
-    assert small is None or big <= small
+    _assert_never_slower(cycles(kib), cycles({**kib, buffer: kib[buffer] + more}))
 
 
 def test_interleaved_ops_overlap_across_units():

@@ -530,6 +530,7 @@ class _Op:
         # The output tile being accumulated, bytes read and written so far.
         self.state = {"out": None, "read": 0, "written": 0}
         self.s = 0  # the next step
+        self.ready: int | None = None  # see key
         skips = getattr(self.sink, "skips", False) and len(steps) >= _Skipper.MIN_STEPS
         self.skipper = _Skipper(emitter, index, steps, periods) if skips else None
         for s in range(min(emitter.lookahead, len(steps))):
@@ -541,8 +542,9 @@ class _Op:
 
     def key(self) -> tuple[int, int]:
         """When its unit is free, and when its inputs were ready (a timing sink's)."""
-        end = self.sink.end
-        return (self.sink.free[self.unit], max((end[h] for h in self.waits), default=0))
+        if self.ready is None:  # its inputs were emitted before it: their ends are fixed
+            self.ready = max((self.sink.end[h] for h in self.waits), default=0)
+        return self.sink.free[self.unit], self.ready
 
     def _new(self, work, deps) -> object:
         deps = list(deps) if self.made else [*deps, *self.waits]

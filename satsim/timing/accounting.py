@@ -63,7 +63,7 @@ def stalls(gaps: int, free: int, start: int, inputs, end, record_unit
 
 
 def op_timings(plan: Plan, timeline: Timeline, machine: Machine) -> list[OpTiming]:
-    """Per record of the trace, in trace order."""
+    """Per record of the trace, in the order of ``plan.ops`` (the order they completed)."""
     tasks = plan.program.tasks
     start, end = timeline.start, timeline.end
     previous: dict[int, int] = {}  # task -> end of the task before it on its unit
@@ -74,6 +74,7 @@ def op_timings(plan: Plan, timeline: Timeline, machine: Machine) -> list[OpTimin
     rows, unit_of = [], {}
     for index, op in plan.ops.items():
         work = [tasks[t] for t in op.tasks if not isinstance(tasks[t].work, Transfer)]
+        own = [own_cycles(t.work, machine) for t in work]
         unit = unit_of[index] = work[0].unit if work else None
         free, first = (previous[work[0].id], start[work[0].id]) if work else (0, 0)
         gaps = sum(max(0, start[t.id] - previous[t.id]) for t in work)
@@ -83,11 +84,10 @@ def op_timings(plan: Plan, timeline: Timeline, machine: Machine) -> list[OpTimin
             record=index, unit=unit,
             start=min((start[t] for t in op.tasks), default=0),
             end=max((end[t] for t in op.tasks), default=0),
-            busy=sum(own_cycles(t.work, machine) for t in work),
+            busy=sum(own),
             stall_dram=split["dram"], stall_mask=split["mask"], stall_dep=split["dep"],
             stall_unit=max(0, free - ready),
-            stall_buffer=sum(end[t.id] - start[t.id] - own_cycles(t.work, machine)
-                             for t in work),
+            stall_buffer=sum(end[t.id] - start[t.id] for t in work) - sum(own),
             dram_read_bytes=op.dram_read_bytes, dram_write_bytes=op.dram_write_bytes))
     return rows
 
