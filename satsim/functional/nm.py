@@ -11,7 +11,7 @@ import numpy as np
 from satsim.types import NMPattern
 
 
-def _groups(b: np.ndarray, m: int) -> np.ndarray:
+def groups(b: np.ndarray, m: int) -> np.ndarray:
     """``b`` [K, N] zero-padded along K to whole groups, shaped [G, m, N]."""
     k, n_cols = b.shape
     g = -(-k // m)
@@ -22,7 +22,7 @@ def _groups(b: np.ndarray, m: int) -> np.ndarray:
 
 def _kept_positions(b: np.ndarray, pattern: NMPattern) -> np.ndarray:
     """In-group positions [G, n, N] kept by the N:M rule, ascending within each group."""
-    grouped = _groups(b, pattern.m)
+    grouped = groups(b, pattern.m)
     # Stable sort on -|w| keeps lower indices first among equal magnitudes.
     order = np.argsort(-np.abs(grouped), axis=1, kind="stable")
     return np.sort(order[:, : pattern.n, :], axis=1)
@@ -43,11 +43,11 @@ def compress(b: np.ndarray, pattern: NMPattern) -> tuple[np.ndarray, np.ndarray]
     ``index`` is its position inside the group, what a PE's M:1 operand mux selects with.
     """
     positions = _kept_positions(b, pattern)  # [G, n, N]
-    values = np.take_along_axis(_groups(b, pattern.m), positions, axis=1)
+    values = np.take_along_axis(groups(b, pattern.m), positions, axis=1)
     rows = positions.shape[0] * pattern.n
     return values.reshape(rows, -1), positions.reshape(rows, -1)
 
 
 def group_vectors(a: np.ndarray, m: int) -> np.ndarray:
     """Activations ``a`` [M, K] as group vectors [M, G, m] (zero-padded), one per N:M group."""
-    return _groups(a.T, m).transpose(2, 0, 1)
+    return groups(a.T, m).transpose(2, 0, 1)

@@ -41,6 +41,7 @@ from satsim.functional.formats import (
     quantize_int8,
     round_to,
 )
+from satsim.functional.nm import groups
 from satsim.functional.schedule import k_slices, op_mapping
 from satsim.functional.sore import sore_mask, ties
 from satsim.functional.update import recast, sgd_momentum, srste_gradient
@@ -169,14 +170,8 @@ def _store(b: np.ndarray, mask: np.ndarray, op_pattern: NMPattern, claim: NMPatt
     a weight that is not pruned by it."""
     k, n_cols = b.shape
     m = op_pattern.m
-    g = -(-k // m)
-
-    def grouped(x: np.ndarray, fill) -> np.ndarray:
-        out = np.full((g * m, n_cols), fill, dtype=x.dtype)
-        out[:k] = x
-        return out.reshape(g, m, n_cols)
-
-    bg, mg = grouped(b, 0), grouped(mask, False)
+    bg, mg = groups(b, m), groups(mask, m)  # zero-padded: padding is not kept
+    g = bg.shape[0]
     over = mg.sum(axis=1) > claim.n
     if over.any():
         raise SatsimError(f"the mask is not {claim}: {int(over.sum())} groups of {m} keep more "
@@ -188,9 +183,9 @@ def _store(b: np.ndarray, mask: np.ndarray, op_pattern: NMPattern, claim: NMPatt
                           source=dump.path, field=key)
     pos = np.arange(m)[None, :, None]
     rank = (bg == 0) * 2 * m + (~mg) * m + pos  # non-zero, then masked, then lower index
-    kept = np.sort(np.argsort(rank, axis=1, kind="stable")[:, : op_pattern.n, :], axis=1)
-    if np.take_along_axis(bg != 0, np.argsort(rank, axis=1, kind="stable"), axis=1)[
-            :, op_pattern.n:, :].any():
+    ranked = np.argsort(rank, axis=1, kind="stable")
+    kept = np.sort(ranked[:, : op_pattern.n, :], axis=1)
+    if np.take_along_axis(bg != 0, ranked, axis=1)[:, op_pattern.n:, :].any():
         raise SatsimError(f"a dense operand given to a {op_pattern} sparse mapping: groups "
                           f"hold more than {op_pattern.n} non-zeros", source=dump.path, field=key)
     values = np.take_along_axis(bg, kept, axis=1).reshape(g * op_pattern.n, n_cols)
