@@ -37,7 +37,8 @@ from satsim.types import NMPattern
 # Final classifiers stay dense (usual practice; GPT-2's lm_head is tied to its embedding).
 CLASSIFIERS = ("fc", "head", "lm_head", "classifier.0")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # autocast dtype
-OPTIMIZER = "sgd-momentum"  # torch.optim.SGD(momentum=0.9): one state tensor per parameter
+OPTIMIZER = "sgd-momentum"  # torch.optim.SGD(momentum=MOMENTUM): one state per parameter
+MOMENTUM = 0.9
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
     # fused into the backward): bit for bit the single-tensor SGD step, without holding every
     # gradient at once.
     updates = {} if cs.shapes_only else {
-        p: torch.optim.SGD([p], lr=cs.lr, momentum=0.9) for p in model.parameters()}
+        p: torch.optim.SGD([p], lr=cs.lr, momentum=MOMENTUM) for p in model.parameters()}
     hooks = [p.register_post_accumulate_grad_hook(_step_now(updates[p])) for p in updates]
     batches = _batches(cs)
     steps = 1 if cs.shapes_only else cs.steps
@@ -225,7 +226,7 @@ def _update_inputs(model: nn.Module, layers, updates: dict) -> dict[str, tuple]:
         p = model.get_submodule(name).weight
         if p in updates:
             buf = updates[p].state.get(p, {}).get("momentum_buffer")
-            found[name] = (p, p.detach().clone(), None if buf is None else buf.clone())
+            found[name] = (p.detach().clone(), None if buf is None else buf.clone())
     return found
 
 
@@ -233,13 +234,13 @@ def _torch_updates(dumps: dict, before: dict[str, tuple], cs: CaptureSpec) -> No
     """PyTorch's update of each dumped layer's weight in the traced step (which the capture
     records but does not run): ``torch.optim.SGD`` on copies, from the momentum the step
     started with, and the new weight's copy in the training precision (``layer/WU/...``)."""
-    for name, (_, weight, buf) in before.items():
+    for name, (weight, buf) in before.items():
         grad = dumps.get(f"{name}/WU/g")
         if grad is None:
             continue
         new = nn.Parameter(weight.clone())
         new.grad = grad.clone()
-        opt = torch.optim.SGD([new], lr=cs.lr, momentum=0.9)
+        opt = torch.optim.SGD([new], lr=cs.lr, momentum=MOMENTUM)
         if buf is not None:
             opt.state[new]["momentum_buffer"] = buf.clone()
         opt.step()
@@ -252,7 +253,7 @@ def _torch_updates(dumps: dict, before: dict[str, tuple], cs: CaptureSpec) -> No
         if dtype is not None:
             dumps[f"{name}/WU/copy"] = new.detach().to(dtype)
         dumps[f"{name}/WU/lr"] = torch.tensor(cs.lr, dtype=torch.float64)
-        dumps[f"{name}/WU/momentum"] = torch.tensor(0.9, dtype=torch.float64)
+        dumps[f"{name}/WU/momentum"] = torch.tensor(MOMENTUM, dtype=torch.float64)
 
 
 def _build(cs: CaptureSpec) -> nn.Module:
