@@ -162,6 +162,12 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
             timed.append(what)
         else:
             no_effect[unit] = f"the trace has no {' or '.join(kinds_of_unit)} records"
+    if not kinds["maskgen"] or hw.sore is None:
+        no_effect["dataflow.pregenerate"] = "no mask generation is timed"
+    elif hw.memory == "ideal" or not trace.has_graph:
+        no_effect["dataflow.pregenerate"] = (
+            "on ideal memory the SORE already runs ahead: its work waits only for the weights"
+            if hw.memory == "ideal" else "without a tensor graph the records form a chain")
     if hw.memory == "ideal":
         memory = "ideal (operands always on chip: no transfers, no memory stalls)"
         if hw.vector is None:

@@ -16,7 +16,7 @@ def test_sat_preset_matches_the_documented_schema():
         4, 19.2, 0.8, 100)
     assert {name: (b.kib, b.holds) for name, b in hw.memory.buffers.items()} == {
         "act": (1024, ["activations"]), "wgt": (512, ["weights"]), "out": (512, ["outputs"]),
-        "vec": (256, ["vector"])}
+        "vec": (256, ["vector"]), "msk": (128, ["masks"])}
     assert (hw.numerics.operand, hw.numerics.accumulate, hw.numerics.master) == (
         "fp16", "fp32", "fp32")
 

@@ -2,6 +2,7 @@
 
 
 import dataclasses
+import itertools
 
 import pytest
 from hypothesis import given, settings
@@ -193,19 +194,21 @@ def test_a_buffer_too_small_for_one_tile_is_an_error():
 
 def test_small_schedules_equal_the_machine_reference():
     """A tiny GPT-2 training step (bdwp 2:4) on a 4x4 array with 2-4 KiB buffers, double
-    buffered under every combination of interleaving and offline scheduling, and single
-    buffered with both: the schedule's Program runs to the same cycle for every task in the
-    SimPy engine and in the cycle-stepped reference, and the one-pass clock (which skips
-    repeating periods) gives the reference's per-record timings."""
+    buffered under every combination of interleaving, offline scheduling and pre-generation,
+    and single buffered with all three: the schedule's Program runs to the same cycle for
+    every task in the SimPy engine and in the cycle-stepped reference, and the one-pass
+    clock (which skips repeating periods) gives the reference's per-record timings."""
     capture = pytest.importorskip("satsim.capture.capture")
     trace = capture.capture(capture.CaptureSpec(
         model="gpt2-small", method="bdwp", nm=NMPattern(2, 4), batch=1, steps=1,
         options={"layers": 1, "dim": 16, "heads": 2, "vocab": 32, "context": 8}))
     from satsim.timing.machine_reference import run_reference
-    switches = [(True, True), (True, False), (False, True), (False, False)]
-    for double, (interleave, offline) in [(True, s) for s in switches] + [(False, (True, True))]:
+    switches = list(itertools.product((True, False), repeat=3))
+    for double, (interleave, offline, ahead) in [(True, s) for s in switches] + [
+            (False, (True, True, True))]:
         policy = POLICY.model_copy(update={"interleave": interleave,
-                                           "offline_schedule": offline})
+                                           "offline_schedule": offline,
+                                           "pregenerate": ahead})
         memory = {"dram": {"channels": 2, "gbps_per_channel": 0.8, "efficiency": 1.0,
                            "latency_ns": 20},
                   "buffers": {"act": {"kib": 2, "holds": ["activations", "outputs"],
@@ -213,6 +216,8 @@ def test_small_schedules_equal_the_machine_reference():
                               "wgt": {"kib": 2, "holds": ["weights"], "bytes_per_cycle": 3,
                                       "ports": 2, "double_buffer": double},
                               "vec": {"kib": 4, "holds": ["vector"], "bytes_per_cycle": 16,
+                                      "double_buffer": double},
+                              "msk": {"kib": 1, "holds": ["masks"], "bytes_per_cycle": 4,
                                       "double_buffer": double}}}
         hw = load_hardware("sat-small", [("memory", memory), ("array.rows", 4),
                                          ("array.cols", 4), ("sore.lanes", 4),

@@ -11,10 +11,7 @@ from satsim.config.loader import (
 
 # Dataflow switches accepted but not read by any model yet: reports list them, and a --set
 # of one warns, so that a knob without effect is never mistaken for a result.
-NO_EFFECT_YET = {
-    "dataflow.pregenerate": "SORE pre-generation is a scheduling optimization (not yet: masks "
-                            "are generated on demand)",
-}
+NO_EFFECT_YET: dict[str, str] = {}
 
 
 __all__ = ["NO_EFFECT_YET", "DataflowPolicy", "HardwareConfig", "load_dataflow",

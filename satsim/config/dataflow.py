@@ -45,7 +45,10 @@ class DataflowPolicy(BaseModel):
                     "and run a GEMM and a vector/SORE op side by side where the tensor "
                     "graph allows, their transfers interleaved on the DMA; or each alone: "
                     "{folds: true, ops: false}")
-    pregenerate: bool = Field(description="run the SORE ahead of use (not modelled yet)")
+    pregenerate: bool = Field(
+        description="pre-generation of sparse weights: the SORE runs ahead on a lane and "
+                    "buffer (masks) of its own from the start of the iteration, instead of "
+                    "on demand before each layer's FF GEMM")
     offline_schedule: bool = Field(
         description="offline scheduling: time the candidate issue orders of the iteration "
                     "(the trace's; the backward chain before the weight-gradient side work) "

@@ -89,7 +89,10 @@ MAX_GBPS = 10_000.0
 MAX_LATENCY_NS = 100_000.0
 MAX_KIB = 1 << 30
 MAX_BYTES_PER_CYCLE = 1 << 20
-BufferRole = Literal["activations", "weights", "outputs", "vector"]
+BufferRole = Literal["activations", "weights", "outputs", "vector", "masks"]
+# Every one of these is held by exactly one buffer; "masks" (the SORE's own streams) by at
+# most one: without it the SORE streams through the vector role's slots.
+REQUIRED_ROLES = ("activations", "weights", "outputs", "vector")
 
 
 class DramConfig(_Frozen):
@@ -127,7 +130,8 @@ class BufferConfig(_Frozen):
 
 
 class MemoryConfig(_Frozen):
-    """DRAM and the on-chip buffers; every buffer role is held by exactly one buffer."""
+    """DRAM and the on-chip buffers; every buffer role is held by exactly one buffer (masks:
+    at most one)."""
 
     dram: DramConfig
     buffers: dict[str, BufferConfig] = Field(min_length=1)
@@ -136,9 +140,10 @@ class MemoryConfig(_Frozen):
     def _one_buffer_per_role(self) -> MemoryConfig:
         for role in BufferRole.__args__:
             holders = [name for name, b in self.buffers.items() if role in b.holds]
-            if len(holders) != 1:
+            if len(holders) > 1 or (not holders and role in REQUIRED_ROLES):
                 where = ", ".join(holders) if holders else "none"
-                raise ValueError(f"exactly one buffer must hold {role} (held by: {where})")
+                raise ValueError(f"{'exactly' if role in REQUIRED_ROLES else 'at most'} one buffer "
+                                 f"must hold {role} (held by: {where})")
         return self
 
     def buffer_for(self, role: str) -> tuple[str, BufferConfig]:

@@ -1,7 +1,7 @@
 """The plain schedule: a trace's records, in trace order, as a Program.
 
-No SAT optimization: every unit takes its work in trace order, masks are generated on demand
-(where the trace computes them, right before the layer's FF GEMM), every op reads its inputs
+Without SAT's optimizations every unit takes its work in trace order, masks are generated on
+demand (where the trace computes them, right before the layer's FF GEMM), every op reads its inputs
 from DRAM and writes its results back (no tensor stays on chip from one op to the next), and
 units overlap only where the tensor graph allows. A record waits for
 
@@ -25,7 +25,11 @@ is one task per part of its mapping (the closed forms, exactly). With a memory s
 transfers go through one DMA queue in Program order. One op at a time, ops that use DRAM
 follow each other and overlap only within their own pipeline; with ``interleave`` (SAT's
 interleave mapping beyond one op) a GEMM and a stream op run side by side wherever the graph
-allows, their steps interleaved on the DMA (:func:`_interleave`).
+allows, their steps interleaved on the DMA (:func:`_interleave`). With ``pregenerate`` the
+SORE runs ahead on a lane of its own: each iteration is simulated from an idle machine (every
+iteration of training repeats the same static schedule), so every layer's updated weight
+exists when it starts, and the SORE generates the iteration's sparse weights from then on,
+in trace order, while the other units work, instead of when the GEMMs reach them.
 
 The emitter hands each task to a sink: :class:`_Tasks` builds the Program (for the engines,
 the reference and the timeline), :mod:`satsim.timing.fast` times it on the fly.
@@ -209,8 +213,9 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emit
                                mappings[op.index], _actions(op.steps), tuple(op.waits))
         done[op.index] = frozenset({op.made[-1]})
 
-    if policy.interleave_ops and tiler is not None and trace.has_graph:
-        _interleave(trace, order, need, done, begin, finish)
+    lane_of = _lanes(trace, hw, policy, tiler)
+    if lane_of is not None:
+        _interleave(trace, order, need, done, begin, finish, lane_of)
         return ops
     for index in order:
         op = begin(index)
@@ -221,21 +226,48 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emit
     return ops
 
 
-_LANES = ("array", "stream")  # a GEMM on the STCE; vector, update or SORE work
+# Lanes, in the order that breaks ties: GEMMs on the STCE; vector, update (and on-demand
+# SORE) work; every op one at a time (without interleave mapping); pre-generated masks.
+_LANES = ("array", "stream", "machine", "sore")
+
+
+def _lanes(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, tiler: Tiler | None):
+    """Which lane each record runs on (see :func:`_interleave`), or None when ops simply
+    run one at a time (no memory system, no tensor graph, or neither interleave mapping nor
+    pre-generation). With ``interleave`` a GEMM and a stream op run side by side; with
+    ``pregenerate`` the SORE runs ahead on a lane of its own, its streams in the buffer
+    holding ``masks`` (needed: the other lanes' slots are theirs)."""
+    ahead = policy.pregenerate and any(isinstance(r, MaskGenOp) for r in trace.records)
+    if tiler is None or not trace.has_graph or not (policy.interleave_ops or ahead):
+        return None
+    if ahead and "masks" not in tiler.roles:
+        raise SatsimError("pre-generation runs the SORE ahead of the GEMMs on slots of its "
+                          "own, but no buffer holds masks", source=f"hardware {hw.name!r}",
+                          field="memory.buffers.<name>.holds")
+
+    def lane_of(record) -> str:
+        if ahead and isinstance(record, MaskGenOp):
+            return "sore"
+        if not policy.interleave_ops:
+            return "machine"
+        return "array" if isinstance(record, GemmOp) else "stream"
+
+    return lane_of
 
 
 def _interleave(trace: Trace, order, need: dict[int, set[int]], done: dict, begin,
-                finish) -> None:
-    """Run ``order``'s records on two lanes, each in order: an op starts once its lane is
-    free and every record it depends on is done; of the two ops running, the one whose unit
-    is free earlier (then whose inputs were ready earlier, then the array's) emits its next
-    step. So the DMA takes their transfers roughly in the order they are needed, and each
-    unit works on while the other's op runs. The lanes share no buffer slot (the array's
-    roles are the GEMM operands and results, the stream's the vector buffer), and the
-    order is the sink's timing: the Program records it, and the engines replay it."""
-    queues = {lane: deque(i for i in order
-                          if (lane == "array") == isinstance(trace.records[i], GemmOp))
-              for lane in _LANES}
+                finish, lane_of) -> None:
+    """Run ``order``'s records on lanes (``lane_of``), each in order: an op starts once its
+    lane is free and every record it depends on is done; of the ops running, the one whose
+    unit is free earlier (then whose inputs were ready earlier, then the lane first in
+    ``_LANES``) emits its next step. So the DMA takes their transfers roughly in the order
+    they are needed, and each unit works on while the others' ops run. The lanes share no
+    buffer slot (the array's roles are the GEMM operands and results, the stream's the
+    vector buffer, pre-generated masks' the masks buffer), and the order is the sink's
+    timing: the Program records it, and the engines replay it."""
+    queues = {lane: deque() for lane in _LANES}
+    for index in order:
+        queues[lane_of(trace.records[index])].append(index)
     active: dict[str, _Op] = {}
     last = None
     while True:
@@ -406,8 +438,9 @@ class Tiler:
     def stream(self, index: int, record, work: MaskJob | VectorJob, read: int,
                written: int) -> tuple[list[_Step], set[int]]:
         """A vector, update or SORE job's chunks as steps."""
-        slot = self.roles["vector"]
         sore = isinstance(work, MaskJob)
+        role = "masks" if sore and "masks" in self.roles else "vector"
+        slot = self.roles[role]
         key = (type(record), work, read, written,
                record.sparsity.n if isinstance(record, MaskGenOp) else None)
         if key in self.chosen:
@@ -423,9 +456,9 @@ class Tiler:
             for piece in set(pieces):
                 count, load, store = piece
                 # The chunk's slot holds its inputs, then its results until they are stored.
-                loads = [_Load("vector", load, load + store, until_store=True)] if load else []
+                loads = [_Load(role, load, load + store, until_store=True)] if load else []
                 piece_work = job(count, stream_access(load, store, slot.buffer))
-                same[piece] = _Step(piece_work, loads, store=store, store_role="vector",
+                same[piece] = _Step(piece_work, loads, store=store, store_role=role,
                                     actions=unit_actions(piece_work, record)
                                     + stream_actions(load, store, slot.buffer))
             return list(map(same.__getitem__, pieces)), {1}
