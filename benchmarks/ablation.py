@@ -9,8 +9,9 @@ Markdown on standard output; a line on standard error per model.
 
 The switches: ``interleave`` (interleave mapping: folds overlap in the array, and a GEMM
 and a vector/SORE op run side by side, their transfers interleaved on the DMA),
-``offline_schedule`` (the fastest of the candidate issue orders) and ``pregenerate``
-(not modelled yet: it changes nothing, and the table says so).
+``offline_schedule`` (the fastest of the candidate issue orders, and OS or WS per op) and
+``pregenerate`` (the SORE runs ahead on a lane and buffer of its own). Each switch is
+measured alone against none, and within all of them (all against all but it).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from satsim.types import NMPattern
 MODELS = ["resnet9-cifar", "vit-tiny", "vgg19-cifar", "resnet18-cifar", "resnet50-imagenet",
           "gpt2-small"]
 SWITCHES = ("interleave", "pregenerate", "offline_schedule")
-SETTINGS = {"none": (), "interleave": ("interleave",), "pregenerate": ("pregenerate",),
-            "offline_schedule": ("offline_schedule",), "all (sat)": SWITCHES}
+SETTINGS = {"none": (), **{s: (s,) for s in SWITCHES}, "all (sat)": SWITCHES,
+            **{f"all but {s}": tuple(x for x in SWITCHES if x != s) for s in SWITCHES}}
 
 
 def main() -> None:
@@ -54,24 +55,35 @@ def main() -> None:
     print(f"Cycles (M) per setting, dense / srste / bdwp, and the bdwp speedup over dense "
           f"({args.hw}, {pattern}; none: dataflows/naive.yaml, all: dataflows/sat.yaml; "
           "offline scheduling includes the choice of OS or WS per op)\n")
-    print("| model | " + " | ".join(SETTINGS) + " |")
-    print("|---|" + "---|" * len(SETTINGS))
+    shown = [s for s in SETTINGS if not s.startswith("all but")]
+    print("| model | " + " | ".join(shown) + " |")
+    print("|---|" + "---|" * len(shown))
     for model in args.models.split(","):
         cells = []
-        for setting in SETTINGS:
+        for setting in shown:
             c = table[model, setting]
             cells.append(f"{c['dense'] / 1e6:.2f} / {c['srste'] / 1e6:.2f} / "
                          f"{c['bdwp'] / 1e6:.2f} ({c['dense'] / c['bdwp']:.2f}x)")
         print(f"| {model} | " + " | ".join(cells) + " |")
     print("\nEach switch alone against none, per method: cycles saved (%); negative: slower\n")
-    print("| model | method | " + " | ".join(s for s in SETTINGS if s != "none") + " |")
-    print("|---|---|" + "---:|" * (len(SETTINGS) - 1))
+    print("| model | method | " + " | ".join(SWITCHES) + " |")
+    print("|---|---|" + "---:|" * len(SWITCHES))
     for model in args.models.split(","):
         for method in ("dense", *METHODS):
             base = table[model, "none"][method]
             print(f"| {model} | {method} | " + " | ".join(
                 f"{100 * (1 - table[model, s][method] / base):.1f}"
-                for s in SETTINGS if s != "none") + " |")
+                for s in SWITCHES) + " |")
+    print("\nEach switch within all of them, per method: cycles all but it / all - 1 (%); "
+          "negative: slower with it\n")
+    print("| model | method | " + " | ".join(SWITCHES) + " |")
+    print("|---|---|" + "---:|" * len(SWITCHES))
+    for model in args.models.split(","):
+        for method in ("dense", *METHODS):
+            full = table[model, "all (sat)"][method]
+            print(f"| {model} | {method} | " + " | ".join(
+                f"{100 * (table[model, f'all but {s}'][method] / full - 1):.1f}"
+                for s in SWITCHES) + " |")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from satsim.files import file_sha256
 from satsim.report.bounds import ideal_bounds
 from satsim.report.result import RunResult
 from satsim.report.summary import RunReport, Scope
+from satsim.schedule.choices import Schedule, read_schedule
 from satsim.simulate import simulate
 from satsim.trace.schema import Trace
 from satsim.trace.workload import (
@@ -75,7 +76,7 @@ def reannotate(trace: Trace, method: str | None, sparsity: str | None, max_m: in
 def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
         dataflow: str | Path = "sat", *, method: str | None = None, sparsity: str | None = None,
         overrides: Sequence[str] = (), baseline: bool = True,
-        timeline: bool = False) -> RunReport:
+        timeline: bool = False, schedule: str | Path | None = None) -> RunReport:
     """Simulate ``workload`` on ``hardware`` under ``dataflow`` and report it honestly.
 
     Parameters
@@ -91,14 +92,14 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     timeline
         Also build the iteration's Program, execute it with the SimPy engine and keep it as a
         Chrome trace-event document (:attr:`RunReport.timeline`).
+    schedule
+        A schedule file (``satsim schedule --out``) for this workload, hardware and dataflow:
+        the run uses its choices instead of searching (:mod:`satsim.schedule.choices`).
     """
-    hw_overrides, df_overrides = split_overrides(overrides)
-    hw = load_hardware(hardware, hw_overrides)
-    policy = load_dataflow(dataflow, df_overrides)
-    path = resolve_workload(workload)
-    recorded = load_workload(path)
-    trace = reannotate(recorded, method, sparsity, hw.sparsity.max_m)
-    result = simulate(trace, hw, policy)
+    hw, policy, path, recorded, trace = _inputs(workload, hardware, dataflow, method,
+                                                sparsity, overrides)
+    fixed = read_schedule(schedule, trace, hw, policy) if schedule is not None else None
+    result = simulate(trace, hw, policy, fixed)
     compute_only = None
     if hw.memory != "ideal":
         compute_only = simulate(trace, hw.model_copy(update={"memory": "ideal"}), policy)
@@ -120,7 +121,7 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     scope = _scope(trace, hw)
     events = None
     if timeline:
-        events = timeline_events(trace, hw, policy)
+        events = timeline_events(trace, hw, policy, fixed)
         if events["otherData"]["cycles"] != result.cycles:  # two engines, one machine
             raise AssertionError("the SimPy engine and the one-pass clock disagree")
     return RunReport(result=result, compute_only=compute_only, dense=dense, bounds=bounds,
@@ -131,14 +132,37 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
                      strided_bp=hw.conv.strided_bp, timeline=events)
 
 
-def timeline_events(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> dict:
+def _inputs(workload, hardware, dataflow, method, sparsity, overrides):
+    """The hardware, the dataflow, the workload's path, its trace as recorded and as run."""
+    hw_overrides, df_overrides = split_overrides(overrides)
+    hw = load_hardware(hardware, hw_overrides)
+    policy = load_dataflow(dataflow, df_overrides)
+    path = resolve_workload(workload)
+    recorded = load_workload(path)
+    return hw, policy, path, recorded, reannotate(recorded, method, sparsity,
+                                                  hw.sparsity.max_m)
+
+
+def schedule(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
+             dataflow: str | Path = "sat", *, method: str | None = None,
+             sparsity: str | None = None, overrides: Sequence[str] = ()) -> Schedule:
+    """The offline scheduler's choices for the run :func:`run` would simulate (what
+    ``satsim schedule`` writes; see :mod:`satsim.schedule.choices`)."""
+    from satsim.timing.fast import evaluate
+    hw, policy, _, _, trace = _inputs(workload, hardware, dataflow, method, sparsity,
+                                      overrides)
+    return evaluate(trace, hw, policy).schedule
+
+
+def timeline_events(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
+                    schedule: Schedule | None = None) -> dict:
     """The iteration as a Chrome trace-event document (Perfetto, chrome://tracing)."""
     from satsim.report.timeline import chrome_trace
     from satsim.schedule.plain import plan
     from satsim.timing.machine import execute
     from satsim.timing.units import Machine
 
-    program, machine = plan(trace, hw, policy), Machine.from_hardware(hw)
+    program, machine = plan(trace, hw, policy, schedule=schedule), Machine.from_hardware(hw)
     return chrome_trace(program, execute(program.program, machine), machine, hw.clock_mhz,
                         trace.name)
 

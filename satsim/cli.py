@@ -23,8 +23,19 @@ time per phase and per unit, what each waited for, DRAM traffic, the iteration w
 without the memory system, and the speedup over dense training.
 
 With no arguments: one iteration of ResNet-18 on CIFAR-sized inputs, as BDWP 2:8 sparse
-training, on the SAT preset (32x32 array, 200 MHz, four DDR4-2400 channels, 2.25 MiB of
+training, on the SAT preset (32x32 array, 200 MHz, four DDR4-2400 channels, 2.4 MiB of
 buffers) with SAT's dataflow. --set memory=ideal keeps every operand on chip.
+"""
+
+_SCHEDULE_HELP = """\
+Search the schedule of one run (the options are satsim run's) and write it to a readable,
+editable YAML file: the records' issue order (and every candidate order's cycles), each
+GEMM's stationarity and, per part, its tile size [mt, kt, nt] and loop order, each streamed
+op's chunk size. satsim run --schedule FILE reuses it without searching, with the same
+cycles; a valid hand edit changes the run as it says. The file names the SHA-256 of the
+workload, hardware and dataflow it was made for, and is rejected for any other run.
+Schedules are also cached by content in $SATSIM_CACHE_DIR (default ~/.cache/satsim; off:
+no cache).
 """
 
 _EPILOG = """\
@@ -34,6 +45,7 @@ examples:
   satsim run --hw my_accel.yaml --dataflow naive --set array.rows=16 --json out.json
   satsim run --workload layers.csv          (SCALE-Sim topology or name,M,K,N CSV)
   satsim run --timeline run.json            (open in https://ui.perfetto.dev)
+  satsim schedule --out s.yaml && satsim run --schedule s.yaml
   satsim compare --nm 2:8                   (the SAT paper's headline: five models)
   satsim validate resnet18-cifar-bdwp-dump --set numerics.operand=bf16
   satsim list
@@ -80,6 +92,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    """What a run is: the options ``run`` and ``schedule`` share."""
+    parser.add_argument("--hw", default="sat", metavar="NAME|FILE",
+                        help="hardware preset or YAML file (default: sat)")
+    parser.add_argument("--dataflow", default="sat", metavar="NAME|FILE",
+                        help="dataflow preset or YAML file (default: sat)")
+    parser.add_argument("--workload", default=DEFAULT_WORKLOAD, metavar="NAME|FILE",
+                        help="shipped workload, trace (.jsonl) or CSV (default: "
+                             f"{DEFAULT_WORKLOAD})")
+    parser.add_argument("--sparsity", metavar="dense|N:M",
+                        help="re-annotate every layer the method can prune with this N:M, as "
+                             "the capture's sparsify would (default: as in the trace)")
+    parser.add_argument("--method", choices=[m.value for m in Method],
+                        help="which phases are sparse: bdwp = FF and BP, srste = FF, dense = "
+                             "none (default: as in the trace; with only --sparsity, the "
+                             "trace's sparse method, or bdwp for a dense trace)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override a config field, e.g. array.rows=16 (hardware) or "
+                             "dataflow.interleave=false; repeatable")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="satsim", description="Cycle-level simulator of N:M sparse DNN "
                      "training accelerators.", epilog=_EPILOG,
@@ -89,23 +123,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="simulate a workload", description=_RUN_HELP,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--hw", default="sat", metavar="NAME|FILE",
-                     help="hardware preset or YAML file (default: sat)")
-    run.add_argument("--dataflow", default="sat", metavar="NAME|FILE",
-                     help="dataflow preset or YAML file (default: sat)")
-    run.add_argument("--workload", default=DEFAULT_WORKLOAD, metavar="NAME|FILE",
-                     help=f"shipped workload, trace (.jsonl) or CSV (default: {DEFAULT_WORKLOAD})")
-    run.add_argument("--sparsity", metavar="dense|N:M",
-                     help="re-annotate every layer the method can prune with this N:M, as the "
-                          "capture's sparsify would (default: as in the trace)")
-    run.add_argument("--method", choices=[m.value for m in Method],
-                     help="which phases are sparse: bdwp = FF and BP, srste = FF, dense = none "
-                          "(default: as in the trace; with only --sparsity, the trace's sparse "
-                          "method, or bdwp for a dense trace)")
-    run.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="KEY=VALUE",
-                     help="override a config field, e.g. array.rows=16 (hardware) or "
-                          "dataflow.interleave=false; repeatable")
+    _run_options(run)
+    run.add_argument("--schedule", metavar="FILE",
+                     help="run the choices of this schedule file (satsim schedule --out) "
+                          "instead of searching; it must be made for this workload, "
+                          "hardware and dataflow")
     run.add_argument("--json", metavar="FILE",
                      help="also write the result as JSON ('-': to standard output, the table "
                           "then goes to standard error)")
@@ -114,6 +136,13 @@ def _parser() -> argparse.ArgumentParser:
                           "chrome://tracing): a track per unit and DRAM channel, an event per "
                           "task, buffer and bandwidth counters (ResNet-18: ~60 MB in seconds; "
                           "GPT-2: GBs)")
+
+    sch = sub.add_parser("schedule", help="write the offline scheduler's choices to a file",
+                         description=_SCHEDULE_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    _run_options(sch)
+    sch.add_argument("--out", required=True, metavar="FILE",
+                     help="schedule file to write (YAML; edit it, then satsim run --schedule)")
 
     cmp = sub.add_parser("compare", help="dense vs srste vs bdwp speedups, model by model",
                          description=_COMPARE_HELP,
@@ -222,7 +251,7 @@ def _run(args: argparse.Namespace) -> int:
         check_writable(args.timeline)
     report = run(args.workload, args.hw, args.dataflow, method=args.method,
                  sparsity=args.sparsity, overrides=args.overrides,
-                 timeline=args.timeline is not None)
+                 timeline=args.timeline is not None, schedule=args.schedule)
     for warning in report.warnings:
         print(f"warning: {one_line(warning)}", file=sys.stderr)
     if args.timeline is not None:
@@ -232,6 +261,23 @@ def _run(args: argparse.Namespace) -> int:
     print(report.text(), file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         sys.stdout.write(report.json_text())
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from satsim.api import schedule
+    from satsim.files import check_writable
+    from satsim.schedule.choices import GemmChoice, write_schedule
+
+    check_writable(args.out)
+    made = schedule(args.workload, args.hw, args.dataflow, method=args.method,
+                    sparsity=args.sparsity, overrides=args.overrides)
+    write_schedule(made, args.out)
+    gemms = sum(isinstance(c, GemmChoice) for c in made.ops.values())
+    print(f"{made.inputs['workload']['name']} on {made.inputs['hardware']['name']} "
+          f"({made.inputs['dataflow']['name']}): {made.cycles:,} cycles, issue order "
+          f"{made.order_name!r} of {len(made.tried)} tried; {gemms} GEMMs, "
+          f"{len(made.ops) - gemms} streams; written to {args.out}")
     return 0
 
 
@@ -365,8 +411,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        commands = {"run": _run, "compare": _compare, "list": _list, "capture": _capture,
-                    "sweep": _sweep, "plot": _plot, "validate": _validate}
+        commands = {"run": _run, "schedule": _schedule, "compare": _compare, "list": _list,
+                    "capture": _capture, "sweep": _sweep, "plot": _plot,
+                    "validate": _validate}
         return commands[args.command](args)
     except SatsimError as exc:
         print(f"error: {exc}", file=sys.stderr)

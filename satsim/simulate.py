@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.report.result import RunResult
+from satsim.schedule.choices import Schedule
 from satsim.schedule.plain import OpPlan, phase_of
 from satsim.timing.accounting import OpTiming
 from satsim.timing.fast import evaluate
@@ -12,13 +13,15 @@ from satsim.trace.workload import trace_method, trace_pattern
 from satsim.types import sparsity_label
 
 
-def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> RunResult:
-    """Simulate one iteration of ``trace`` on ``hw`` under ``policy`` (the plain schedule).
+def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
+             schedule: Schedule | None = None) -> RunResult:
+    """Simulate one iteration of ``trace`` on ``hw`` under ``policy``, scheduled as
+    ``schedule`` fixes it or as the offline scheduler chooses.
 
     Every record a unit of ``hw`` times is a row; records of a unit the hardware does not
     have (``sore: null``, ``vector: null``) are not (:func:`satsim.api.run` reports them).
     """
-    run = evaluate(trace, hw, policy)
+    run = evaluate(trace, hw, policy, schedule)
     rows, actions = [], {}
     for timing in run.rows:
         record, plan = trace.records[timing.record], run.ops[timing.record]
@@ -35,7 +38,7 @@ def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> RunRes
         cycles=run.cycles, rows=tuple(rows), busy=busy,
         buffers={name: (cap, run.peak_bytes.get(name, 0)) for name, cap in run.capacity.items()},
         actions=actions, tasks=run.tasks, timed=run.timed, order=run.order,
-        orders_tried=run.tried)
+        orders_tried=run.tried, schedule=run.schedule)
 
 
 def _has(hw: HardwareConfig, unit: str) -> bool:

@@ -6,6 +6,9 @@ import sys
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Tests time the offline scheduler's search; the schedule cache's own tests switch it on in
+# a temporary folder.
+os.environ.setdefault("SATSIM_CACHE_DIR", "off")
 
 
 @pytest.fixture

@@ -124,7 +124,9 @@ MEMORY = {"dram": {"channels": 4, "gbps_per_channel": 19.2, "efficiency": 0.8, "
                       "out": {"kib": 512, "holds": ["outputs"],
                               "bytes_per_cycle": 512, "ports": 2},
                       "vec": {"kib": 256, "holds": ["vector"],
-                              "bytes_per_cycle": 256, "ports": 2}}}
+                              "bytes_per_cycle": 256, "ports": 2},
+                      "msk": {"kib": 128, "holds": ["masks"],
+                              "bytes_per_cycle": 128, "ports": 2}}}
 WITH_MEMORY = load_hardware("sat", [("memory", MEMORY)])
 # Single-buffered activations and vector streams: loads no longer run ahead.
 MIXED = load_hardware("sat", [("memory", MEMORY), ("memory.buffers.act.double_buffer", False),

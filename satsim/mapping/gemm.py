@@ -91,15 +91,17 @@ def check_compatible(hw: HardwareConfig, policy: DataflowPolicy) -> None:
                           field="interleave")
 
 
-def map_gemm(op: GemmOp, hw: HardwareConfig, policy: DataflowPolicy) -> GemmMapping:
-    """Lower ``op``, then choose stationarity (fixed by the policy, or the faster one)."""
+def map_gemm(op: GemmOp, hw: HardwareConfig, policy: DataflowPolicy,
+             stationarity: Stationarity | None = None) -> GemmMapping:
+    """Lower ``op``, then choose stationarity (``stationarity``, else fixed by the policy,
+    else the faster one)."""
     pattern = op.sparsity
     if not hw.sparsity.supports(pattern):
         raise SatsimError(f"N:M {pattern} is beyond the array's max_m = {hw.sparsity.max_m}",
                           source=f"hardware {hw.name!r}", field=f"layer {op.layer} ({op.phase})")
     check_compatible(hw, policy)
     lowering, shapes = lower(op, hw.conv.strided_bp)
-    fixed = policy.stationarity_for(op.phase)
+    fixed = stationarity or policy.stationarity_for(op.phase)
     candidates = [Stationarity.WS, Stationarity.OS]
     if hw.array.timing == "scalesim":
         candidates.append(Stationarity.IS)

@@ -69,6 +69,9 @@ class RunResult:
     timed: int = 0  # of which timed one by one (the rest: repeats of identical steps)
     order: str = "trace order"  # the records' issue order the offline scheduler kept
     orders_tried: dict[str, int] = field(default_factory=dict)  # each candidate's cycles
+    # The schedule run (satsim.schedule.choices.Schedule): its source is the file it was
+    # read from, if any.
+    schedule: object = field(default=None, compare=False, repr=False)
 
     @cached_property
     def ops(self) -> pd.DataFrame:

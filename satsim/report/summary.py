@@ -119,7 +119,10 @@ class RunReport:
         res = self.result
         lines = [f"iteration  {res.cycles:,} cycles ({res.seconds * 1e3:.3f} ms), "
                  f"array MAC utilization {res.utilization:.1%}"]
-        if len(res.orders_tried) > 1:
+        if res.schedule is not None and res.schedule.source:
+            lines.append(f"schedule   read from {res.schedule.source} (issue order "
+                         f"{res.schedule.order_name!r}); the scheduler searched nothing")
+        elif len(res.orders_tried) > 1:
             tried = ", ".join(f"{name} {cycles:,}" for name, cycles in res.orders_tried.items())
             lines.append(f"schedule   {res.order}: the fastest issue order the offline "
                          f"scheduler tried (cycles: {tried})")

@@ -58,6 +58,7 @@ from satsim.schedule.actions import (
     tile_actions,
     unit_actions,
 )
+from satsim.schedule.choices import GemmChoice, Schedule
 from satsim.schedule.program import (
     Compute,
     Hold,
@@ -79,6 +80,7 @@ from satsim.schedule.tiling import (
     chunk_sizes,
     chunks,
     gemm_bytes,
+    n_outer_rule,
     part_bytes,
     part_tiles,
     slots,
@@ -87,7 +89,7 @@ from satsim.schedule.tiling import (
 from satsim.timing.clock import Clock
 from satsim.timing.units import Machine
 from satsim.trace.schema import GemmOp, MaskGenOp, Trace, UpdateOp, VectorOp
-from satsim.types import Phase
+from satsim.types import Phase, Stationarity
 
 
 @dataclass(frozen=True)
@@ -149,15 +151,18 @@ class _Spec:
 
 
 def plan(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
-         order: Sequence[int] | None = None) -> Plan:
-    """Schedule ``trace`` on ``hw`` under ``policy``: in ``order``, or the one the offline
-    scheduler chooses (:func:`satsim.timing.fast.chosen_order`)."""
-    if order is None:
+         order: Sequence[int] | None = None, schedule: Schedule | None = None) -> Plan:
+    """Schedule ``trace`` on ``hw`` under ``policy``: as ``schedule`` fixes it, else in
+    ``order``, else in the order the offline scheduler chooses
+    (:func:`satsim.timing.fast.chosen_order`)."""
+    if schedule is not None:
+        order = schedule.order
+    elif order is None:
         from satsim.timing.fast import chosen_order  # it times this module's schedules
         order = chosen_order(trace, hw, policy)
     sink = _Tasks(Machine.from_hardware(hw))
     emitter = Emitter(hw, sink)
-    ops = walk(trace, hw, policy, emitter, order)
+    ops = walk(trace, hw, policy, emitter, order, schedule=schedule)
     return Plan(sink.program(emitter.roles), ops)
 
 
@@ -175,8 +180,8 @@ def dependencies(trace: Trace, order: Sequence[int]) -> dict[int, set[int]]:
 
 
 def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emitter,
-         order: Sequence[int] | None = None, tiler: Tiler | None = None
-         ) -> dict[int, OpPlan]:
+         order: Sequence[int] | None = None, tiler: Tiler | None = None,
+         schedule: Schedule | None = None) -> dict[int, OpPlan]:
     """Emit every record's steps, each op waiting for what it depends on; the plans in the
     order the ops were completed.
 
@@ -186,10 +191,23 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emit
     DMA interleaved, the step of the op whose unit is free earlier first (see
     :func:`_interleave`). Otherwise one op at a time, each whole. ``order``: the records'
     issue order (default: the trace's; see :mod:`satsim.schedule.order`); ``tiler``: one
-    that chose tiles for this hardware and policy before (its choices are reused)."""
+    that chose tiles for this hardware and policy before (its choices are reused);
+    ``schedule``: the GEMMs' stationarities it fixes (the tiler, made with it, the sizes)."""
     sizes = Sizes(trace, hw) if trace.has_graph else None
     if tiler is None and emitter.roles:
-        tiler = Tiler(hw, policy, emitter.roles)
+        tiler = Tiler(hw, policy, emitter.roles, schedule)
+
+    def _stationarity(index: int):
+        """The schedule's stationarity for a GEMM, if it fixes one."""
+        choice = schedule.ops.get(index) if schedule is not None else None
+        if not isinstance(choice, GemmChoice):
+            return None
+        if tiler is None and choice.parts:
+            raise schedule.error(index, "parts", "ideal memory has no tiles")
+        if choice.stationarity is Stationarity.IS and hw.array.timing == "satsim":
+            raise schedule.error(index, "stationarity", "the STCE runs os or ws (is: only "
+                                 "in SCALE-Sim's conventions)")
+        return choice.stationarity
     order = range(len(trace.records)) if order is None else order
     need = dependencies(trace, order)
     ops: dict[int, OpPlan] = {}
@@ -200,7 +218,7 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emit
         """The record's op, started; None (and the record done) if it has no work."""
         record = trace.records[index]
         waits = frozenset().union(*(done[r] for r in need[index]))
-        mapping = mappings[index] = (map_gemm(record, hw, policy)
+        mapping = mappings[index] = (map_gemm(record, hw, policy, _stationarity(index))
                                      if isinstance(record, GemmOp) else None)
         steps, periods = _steps(index, record, mapping, hw, sizes, tiler)
         if not steps:
@@ -374,12 +392,28 @@ class Tiler:
     like one already chosen (same shape, bytes and work) reuses its steps.
     """
 
-    def __init__(self, hw: HardwareConfig, policy: DataflowPolicy, roles: dict[str, Slot]):
+    def __init__(self, hw: HardwareConfig, policy: DataflowPolicy, roles: dict[str, Slot],
+                 fixed: Schedule | None = None):
         self.hw, self.interleave, self.roles = hw, policy.interleave_folds, roles
         self.machine = Machine.from_hardware(hw)
         self.ahead = Emitter(hw, None).lookahead
         self.chosen: dict[tuple, tuple[list[_Step], set[int]]] = {}
         self.size: dict[tuple, object] = {}  # the size each chosen op shape got
+        # Choices a schedule file fixes, and those made, per record: a GEMM's (size,
+        # N-outer) per part, a stream's chunk size.
+        self.fixed, self.picked = fixed, {}
+
+    def _given(self, index: int, gemm: bool):
+        """The schedule's choice for record ``index``, if it fixes one (checked: a GEMM's
+        for a GEMM, a chunk for a stream)."""
+        if self.fixed is None or index not in self.fixed.ops:
+            return None
+        choice = self.fixed.ops[index]
+        if isinstance(choice, GemmChoice) != gemm:
+            want = ("a GEMM: give its stationarity and parts" if gemm
+                    else "a stream op: give its chunk")
+            raise self.fixed.error(index, "", f"record {index} is {want}")
+        return choice
 
     def _alone(self, index: int, record, steps: list[_Step], periods: set[int]) -> int:
         """Cycles of ``steps`` on an idle machine."""
@@ -413,26 +447,51 @@ class Tiler:
 
     def gemm(self, index: int, record: GemmOp, mapping: GemmMapping,
              op_bytes: GemmBytes) -> tuple[list[_Step], set[int]]:
-        """The op's parts' steps, one after the other (each part's tiles chosen alone)."""
+        """The op's parts' steps, one after the other (each part's tiles chosen alone, or
+        as the schedule fixes them)."""
         sparse = mapping.pattern is not None
-        steps, periods = [], set()
-        for part, total in zip(mapping.parts, part_bytes(op_bytes, mapping), strict=True):
-            key = self._key(part, total, mapping)
-            if key not in self.chosen:
-                def build(size, part=part, total=total):
-                    tiles, loops = part_tiles(part, total, mapping, self.hw, self.interleave,
-                                              size)
-                    return _tile_steps(tiles, sparse, self.roles), loops
+        given = self._given(index, gemm=True)
+        if given is not None and len(given.parts) != len(mapping.parts):
+            raise self.fixed.error(index, "parts", f"{len(mapping.parts)} parts (tile sizes) "
+                                   f"for this GEMM's mapping, not {len(given.parts)}")
+        steps, periods, picked = [], set(), []
+        for at, (part, total) in enumerate(zip(mapping.parts, part_bytes(op_bytes, mapping),
+                                               strict=True)):
+            def build(size, n_outer=None, part=part, total=total):
+                tiles, loops = part_tiles(part, total, mapping, self.hw, self.interleave,
+                                          size, n_outer)
+                return _tile_steps(tiles, sparse, self.roles), loops
 
+            def sizes(bound=True, part=part, total=total):
+                return tile_sizes(record, part, total, mapping, self.hw, self.roles,
+                                  self.interleave, index, self.machine, self.ahead, bound)
+
+            key = self._key(part, total, mapping)
+            if given is not None:
+                size, n_outer = given.parts[at]
+                key = (*key, size, n_outer)
+                if key not in self.chosen:
+                    if size not in [s for _, s in sizes(bound=False)]:
+                        raise self.fixed.error(index, f"parts[{at}].tile", f"{list(size)} is "
+                                               "not a tile size of the ladders that fits the "
+                                               "buffers")
+                    if not n_outer and size[1] < part.shape.k:
+                        raise self.fixed.error(index, f"parts[{at}].loop", "a reduction cut "
+                                               "into slices keeps its output tile on chip: "
+                                               "n-outer")
+                    self.chosen[key] = build(size, n_outer)
+            elif key not in self.chosen:
                 steps_of, loops_of, self.size[key] = self._best(
-                    index, record, tile_sizes(record, part, total, mapping, self.hw,
-                                              self.roles, self.interleave, index,
-                                              self.machine, self.ahead),
-                    build, lambda size: (-size[1], -size[2], -size[0]))
+                    index, record, sizes(), build, lambda size: (-size[1], -size[2], -size[0]))
                 self.chosen[key] = steps_of, loops_of
+            if given is not None:
+                picked.append(given.parts[at])
+            else:
+                picked.append((self.size[key], n_outer_rule(part, total, self.size[key])))
             more, loops = self.chosen[key]
             steps = more if not steps else steps + more
             periods |= loops
+        self.picked[index] = tuple(picked)
         return steps, periods
 
     def stream(self, index: int, record, work: MaskJob | VectorJob, read: int,
@@ -443,8 +502,13 @@ class Tiler:
         slot = self.roles[role]
         key = (type(record), work, read, written,
                record.sparsity.n if isinstance(record, MaskGenOp) else None)
-        if key in self.chosen:
+        given = self._given(index, gemm=False)
+        if given is None and key in self.chosen:
+            self.picked[index] = self.size[key]
             return self.chosen[key]
+        if given is not None and (*key, given) in self.chosen:
+            self.picked[index] = given
+            return self.chosen[*key, given]
 
         def job(count: int, access=()) -> Work:
             return (MaskJob(count, work.m, access) if sore
@@ -467,8 +531,17 @@ class Tiler:
         units = work.groups if sore else work.elements
         sizes = chunk_sizes(units, read, written, slot, self.machine, job, self.ahead,
                             f"record {index} ({record.layer})", "group" if sore else "element")
-        steps, periods, _ = self._best(index, record, sizes, build, lambda size: -size)
+        if given is not None:
+            if given not in [size for _, size in sizes]:
+                raise self.fixed.error(index, "chunk", f"{given} is not a chunk size of the "
+                                       f"ladder that fits the buffer (of {units} units)")
+            self.picked[index] = given
+            self.chosen[*key, given] = build(given)
+            return self.chosen[*key, given]
+        steps, periods, self.size[key] = self._best(index, record, sizes, build,
+                                                    lambda size: -size)
         self.chosen[key] = steps, periods
+        self.picked[index] = self.size[key]
         return steps, periods
 
 

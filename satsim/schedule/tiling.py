@@ -222,10 +222,11 @@ def _n_outer(total: GemmBytes, rows_of_tiles: int, cols_of_tiles: int, slices: i
 
 def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMapping,
                hw: HardwareConfig, roles: dict[str, Slot], interleave: bool, index: int,
-               machine: Machine, ahead: int) -> list[tuple[float, tuple[int, int, int]]]:
+               machine: Machine, ahead: int,
+               bound: bool = True) -> list[tuple[float, tuple[int, int, int]]]:
     """Every tile size ``(mt, kt, nt)`` of the ladders that fits the slots, each with a lower
-    bound of the part's cycles run alone (``ahead``: steps loads run ahead, 0 or 1); the
-    error naming the buffer if none does."""
+    bound of the part's cycles run alone (``ahead``: steps loads run ahead, 0 or 1; with
+    ``bound`` off, 0); the error naming the buffer if none does."""
     rows, cols = hw.array.rows, hw.array.cols
     m, k, n, batch = part.shape.m, part.shape.k, part.shape.n, part.shape.batch
     group = mapping.pattern.m if mapping.pattern is not None else 1
@@ -254,7 +255,8 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
                         or acc_num * mt * nt > c_slot * acc_den):
                     break
                 found.append((_bound(m, k, n, batch, total, (mt, kt, nt), cycles,
-                                     bandwidth, latency, ahead, single), (mt, kt, nt)))
+                                     bandwidth, latency, ahead, single) if bound else 0,
+                              (mt, kt, nt)))
     if found:
         return found
     kt = _k_ladder(k, group)[-1]
@@ -303,10 +305,20 @@ def _bound(m: int, k: int, n: int, batch: int, total: GemmBytes, size: tuple[int
                latency + max(0, first) / bandwidth + compute + max(0, last) / bandwidth)
 
 
+def n_outer_rule(part: GemmPart, total: GemmBytes, size: tuple[int, int, int]) -> bool:
+    """The loop order a part's tiles of ``size`` take unless told: N-outer, or M-outer
+    where that moves fewer bytes over a whole reduction (see :func:`_n_outer`)."""
+    (mt, kt, nt), shape = size, part.shape
+    return _n_outer(total, -(-shape.m // mt), -(-shape.n // nt), -(-shape.k // kt))
+
+
 def part_tiles(part: GemmPart, total: GemmBytes, mapping: GemmMapping, hw: HardwareConfig,
-               interleave: bool, size: tuple[int, int, int]) -> tuple[list[Tile], set[int]]:
-    """A part's tiles of ``size`` in execution order; their loads and stores add up to what
-    the loop order needs, their MACs to the part's. Also the periods of the loop nest
+               interleave: bool, size: tuple[int, int, int],
+               n_outer: bool | None = None) -> tuple[list[Tile], set[int]]:
+    """A part's tiles of ``size`` in execution order, N-outer or M-outer (``n_outer``;
+    default :func:`n_outer_rule`; a sliced reduction runs N-outer only); their loads and
+    stores add up to what the loop order needs, their MACs to the part's. Also the periods
+    of the loop nest
     (steps per output tile, per row or column of tiles, per batch instance): where the
     sequence can repeat itself, for the one-pass clock to skip."""
     pattern = mapping.pattern
@@ -321,7 +333,9 @@ def part_tiles(part: GemmPart, total: GemmBytes, mapping: GemmMapping, hw: Hardw
     c_of = split(total.c, [h * w for _ in range(batch) for h in ms for w in ns])
     # Whole reduction: keep one operand across the other's tiles. Sliced reduction: the
     # output tile stays while its slices stream in (N-outer, then M, then K).
-    n_outer = _n_outer(total, len(ms), len(ns), len(ks))
+    if n_outer is None:
+        n_outer = _n_outer(total, len(ms), len(ns), len(ks))
+    assert n_outer or len(ks) == 1, "a sliced reduction keeps its output tile: N-outer"
     order = ([(i, j) for j in range(len(ns)) for i in range(len(ms))] if n_outer
              else [(i, j) for i in range(len(ms)) for j in range(len(ns))])
     whole = len(ks) == 1

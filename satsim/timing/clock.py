@@ -38,16 +38,21 @@ class Clock:
         self.before: list[int] = []  # each task's unit free time when it was issued
         self.holds: list[list] = []
         self.tally: dict[int, list[int]] = {}
+        self.costs: dict[Work, tuple[int, int, int]] = {}  # latency, own and busy cycles
 
     def task(self, work: Work, deps: list, op: int, phase, label: str) -> int:
         unit = work.unit
         end = self.end
         ready = max((end[d] for d in deps), default=0)
         free = self.free[unit]
-        machine = self.machine
-        start = max(ready + latency(work, machine), free)
-        own = own_cycles(work, machine)
-        busy = max(own, port_cycles(work, machine))
+        cost = self.costs.get(work)  # equal work costs the same: look it up, not work it out
+        if cost is None:
+            machine = self.machine
+            own = own_cycles(work, machine)
+            cost = self.costs[work] = (latency(work, machine), own,
+                                       max(own, port_cycles(work, machine)))
+        wait, own, busy = cost
+        start = max(ready + wait, free)
         tally = self.tally.get(op)
         if tally is None:
             tally = self.tally[op] = [0] * (TASKS + 1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from satsim.config import DataflowPolicy, HardwareConfig
+from satsim.schedule.choices import GemmChoice, Schedule, cache, cached, fingerprint
 from satsim.schedule.order import candidate_orders
 from satsim.schedule.plain import Emitter, OpPlan, Tiler, walk
 from satsim.schedule.program import Unit
@@ -41,34 +42,59 @@ class MachineRun:
     timed: int  # of which timed one by one (the rest: skipped runs of identical steps)
     order: str = "trace order"  # the issue order the offline scheduler kept
     tried: dict[str, int] = field(default_factory=dict)  # every candidate order's cycles
+    schedule: Schedule | None = None  # every choice made (evaluate's)
 
 
-def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> MachineRun:
-    """The schedule of ``trace`` on ``hw`` under ``policy``, timed: in each issue order
-    ``policy`` allows (:func:`satsim.schedule.order.candidate_orders`), the fastest kept
-    (the earlier on a tie: never slower than the trace's order). The choice is remembered
-    for the same trace object, hardware and policy in this process (a schedule computed
-    offline once, then reused), with every candidate's cycles."""
-    orders = candidate_orders(trace, policy)
-    roles = Emitter(hw, None).roles
-    tiler = Tiler(hw, policy, roles) if roles else None  # one tile choice for all orders
+def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
+             schedule: Schedule | None = None) -> MachineRun:
+    """The schedule of ``trace`` on ``hw`` under ``policy``, timed: as ``schedule`` fixes
+    it, else as the offline scheduler chooses. It times every issue order ``policy``
+    allows (:func:`satsim.schedule.order.candidate_orders`) and keeps the fastest (the
+    earlier on a tie: never slower than the trace's order), with each op's tiles or chunks
+    the fastest alone. The choice (:attr:`MachineRun.schedule`) is remembered in this
+    process for the same trace object, hardware and policy, and on disk for the same
+    contents (:mod:`satsim.schedule.choices`): a schedule computed offline once, then
+    reused."""
     key = (id(trace), hw.model_dump_json(), policy.model_dump_json())
-    known = _CHOSEN.get(key)
-    if known is not None and known[0] is trace:
-        _, name, tried = known
-        return replace(timed(trace, hw, policy, orders[name], tiler), order=name, tried=tried)
+    if schedule is None:
+        known = _CHOSEN.get(key)
+        schedule = known[1] if known is not None and known[0] is trace else cached(
+            trace, hw, policy)
+    roles = Emitter(hw, None).roles
+    if schedule is not None:
+        tiler = Tiler(hw, policy, roles, schedule) if roles else None
+        run = timed(trace, hw, policy, list(schedule.order), tiler, schedule)
+        _remember(key, trace, schedule)
+        return replace(run, order=schedule.order_name, tried=schedule.tried,
+                       schedule=schedule)
+    orders = candidate_orders(trace, policy)
+    tiler = Tiler(hw, policy, roles) if roles else None  # one tile choice for all orders
     runs = {name: timed(trace, hw, policy, order, tiler) for name, order in orders.items()}
     name = min(runs, key=lambda n: runs[n].cycles)  # min keeps the first of equals
     tried = {n: r.cycles for n, r in runs.items()}
-    if len(orders) > 1:
-        while len(_CHOSEN) >= _REMEMBERED:
-            del _CHOSEN[next(iter(_CHOSEN))]
-        _CHOSEN[key] = (trace, name, tried)
-    return replace(runs[name], order=name, tried=tried)
+    run = runs[name]
+    choices = {}
+    for index, op in run.ops.items():
+        if op.mapping is not None:
+            choices[index] = GemmChoice(op.mapping.stationarity,
+                                        tiler.picked[index] if tiler is not None else ())
+        elif tiler is not None and index in tiler.picked:
+            choices[index] = tiler.picked[index]
+    schedule = Schedule(fingerprint(trace, hw, policy), name, tried, tuple(orders[name]),
+                        dict(sorted(choices.items())), run.cycles)
+    _remember(key, trace, schedule)
+    cache(schedule, trace, hw, policy)
+    return replace(run, order=name, tried=tried, schedule=schedule)
+
+
+def _remember(key: tuple, trace: Trace, schedule: Schedule) -> None:
+    while len(_CHOSEN) >= _REMEMBERED:
+        del _CHOSEN[next(iter(_CHOSEN))]
+    _CHOSEN[key] = (trace, schedule)
 
 
 _REMEMBERED = 64
-_CHOSEN: dict[tuple, tuple[Trace, str, dict[str, int]]] = {}  # see evaluate
+_CHOSEN: dict[tuple, tuple[Trace, Schedule]] = {}  # see evaluate
 
 
 def chosen_order(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> list[int]:
@@ -76,16 +102,17 @@ def chosen_order(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> li
     orders = candidate_orders(trace, policy)
     if len(orders) == 1:
         return next(iter(orders.values()))
-    return orders[evaluate(trace, hw, policy).order]
+    return list(evaluate(trace, hw, policy).schedule.order)
 
 
 def timed(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, order: list[int],
-          tiler: Tiler | None = None) -> MachineRun:
-    """The schedule of ``trace`` on ``hw`` with its records issued in ``order``, timed."""
+          tiler: Tiler | None = None, schedule: Schedule | None = None) -> MachineRun:
+    """The schedule of ``trace`` on ``hw`` with its records issued in ``order`` (and the
+    choices ``schedule`` fixes), timed."""
     machine = Machine.from_hardware(hw)
     clock = Clock(machine)
     emitter = Emitter(hw, clock)
-    ops = walk(trace, hw, policy, emitter, order, tiler)
+    ops = walk(trace, hw, policy, emitter, order, tiler, schedule)
     start, end, unit_of = clock.start, clock.end, clock.unit
     rows, busy, unit_at = [], dict.fromkeys(Unit, 0), {}
     for index, op in ops.items():
