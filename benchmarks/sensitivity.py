@@ -238,11 +238,11 @@ def main(argv: list[str] | None = None) -> None:
             continue
         (low, low_set), (high, high_set) = ends
         rows.append((param.label, param.preset(hw), f"{low} .. {high}",
-                     f"{mean(low_set, f'{name} = {low}'):.2f}x",
-                     f"{mean(high_set, f'{name} = {high}'):.2f}x"))
+                     f"{mean(low_set, f'{name} = {low}'):.3f}x",
+                     f"{mean(high_set, f'{name} = {high}'):.3f}x"))
     print(f"Mean BDWP {args.nm} speedup over dense training ({', '.join(models)}; hardware "
           f"{args.hw}, dataflow {args.dataflow}), one parameter changed at a time.\n")
-    print(f"Preset: {preset:.2f}x" + (f" (SAT paper: {PAPER_MEAN}x)" if paper else "") + "\n")
+    print(f"Preset: {preset:.3f}x" + (f" (SAT paper: {PAPER_MEAN}x)" if paper else "") + "\n")
     print("| parameter | preset value | range tried | mean bdwp speedup at low end "
           "| at high end |")
     print("|---|---|---|---:|---:|")
