@@ -154,8 +154,8 @@ PARAMS: dict[str, Param] = {
     "dram_latency": Param("DRAM latency, ns (`memory.dram.latency_ns`)",
                           lambda hw: f"{hw.memory.dram.latency_ns:g}" if _memory(hw) else
                           "ideal memory", _dram("latency_ns", (80, 150))),
-    # Half (1.125 MiB) to twice (4.5 MiB) the preset's 2.25 MiB: "a few MiB" of the
-    # xcvu9p's ~7 MiB of kernel BRAM and ~28 MiB of URAM, all four buffers alike. Port
+    # Half (1.2 MiB) to twice (4.75 MiB) the preset's 2.4 MiB: "a few MiB" of the
+    # xcvu9p's ~7 MiB of kernel BRAM and ~28 MiB of URAM, all buffers alike. Port
     # widths stay (bank_width varies them), so this is capacity alone: tile sizes.
     "buffer_kib": Param("buffer capacities, KiB (`memory.buffers.*.kib`)",
                         _buffer_values("kib"), _buffers("kib", (0.5, 2))),

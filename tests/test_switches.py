@@ -12,7 +12,15 @@ import pytest
 
 from satsim.config import DataflowPolicy, load_hardware
 from satsim.simulate import simulate
-from satsim.trace.schema import GemmOp, Role, TensorInfo, Trace, TraceHeader, VectorOp
+from satsim.trace.schema import (
+    GemmOp,
+    MaskGenOp,
+    Role,
+    TensorInfo,
+    Trace,
+    TraceHeader,
+    VectorOp,
+)
 from satsim.types import NMPattern, Phase
 
 
@@ -207,3 +215,57 @@ def test_offline_scheduling_keeps_the_trace_order_on_a_tie():
     run = simulate(trace, IDEAL, _policy(offline=True))
     assert (run.cycles, run.order, run.orders_tried) == (
         56, "trace order", {"trace order": 56, "side work last": 56})
+
+
+# -- pregenerate -------------------------------------------------------------------------------
+
+# The memory above, a 1 KiB buffer for the SORE's streams, and a SORE of 4 lanes: a group of
+# M = 4 weights takes 4 cycles on a lane, so 4 groups take 4 cycles.
+WITH_SORE = load_hardware("sat-small", [
+    ("clock_mhz", 1000), ("memory", {**MEMORY, "buffers": {
+        **MEMORY["buffers"], "msk": {**_BUFFER, "holds": ["masks"]}}}),
+    ("array.rows", 4), ("array.cols", 4), ("sore.lanes", 4), ("vector.lanes", 4),
+    ("vector.cycles_per_element.relu", 20)])
+
+
+def _layer_with_masks() -> Trace:
+    """A sparse layer's FF as a capture records it: record 0, the previous layer's relu
+    (4 elements: 8 bytes in, 8 out); record 1, the SORE's 2:4 selection of the weight ``w``
+    (4 x 4 fp32 master: 64 bytes in; 4 x 2 fp16 values and 2 bytes of index out: 18);
+    record 2, the GEMM ``z[1,4] = y[1,4] @ w'`` reading both (A 8 bytes, B 18, C 8)."""
+    pattern = NMPattern(2, 4)
+    tensors = (_tensor(0, 4), _tensor(1, 1, 4), _tensor(4, 1, 4),
+               TensorInfo(id=2, shape=(4, 4), dtype="float32", bytes=64, role=Role.PARAMETER,
+                          layer="fc", name="fc.weight"),
+               TensorInfo(id=3, shape=(4, 2), dtype="float16", bytes=16, role=Role.COMPRESSED,
+                          layer="fc", of=2, nm=pattern),
+               TensorInfo(id=5, shape=(4, 2), dtype="uint2", bytes=2, role=Role.INDEX,
+                          layer="fc", of=2, nm=pattern))
+    return Trace(header=TraceHeader(name="masks"), tensors=tensors, records=(
+        VectorOp(phase=Phase.FF, layer="act", op="relu", elements=4, reads=(0,), writes=(1,)),
+        MaskGenOp(layer="fc", elements=16, sparsity=pattern, direction="FF", reads=(2,),
+                  writes=(3, 5)),
+        _gemm(1, 4, 4, sparsity=pattern, a=(1,), b=(3, 5), c=(4,), layer="fc")))
+
+
+def test_pregeneration_runs_the_sore_beside_the_vector_work():
+    """Ops side by side, OS. Every single-cycle transfer starts ``L`` after it is ready.
+
+    On demand, the mask generation follows the relu in their lane: the relu loads 10..11,
+    computes 11..31 (one chunk: ceil(4/4) * 20) and stores 41..42; then the SORE loads the
+    weight 42..44 (64 bytes: 2 cycles; behind the relu's store on the DMA), selects 44..48
+    and stores 58..59. The GEMM waits for both: it loads its A 69..70 and its B 70..71,
+    computes one OS fold of the compressed K' = 2 (2 + 4 + 4 - 1 = 9) 71..80 and stores
+    90..91: 91 cycles.
+
+    Pre-generated, the SORE's lane starts with the relu's: the relu's load 10..11, then
+    the weight's 11..13; the relu computes 11..31 and stores 41..42; the SORE selects
+    13..17 and stores 42..43 (ready at 27, behind the relu's store on the DMA). The GEMM
+    loads 53..54 and 54..55, computes 55..64, stores 74..75: 75 cycles."""
+    trace = _layer_with_masks()
+    policy = _policy()
+    on_demand = simulate(trace, WITH_SORE, policy)
+    ahead = simulate(trace, WITH_SORE, policy.model_copy(update={"pregenerate": True}))
+    assert (on_demand.cycles, _rows(on_demand)) == (91, {0: (10, 42), 1: (42, 59),
+                                                         2: (69, 91)})
+    assert (ahead.cycles, _rows(ahead)) == (75, {0: (10, 42), 1: (11, 43), 2: (53, 75)})
