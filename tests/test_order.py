@@ -41,7 +41,8 @@ def test_side_work_last_respects_the_graph_and_moves_only_side_work(name):
 
 def test_the_offline_scheduler_keeps_the_fastest_order():
     """With offline scheduling both orders are timed and the faster kept (on ResNet-18
-    bdwp 2:8: side work last, several percent faster); without it, only the trace's."""
+    bdwp 2:8: side work last, several percent faster); without it, only the trace's (with
+    the closed forms' stationarities and the rule's loop orders: slower still)."""
     trace = read_trace(TRACES["resnet18-cifar-bdwp"])
     run = evaluate(trace, SAT, POLICY)
     assert set(run.tried) == {"trace order", "side work last"}
@@ -49,8 +50,8 @@ def test_the_offline_scheduler_keeps_the_fastest_order():
     assert run.order == "side work last"
     assert run.tried["side work last"] < 0.95 * run.tried["trace order"]
     plain = evaluate(trace, SAT, POLICY.model_copy(update={"offline_schedule": False}))
-    assert plain.tried == {"trace order": run.tried["trace order"]} and plain.order == (
-        "trace order")
+    assert plain.tried == {"trace order": plain.cycles} and plain.order == "trace order"
+    assert run.cycles < plain.cycles
 
 
 def test_a_trace_without_a_graph_has_one_order():

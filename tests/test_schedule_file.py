@@ -140,7 +140,7 @@ def test_schedules_are_cached_on_disk_by_content(searched, tmp_path, monkeypatch
     monkeypatch.setenv("SATSIM_CACHE_DIR", str(tmp_path))
     fast._CHOSEN.clear()
     first = evaluate(TRACE, SAT, POLICY)
-    assert len(list((tmp_path / "schedules").glob("*.yaml"))) == 1
+    assert len(list((tmp_path / "schedules").glob("*.json"))) == 1
     fast._CHOSEN.clear()
     calls = []
     timed = fast.timed

@@ -171,6 +171,7 @@ class RunResult:
             "phases": phases,
             "actions": self.action_totals(),
             "schedule": {"tasks": self.tasks, "timed_one_by_one": self.timed,
-                         "order": self.order, "orders_tried": self.orders_tried},
+                         "order": self.order, "orders_tried": self.orders_tried,
+                         "file": getattr(self.schedule, "source", "") or None},
             "ops": [dict(r, actions=self.actions.get(r["index"], {})) for r in self.rows],
         }

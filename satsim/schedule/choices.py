@@ -19,6 +19,7 @@ runs once per design point.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -65,6 +66,15 @@ class Schedule:
         return SatsimError(why, source=self.source or "schedule", field=field)
 
     def to_yaml(self) -> str:
+        header = ("# satsim offline schedule: the issue order of the records, each GEMM's "
+                  "stationarity (os|ws),\n# tile size [mt, kt, nt] and loop order "
+                  "(n-outer|m-outer) per part, each stream's chunk\n# size. Edit it and "
+                  "run it with satsim run --schedule FILE; made_for must match the run.\n")
+        return header + yaml.dump(self.to_doc(), Dumper=_DUMPER, sort_keys=False, width=100,
+                                  default_flow_style=None)
+
+    def to_doc(self) -> dict:
+        """The file's content (YAML for people, JSON in the cache)."""
         ops = []
         for index, choice in self.ops.items():
             if isinstance(choice, GemmChoice):
@@ -74,15 +84,9 @@ class Schedule:
                                       for size, n_outer in choice.parts]})
             else:
                 ops.append({"record": index, "chunk": choice})
-        doc = {"format": FORMAT, "version": VERSION, "made_for": self.inputs,
-               "cycles": self.cycles, "order": self.order_name, "orders_tried": self.tried,
-               "issue_order": list(self.order), "ops": ops}
-        header = ("# satsim offline schedule: the issue order of the records, each GEMM's "
-                  "stationarity (os|ws),\n# tile size [mt, kt, nt] and loop order "
-                  "(n-outer|m-outer) per part, each stream's chunk\n# size. Edit it and "
-                  "run it with satsim run --schedule FILE; made_for must match the run.\n")
-        return header + yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, width=100,
-                                  default_flow_style=None)
+        return {"format": FORMAT, "version": VERSION, "made_for": self.inputs,
+                "cycles": self.cycles, "order": self.order_name, "orders_tried": self.tried,
+                "issue_order": list(self.order), "ops": ops}
 
 
 def fingerprint(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> dict:
@@ -107,7 +111,7 @@ def read_schedule(path: str | Path, trace: Trace, hw: HardwareConfig,
         raise SatsimError(f"cannot read it: {exc.strerror}", source=source) from None
     except yaml.YAMLError as exc:
         raise SatsimError(f"not YAML: {exc}", source=source) from None
-    return _parse(doc, source, trace, hw, policy)
+    return replace(_parse(doc, source, trace, hw, policy), source=source)
 
 
 def _parse(doc, source: str, trace: Trace, hw: HardwareConfig,
@@ -159,7 +163,7 @@ def _parse(doc, source: str, trace: Trace, hw: HardwareConfig,
         ops[index] = GemmChoice(stationarity, tuple(parts))
     return Schedule(made_for, str(doc.get("order", "from file")),
                     dict(doc.get("orders_tried") or {}), tuple(order), ops,
-                    int(doc.get("cycles") or 0), source)
+                    int(doc.get("cycles") or 0))
 
 
 def write_schedule(schedule: Schedule, path: str | Path) -> None:
@@ -195,7 +199,7 @@ def cache_path(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Path
         return None
     inputs = fingerprint(trace, hw, policy)
     key = _sha(_code_hash() + "".join(v["sha256"] for v in inputs.values()))
-    return folder / "schedules" / f"{key}.yaml"
+    return folder / "schedules" / f"{key}.json"
 
 
 def cached(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Schedule | None:
@@ -204,8 +208,8 @@ def cached(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Schedule
     if path is None or not path.is_file():
         return None
     try:
-        return replace(read_schedule(path, trace, hw, policy), source="")
-    except SatsimError:
+        return _parse(json.loads(path.read_text()), str(path), trace, hw, policy)
+    except (OSError, ValueError, SatsimError):
         return None
 
 
@@ -218,7 +222,7 @@ def cache(schedule: Schedule, trace: Trace, hw: HardwareConfig,
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_text(schedule.to_yaml())
+        partial.write_text(json.dumps(schedule.to_doc(), separators=(",", ":")))
         partial.replace(path)
     except OSError:
         pass

@@ -218,8 +218,14 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emit
         """The record's op, started; None (and the record done) if it has no work."""
         record = trace.records[index]
         waits = frozenset().union(*(done[r] for r in need[index]))
-        mapping = mappings[index] = (map_gemm(record, hw, policy, _stationarity(index))
-                                     if isinstance(record, GemmOp) else None)
+        mapping = None
+        if isinstance(record, GemmOp):
+            fixed = _stationarity(index)
+            mapping = map_gemm(record, hw, policy, fixed)
+            if (fixed is None and tiler is not None and policy.offline_schedule
+                    and policy.stationarity_for(record.phase) is None):
+                mapping = tiler.faster_mapping(index, record, mapping, policy, sizes)
+        mappings[index] = mapping
         steps, periods = _steps(index, record, mapping, hw, sizes, tiler)
         if not steps:
             ops[index], done[index] = OpPlan((), mapping=mapping), waits
@@ -402,6 +408,8 @@ class Tiler:
         # Choices a schedule file fixes, and those made, per record: a GEMM's (size,
         # N-outer) per part, a stream's chunk size.
         self.fixed, self.picked = fixed, {}
+        self.faster: dict[tuple, Stationarity] = {}  # see faster_mapping
+        self.search_loops = policy.offline_schedule  # else loop orders follow the rule
 
     def _given(self, index: int, gemm: bool):
         """The schedule's choice for record ``index``, if it fixes one (checked: a GEMM's
@@ -433,17 +441,44 @@ class Tiler:
                 best = (cycles, bigger(size), steps, periods, size)
         return best[2], best[3], best[4]
 
+    def _loops(self, sizes: list, part, total: GemmBytes) -> list:
+        """The sizes and loop orders searched: both orders of a whole reduction when the
+        offline scheduler chooses them, else the rule's (:func:`n_outer_rule`)."""
+        if self.search_loops:
+            return sizes
+        return [(bound, size) for bound, size in sizes
+                if size[3] == n_outer_rule(part, total, size[:3])]
+
     @staticmethod
     def _key(part, total: GemmBytes, mapping: GemmMapping) -> tuple:
         return (part.shape, total, mapping.stationarity, mapping.pattern)
+
+    def faster_mapping(self, index: int, record: GemmOp, mapping: GemmMapping,
+                       policy: DataflowPolicy, sizes: Sizes | None) -> GemmMapping:
+        """Of ``mapping`` (the closed forms' choice of OS or WS) and the other stationarity,
+        the one whose tiles run faster alone (the offline scheduler's choice: memory
+        included); a tie keeps ``mapping``."""
+        op_bytes = gemm_bytes(record, sizes, FORMAT_BYTES[self.hw.numerics.operand])
+        other = (Stationarity.OS if mapping.stationarity is Stationarity.WS
+                 else Stationarity.WS)
+        key = (mapping.lowering, tuple(p.shape for p in mapping.parts), mapping.pattern,
+               op_bytes, mapping.stationarity)
+        if key not in self.faster:
+            timed = []
+            for candidate in (mapping, map_gemm(record, self.hw, policy, other)):
+                steps, periods = self.gemm(index, record, candidate, op_bytes)
+                timed.append((self._alone(index, record, steps, periods), candidate))
+            self.faster[key] = min(timed, key=lambda t: t[0])[1].stationarity
+        if self.faster[key] is mapping.stationarity:
+            return mapping
+        return map_gemm(record, self.hw, policy, self.faster[key])
 
     def tile_sizes(self, index: int, record: GemmOp, mapping: GemmMapping,
                    op_bytes: GemmBytes) -> list[tuple[int, int, int]]:
         """The ``(mt, kt, nt)`` tile size of each of the op's parts, as :meth:`gemm` chooses
         them (the slices of K decide a GEMM's accumulation order: the functional model)."""
         self.gemm(index, record, mapping, op_bytes)
-        return [self.size[self._key(part, total, mapping)] for part, total in
-                zip(mapping.parts, part_bytes(op_bytes, mapping), strict=True)]
+        return [size for size, _ in self.picked[index]]
 
     def gemm(self, index: int, record: GemmOp, mapping: GemmMapping,
              op_bytes: GemmBytes) -> tuple[list[_Step], set[int]]:
@@ -458,20 +493,23 @@ class Tiler:
         for at, (part, total) in enumerate(zip(mapping.parts, part_bytes(op_bytes, mapping),
                                                strict=True)):
             def build(size, n_outer=None, part=part, total=total):
+                if n_outer is None:  # a searched size: (mt, kt, nt, n_outer)
+                    *size, n_outer = size
                 tiles, loops = part_tiles(part, total, mapping, self.hw, self.interleave,
-                                          size, n_outer)
+                                          tuple(size), n_outer)
                 return _tile_steps(tiles, sparse, self.roles), loops
 
             def sizes(bound=True, part=part, total=total):
                 return tile_sizes(record, part, total, mapping, self.hw, self.roles,
-                                  self.interleave, index, self.machine, self.ahead, bound)
+                                  self.interleave, index, self.machine, self.ahead, bound,
+                                  loops=bound)
 
             key = self._key(part, total, mapping)
             if given is not None:
                 size, n_outer = given.parts[at]
                 key = (*key, size, n_outer)
                 if key not in self.chosen:
-                    if size not in [s for _, s in sizes(bound=False)]:
+                    if size not in {s for _, s in sizes(bound=False)}:
                         raise self.fixed.error(index, f"parts[{at}].tile", f"{list(size)} is "
                                                "not a tile size of the ladders that fits the "
                                                "buffers")
@@ -481,13 +519,15 @@ class Tiler:
                                                "n-outer")
                     self.chosen[key] = build(size, n_outer)
             elif key not in self.chosen:
-                steps_of, loops_of, self.size[key] = self._best(
-                    index, record, sizes(), build, lambda size: (-size[1], -size[2], -size[0]))
+                # Ties: the bigger tile, then the loop order of the rule.
+                steps_of, loops_of, (*size, n_outer) = self._best(
+                    index, record, self._loops(sizes(), part, total), build,
+                    lambda size, part=part, total=total: (
+                        -size[1], -size[2], -size[0],
+                        size[3] != n_outer_rule(part, total, size[:3])))
+                self.size[key] = tuple(size), n_outer
                 self.chosen[key] = steps_of, loops_of
-            if given is not None:
-                picked.append(given.parts[at])
-            else:
-                picked.append((self.size[key], n_outer_rule(part, total, self.size[key])))
+            picked.append(given.parts[at] if given is not None else self.size[key])
             more, loops = self.chosen[key]
             steps = more if not steps else steps + more
             periods |= loops

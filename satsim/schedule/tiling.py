@@ -222,11 +222,12 @@ def _n_outer(total: GemmBytes, rows_of_tiles: int, cols_of_tiles: int, slices: i
 
 def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMapping,
                hw: HardwareConfig, roles: dict[str, Slot], interleave: bool, index: int,
-               machine: Machine, ahead: int,
-               bound: bool = True) -> list[tuple[float, tuple[int, int, int]]]:
+               machine: Machine, ahead: int, bound: bool = True,
+               loops: bool = False) -> list[tuple[float, tuple]]:
     """Every tile size ``(mt, kt, nt)`` of the ladders that fits the slots, each with a lower
     bound of the part's cycles run alone (``ahead``: steps loads run ahead, 0 or 1; with
-    ``bound`` off, 0); the error naming the buffer if none does."""
+    ``bound`` off, 0); the error naming the buffer if none does. With ``loops``, each is
+    ``(mt, kt, nt, n_outer)``, both loop orders for a whole reduction (else the rule's)."""
     rows, cols = hw.array.rows, hw.array.cols
     m, k, n, batch = part.shape.m, part.shape.k, part.shape.n, part.shape.batch
     group = mapping.pattern.m if mapping.pattern is not None else 1
@@ -254,9 +255,12 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
                 if (total.b * kt * nt > b_slot * batch * k * n
                         or acc_num * mt * nt > c_slot * acc_den):
                     break
-                found.append((_bound(m, k, n, batch, total, (mt, kt, nt), cycles,
-                                     bandwidth, latency, ahead, single) if bound else 0,
-                              (mt, kt, nt)))
+                rule = _n_outer(total, -(-m // mt), -(-n // nt), -(-k // kt))
+                for n_outer in ((rule, not rule) if loops and kt == k else (rule,)):
+                    found.append((_bound(m, k, n, batch, total, (mt, kt, nt), cycles,
+                                         bandwidth, latency, ahead, single, n_outer)
+                                  if bound else 0,
+                                  (mt, kt, nt, n_outer) if loops else (mt, kt, nt)))
     if found:
         return found
     kt = _k_ladder(k, group)[-1]
@@ -275,7 +279,7 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
 
 def _bound(m: int, k: int, n: int, batch: int, total: GemmBytes, size: tuple[int, int, int],
            cycles, bandwidth: int, latency: int, ahead: int,
-           single: tuple[bool, bool]) -> float:
+           single: tuple[bool, bool], n_outer: bool) -> float:
     """A lower bound of the cycles of a part's tiles run alone: the DMA moves every byte,
     and the array computes every tile between its first loads and its last store. When
     loads do not run ahead, the DMA also idles while a tile that stores computes (its loads
@@ -283,11 +287,10 @@ def _bound(m: int, k: int, n: int, batch: int, total: GemmBytes, size: tuple[int
     with a single slot (the next load waits for that slot). (A transfer of ``b`` bytes takes
     at least ``b / bandwidth`` cycles; a tile's share of an operand is its exact share
     rounded, so at least that minus one byte.) ``cycles(h, w, d)``: a tile's on the array;
-    ``single``: A's and B's one slot."""
+    ``single``: A's and B's one slot; ``n_outer``: the loop order."""
     mt, kt, nt = size
     hs, ds, ws = _classes(m, mt), _classes(k, kt), _classes(n, nt)
     rows_of, cols_of, slices = -(-m // mt), -(-n // nt), -(-k // kt)
-    n_outer = _n_outer(total, rows_of, cols_of, slices)
     moved = (total.a * (cols_of if n_outer else 1) + total.b * (rows_of if slices > 1 or
                                                                not n_outer else 1) + total.c)
     compute = batch * sum(ch * cw * cd * cycles(h, w, d)

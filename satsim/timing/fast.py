@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.schedule.choices import GemmChoice, Schedule, cache, cached, fingerprint
 from satsim.schedule.order import candidate_orders
@@ -23,7 +25,6 @@ from satsim.schedule.program import Unit
 from satsim.schedule.tiling import capacities
 from satsim.timing.accounting import OpTiming, stalls
 from satsim.timing.clock import BANK, GAPS, TASKS, UNIT_AT, Clock
-from satsim.timing.machine import curves
 from satsim.timing.units import Machine
 from satsim.trace.schema import Trace
 
@@ -133,9 +134,26 @@ def timed(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, order: list[
             stall_unit=max(0, free - ready), stall_buffer=tally[BANK],
             dram_read_bytes=op.dram_read_bytes, dram_write_bytes=op.dram_write_bytes))
     buffers = capacities(emitter.roles)
-    held = curves(buffers, ((b, n, start[holder], end[until])
-                            for b, n, until, holder in clock.holds if until != -1))
-    peak = {name: max((h for _, h in curve), default=0) for name, curve in held.items()}
+    peak = _peaks(buffers, clock.holds, start, end)
     timed = sum(len(op.tasks) for op in ops.values())
     tasks = sum(tally[TASKS] for tally in clock.tally.values())
     return MachineRun(ops, rows, busy, max(end, default=0), buffers, peak, tasks, timed)
+
+
+def _peaks(buffers: dict[str, int], holds: list, start: list, end: list) -> dict[str, int]:
+    """Most bytes each buffer holds at once (:func:`satsim.timing.machine.curves`' highest
+    point): holdings taken at their holder's start, freed at their releaser's end (a
+    skipped one, -1, stands in its shifted copy). Within a cycle frees come first, so the
+    running sum's maximum is a cycle's end."""
+    found = dict.fromkeys(buffers, 0)
+    by_buffer: dict[str, list] = {}
+    for buffer, size, until, holder in holds:
+        if until != -1:
+            by_buffer.setdefault(buffer, []).append((size, start[holder], end[until]))
+    for buffer, items in by_buffer.items():
+        size, taken, freed = np.array(items, dtype=np.int64).T
+        cycles = np.concatenate([freed, taken])
+        deltas = np.concatenate([-size, size])
+        order = np.lexsort((deltas > 0, cycles))  # by cycle, frees first
+        found[buffer] = max(0, int(np.cumsum(deltas[order]).max()))
+    return found
