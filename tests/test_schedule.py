@@ -368,7 +368,7 @@ DEFAULT_KIB = {name: b["kib"] for name, b in MEMORY["buffers"].items()}
 # Ops one at a time: with ops interleaved, the DMA's order is chosen by timing (list
 # scheduling) and a bigger buffer can change it; the tile rule's guarantee is about the rest.
 ONE_OP = load_dataflow("plain")
-SMALL_KIB = {"act": 128, "wgt": 64, "out": 32, "vec": 32}
+SMALL_KIB = {"act": 128, "wgt": 64, "out": 32, "vec": 32, "msk": 16}
 
 
 @pytest.mark.parametrize("name", ["resnet18-cifar-bdwp", "vit-tiny-bdwp", "gpt2-small-bdwp"])
