@@ -2,9 +2,10 @@
 unit (``_cycles``, ``_bytes``, ``_j``); counts (``macs``, ``mux_selects``, ...) are bare.
 
 The run's identity (workload, hardware, dataflow, method) repeats on every row, so frames of
-several runs concatenate into one. Energies are each op's dynamic energy per unit; the
-iteration's static energy belongs to no op (``RunResult.energy.static``). An energy that is
-not modelled (no table, or every term of it ``null`` in the table) is <NA>, never 0.
+several runs concatenate into one. Energies are each op's dynamic energy per unit (0: the
+op did nothing on that unit); the iteration's static energy belongs to no op
+(``RunResult.energy.static``). An energy that is not modelled (no table, or every term of it
+``null`` in the table) is <NA>, never 0.
 """
 
 from __future__ import annotations
@@ -55,11 +56,15 @@ def tidy_frame(result: RunResult) -> pd.DataFrame:
         for what in ("read_bytes", "write_bytes"):
             out[f"buffer_{what}"] = sum(counts.get(what, 0) for unit, counts in actions.items()
                                         if unit.startswith("buffer:"))
-        per_unit = {} if result.energy is None else result.energy.by_op.get(row["index"], {})
-        for unit in ("stce", "sore", "vector", "dram"):
-            out[f"{unit}_j"] = per_unit.get(unit)
-        out["buffer_j"] = _sum(v for u, v in per_unit.items() if u.startswith("buffer:"))
-        out["energy_j"] = _sum(per_unit.values())
+        if result.energy is None:
+            out |= dict.fromkeys(ENERGY_COLUMNS)
+        else:  # a unit the op did not use cost it nothing; one priced n/a stays n/a
+            per_unit = result.energy.by_op.get(row["index"], {})
+            for unit in ("stce", "sore", "vector", "dram"):
+                out[f"{unit}_j"] = per_unit.get(unit, Fraction(0))
+            buffers = [v for u, v in per_unit.items() if u.startswith("buffer:")]
+            out["buffer_j"] = _sum(buffers) if buffers else Fraction(0)
+            out["energy_j"] = _sum(per_unit.values()) if per_unit else Fraction(0)
         rows.append(out)
     columns = [*RUN_COLUMNS, *(_RENAMED.get(c, c) for c in OP_COLUMNS), *_COUNTS.values(),
                "buffer_read_bytes", "buffer_write_bytes", *ENERGY_COLUMNS]
