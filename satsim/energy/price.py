@@ -210,13 +210,15 @@ def price_run(result: RunResult, hw: HardwareConfig,
                 if count == 0:
                     continue
                 price = pricer.per_action(unit, action)
-                joules = None if price is None else price * count * PJ
-                for bucket in (per_unit.setdefault(unit, _Bucket()),
-                               units.setdefault(unit, _Bucket()),
-                               phases.setdefault(row["phase"], _Bucket()),
-                               layers.setdefault(row["layer"], _Bucket())):
-                    bucket.add(joules)
-        by_op[row["index"]] = {u: b.value for u, b in per_unit.items()}
+                per_unit.setdefault(unit, _Bucket()).add(
+                    None if price is None else price * count)
+        by_op[row["index"]] = mine = {
+            u: None if b.value is None else b.value * PJ for u, b in per_unit.items()}
+        for unit, joules in mine.items():  # each op's unit once: fewer exact additions
+            for bucket in (units.setdefault(unit, _Bucket()),
+                           phases.setdefault(row["phase"], _Bucket()),
+                           layers.setdefault(row["layer"], _Bucket())):
+                bucket.add(joules)
     seconds = Fraction(result.cycles) / (exact(result.clock_mhz) * 10**6)
     static: dict[str, Fraction | None] = {}
     static_bucket = _Bucket()
