@@ -216,8 +216,10 @@ def _energy_lines(res: RunResult, dense: RunResult | None) -> list[str]:
     if e.excluded:
         lines.append(f"  n/a (not priced): {', '.join(e.excluded)}")
     if dense is not None and dense.energy is not None and dense.energy_j:
-        saved = (f"{1 - e.energy_j / dense.energy_j:.1%} saved" if e.complete
-                 and dense.energy.complete else "priced terms only: no saving computed")
+        same = set(e.excluded) == set(dense.energy.excluded)  # the same terms priced
+        saved = (f"{1 - e.energy_j / dense.energy_j:.1%} saved"
+                 + ("" if e.complete else " on the priced terms") if same
+                 else "different terms priced: no saving computed")
         lines.append(f"  dense training on the same hardware: {_joules(dense.energy_j)} "
                      f"({saved})")
     return lines
