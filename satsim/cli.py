@@ -46,6 +46,7 @@ examples:
   satsim run --workload layers.csv          (SCALE-Sim topology or name,M,K,N CSV)
   satsim run --timeline run.json            (open in https://ui.perfetto.dev)
   satsim schedule --out s.yaml && satsim run --schedule s.yaml
+  satsim run --table ops.parquet            (one row per op: cycles, bytes, joules)
   satsim compare --nm 2:8                   (the SAT paper's headline: five models)
   satsim validate resnet18-cifar-bdwp-dump --set numerics.operand=bf16
   satsim list
@@ -131,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE",
                      help="also write the result as JSON ('-': to standard output, the table "
                           "then goes to standard error)")
+    run.add_argument("--table", metavar="FILE",
+                     help="also write the run as a tidy table, one row per op with "
+                          "unit-suffixed columns (_cycles, _bytes, _j): .parquet or .csv")
     run.add_argument("--timeline", metavar="FILE",
                      help="also write the iteration as a Chrome trace-event file (Perfetto, "
                           "chrome://tracing): a track per unit and DRAM channel, an event per "
@@ -249,6 +253,10 @@ def _run(args: argparse.Namespace) -> int:
         check_writable(args.json)  # before the run, not after it
     if args.timeline is not None:
         check_writable(args.timeline)
+    if args.table is not None:
+        if Path(args.table).suffix.lower() not in (".parquet", ".csv"):
+            raise SatsimError("expected a .parquet or .csv file name", source=args.table)
+        check_writable(args.table)
     report = run(args.workload, args.hw, args.dataflow, method=args.method,
                  sparsity=args.sparsity, overrides=args.overrides,
                  timeline=args.timeline is not None, schedule=args.schedule)
@@ -258,6 +266,10 @@ def _run(args: argparse.Namespace) -> int:
         write_text(args.timeline, json.dumps(report.timeline, separators=(",", ":")))
     if args.json is not None and not to_stdout:
         write_text(args.json, report.json_text())
+    if args.table is not None:
+        from satsim.report.tidy import write_table
+
+        write_table(report.result.table(), args.table)
     print(report.text(), file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         sys.stdout.write(report.json_text())

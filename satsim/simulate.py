@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from satsim.config import DataflowPolicy, HardwareConfig
+from satsim.energy.price import price_run
 from satsim.report.result import RunResult
 from satsim.schedule.choices import Schedule
 from satsim.schedule.plain import OpPlan, phase_of
@@ -31,7 +34,7 @@ def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
         actions[timing.record] = _nested(plan.actions)
     busy = {unit.value: cycles for unit, cycles in run.busy.items()
             if cycles or _has(hw, unit.value)}
-    return RunResult(
+    result = RunResult(
         hardware=hw.name, dataflow=policy.name, workload=trace.name,
         sparsity=sparsity_label(trace_pattern(trace)), method=trace_method(trace),
         clock_mhz=hw.clock_mhz, pes=hw.pes, memory="ideal" if hw.memory == "ideal" else "dram",
@@ -39,6 +42,7 @@ def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
         buffers={name: (cap, run.peak_bytes.get(name, 0)) for name, cap in run.capacity.items()},
         actions=actions, tasks=run.tasks, timed=run.timed, order=run.order,
         orders_tried=run.tried, schedule=run.schedule)
+    return replace(result, energy=price_run(result, hw))
 
 
 def _has(hw: HardwareConfig, unit: str) -> bool:

@@ -1,6 +1,7 @@
 """The satsim command: the default run, the JSON contract, and one-line errors (exit 2)."""
 
 import json
+import math
 import os
 import shutil
 import stat
@@ -31,7 +32,11 @@ def test_json_contract(cli, tmp_path):
     assert doc["schema"] == "satsim.result/2"
     assert (doc["hardware"], doc["dataflow"], doc["workload"]) == ("sat", "sat", "resnet18-cifar")
     assert (doc["sparsity"], doc["method"], doc["clock_mhz"]) == ("2:4", "srste", 200.0)
-    assert doc["energy_j"] is None
+    energy = doc["energy"]  # the sat preset's 45 nm table; each breakdown adds up to it
+    assert energy["table"] == "asic-45nm" and doc["energy_j"] > 0
+    for breakdown in ("by_unit", "by_phase", "by_layer"):
+        assert math.fsum(v for v in energy[breakdown].values() if v is not None) == \
+            pytest.approx(doc["energy_j"], rel=1e-12)
     ops = doc["ops"]
     assert all(op["cycles"] == op["end"] - op["start"] >= op["busy_cycles"] for op in ops)
     for unit in ("stce", "sore", "vector"):  # an op spans its loads, its work, its stores

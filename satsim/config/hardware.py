@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from satsim.types import NMPattern
 
@@ -157,6 +157,18 @@ class MemoryConfig(_Frozen):
                 for name, b in self.buffers.items() for role in b.holds}
 
 
+class EnergyChoice(_Frozen):
+    """The energy table pricing the run's actions, and the values a sweep may vary."""
+
+    table: str = Field(min_length=1, description="energy table: a shipped name "
+                                                 "(configs/energy/: asic-45nm, vcu1525) or a "
+                                                 "YAML file")
+    dram_pj_per_bit: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False,
+        description="DRAM energy per bit read or written, in pJ, instead of the table's "
+                    "(null: the table's)")
+
+
 class HardwareConfig(_Frozen):
     """One accelerator. Sizes are counts; the clock is in MHz."""
 
@@ -173,6 +185,14 @@ class HardwareConfig(_Frozen):
         description="sparse online reduction engine (mask generation); null: not timed")
     vector: VectorConfig | None = Field(
         description="weight-update / vector engine; null: vector work and updates not timed")
+    energy: EnergyChoice | None = Field(
+        default=None, description="energy table (NAME|FILE, or {table: NAME|FILE, "
+                                  "dram_pj_per_bit: ...}); null: energy not modelled")
+
+    @field_validator("energy", mode="before")
+    @classmethod
+    def _table_name(cls, value):
+        return {"table": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _scalesim_counts_compute_only(self) -> HardwareConfig:

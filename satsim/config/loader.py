@@ -214,8 +214,25 @@ def _load(model: type[Model], spec: str | Path, kind: str, overrides, prefix: st
 
 
 def load_hardware(spec: str | Path = "sat", overrides=()) -> HardwareConfig:
-    """Hardware preset name or YAML file, plus ``(dotted.path, value)`` overrides."""
-    return _load(HardwareConfig, spec, "configs", overrides)
+    """Hardware preset name or YAML file, plus ``(dotted.path, value)`` overrides.
+
+    Its energy table is loaded and validated too; a table given as a relative path is found
+    from the working folder, else from the hardware file's folder, and kept as an absolute
+    path."""
+    hw = _load(HardwareConfig, spec, "configs", overrides)
+    if hw.energy is None:
+        return hw
+    from satsim.energy.table import load_energy_table, resolve_table
+
+    base = resolve(spec, "configs")
+    try:
+        table = resolve_table(hw.energy.table, base.parent)
+    except ValueError as exc:
+        raise SatsimError(str(exc), source=base, field="energy.table") from None
+    if table.stem != hw.energy.table:  # a file, not a shipped name
+        hw = hw.model_copy(update={"energy": hw.energy.model_copy(update={"table": str(table)})})
+    load_energy_table(table)
+    return hw
 
 
 def load_dataflow(spec: str | Path = "sat", overrides=()) -> DataflowPolicy:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+    from satsim.energy.price import EnergyBreakdown
+
 SCHEMA = "satsim.result/2"
 OP_COLUMNS = ["index", "layer", "phase", "unit", "op", "M", "K", "N", "batch", "elements",
               "sparsity", "stationarity", "lowering", "start", "end", "cycles", "busy_cycles",
@@ -69,9 +71,21 @@ class RunResult:
     timed: int = 0  # of which timed one by one (the rest: repeats of identical steps)
     order: str = "trace order"  # the records' issue order the offline scheduler kept
     orders_tried: dict[str, int] = field(default_factory=dict)  # each candidate's cycles
+    energy: EnergyBreakdown | None = None  # None: the hardware names no energy table
     # The schedule run (satsim.schedule.choices.Schedule): its source is the file it was
     # read from, if any.
     schedule: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def energy_j(self) -> float | None:
+        """The priced energy of the iteration in J (None: energy not modelled)."""
+        return None if self.energy is None else self.energy.energy_j
+
+    def table(self) -> pd.DataFrame:
+        """The tidy frame: one row per op, unit-suffixed columns (:mod:`satsim.report.tidy`)."""
+        from satsim.report.tidy import tidy_frame
+
+        return tidy_frame(self)
 
     @cached_property
     def ops(self) -> pd.DataFrame:
@@ -160,7 +174,8 @@ class RunResult:
             "clock_mhz": float(self.clock_mhz), "memory": self.memory,
             "cycles": self.cycles, "seconds": self.seconds,
             "macs": self.macs, "dense_macs": self.dense_macs, "utilization": self.utilization,
-            "energy_j": None,
+            "energy_j": self.energy_j,
+            "energy": None if self.energy is None else self.energy.to_json(),
             "dram_read_bytes": self.total("dram_read_bytes"),
             "dram_write_bytes": self.total("dram_write_bytes"),
             "stalls": {s.removeprefix("stall_"): self.total(s) for s in STALLS},
@@ -173,5 +188,10 @@ class RunResult:
             "schedule": {"tasks": self.tasks, "timed_one_by_one": self.timed,
                          "order": self.order, "orders_tried": self.orders_tried,
                          "file": getattr(self.schedule, "source", "") or None},
-            "ops": [dict(r, actions=self.actions.get(r["index"], {})) for r in self.rows],
+            "ops": [dict(r, actions=self.actions.get(r["index"], {}),
+                         energy_j=self._op_energy(r["index"])) for r in self.rows],
         }
+
+    def _op_energy(self, index: int) -> float | None:
+        joules = None if self.energy is None else self.energy.op_energy(index)
+        return None if joules is None else float(joules)

@@ -60,7 +60,7 @@ class RunReport:
         res, b = self.result, self.bounds
         metrics = {
             "cycles": res.cycles, "seconds": res.seconds, "macs": res.macs,
-            "dense_macs": res.dense_macs, "utilization": res.utilization, "energy_j": None,
+            "dense_macs": res.dense_macs, "utilization": res.utilization, "energy_j": res.energy_j,
             "compute_only_cycles": (self.compute_only or res).cycles,
             "dram_read_bytes": res.total("dram_read_bytes"),
             "dram_write_bytes": res.total("dram_write_bytes"),
@@ -84,6 +84,7 @@ class RunReport:
         doc.update(self.provenance)
         doc["scope"] = self.scope.to_json()
         doc["dense_cycles"] = self.dense.cycles if self.dense else None
+        doc["dense_energy_j"] = self.dense.energy_j if self.dense else None
         doc["speedup"] = self.bounds.speedup if self.bounds else None
         doc["bounds"] = self.bounds.to_json() if self.bounds else None
         doc["sparse_layers"] = None if self.sparsity is None else {
@@ -110,7 +111,8 @@ class RunReport:
         if self.sparsity is not None:
             how = "re-annotated" if self.reannotated else "as captured"
             lines.append(f"sparsity   {how}: {self.sparsity.describe()}")
-        lines += ["", *_phase_table(res), "", *_unit_table(res), "", *self._totals(), ""]
+        lines += ["", *_phase_table(res), "", *_unit_table(res), "", *self._totals(),
+                  *_energy_lines(res, self.dense), ""]
         lines += self._speedup()
         lines += ["", *self.scope.lines()]
         return "\n".join(lines)
@@ -190,4 +192,37 @@ def _unit_table(res: RunResult) -> list[str]:
         if unit in res.busy:
             lines.append(f"{names[unit]:<30}{res.busy[unit]:>14,}"
                          f"{res.unit_utilization(unit):>8.1%}")
+    return lines
+
+
+def _joules(value: float | None) -> str:
+    """An energy with a readable prefix; n/a when not priced."""
+    if value is None:
+        return "n/a"
+    for scale, unit in ((1.0, "J"), (1e-3, "mJ"), (1e-6, "uJ")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3f} {unit}"
+    return f"{value / 1e-9:.3f} nJ"
+
+
+def _energy_lines(res: RunResult, dense: RunResult | None) -> list[str]:
+    """The iteration's energy, per unit and per phase, and what is not priced."""
+    e = res.energy
+    if e is None:
+        return ["energy     not modelled (the hardware names no energy table: energy: null)"]
+    partial = "" if e.complete else f"; {len(e.excluded)} terms not priced: n/a, left out"
+    lines = [f"energy     {_joules(e.energy_j)} per iteration (table {e.table}: "
+             f"actions x prices + static power x time{partial})"]
+    for label, parts in (("by unit", e.by_unit), ("by phase", e.by_phase)):
+        lines.append(f"  {label:<9}" + ", ".join(f"{k} {_joules(None if v is None else float(v))}"
+                                               for k, v in parts.items()))
+    if e.excluded:
+        lines.append(f"  n/a (not priced): {', '.join(e.excluded)}")
+    if dense is not None and dense.energy is not None and dense.energy_j:
+        same = set(e.excluded) == set(dense.energy.excluded)  # the same terms priced
+        saved = (f"{1 - e.energy_j / dense.energy_j:.1%} saved"
+                 + ("" if e.complete else " on the priced terms") if same
+                 else "different terms priced: no saving computed")
+        lines.append(f"  dense training on the same hardware: {_joules(dense.energy_j)} "
+                     f"({saved})")
     return lines

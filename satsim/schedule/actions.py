@@ -4,7 +4,8 @@ Counts are per ``(unit, action)``, non-negative by construction:
 
 * ``stce``: ``mac`` (multiply-accumulates executed), ``mac_gated`` (MAC slots of the folds'
   streams that did no work: edge tiles, N:M padding), ``mux_select`` (an N:M MAC picks its
-  activation through the PE's M:1 multiplexer);
+  activation through the PE's M:1 multiplexer), ``index_read`` (the index of its weight
+  that drives that select);
 * ``buffer:<name>``: ``read_bytes`` and ``write_bytes``: DRAM loads write a buffer; the array
   reads its A tile once per column of folds and its B tile once per row of folds (OS) or
   once (WS), writes its results (and, over a sliced reduction, reads and writes the fp32
@@ -27,7 +28,8 @@ Actions = tuple[tuple[tuple[str, str], int], ...]
 
 def stce_actions(macs: int, slots: int, sparse: bool) -> Actions:
     return ((("stce", "mac"), macs), (("stce", "mac_gated"), slots - macs),
-            (("stce", "mux_select"), macs if sparse else 0))
+            (("stce", "mux_select"), macs if sparse else 0),
+            (("stce", "index_read"), macs if sparse else 0))
 
 
 def bank_actions(*accesses: Access) -> Actions:

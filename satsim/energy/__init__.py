@@ -1,0 +1,10 @@
+"""Energy: the simulator counts actions, a table prices them (Accelergy's split).
+
+* :mod:`satsim.energy.table`: the validated energy table (``configs/energy/*.yaml``);
+* :mod:`satsim.energy.price`: a run's action counts and time priced with a table.
+"""
+
+from satsim.energy.price import EnergyBreakdown, price_run
+from satsim.energy.table import EnergyTable, load_energy_table
+
+__all__ = ["EnergyBreakdown", "EnergyTable", "load_energy_table", "price_run"]

@@ -1,0 +1,299 @@
+"""Energy: the simulator counts actions, a table prices them, static power leaks over the
+iteration; the sums are exact, unpriced terms are n/a (never 0), bad tables are one error."""
+
+import json
+import math
+from fractions import Fraction
+
+import pandas as pd
+import pytest
+
+from satsim.api import run
+from satsim.config import load_hardware
+from satsim.energy import load_energy_table, price_run
+from satsim.energy.price import STATIC, exact
+from satsim.energy.table import EnergyTable, shipped_tables
+
+PJ, MJ = Fraction(1, 10**12), Fraction(1, 10**3)
+
+# Dyadic prices (exact in binary too), every term distinct, so a term priced twice or
+# forgotten changes the total.
+TINY_TABLE = """\
+name: tiny
+description: hand-made prices for a hand-computed case
+stce:
+  mac: {fp16/fp32: {pj: 2.0, source: test}}
+  mac_gated: {pj: 0.5, source: test}
+  mux_select: {pj: 0.25, source: test}
+  index_read: {pj: 0.125, source: test}
+  static: {mw_per_pe: 1.5, source: test}
+sore:
+  compare: {pj: 0.75, source: test}
+  static: {mw_per_lane: null, source: "not modelled in this test"}
+vector:
+  lane_op: {pj: 4.0, source: test}
+  update_lane_op: {pj: 4.0, source: test}
+  static: {mw_per_lane: 2.0, source: test}
+dram:
+  read: {pj_per_bit: 16.0, source: test}
+  write: {pj_per_bit: 24.0, source: test}
+  static: {mw_per_channel: null, source: "not modelled in this test"}
+sram:
+  access: {pj_per_bit_by_kib: {8: 0.25, 1024: 1.0}, source: test}
+  static: {mw_per_kib: null, source: "not modelled in this test"}
+"""
+
+
+@pytest.fixture(scope="module")
+def default_report():
+    """`satsim run`'s default: ResNet-18 BDWP 2:8 on the sat preset (45 nm table)."""
+    return run()
+
+
+def _tiny_gemm(tmp_path, table_text=TINY_TABLE):
+    (tmp_path / "tiny.yaml").write_text(table_text)
+    csv = tmp_path / "g.csv"
+    csv.write_text("name,M,K,N,sparsity\nfc,64,512,256,2:4\n")
+    return run(csv, "sat-small", "naive", overrides=[f"energy.table={tmp_path / 'tiny.yaml'}"])
+
+
+def test_tiny_sparse_gemm_costs_exactly_its_priced_actions_and_leakage(tmp_path):
+    """One 2:4 GEMM (64 x 512 x 256) on the 8x8 sat-small array, ideal memory, weight-
+    stationary without interleaving: 64 x 256 x 256 MACs, each with one mux select and one
+    index read, no gated slot; 32 x 32 folds of 64 + 8 + 8 - 1 cycles at 200 MHz, while
+    64 PEs leak 1.5 mW and 8 vector lanes 2 mW; the SORE's leakage is not priced."""
+    report = _tiny_gemm(tmp_path)
+    res = report.result
+    macs = 64 * 256 * 256
+    assert res.action_totals() == {"stce": {"mac": macs, "mac_gated": 0, "mux_select": macs,
+                                            "index_read": macs}}
+    assert res.cycles == 32 * 32 * 79
+    seconds = Fraction(res.cycles, 200 * 10**6)
+    dynamic = macs * (Fraction(2) + Fraction(1, 4) + Fraction(1, 8)) * PJ
+    static = (64 * Fraction(3, 2) + 8 * Fraction(2)) * seconds * MJ
+    e = res.energy
+    assert e.total == dynamic + static
+    assert e.by_unit == {"stce": dynamic + 64 * Fraction(3, 2) * seconds * MJ,
+                         "sore": None, "vector": 8 * Fraction(2) * seconds * MJ}
+    assert e.by_phase == {"FF": dynamic, STATIC: static}
+    assert list(e.excluded) == ["sore.static"]
+    assert res.to_json()["energy_j"] == float(dynamic + static)
+
+
+def test_every_breakdown_sums_exactly_to_the_total(default_report):
+    """Per unit, per phase (with the static share), per layer (with the static share) and
+    per op plus static: each sums to the run's energy, exactly."""
+    e = default_report.result.energy
+    for breakdown in (e.by_unit, e.by_phase, e.by_layer):
+        assert sum(v for v in breakdown.values() if v is not None) == e.total
+    ops = sum(e.op_energy(r["index"]) for r in default_report.result.rows)
+    assert ops + sum(v for v in e.static.values() if v is not None) == e.total
+    assert set(e.by_phase) == {"FF", "BP", "WG", "MASK", "VEC", "WU", STATIC}
+
+
+def test_total_is_each_counted_action_times_its_table_price_plus_static(default_report):
+    """Recomputed from the run's action totals and the 45 nm table by hand: MACs at fp16/fp32,
+    mux selects, index reads, SORE compares, lane ops, DRAM bits at 20.3125 pJ, buffer bits
+    at the log-log price of each bank (half a double-buffered buffer), PE and lane leakage."""
+    res = default_report.result
+    table = load_energy_table("asic-45nm")
+    hw = load_hardware("sat")
+    counts = res.action_totals()
+    expected = (counts["stce"]["mac"] * exact(table.stce.mac["fp16/fp32"].pj)
+                + counts["stce"]["mac_gated"] * exact(table.stce.mac_gated.pj)
+                + counts["stce"]["mux_select"] * exact(table.stce.mux_select.pj)
+                + counts["stce"]["index_read"] * exact(table.stce.index_read.pj)
+                + counts["sore"]["compare"] * exact(table.sore.compare.pj)
+                + counts["vector"]["lane_op"] * exact(table.vector.lane_op.pj)
+                + counts["vector"]["update_lane_op"] * exact(table.vector.update_lane_op.pj)
+                + 8 * (counts["dram"]["read_bytes"] + counts["dram"]["write_bytes"])
+                * exact(20.3125))
+    for name, buffer in hw.memory.buffers.items():
+        moved = counts[f"buffer:{name}"]["read_bytes"] + counts[f"buffer:{name}"]["write_bytes"]
+        expected += 8 * moved * exact(table.sram.access.at(buffer.kib / 2))
+    seconds = Fraction(res.cycles, 200 * 10**6)
+    leak = (1024 * exact(0.0572) + 32 * exact(0.0572)) * seconds * MJ
+    assert res.energy.total == expected * PJ + leak
+    assert set(res.energy.excluded) == {"sore.static", "dram.static",
+                                        *(f"buffer:{b}.static" for b in hw.memory.buffers)}
+
+
+def test_costlier_dram_never_lowers_energy(default_report):
+    """DRAM energy per bit swept 0 -> 40 pJ (energy.dram_pj_per_bit): the total never drops,
+    and each step adds exactly the price difference times the bits moved."""
+    res = default_report.result
+    bits = 8 * (res.total("dram_read_bytes") + res.total("dram_write_bytes"))
+    assert bits > 0
+    totals = [price_run(res, load_hardware("sat", [("energy.dram_pj_per_bit", p)])).total
+              for p in (0, 10, 20.3125, 40)]
+    assert totals == sorted(totals)
+    assert totals[3] - totals[1] == 30 * bits * PJ
+    assert totals[2] == res.energy.total  # the table's own price
+
+
+def test_sparse_run_does_fewer_macs_and_pays_for_indices_and_muxes(default_report):
+    """BDWP 2:8 against its dense twin on the same machine: fewer MACs executed; index reads
+    and mux selects counted and priced only in the sparse run."""
+    sparse, dense = default_report.result, default_report.dense
+    s, d = sparse.action_totals()["stce"], dense.action_totals()["stce"]
+    assert s["mac"] < d["mac"]
+    assert s["mux_select"] == s["index_read"] > 0 == d["mux_select"] == d["index_read"]
+    table = load_energy_table("asic-45nm")
+    sparse_only = (s["mux_select"] * exact(table.stce.mux_select.pj)
+                   + s["index_read"] * exact(table.stce.index_read.pj)) * PJ
+    mac_j = (s["mac"] * exact(table.stce.mac["fp16/fp32"].pj)
+             + s["mac_gated"] * exact(table.stce.mac_gated.pj)) * PJ
+    assert sparse.energy.by_unit["stce"] == mac_j + sparse_only + sparse.energy.static["stce"]
+    dense_mac_j = (d["mac"] * exact(table.stce.mac["fp16/fp32"].pj)
+                   + d["mac_gated"] * exact(table.stce.mac_gated.pj)) * PJ
+    assert dense.energy.by_unit["stce"] == dense_mac_j + dense.energy.static["stce"]
+
+
+def test_fpga_profile_shows_unpriced_terms_as_na_never_zero():
+    """On the VCU1525 profile only DRAM is priced: the on-chip units are n/a (null in the
+    JSON, <NA> in the table, 'n/a' in the text), excluded by name, and the total is DRAM's."""
+    report = run(overrides=["energy=vcu1525"], baseline=False)
+    res = report.result
+    e = res.energy
+    assert e.by_unit["stce"] is None and e.by_unit["vector"] is None
+    assert e.by_unit["dram"] == e.total > 0 and not e.complete
+    assert {"stce.mac", "stce.static", "sore.compare", "vector.lane_op",
+            "buffer:act.read_bytes"} <= set(e.excluded)
+    doc = json.loads(report.json_text())
+    assert doc["energy"]["by_unit"]["stce"] is None and doc["energy"]["static"]["stce"] is None
+    assert doc["energy"]["complete"] is False
+    frame = res.table()
+    gemms = frame[frame["op"] == "gemm"]
+    assert gemms["stce_j"].isna().all() and gemms["buffer_j"].isna().all()
+    assert (gemms["dram_j"] > 0).all()
+    assert "stce n/a" in report.text()
+
+
+def test_without_a_table_energy_is_not_modelled():
+    """The scalesim preset names no table (energy: null): energy_j and energy are null, the
+    text says so, and the table's energy columns are <NA>."""
+    report = run(hardware="scalesim", dataflow="scalesim-ws", baseline=False)
+    doc = report.to_json()
+    assert doc["energy_j"] is None and doc["energy"] is None
+    assert report.metrics()["energy_j"] is None
+    assert "energy     not modelled" in report.text()
+    assert report.result.table()["energy_j"].isna().all()
+
+
+def test_sram_price_is_log_log_in_the_bank_capacity():
+    """Horowitz's three caches are the knots (10, 20, 100 pJ per 64 bits at 8 KB, 32 KB,
+    1 MB); between two knots the price is a power law: at 16 KiB the geometric mean of its
+    neighbours (up to float rounding); beyond them, the nearest segment's line."""
+    curve = load_energy_table("asic-45nm").sram.access
+    assert [curve.at(k) * 64 for k in (8, 32, 1024)] == [10.0, 20.0, 100.0]
+    assert curve.at(16) == pytest.approx(math.sqrt(0.15625 * 0.3125), rel=1e-15)
+    assert curve.at(4) == pytest.approx(0.15625 / math.sqrt(2), rel=1e-15)
+    prices = [curve.at(k) for k in (1, 4, 8, 100, 512, 1024, 4096)]
+    assert prices == sorted(prices)
+
+
+def test_shipped_tables_cite_a_public_source_for_every_price():
+    """Every price of every shipped table has a source, and none points at project notes."""
+    def prices(model):
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if hasattr(value, "source"):
+                yield value
+            elif isinstance(value, dict):
+                for item in value.values():
+                    yield from ([item] if hasattr(item, "source") else [])
+            elif hasattr(type(value), "model_fields"):
+                yield from prices(value)
+
+    assert set(shipped_tables()) == {"asic-45nm", "vcu1525"}
+    for name in shipped_tables():
+        table = load_energy_table(name)
+        assert isinstance(table, EnergyTable)
+        found = list(prices(table))
+        assert len(found) >= 14
+        for price in found:
+            assert price.source.strip() and "REFERENCE" not in price.source
+            assert "DESIGN" not in price.source
+
+
+def test_tidy_table_has_one_row_per_op_and_unit_suffixed_columns(cli, tmp_path):
+    """`satsim run --table` writes Parquet or CSV: one row per op of the JSON, quantities
+    named by unit, the per-op energies equal to the JSON's."""
+    out = {s: tmp_path / f"ops.{s}" for s in ("parquet", "csv")}
+    doc_path = tmp_path / "r.json"
+    done = cli("run", "--workload", "resnet9-cifar-bdwp", "--table", str(out["parquet"]),
+               "--json", str(doc_path))
+    assert done.returncode == 0, done.stderr
+    done = cli("run", "--workload", "resnet9-cifar-bdwp", "--table", str(out["csv"]))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(doc_path.read_text())
+    frames = [pd.read_parquet(out["parquet"]), pd.read_csv(out["csv"])]
+    for frame in frames:
+        assert len(frame) == len(doc["ops"])
+        assert list(frame["index"]) == [op["index"] for op in doc["ops"]]
+        for column in ("start_cycles", "end_cycles", "cycles", "busy_cycles",
+                       "stall_dram_cycles", "dram_read_bytes", "buffer_read_bytes",
+                       "stce_j", "buffer_j", "dram_j", "energy_j"):
+            assert column in frame.columns
+        assert not any(c in frame.columns for c in ("start", "end", "stall_dram"))
+    assert list(frames[0]["energy_j"]) == [op["energy_j"] for op in doc["ops"]]
+    assert (frames[0]["workload"] == doc["workload"]).all()
+
+
+def _hw_with_table(tmp_path, table_text):
+    (tmp_path / "bad.yaml").write_text(table_text)
+    hw = (tmp_path / "hw.yaml")
+    sat = load_hardware("sat").model_dump(mode="json")
+    sat["energy"] = {"table": "bad.yaml"}  # relative: found beside the hardware file
+    hw.write_text(json.dumps(sat))
+    return str(hw)
+
+
+BAD_TABLES = {
+    "negative value": (TINY_TABLE.replace("mux_select: {pj: 0.25", "mux_select: {pj: -0.25"),
+                       "stce.mux_select.pj: Input should be greater than or equal to 0"),
+    "missing source": (TINY_TABLE.replace("index_read: {pj: 0.125, source: test}",
+                                          "index_read: {pj: 0.125}"),
+                       "stce.index_read.source: required key is missing"),
+    "unknown action": (TINY_TABLE.replace("  compare: {pj: 0.75, source: test}",
+                                          "  compare: {pj: 0.75, source: test}\n"
+                                          "  sort: {pj: 1.0, source: test}"),
+                       "sore.sort: unknown key"),
+    "wrong unit": (TINY_TABLE.replace("mw_per_pe: 1.5", "pj: 1.5"),
+                   "stce.static: wrong unit 'pj': this price is in 'mw_per_pe'"),
+    "dram in pJ per byte": (TINY_TABLE.replace("read: {pj_per_bit: 16.0",
+                                               "read: {pj_per_byte: 128.0"),
+                            "dram.read: wrong unit 'pj_per_byte': this price is in "
+                            "'pj_per_bit'"),
+    "missing price": (TINY_TABLE.replace("  mac_gated: {pj: 0.5, source: test}\n", ""),
+                      "stce.mac_gated: required key is missing"),
+    "unknown format": (TINY_TABLE.replace("fp16/fp32", "fp16/fp64"),
+                       "stce.mac: 'fp16/fp64': expected 'operand/accumulate'"),
+    "sram not positive": (TINY_TABLE.replace("{8: 0.25,", "{8: 0,"),
+                          "sram.access.pj_per_bit_by_kib: the price at 8 KiB "
+                          "must be a positive number"),
+}
+
+
+@pytest.mark.parametrize("text, expected", BAD_TABLES.values(), ids=BAD_TABLES)
+def test_bad_energy_table_is_one_error_line(cli, tmp_path, text, expected):
+    """A bad table fails at load with `error: <table file>: <field>: <reason>`, exit 2, no
+    traceback."""
+    done = cli("run", "--hw", _hw_with_table(tmp_path, text))
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert line.startswith(f"error: {tmp_path / 'bad.yaml'}: "), line
+    assert expected in line, line
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("energy=nope", "energy.table: no such energy table file or name 'nope' (shipped: "
+                    "asic-45nm, vcu1525)"),
+    ("energy.dram_pj_per_bit=-1", "energy.dram_pj_per_bit"),
+])
+def test_bad_energy_choice_is_one_error_line(cli, override, expected):
+    """An unknown table or a negative DRAM price in the hardware config: one error line."""
+    done = cli("run", "--set", override)
+    assert done.returncode == 2 and done.stderr.startswith("error: "), done.stderr
+    assert expected in done.stderr and "Traceback" not in done.stderr
