@@ -176,8 +176,9 @@ def test_a_run_is_bounded_by_compute_and_by_bandwidth(resnet18_memory):
 @pytest.mark.parametrize("knob", ["dram_channels", "dram_bytes_per_cycle", "sore_lanes",
                                   "vector_lanes"])
 def test_more_bandwidth_or_lanes_never_slow_a_real_schedule(resnet18_memory, knob):
-    """The plain schedule of resnet18-cifar bdwp: one more channel, byte per cycle or lane
-    ends no task later (the Program is the same; only busy cycles shrink)."""
+    """SAT's schedule (every optimization on) of resnet18-cifar bdwp: one more channel, byte
+    per cycle or lane ends no task later (the Program is the same; only busy cycles
+    shrink)."""
     _, p, t = resnet18_memory
     m = Machine.from_hardware(WITH_MEMORY)
     faster = execute(p.program, dataclasses.replace(m, **{knob: getattr(m, knob) + 1}))

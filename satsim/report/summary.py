@@ -210,7 +210,9 @@ def _energy_lines(res: RunResult, dense: RunResult | None) -> list[str]:
     e = res.energy
     if e is None:
         return ["energy     not modelled (the hardware names no energy table: energy: null)"]
-    partial = "" if e.complete else f"; {len(e.excluded)} terms not priced: n/a, left out"
+    count = len(e.excluded)
+    partial = "" if e.complete else (f"; {count} term{'s' if count > 1 else ''} not priced: "
+                                     "n/a, left out")
     lines = [f"energy     {_joules(e.energy_j)} per iteration (table {e.table}: "
              f"actions x prices + static power x time{partial})"]
     for label, parts in (("by unit", e.by_unit), ("by phase", e.by_phase)):

@@ -110,7 +110,10 @@ def read_schedule(path: str | Path, trace: Trace, hw: HardwareConfig,
     except OSError as exc:
         raise SatsimError(f"cannot read it: {exc.strerror}", source=source) from None
     except yaml.YAMLError as exc:
-        raise SatsimError(f"not YAML: {exc}", source=source) from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise SatsimError(f"not YAML: {getattr(exc, 'problem', None) or exc}{where}",
+                          source=source) from None
     return replace(_parse(doc, source, trace, hw, policy), source=source)
 
 
