@@ -65,26 +65,24 @@ def main() -> None:
             cells.append(f"{c['dense'] / 1e6:.2f} / {c['srste'] / 1e6:.2f} / "
                          f"{c['bdwp'] / 1e6:.2f} ({c['dense'] / c['bdwp']:.2f}x)")
         print(f"| {model} | " + " | ".join(cells) + " |")
-    print("\nEach switch alone against none, per method: cycles saved (%); negative: slower\n")
-    print("| model | method | " + " | ".join(SWITCHES) + " |")
-    print("|---|---|" + "---:|" * len(SWITCHES))
-    for model in args.models.split(","):
-        for method in ("dense", *METHODS):
-            base = table[model, "none"][method]
-            print(f"| {model} | {method} | " + " | ".join(
-                f"{100 * (1 - table[model, s][method] / base):.1f}"
-                for s in SWITCHES) + " |")
-    print("\nEach switch within all of them, per method: cycles all but it / all - 1 (%); "
-          "negative: slower with it\n")
-    print("| model | method | " + " | ".join(SWITCHES) + " |")
-    print("|---|---|" + "---:|" * len(SWITCHES))
-    for model in args.models.split(","):
-        for method in ("dense", *METHODS):
-            full = table[model, "all (sat)"][method]
-            print(f"| {model} | {method} | " + " | ".join(
-                f"{100 * (table[model, f'all but {s}'][method] / full - 1):.1f}"
-                for s in SWITCHES) + " |")
+    models = args.models.split(",")
+    _effects("Each switch alone against none, per method: cycles saved (%); negative: slower",
+             models, lambda m, method, s: 1 - table[m, s][method] / table[m, "none"][method])
+    _effects("Each switch within all of them, per method: cycles all but it / all - 1 (%); "
+             "negative: slower with it", models,
+             lambda m, method, s: table[m, f"all but {s}"][method]
+             / table[m, "all (sat)"][method] - 1)
 
+
+def _effects(title: str, models: list[str], saved) -> None:
+    """A table of ``saved(model, method, switch)`` in percent, a row per model and method."""
+    print(f"\n{title}\n")
+    print("| model | method | " + " | ".join(SWITCHES) + " |")
+    print("|---|---|" + "---:|" * len(SWITCHES))
+    for model in models:
+        for method in ("dense", *METHODS):
+            print(f"| {model} | {method} | " + " | ".join(
+                f"{100 * saved(model, method, s):.1f}" for s in SWITCHES) + " |")
 
 if __name__ == "__main__":
     main()
