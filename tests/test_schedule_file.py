@@ -161,3 +161,13 @@ def test_the_cli_writes_and_runs_a_schedule(cli, tmp_path):
     wrong = cli("run", "--workload", "resnet18-cifar-bdwp", "--schedule", str(out))
     assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
     assert wrong.stderr.startswith(f"error: {out}: made_for.workload: ")
+
+
+def test_an_edited_schedule_is_not_remembered_for_later_searches(searched, tmp_path):
+    """Running an edited schedule does not make it the scheduler's choice: the next run of
+    the same inputs without a schedule is the search's again."""
+    schedule = searched.schedule
+    edited = dataclasses.replace(schedule, order=tuple(range(len(TRACE.records))))
+    evaluate(TRACE, SAT, POLICY, _reread(edited, tmp_path))
+    again = evaluate(TRACE, SAT, POLICY)
+    assert (again.cycles, again.schedule.order) == (searched.cycles, schedule.order)

@@ -8,8 +8,9 @@ loop order (``n-outer``: a B tile stays on chip while the A tiles stream; ``m-ou
 reverse), and each streamed op's chunk size. Reusing it skips the search and gives the same
 cycles; a hand edit that stays valid (an order the tensor graph allows, a tile or chunk
 size of the ladders that fits the buffers, a stationarity the array runs) changes the run as
-the edit says. A schedule names the SHA-256 of the workload, hardware and dataflow it was
-made for and is rejected for any other.
+the edit says; a record the file leaves out of ``ops`` is chosen by the scheduler. A
+schedule names the SHA-256 of the workload, hardware and dataflow it was made for and is
+rejected for any other.
 
 Schedules are also cached on disk by the hash of those inputs and of satsim's scheduling
 code (``$SATSIM_CACHE_DIR``, default ``~/.cache/satsim``; ``off`` disables it), so the search

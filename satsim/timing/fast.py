@@ -57,7 +57,8 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
     contents (:mod:`satsim.schedule.choices`): a schedule computed offline once, then
     reused."""
     key = (id(trace), hw.model_dump_json(), policy.model_dump_json())
-    if schedule is None:
+    given = schedule is not None  # a user's (perhaps edited) schedule is not remembered
+    if not given:
         known = _CHOSEN.get(key)
         schedule = known[1] if known is not None and known[0] is trace else cached(
             trace, hw, policy)
@@ -65,7 +66,8 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
     if schedule is not None:
         tiler = Tiler(hw, policy, roles, schedule) if roles else None
         run = timed(trace, hw, policy, list(schedule.order), tiler, schedule)
-        _remember(key, trace, schedule)
+        if not given:
+            _remember(key, trace, schedule)
         return replace(run, order=schedule.order_name, tried=schedule.tried,
                        schedule=schedule)
     orders = candidate_orders(trace, policy)
