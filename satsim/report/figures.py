@@ -152,6 +152,12 @@ def save(fig: Figure, out: str | Path) -> Path:
     return write_atomic(out, lambda handle: handle.write(data))
 
 
+def _tag(bars, name: str) -> None:
+    """Name each bar ``name/i`` (its SVG id): tests and readers of the SVG find them."""
+    for i, patch in enumerate(bars.patches):
+        patch.set_gid(f"{name}/{i}")
+
+
 def _title(doc: dict) -> str:
     sparsity = doc.get("sparsity", "")
     method = doc.get("method", "")
@@ -183,9 +189,9 @@ def speedup_figure(doc: dict, source: str = "compare result") -> Figure:
         for j, method in enumerate(methods):
             xs = [i + (j - (len(methods) - 1) / 2) * width for i in range(len(models))]
             runs = [row[method] for row in models]
-            ax.bar(xs, [r["speedup"] for r in runs], width * 0.92,
-                   color=METHOD_COLOURS.get(method), label=METHOD_NAMES.get(method, method),
-                   gid=f"speedup-{method}", zorder=2)
+            _tag(ax.bar(xs, [r["speedup"] for r in runs], width * 0.92,
+                        color=METHOD_COLOURS.get(method),
+                        label=METHOD_NAMES.get(method, method), zorder=2), f"speedup-{method}")
             for x, r in zip(xs, runs, strict=True):
                 if r.get("uniform") is not None:
                     ax.hlines(r["uniform"], x - width * 0.46, x + width * 0.46, colors="black",
@@ -269,8 +275,8 @@ def breakdown_figure(doc: dict, source: str = "run result") -> Figure:
                     widths.append(_mega(data[unit][phase]))
                     rows.append(y)
             if rows:
-                ax.barh(rows, widths, left=lefts, height=0.6, color=PHASE_COLOURS[phase],
-                        label=phase, gid=f"breakdown-{phase}", zorder=2)
+                _tag(ax.barh(rows, widths, left=lefts, height=0.6, color=PHASE_COLOURS[phase],
+                             label=phase, zorder=2), f"breakdown-{phase}")
         ax.axvline(_mega(cycles), color="black", linestyle="--", linewidth=0.8, zorder=3)
         ax.text(_mega(cycles), len(units) - 0.45, f" iteration\n {_mega(cycles):,.1f} M",
                 va="top", ha="left", fontsize=7)
@@ -348,8 +354,8 @@ def energy_figure(doc: dict, source: str = "run result") -> Figure:
             heights = [1e3 * (bars[b].get(unit) or 0.0) for b in names]
             joules = by_unit.get(unit)
             label = f"{_unit_label(unit)}: {_joules(joules)}"
-            ax.bar(range(len(names)), heights, 0.7, bottom=bottoms, color=colours[unit],
-                   label=label, gid=f"energy-{unit}", zorder=2)
+            _tag(ax.bar(range(len(names)), heights, 0.7, bottom=bottoms, color=colours[unit],
+                        label=label, zorder=2), f"energy-{unit}")
             bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right",
                       rotation_mode="anchor")
@@ -422,7 +428,7 @@ def utilization_figure(doc: dict, source: str = "run result") -> Figure:
         names = [u for u in ("stce", "sore", "vector", "dram") if u in units]
         shares = [100 * units[u]["utilization"] for u in names]
         ys = list(range(len(names)))[::-1]
-        left.barh(ys, shares, 0.6, color="0.45", zorder=2, gid="utilization-units")
+        _tag(left.barh(ys, shares, 0.6, color="0.45", zorder=2), "utilization-units")
         for y, share in zip(ys, shares, strict=True):
             left.text(share + 2, y, f"{share:.0f}%", va="center", fontsize=7)
         left.set_yticks(ys, [UNIT_NAMES.get(u, u) for u in names])

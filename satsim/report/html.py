@@ -42,7 +42,7 @@ th { background: #f4f4f4; }
 td.na { color: #999; font-style: italic; }
 figure { display: inline-block; margin: 0.6em 1em 0.6em 0; vertical-align: top; }
 figure img { width: 100%; height: auto; border: 1px solid #eee; }
-figure.single { width: 460px; max-width: 100%; }
+figure.single { width: 440px; max-width: 100%; }
 figure.double { width: 920px; max-width: 100%; }
 figcaption { font-size: 0.85em; color: #444; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
@@ -142,7 +142,7 @@ def run_page(doc: dict, source: str) -> str:
     parts += ["<h2>Totals</h2>", _table(["quantity", "value", "unit"], totals)]
 
     parts.append("<h2>Figures</h2>")
-    for kind in ("breakdown", "utilization", "energy", "roofline"):
+    for kind in ("breakdown", "roofline", "energy", "utilization"):
         parts.append(_figure_html(kind, doc, source))
 
     phases = doc.get("phases", {})
@@ -243,8 +243,7 @@ def compare_page(doc: dict, source: str) -> str:
                      b.get("speedup"), b.get("uniform"), b.get("mac_ideal"),
                      "; ".join(row.get("checks", [])) or "ok"])
     mean = doc.get("mean_speedup", {})
-    rows.append(["mean", None, None, None, mean.get("srste"), None, None, mean.get("bdwp"),
-                 None, None, ""])
+    rows.append(["mean", "", "", "", mean.get("srste"), "", "", mean.get("bdwp"), "", "", ""])
     parts += ["<h2>Per model</h2>",
               _table(["model", "dense (cycles)", "SR-STE (cycles)", "BDWP (cycles)",
                       "SR-STE (x)", "bound (x)", "ideal (x)", "BDWP (x)", "bound (x)",
