@@ -262,7 +262,7 @@ def breakdown_figure(doc: dict, source: str = "run result") -> Figure:
     units = [u for u in ("stce", "sore", "vector") if u in data] + \
         [u for u in data if u not in ("stce", "sore", "vector")]
     with _style():
-        fig = _figure(SINGLE)
+        fig = _figure((SINGLE[0], SINGLE[1] + 0.2))  # the phase legend below
         ax = fig.add_subplot()
         ys = list(range(len(units)))[::-1]  # the array on top
         for phase in PHASES:
@@ -284,8 +284,8 @@ def breakdown_figure(doc: dict, source: str = "run result") -> Figure:
         ax.set_xlabel("busy cycles (millions)")
         ax.set_xlim(0, _mega(cycles) * 1.3)
         ax.set_ylim(-0.6, len(units) - 0.2)
-        ax.legend(loc="lower right", bbox_to_anchor=(0.74, 0.0), ncol=3, frameon=False,
-                  title="phase", handlelength=1.0, columnspacing=0.8)
+        fig.legend(loc="outside lower center", ncol=6, frameon=False, handlelength=1.0,
+                   columnspacing=0.9, handletextpad=0.4)
         ax.set_title(_title(doc))
         ax.grid(True, axis="x", alpha=0.3)
         ax.set_axisbelow(True)
@@ -361,7 +361,14 @@ def energy_figure(doc: dict, source: str = "run result") -> Figure:
                       rotation_mode="anchor")
         ax.set_xlabel("phase (static: the whole iteration's)")
         ax.set_ylabel("energy per iteration (mJ)")
-        ax.set_title(f"{_title(doc)}: {_joules(total)}")
+        ax.set_ylim(0, max(max(bottoms), 1e-12) * 1.05)
+        excluded = doc["energy"].get("excluded") or []
+        note = f"\n{_joules(total)} priced; {len(excluded)} terms n/a" if excluded else \
+            f": {_joules(total)}"
+        ax.set_title(_title(doc) + note)
+        for i, name in enumerate(names):  # a bar with nothing priced says so
+            if all(v is None for v in bars[name].values()) and bars[name]:
+                ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=7, color="0.3")
         fig.legend(loc="outside lower center", ncol=2, frameon=False,
                    title="unit: its energy in the iteration", handlelength=1.0,
                    columnspacing=1.0)
@@ -448,12 +455,11 @@ def _layer_panel(ax: Axes, layers: list[str], values: dict[str, list]) -> None:
     if not layers:
         ax.text(0.5, 0.5, "no GEMMs on the array", transform=ax.transAxes, ha="center")
     for phase, marker in (("FF", "o"), ("BP", "s"), ("WG", "^")):
-        points = [(x, 100 * v) for x, v in zip(xs, values[phase], strict=True)
-                  if v is not None]
-        if points:
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker=marker,
-                    markersize=3, linewidth=0.8, color=PHASE_COLOURS[phase], label=phase,
-                    gid=f"utilization-{phase}")
+        # NaN where a layer has no GEMM of this phase: a gap in the line, not a bridge
+        ys = [float("nan") if v is None else 100 * v for v in values[phase]]
+        if any(v is not None for v in values[phase]):
+            ax.plot(xs, ys, marker=marker, markersize=3, linewidth=0.8,
+                    color=PHASE_COLOURS[phase], label=phase, gid=f"utilization-{phase}")
     step = max(1, -(-len(layers) // 30))  # at most ~30 readable tick labels
     ax.set_xticks(xs[::step], [_short_layer(n) for n in layers[::step]], rotation=60,
                   ha="right", rotation_mode="anchor", fontsize=7)
