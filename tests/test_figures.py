@@ -235,6 +235,22 @@ def test_report_is_one_self_contained_page(tmp_path, run_json):
     assert "sore.static: not modelled" in text
 
 
+def test_report_says_why_a_figure_is_missing(tmp_path, run_doc):
+    """On ideal memory (no DRAM bytes) and without an energy table, the page says why there
+    is no roofline and no energy figure instead of drawing an empty or zero one."""
+    doc = copy.deepcopy(run_doc)
+    for op in doc["ops"]:
+        op["dram_read_bytes"] = op["dram_write_bytes"] = 0
+    doc["energy"] = doc["energy_j"] = None
+    page = write_report(_write(tmp_path / "ideal.json", doc), tmp_path / "rep")
+    parser = _Page()
+    parser.feed(page.read_text())
+    text = " ".join(parser.text)
+    assert parser.tags.count("img") == 2  # breakdown, utilization
+    assert "No roofline figure: nothing to draw on a roofline: the memory is ideal" in text
+    assert "No energy figure: no energy in this run" in text
+
+
 def test_report_of_a_comparison_shows_the_speedup(tmp_path, compare_doc):
     """A compare JSON gives a page with the speedup figure and a row per model."""
     page = write_report(_write(tmp_path / "c.json", compare_doc), tmp_path / "rep")

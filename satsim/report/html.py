@@ -102,7 +102,7 @@ def _figure_html(kind: str, doc: dict, source: str) -> str:
     try:
         fig = KINDS[kind].draw(doc, source)
     except SatsimError as exc:
-        reason = str(exc).removeprefix(f"{source}: ")
+        reason = str(exc).removeprefix(f"{source}: ").removeprefix(f"{exc.field}: ")
         return f'<p class="warn">No {_esc(kind)} figure: {_esc(reason)}</p>'
     data = base64.b64encode(figure_bytes(fig, "png", dpi=200)).decode("ascii")
     size = "double" if kind in _WIDE else "single"
