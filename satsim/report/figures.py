@@ -561,7 +561,7 @@ def roofline_figure(doc: dict, source: str = "run result") -> Figure:
         top = data.peak / 1e9
         low_rate = min(data.rate) / 1e9
         ax.set_ylim(min(low_rate / 2, top / 20), top * 2.5)
-        ax.text(hi, top * 1.15, f"array peak {top:.4g} GMAC/s", ha="right", va="bottom",
+        ax.text(hi / 1.15, top * 1.15, f"array peak {top:.4g} GMAC/s", ha="right", va="bottom",
                 fontsize=7)
         if data.bandwidth is not None:
             ax.text(lo * 1.15, top * 2.3, data.bandwidth_note.replace(" (", "\n("),
@@ -574,7 +574,8 @@ def roofline_figure(doc: dict, source: str = "run result") -> Figure:
             axis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("operational intensity (MACs per DRAM byte)")
         ax.set_ylabel("achieved MAC rate (GMAC/s)")
-        note = f"; {data.without_traffic} GEMMs without DRAM traffic not shown" \
+        n = data.without_traffic
+        note = f"\n({n} GEMM{'s' if n > 1 else ''} without DRAM traffic not shown)" \
             if data.without_traffic else ""
         ax.set_title(_title(doc) + note)
         ax.legend(loc="lower right", frameon=True, framealpha=0.9, title="GEMM phase",
