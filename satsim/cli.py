@@ -50,6 +50,8 @@ examples:
   satsim compare --nm 2:8                   (the SAT paper's headline: five models)
   satsim validate resnet18-cifar-bdwp-dump --set numerics.operand=bf16
   satsim list
+  satsim plot breakdown out.json --out breakdown.pdf   (also: energy, utilization, roofline)
+  satsim report out.json --out report/      (report/index.html: figures, tables, scope)
 """
 
 
@@ -83,6 +85,29 @@ hardware's number formats; the masks on the SORE and the weight update on the WU
 dump has them. Prints, per layer and phase, the largest error against PyTorch, its ratio to
 the K-scaled bound 2·K·u·(|A|@|B|) (+ one ulp of a rounded output) and the share of
 bit-identical elements. Exit status: 0 all pass, 1 some check fails, 2 bad input.
+"""
+
+
+_PLOT_KINDS = ["speedup", "breakdown", "energy", "utilization", "roofline"]
+_PLOT_HELP = """\
+Plot a result as a paper-sized figure (.png, .svg or .pdf, chosen by the suffix of --out):
+  speedup      speedup over dense per model and method, with the uniform bound and the
+               MAC-proportional ideal (INPUT: satsim compare --json)
+  breakdown    each unit's busy cycles stacked by phase, against the iteration (satsim run
+               --json)
+  energy       energy per phase stacked by unit; unpriced units n/a (satsim run --json)
+  utilization  each unit's busy share, and the array's MAC utilization per layer and phase
+               (satsim run --json)
+  roofline     per GEMM: MACs per DRAM byte against achieved MAC rate, under the array's
+               peak and the DRAM bandwidth (satsim run --json)
+  pareto       a sweep's Pareto front of --x and --y (INPUT: satsim sweep --out folder)
+"""
+
+_REPORT_HELP = """\
+Write DIR/index.html: one self-contained page of a run (satsim run --json) with its figures
+embedded, the tables per phase, unit, buffer and energy, what was modelled and what was not,
+and the provenance. No external files or scripts: it opens from disk in any browser. Given a
+satsim compare --json file, the page shows the speedups instead.
 """
 
 
@@ -181,15 +206,30 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--resume", action="store_true",
                        help="continue a sweep in DIR: skip finished points")
 
-    plot = sub.add_parser("plot", help="plot results (pareto: a sweep's Pareto front)")
-    plot.add_argument("kind", choices=["pareto"], help="what to plot")
-    plot.add_argument("input", metavar="DIR", help="sweep results folder")
-    plot.add_argument("--x", required=True, metavar="COL", help="x column, e.g. cycles")
-    plot.add_argument("--y", required=True, metavar="COL", help="y column, e.g. array.rows")
-    plot.add_argument("--color", metavar="COL", help="colour points by this column")
-    plot.add_argument("--max-x", action="store_true", help="larger x is better (default: lower)")
-    plot.add_argument("--max-y", action="store_true", help="larger y is better (default: lower)")
+    plot = sub.add_parser("plot", help="plot results (a run, a comparison, a sweep)",
+                          description=_PLOT_HELP,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    plot.add_argument("kind", choices=["pareto", *_PLOT_KINDS], help="what to plot")
+    plot.add_argument("input", metavar="INPUT",
+                      help="satsim run --json file (breakdown, energy, utilization, "
+                           "roofline), satsim compare --json file (speedup) or sweep results "
+                           "folder (pareto)")
+    plot.add_argument("--x", metavar="COL", help="pareto: x column, e.g. cycles")
+    plot.add_argument("--y", metavar="COL", help="pareto: y column, e.g. array.rows")
+    plot.add_argument("--color", metavar="COL", help="pareto: colour points by this column")
+    plot.add_argument("--max-x", action="store_true",
+                      help="pareto: larger x is better (default: lower)")
+    plot.add_argument("--max-y", action="store_true",
+                      help="pareto: larger y is better (default: lower)")
     plot.add_argument("--out", required=True, metavar="FILE", help="image (.png, .svg, .pdf)")
+
+    rep = sub.add_parser("report", help="an HTML page of a run: plots, tables, scope",
+                         description=_REPORT_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    rep.add_argument("result", metavar="RESULT",
+                     help="satsim run --json file (or satsim compare --json file)")
+    rep.add_argument("--out", required=True, metavar="DIR",
+                     help="folder to write index.html in (created if missing)")
 
     val = sub.add_parser("validate", help="check the datapath's numbers against a captured "
                          "step's tensors", description=_VALIDATE_HELP,
@@ -382,6 +422,20 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    if args.kind != "pareto":
+        from satsim.report.figures import KINDS, plot
+
+        unused = [f"--{o.replace('_', '-')}" for o in ("x", "y", "color") if getattr(args, o)]
+        unused += [f"--{o.replace('_', '-')}" for o in ("max_x", "max_y") if getattr(args, o)]
+        if unused:
+            raise SatsimError(f"{', '.join(unused)}: only for plot pareto",
+                              source=f"plot {args.kind}")
+        plot(args.kind, args.input, args.out)
+        print(f"{args.out}: {KINDS[args.kind].what}")
+        return 0
+    for option in ("x", "y"):
+        if getattr(args, option) is None:
+            raise SatsimError(f"plot pareto needs --{option} COL", source=f"--{option}")
     from satsim.report.plots import plot_pareto
     from satsim.sweep import load_results
 
@@ -390,6 +444,14 @@ def _plot(args: argparse.Namespace) -> int:
     plot_pareto(frame, args.x, args.y, color=args.color, out=args.out,
                 maximize_x=args.max_x, maximize_y=args.max_y)
     print(f"{args.out}: Pareto front of {args.y} against {args.x}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from satsim.report.html import write_report
+
+    page = write_report(args.result, args.out)
+    print(f"{page}: report of {args.result}")
     return 0
 
 
@@ -424,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         commands = {"run": _run, "schedule": _schedule, "compare": _compare, "list": _list,
-                    "capture": _capture, "sweep": _sweep, "plot": _plot,
+                    "capture": _capture, "sweep": _sweep, "plot": _plot, "report": _report,
                     "validate": _validate}
         return commands[args.command](args)
     except SatsimError as exc:
