@@ -253,6 +253,7 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emit
 # Lanes, in the order that breaks ties: GEMMs on the STCE; vector, update (and on-demand
 # SORE) work; every op one at a time (without interleave mapping); pre-generated masks.
 _LANES = ("array", "stream", "machine", "sore")
+_RANK = {lane: rank for rank, lane in enumerate(_LANES)}
 
 
 def _lanes(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, tiler: Tiler | None):
@@ -308,7 +309,7 @@ def _interleave(trace: Trace, order, need: dict[int, set[int]], done: dict, begi
         if not active:
             assert not any(queues.values()), "an op waits for one that can never start"
             return
-        keys = {name: (*op.key(), _LANES.index(name)) for name, op in active.items()}
+        keys = {name: (*op.key(), _RANK[name]) for name, op in active.items()}
         lane = min(active, key=keys.__getitem__)
         op = active[lane]
         # It may skip periods while its unit stays free before the other op's: up to

@@ -38,29 +38,36 @@ class Clock:
         self.before: list[int] = []  # each task's unit free time when it was issued
         self.holds: list[list] = []
         self.tally: dict[int, list[int]] = {}
-        self.costs: dict[Work, tuple[int, int, int]] = {}  # latency, own and busy cycles
+        # Per work: latency, own and busy cycles, its unit's place in a tally.
+        self.costs: dict[Work, tuple[int, int, int, int]] = {}
 
     def task(self, work: Work, deps: list, op: int, phase, label: str) -> int:
+        # The hottest loop of a simulation: plain loops and one lookup per work.
         unit = work.unit
         end = self.end
-        ready = max((end[d] for d in deps), default=0)
+        ready = 0
+        for d in deps:
+            if end[d] > ready:
+                ready = end[d]
         free = self.free[unit]
         cost = self.costs.get(work)  # equal work costs the same: look it up, not work it out
         if cost is None:
             machine = self.machine
             own = own_cycles(work, machine)
             cost = self.costs[work] = (latency(work, machine), own,
-                                       max(own, port_cycles(work, machine)))
-        wait, own, busy = cost
-        start = max(ready + wait, free)
+                                       max(own, port_cycles(work, machine)), UNIT_AT[unit])
+        wait, own, busy, at = cost
+        start = ready + wait
+        if start < free:
+            start = free
         tally = self.tally.get(op)
         if tally is None:
             tally = self.tally[op] = [0] * (TASKS + 1)
         tally[TASKS] += 1
         if unit is Unit.DRAM:
-            tally[UNIT_AT[unit]] += busy
+            tally[at] += busy
         else:
-            tally[UNIT_AT[unit]] += own
+            tally[at] += own
             tally[BANK] += busy - own
             if start > free:
                 tally[GAPS] += start - free
