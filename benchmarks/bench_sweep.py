@@ -3,9 +3,8 @@
     python benchmarks/bench_sweep.py [--repeats 5]
 
 The sweep: ``resnet18-cifar-dense`` re-annotated per point (BDWP), 4 array shapes x 4 clocks
-x 4 N:M patterns = 64 points, each a full training iteration with its dense twin. Buffers are
-not modelled yet (memory is ``ideal``), so the clock stands in for the buffer-size axis; the
-clock changes ``seconds``, not ``cycles``, so it costs the same simulation work per point.
+x 4 N:M patterns = 64 points, each a full training iteration with its dense twin on the SAT
+preset (its DRAM and buffers: the clock also sets the DRAM's bytes per cycle).
 
 Each configuration runs ``run_sweep`` into a fresh temporary folder ``--repeats`` times (after
 one untimed one-worker sweep that warms the page cache and imports), configurations taking
@@ -52,7 +51,6 @@ SPEC = {
     "workloads": ["resnet18-cifar-dense"],
     "axes": [
         {"zip": {"array.rows": [16, 32, 64, 128], "array.cols": [16, 32, 64, 128]}},
-        # Stand-in for a buffer-size axis until the memory model lands.
         {"path": "clock_mhz", "values": [100, 200, 400, 800]},
         {"path": "sparsity", "values": ["1:4", "2:4", "1:8", "2:8"]},
         {"path": "method", "values": ["bdwp"]},
@@ -122,8 +120,6 @@ def main() -> None:
     args = parser.parse_args()
     from distributed import LocalCluster
 
-    print("note: buffers are not modelled yet (memory: ideal); the clock axis stands in for "
-          "the buffer-size axis, which replaces it when the memory model lands")
     print(f"host: {os.cpu_count()} CPUs, load average at start "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="bench-spec-") as tmp:
