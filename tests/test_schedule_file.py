@@ -100,6 +100,8 @@ def test_an_edited_issue_order_is_the_one_run(searched, tmp_path):
      r"made_for\.workload: made for workload 'resnet9-cifar' with another content"),
     (lambda d: d.replace("issue_order: [0, 1,", "issue_order: [1, 1,"),
      r"issue_order: must list every record index 0\.\.\d+ once"),
+    (lambda d: d.replace("issue_order: [0, 1,", "issue_order: [1, 0,"),
+     r"issue_order: record 1 comes before record 0, which it depends on"),
     (lambda d: d.replace("stationarity: os", "stationarity: xs", 1),
      r"ops\[\d+\]\.stationarity: must be os, ws"),
     (lambda d: d.replace("loop: n-outer", "loop: sideways", 1),

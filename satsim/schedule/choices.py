@@ -139,6 +139,13 @@ def _parse(doc, source: str, trace: Trace, hw: HardwareConfig,
     order = doc.get("issue_order")
     if not isinstance(order, list) or sorted(order) != list(range(count)):
         fail("issue_order", f"must list every record index 0..{count - 1} once")
+    from satsim.schedule.plain import dependencies  # plain reads schedules: import here
+    at = {index: position for position, index in enumerate(order)}
+    for index, deps in dependencies(trace, range(count)).items():
+        early = [d for d in deps if at[d] > at[index]]
+        if early:
+            fail("issue_order", f"record {index} comes before record {min(early)}, which it "
+                                "depends on in the tensor graph")
     ops: dict[int, GemmChoice | int] = {}
     for at, item in enumerate(doc.get("ops") or []):
         where = f"ops[{at}]"
