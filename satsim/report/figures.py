@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from satsim.errors import SatsimError
 from satsim.files import read_text, write_atomic
 from satsim.report.plots import _FORMATS, _NO_DATE
+from satsim.report.summary import joules
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -353,7 +354,7 @@ def energy_figure(doc: dict, source: str = "run result") -> Figure:
         for unit in units:
             heights = [1e3 * (bars[b].get(unit) or 0.0) for b in names]
             joules = by_unit.get(unit)
-            label = f"{_unit_label(unit)}: {_joules(joules)}"
+            label = f"{_unit_label(unit)}: {energy_label(joules)}"
             _tag(ax.bar(range(len(names)), heights, 0.7, bottom=bottoms, color=colours[unit],
                         label=label, zorder=2), f"energy-{unit}")
             bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
@@ -363,8 +364,8 @@ def energy_figure(doc: dict, source: str = "run result") -> Figure:
         ax.set_ylabel("energy per iteration (mJ)")
         ax.set_ylim(0, max(max(bottoms), 1e-12) * 1.05)
         excluded = doc["energy"].get("excluded") or []
-        note = f"\n{_joules(total)} priced; {len(excluded)} terms n/a" if excluded else \
-            f": {_joules(total)}"
+        note = f"\n{energy_label(total)} priced; {len(excluded)} terms n/a" if excluded else \
+            f": {energy_label(total)}"
         ax.set_title(_title(doc) + note)
         for i, name in enumerate(names):  # a bar with nothing priced says so
             if all(v is None for v in bars[name].values()) and bars[name]:
@@ -378,16 +379,6 @@ def energy_figure(doc: dict, source: str = "run result") -> Figure:
             ax.text(0.5, 0.5, "no priced energy (every term n/a)", transform=ax.transAxes,
                     ha="center", va="center")
     return fig
-
-
-def _joules(value: float | None) -> str:
-    """An energy with a readable unit; None is n/a."""
-    if value is None:
-        return "n/a"
-    for scale, unit in ((1.0, "J"), (1e-3, "mJ"), (1e-6, "µJ")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value / 1e-9:.3g} nJ"
 
 
 def _unit_label(unit: str) -> str:
@@ -617,3 +608,8 @@ def plot(kind: str, input_path: str | Path, out: str | Path) -> Path:
                           source=input_path)
     fig = spec.draw(doc, str(input_path))
     return save(fig, out)
+
+
+def energy_label(value: float | None) -> str:
+    """An energy in three significant digits (a figure's label)."""
+    return joules(value, ".3g")

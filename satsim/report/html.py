@@ -23,8 +23,8 @@ from satsim.report.figures import (
     KINDS,
     PHASES,
     UNIT_NAMES,
-    _joules,
     _title,
+    energy_label,
     figure_bytes,
     load_input,
 )
@@ -177,7 +177,7 @@ def run_page(doc: dict, source: str) -> str:
         by_unit = energy.get("by_unit", {})
         static = energy.get("static", {})
         parts.append(f"<p>Table <code>{_esc(energy.get('table'))}</code>; total "
-                     f"{_esc(_joules(doc.get('energy_j')))}. n/a: every term of it "
+                     f"{_esc(energy_label(doc.get('energy_j')))}. n/a: every term of it "
                      "unpriced (not 0).</p>")
         parts.append(_table(["unit", "energy (J)", "of which static (J)"],
                             [[u, by_unit[u], static.get(u)] for u in by_unit]))

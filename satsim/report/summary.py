@@ -195,14 +195,15 @@ def _unit_table(res: RunResult) -> list[str]:
     return lines
 
 
-def _joules(value: float | None) -> str:
-    """An energy with a readable prefix; n/a when not priced."""
+def joules(value: float | None, spec: str = ".3f") -> str:
+    """An energy with a readable prefix (``spec``: the number's format); n/a when not
+    priced."""
     if value is None:
         return "n/a"
-    for scale, unit in ((1.0, "J"), (1e-3, "mJ"), (1e-6, "uJ")):
+    for scale, unit in ((1.0, "J"), (1e-3, "mJ"), (1e-6, "µJ")):
         if abs(value) >= scale:
-            return f"{value / scale:.3f} {unit}"
-    return f"{value / 1e-9:.3f} nJ"
+            return f"{value / scale:{spec}} {unit}"
+    return f"{value / 1e-9:{spec}} nJ"
 
 
 def _energy_lines(res: RunResult, dense: RunResult | None) -> list[str]:
@@ -213,10 +214,10 @@ def _energy_lines(res: RunResult, dense: RunResult | None) -> list[str]:
     count = len(e.excluded)
     partial = "" if e.complete else (f"; {count} term{'s' if count > 1 else ''} not priced: "
                                      "n/a, left out")
-    lines = [f"energy     {_joules(e.energy_j)} per iteration (table {e.table}: "
+    lines = [f"energy     {joules(e.energy_j)} per iteration (table {e.table}: "
              f"actions x prices + static power x time{partial})"]
     for label, parts in (("by unit", e.by_unit), ("by phase", e.by_phase)):
-        lines.append(f"  {label:<9}" + ", ".join(f"{k} {_joules(None if v is None else float(v))}"
+        lines.append(f"  {label:<9}" + ", ".join(f"{k} {joules(None if v is None else float(v))}"
                                                for k, v in parts.items()))
     if e.excluded:
         lines.append(f"  n/a (not priced): {', '.join(e.excluded)}")
@@ -225,6 +226,6 @@ def _energy_lines(res: RunResult, dense: RunResult | None) -> list[str]:
         saved = (f"{1 - e.energy_j / dense.energy_j:.1%} saved"
                  + ("" if e.complete else " on the priced terms") if same
                  else "different terms priced: no saving computed")
-        lines.append(f"  dense training on the same hardware: {_joules(dense.energy_j)} "
+        lines.append(f"  dense training on the same hardware: {joules(dense.energy_j)} "
                      f"({saved})")
     return lines
