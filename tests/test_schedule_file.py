@@ -124,6 +124,16 @@ def test_a_schedule_is_only_for_the_machine_it_was_made_for(searched, tmp_path):
         read_schedule(path, TRACE, other, POLICY)
 
 
+def test_another_energy_table_keeps_the_schedule(searched, tmp_path):
+    """The energy table prices a run and changes no scheduling choice: a schedule made with
+    one table runs with another."""
+    path = tmp_path / "s.yaml"
+    write_schedule(searched.schedule, path)
+    fpga = load_hardware("sat", [("energy", "vcu1525")])
+    run = evaluate(TRACE, fpga, POLICY, read_schedule(path, TRACE, fpga, POLICY))
+    assert run.cycles == searched.cycles
+
+
 def test_a_tile_that_is_not_a_choice_is_an_error(searched, tmp_path):
     """A tile size off the ladders (or too big for the buffers) is rejected at its op."""
     schedule = searched.schedule

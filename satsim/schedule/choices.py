@@ -90,10 +90,16 @@ class Schedule:
                 "issue_order": list(self.order), "ops": ops}
 
 
+def timing_json(hw: HardwareConfig) -> str:
+    """The hardware as the schedule sees it: everything but its energy table, which prices
+    a run and changes no choice."""
+    return hw.model_dump_json(exclude={"energy"})
+
+
 def fingerprint(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> dict:
     """The name and SHA-256 of each input a schedule is made for."""
     return {"workload": {"name": trace.name, "sha256": _sha(trace.model_dump_json())},
-            "hardware": {"name": hw.name, "sha256": _sha(hw.model_dump_json())},
+            "hardware": {"name": hw.name, "sha256": _sha(timing_json(hw))},
             "dataflow": {"name": policy.name, "sha256": _sha(policy.model_dump_json())}}
 
 

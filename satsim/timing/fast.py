@@ -18,7 +18,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from satsim.config import DataflowPolicy, HardwareConfig
-from satsim.schedule.choices import GemmChoice, Schedule, cache, cached, fingerprint
+from satsim.schedule.choices import (
+    GemmChoice,
+    Schedule,
+    cache,
+    cached,
+    fingerprint,
+    timing_json,
+)
 from satsim.schedule.order import candidate_orders
 from satsim.schedule.plain import Emitter, OpPlan, Tiler, walk
 from satsim.schedule.program import Unit
@@ -56,7 +63,7 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
     process for the same trace object, hardware and policy, and on disk for the same
     contents (:mod:`satsim.schedule.choices`): a schedule computed offline once, then
     reused."""
-    key = (id(trace), hw.model_dump_json(), policy.model_dump_json())
+    key = (id(trace), timing_json(hw), policy.model_dump_json())
     given = schedule is not None  # a user's (perhaps edited) schedule is not remembered
     if not given:
         known = _CHOSEN.get(key)
