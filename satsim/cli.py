@@ -112,18 +112,33 @@ satsim compare --json file, the page shows the speedups instead.
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage problem as one ``error:`` line and exits 2."""
+    """argparse that reports a usage problem as one ``error:`` line and exits 2, and keeps
+    the line breaks of descriptions and epilogs."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
-def _run_options(parser: argparse.ArgumentParser) -> None:
-    """What a run is: the options ``run`` and ``schedule`` share."""
+def _machine_options(parser: argparse.ArgumentParser, *, hw_note: str = "",
+                     set_example: str = "array.rows=16 (hardware) or "
+                                        "dataflow.interleave=false") -> None:
+    """The machine a command simulates: --hw, --dataflow, --set."""
     parser.add_argument("--hw", default="sat", metavar="NAME|FILE",
-                        help="hardware preset or YAML file (default: sat)")
+                        help=f"hardware preset or YAML file (default: sat){hw_note}")
     parser.add_argument("--dataflow", default="sat", metavar="NAME|FILE",
                         help="dataflow preset or YAML file (default: sat)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help=f"override a config field, e.g. {set_example}; repeatable")
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    """What a run is: the options ``run`` and ``schedule`` share."""
+    _machine_options(parser)
     parser.add_argument("--workload", default=DEFAULT_WORKLOAD, metavar="NAME|FILE",
                         help="shipped workload, trace (.jsonl) or CSV (default: "
                              f"{DEFAULT_WORKLOAD})")
@@ -134,21 +149,15 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
                         help="which phases are sparse: bdwp = FF and BP, srste = FF, dense = "
                              "none (default: as in the trace; with only --sparsity, the "
                              "trace's sparse method, or bdwp for a dense trace)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE",
-                        help="override a config field, e.g. array.rows=16 (hardware) or "
-                             "dataflow.interleave=false; repeatable")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="satsim", description="Cycle-level simulator of N:M sparse DNN "
-                     "training accelerators.", epilog=_EPILOG,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                     "training accelerators.", epilog=_EPILOG)
     parser.add_argument("--version", action="version", version=f"satsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = sub.add_parser("run", help="simulate a workload", description=_RUN_HELP,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = sub.add_parser("run", help="simulate a workload", description=_RUN_HELP)
     _run_options(run)
     run.add_argument("--schedule", metavar="FILE",
                      help="run the choices of this schedule file (satsim schedule --out) "
@@ -167,31 +176,23 @@ def _parser() -> argparse.ArgumentParser:
                           "GPT-2: GBs)")
 
     sch = sub.add_parser("schedule", help="write the offline scheduler's choices to a file",
-                         description=_SCHEDULE_HELP,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+                         description=_SCHEDULE_HELP)
     _run_options(sch)
     sch.add_argument("--out", required=True, metavar="FILE",
                      help="schedule file to write (YAML; edit it, then satsim run --schedule)")
 
     cmp = sub.add_parser("compare", help="dense vs srste vs bdwp speedups, model by model",
-                         description=_COMPARE_HELP,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+                         description=_COMPARE_HELP)
     cmp.add_argument("--workloads", default=",".join(PAPER_MODELS), metavar="A,B,...",
                      help="models with shipped captures (<model>-dense/-srste/-bdwp) or trace "
                           "files, comma-separated (default: the SAT paper's five)")
     cmp.add_argument("--nm", default="2:8", metavar="N:M",
                      help="N:M of both sparse methods (default 2:8, the paper's headline)")
-    cmp.add_argument("--hw", default="sat", metavar="NAME|FILE",
-                     help="hardware preset or YAML file (default: sat)")
-    cmp.add_argument("--dataflow", default="sat", metavar="NAME|FILE",
-                     help="dataflow preset or YAML file (default: sat)")
-    cmp.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="KEY=VALUE", help="override a config field; repeatable")
+    _machine_options(cmp)
     cmp.add_argument("--json", metavar="FILE", help="also write the table as JSON")
 
     sweep = sub.add_parser("sweep", help="run a design-space sweep (resumable)",
-                           description=_SWEEP_HELP,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           description=_SWEEP_HELP)
     sweep.add_argument("spec", metavar="SPEC",
                        help="sweep spec (YAML file, or a shipped one: smoke, paper-models)")
     sweep.add_argument("--out", required=True, metavar="DIR",
@@ -207,8 +208,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="continue a sweep in DIR: skip finished points")
 
     plot = sub.add_parser("plot", help="plot results (a run, a comparison, a sweep)",
-                          description=_PLOT_HELP,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+                          description=_PLOT_HELP)
     plot.add_argument("kind", choices=["pareto", *_PLOT_KINDS], help="what to plot")
     plot.add_argument("input", metavar="INPUT",
                       help="satsim run --json file (breakdown, energy, utilization, "
@@ -224,27 +224,19 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", required=True, metavar="FILE", help="image (.png, .svg, .pdf)")
 
     rep = sub.add_parser("report", help="an HTML page of a run: plots, tables, scope",
-                         description=_REPORT_HELP,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+                         description=_REPORT_HELP)
     rep.add_argument("result", metavar="RESULT",
                      help="satsim run --json file (or satsim compare --json file)")
     rep.add_argument("--out", required=True, metavar="DIR",
                      help="folder to write index.html in (created if missing)")
 
     val = sub.add_parser("validate", help="check the datapath's numbers against a captured "
-                         "step's tensors", description=_VALIDATE_HELP,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+                         "step's tensors", description=_VALIDATE_HELP)
     val.add_argument("trace", metavar="TRACE",
                      help="captured trace (.jsonl) with its tensor dump (.npz) beside it, or "
                           "a shipped workload name")
-    val.add_argument("--hw", default="sat", metavar="NAME|FILE",
-                     help="hardware preset or YAML file (default: sat); numerics.* sets the "
-                          "formats")
-    val.add_argument("--dataflow", default="sat", metavar="NAME|FILE",
-                     help="dataflow preset or YAML file (default: sat)")
-    val.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="KEY=VALUE",
-                     help="override a config field, e.g. numerics.operand=bf16; repeatable")
+    _machine_options(val, hw_note="; numerics.* sets the formats",
+                     set_example="numerics.operand=bf16")
     val.add_argument("--json", metavar="FILE",
                      help="also write the checks as JSON ('-': to standard output)")
 
@@ -254,8 +246,7 @@ def _parser() -> argparse.ArgumentParser:
                           "five first, each with its parameter count)")
 
     cap = sub.add_parser("capture", help="capture a training iteration of a zoo model (torch)",
-                         description=_CAPTURE_HELP,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+                         description=_CAPTURE_HELP)
     cap.add_argument("model", help="zoo model (see 'satsim list models')")
     cap.add_argument("--method", required=True, choices=[m.value for m in Method],
                      help="N:M training method")

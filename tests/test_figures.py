@@ -91,7 +91,7 @@ def test_speedup_has_one_bar_per_model_and_method_at_its_speedup(compare_doc):
 
 
 def test_energy_bars_sum_to_the_json_per_phase_and_static(run_doc):
-    """Each phase's stack (the ops' actions priced) is energy.by_phase of that phase, the
+    """Each phase's stack (its ops' energy per unit) is energy.by_phase of that phase, the
     static bar energy.by_phase.static, and all of them energy_j."""
     _, bars = figures.energy_data(run_doc)
     by_phase = run_doc["energy"]["by_phase"]
@@ -110,9 +110,9 @@ def test_energy_of_an_unpriced_unit_is_na_not_zero(run_doc):
     """A unit whose every term is unpriced is 'n/a' in the legend, never '0'."""
     doc = copy.deepcopy(run_doc)
     doc["energy"]["by_unit"]["sore"] = None
-    for key in list(doc["energy"]["prices"]):
-        if key.startswith("sore."):
-            doc["energy"]["prices"][key] = None
+    for op in doc["ops"]:
+        if "sore" in op["energy_by_unit"]:
+            op["energy_by_unit"]["sore"] = None
     _, bars = figures.energy_data(doc)
     assert bars["MASK"]["sore"] is None
     legend = [t.get_text() for t in figures.energy_figure(doc).legends[0].get_texts()]

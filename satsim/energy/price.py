@@ -186,7 +186,7 @@ class _Pricer:
 
 def _unit_order(units: Iterable[str]) -> list[str]:
     rank = {"stce": 0, "sore": 1, "vector": 2, "dram": 4}
-    return sorted(units, key=lambda u: (rank.get(u, 3), 0))  # stable: buffers keep their order
+    return sorted(units, key=lambda u: rank.get(u, 3))  # stable: buffers keep their order
 
 
 def price_run(result: RunResult, hw: HardwareConfig,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from satsim.errors import SatsimError
 from satsim.files import read_text, write_atomic
-from satsim.report.plots import _FORMATS, _NO_DATE
+from satsim.report.plots import _NO_DATE, format_of
 from satsim.report.summary import joules
 
 if TYPE_CHECKING:
@@ -127,14 +127,6 @@ def _figure(size: tuple[float, float]) -> Figure:
     return fig
 
 
-def _format_of(out: str | Path) -> str:
-    fmt = _FORMATS.get(Path(out).suffix.lower())
-    if fmt is None:
-        raise SatsimError(f"unknown plot format {Path(out).suffix or '(no suffix)'!r}: "
-                          f"use one of {', '.join(_FORMATS)}", source=out)
-    return fmt
-
-
 def figure_bytes(fig: Figure, fmt: str, dpi: int = 300) -> bytes:
     """The figure encoded as ``png``, ``svg`` or ``pdf``, the same bytes for the same
     figure."""
@@ -148,7 +140,7 @@ def figure_bytes(fig: Figure, fmt: str, dpi: int = 300) -> bytes:
 
 def save(fig: Figure, out: str | Path) -> Path:
     """Write ``fig`` to ``out`` (format from its suffix), whole or not at all."""
-    fmt = _format_of(out)
+    fmt = format_of(out)
     data = figure_bytes(fig, fmt)
     return write_atomic(out, lambda handle: handle.write(data))
 
@@ -303,9 +295,9 @@ def energy_data(doc: dict, source: str = "run result") -> tuple[list[str], dict[
     -------
     (list of str, dict)
         The units of ``energy.by_unit`` (its order), and per bar (the phases present, then
-        ``static``) ``{unit: joules or None}``: a phase's dynamic energy from its ops' action
-        counts times ``energy.prices`` (pJ per action; pJ per bit for ``*_bytes``), the static
-        energy from ``energy.static``. ``None``: every term of it unpriced (n/a).
+        ``static``) ``{unit: joules or None}``: a phase's dynamic energy, the sum of its ops'
+        ``energy_by_unit``; the static energy from ``energy.static``. ``None``: every term of
+        it unpriced (n/a).
 
     Raises
     ------
@@ -317,19 +309,15 @@ def energy_data(doc: dict, source: str = "run result") -> tuple[list[str], dict[
         raise SatsimError("no energy in this run: its hardware names no energy table (run "
                           "with --set energy=asic-45nm)", source=source, field="energy")
     units = list(_need(doc, source, "energy", "by_unit"))
-    prices = _need(doc, source, "energy", "prices")
     static = _need(doc, source, "energy", "static")
     bars: dict[str, dict] = {}
     for op in _need(doc, source, "ops"):
         into = bars.setdefault(op["phase"], {})
-        for unit, counts in op.get("actions", {}).items():
-            for action, n in counts.items():
-                price = prices.get(f"{unit}.{action}")
-                if price is None:
-                    into.setdefault(unit, None)
-                    continue
-                joules = n * price * (8 if action.endswith("_bytes") else 1) * 1e-12
-                into[unit] = (into.get(unit) or 0.0) + joules
+        for unit, spent in (op.get("energy_by_unit") or {}).items():
+            if spent is None:
+                into.setdefault(unit, None)
+            else:
+                into[unit] = (into.get(unit) or 0.0) + spent
     ordered = {p: bars[p] for p in PHASES if p in bars}
     ordered |= {p: v for p, v in bars.items() if p not in ordered}
     ordered["static"] = dict(static)
@@ -353,8 +341,8 @@ def energy_figure(doc: dict, source: str = "run result") -> Figure:
         bottoms = [0.0] * len(names)
         for unit in units:
             heights = [1e3 * (bars[b].get(unit) or 0.0) for b in names]
-            joules = by_unit.get(unit)
-            label = f"{_unit_label(unit)}: {energy_label(joules)}"
+            spent = by_unit.get(unit)
+            label = f"{_unit_label(unit)}: {energy_label(spent)}"
             _tag(ax.bar(range(len(names)), heights, 0.7, bottom=bottoms, color=colours[unit],
                         label=label, zorder=2), f"energy-{unit}")
             bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
@@ -600,7 +588,7 @@ def plot(kind: str, input_path: str | Path, out: str | Path) -> Path:
     """
     if kind not in KINDS:
         raise SatsimError(f"unknown plot kind {kind!r}: use one of {', '.join(KINDS)}")
-    _format_of(out)  # before reading or drawing
+    format_of(out)  # before reading or drawing
     what, doc = load_input(input_path)
     spec = KINDS[kind]
     if what != spec.needs:

@@ -56,6 +56,15 @@ _BOOKKEEPING = {"point_id", "status", "error"}
 _FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 # Without these the output embeds the time of writing: same data, different bytes.
 _NO_DATE = {"png": None, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+
+
+def format_of(out: str | Path) -> str:
+    """The image format ``out``'s suffix names; an error naming the file otherwise."""
+    fmt = _FORMATS.get(Path(out).suffix.lower())
+    if fmt is None:
+        raise SatsimError(f"unknown plot format {Path(out).suffix or '(no suffix)'!r}: "
+                          f"use one of {', '.join(_FORMATS)}", source=out)
+    return fmt
 _MAX_CATEGORIES = 20  # tab20's colours; more cannot be told apart in a legend
 _FEW_VALUES = 8  # a numeric colour column with at most this many values gets a legend
 _MISSING_COLOUR = "0.6"
@@ -169,12 +178,8 @@ def plot_pareto(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None
         suffix of ``out`` is not a known format, or ``out`` cannot be written.
     """
     source = _source(frame)
-    fmt = None
-    if out is not None:  # before any drawing: a typo should not cost the render
-        fmt = _FORMATS.get(Path(out).suffix.lower())
-        if fmt is None:
-            raise SatsimError(f"unknown plot format {Path(out).suffix or '(no suffix)'!r}: "
-                              f"use one of {', '.join(_FORMATS)}", source=out)
+    # Before any drawing: a typo should not cost the render.
+    fmt = format_of(out) if out is not None else None
     _check_columns(frame, {"x": x, "y": y, "color": color})
     xs, ys = _numeric(frame, x), _numeric(frame, y)
 

@@ -189,9 +189,14 @@ class RunResult:
                          "order": self.order, "orders_tried": self.orders_tried,
                          "file": getattr(self.schedule, "source", "") or None},
             "ops": [dict(r, actions=self.actions.get(r["index"], {}),
-                         energy_j=self._op_energy(r["index"])) for r in self.rows],
+                         **self._op_energy(r["index"])) for r in self.rows],
         }
 
-    def _op_energy(self, index: int) -> float | None:
-        joules = None if self.energy is None else self.energy.op_energy(index)
-        return None if joules is None else float(joules)
+    def _op_energy(self, index: int) -> dict:
+        """A record's dynamic energy in J, in all and per unit (None: not priced)."""
+        if self.energy is None:
+            return {"energy_j": None, "energy_by_unit": None}
+        total = self.energy.op_energy(index)
+        return {"energy_j": None if total is None else float(total),
+                "energy_by_unit": {u: None if j is None else float(j)
+                                   for u, j in self.energy.by_op.get(index, {}).items()}}

@@ -19,6 +19,7 @@ runs once per design point.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -124,8 +125,8 @@ def read_schedule(path: str | Path, trace: Trace, hw: HardwareConfig,
     return replace(_parse(doc, source, trace, hw, policy), source=source)
 
 
-def _parse(doc, source: str, trace: Trace, hw: HardwareConfig,
-           policy: DataflowPolicy) -> Schedule:
+def _parse(doc, source: str, trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
+           expected: dict | None = None) -> Schedule:
     def fail(where: str, why: str):
         raise SatsimError(why, source=source, field=where)
 
@@ -133,7 +134,7 @@ def _parse(doc, source: str, trace: Trace, hw: HardwareConfig,
         fail("format", f"not a satsim schedule (format: {FORMAT})")
     if doc.get("version") != VERSION:
         fail("version", f"version {doc.get('version')!r} is not {VERSION}")
-    made_for, expected = doc.get("made_for"), fingerprint(trace, hw, policy)
+    made_for, expected = doc.get("made_for"), expected or fingerprint(trace, hw, policy)
     for what, want in expected.items():
         got = made_for.get(what) if isinstance(made_for, dict) else None
         if not isinstance(got, dict) or got.get("sha256") != want["sha256"]:
@@ -200,7 +201,9 @@ def _cache_dir() -> Path | None:
     return Path(where) if where else Path.home() / ".cache" / "satsim"
 
 
+@functools.cache
 def _code_hash() -> str:
+    """The hash of satsim's scheduling code, read once per process."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(__version__.encode())
     for package in _CODE:
@@ -209,31 +212,33 @@ def _code_hash() -> str:
     return digest.hexdigest()
 
 
-def cache_path(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Path | None:
-    """Where the schedule of these inputs is cached (None: caching off)."""
+def _cache_path(inputs: dict) -> Path | None:
+    """Where the schedule of these inputs (a :func:`fingerprint`) is cached (None: caching
+    off)."""
     folder = _cache_dir()
     if folder is None:
         return None
-    inputs = fingerprint(trace, hw, policy)
     key = _sha(_code_hash() + "".join(v["sha256"] for v in inputs.values()))
     return folder / "schedules" / f"{key}.json"
 
 
-def cached(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> Schedule | None:
-    """The cached schedule of these inputs, if any (an unreadable entry counts as none)."""
-    path = cache_path(trace, hw, policy)
+def cached(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
+           inputs: dict) -> Schedule | None:
+    """The cached schedule of these inputs (``inputs``: their :func:`fingerprint`), if any
+    (an unreadable entry counts as none)."""
+    path = _cache_path(inputs)
     if path is None or not path.is_file():
         return None
     try:
-        return _parse(json.loads(path.read_text()), str(path), trace, hw, policy)
+        return _parse(json.loads(path.read_text()), str(path), trace, hw, policy, inputs)
     except (OSError, ValueError, SatsimError):
         return None
 
 
-def cache(schedule: Schedule, trace: Trace, hw: HardwareConfig,
-          policy: DataflowPolicy) -> None:
-    """Store ``schedule``; a cache that cannot be written is skipped (it only saves time)."""
-    path = cache_path(trace, hw, policy)
+def cache(schedule: Schedule) -> None:
+    """Store ``schedule`` under the inputs it names; a cache that cannot be written is
+    skipped (it only saves time)."""
+    path = _cache_path(schedule.inputs)
     if path is None:
         return
     try:

@@ -500,17 +500,19 @@ class Tiler:
                                           tuple(size), n_outer)
                 return _tile_steps(tiles, sparse, self.roles), loops
 
-            def sizes(bound=True, part=part, total=total):
+            def sizes(search=True, part=part, total=total):
+                """The search's candidates (bounds, both loop orders), or the sizes
+                that fit."""
                 return tile_sizes(record, part, total, mapping, self.hw, self.roles,
-                                  self.interleave, index, self.machine, self.ahead, bound,
-                                  loops=bound)
+                                  self.interleave, index, self.machine, self.ahead,
+                                  bound=search, loops=search)
 
             key = self._key(part, total, mapping)
             if given is not None:
                 size, n_outer = given.parts[at]
                 key = (*key, size, n_outer)
                 if key not in self.chosen:
-                    if size not in {s for _, s in sizes(bound=False)}:
+                    if size not in {s for _, s in sizes(search=False)}:
                         raise self.fixed.error(index, f"parts[{at}].tile", f"{list(size)} is "
                                                "not a tile size of the ladders that fits the "
                                                "buffers")

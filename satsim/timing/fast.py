@@ -65,10 +65,14 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
     reused."""
     key = (id(trace), timing_json(hw), policy.model_dump_json())
     given = schedule is not None  # a user's (perhaps edited) schedule is not remembered
+    inputs = None  # their fingerprint, for the disk cache: computed once, if needed
     if not given:
         known = _CHOSEN.get(key)
-        schedule = known[1] if known is not None and known[0] is trace else cached(
-            trace, hw, policy)
+        if known is not None and known[0] is trace:
+            schedule = known[1]
+        else:
+            inputs = fingerprint(trace, hw, policy)
+            schedule = cached(trace, hw, policy, inputs)
     roles = Emitter(hw, None).roles
     if schedule is not None:
         tiler = Tiler(hw, policy, roles, schedule) if roles else None
@@ -90,10 +94,10 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
                                         tiler.picked[index] if tiler is not None else ())
         elif tiler is not None and index in tiler.picked:
             choices[index] = tiler.picked[index]
-    schedule = Schedule(fingerprint(trace, hw, policy), name, tried, tuple(orders[name]),
+    schedule = Schedule(inputs, name, tried, tuple(orders[name]),
                         dict(sorted(choices.items())), run.cycles)
     _remember(key, trace, schedule)
-    cache(schedule, trace, hw, policy)
+    cache(schedule)
     return replace(run, order=name, tried=tried, schedule=schedule)
 
 
