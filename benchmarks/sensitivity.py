@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         if key not in runs:
             _say(f"{what}:")
             runs[key] = compare(models, args.nm, args.hw, args.dataflow, overrides,
-                                progress=lambda model: _say(f"  {model} ..."))
+                                workers=None, progress=lambda run: _say(f"  {run}"))
         return runs[key].mean("bdwp")
 
     preset = mean((), "preset")

@@ -67,7 +67,8 @@ For every model, simulate one training iteration densely, with SR-STE and with B
 N:M, on the same hardware and dataflow, and print the speedups over dense training next to
 each method's uniform bound and the MAC-proportional ideal of its trace, and their means.
 Shipped captures are used where they were captured at that N:M; otherwise the model's dense
-capture is re-annotated (which gives a capture's numbers exactly).
+capture is re-annotated (which gives a capture's numbers exactly). The runs are shared by
+--workers processes; the table does not depend on how many.
 """
 
 _CAPTURE_HELP = """\
@@ -190,6 +191,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="N:M of both sparse methods (default 2:8, the paper's headline)")
     _machine_options(cmp)
     cmp.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    cmp.add_argument("--workers", type=int, metavar="N",
+                     help="processes sharing the 3 runs per model (default: every core; the "
+                          "table does not depend on it)")
 
     sweep = sub.add_parser("sweep", help="run a design-space sweep (resumable)",
                            description=_SWEEP_HELP)
@@ -331,9 +335,9 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_writable(args.json)
     models = [m.strip() for m in args.workloads.split(",") if m.strip()]
-    result = compare(models, args.nm, args.hw, args.dataflow, args.overrides,
-                     progress=lambda model: print(f"simulating {model} ...", file=sys.stderr,
-                                                  flush=True))
+    result = compare(models, args.nm, args.hw, args.dataflow, args.overrides, args.workers,
+                     progress=lambda run: print(f"simulated {run}", file=sys.stderr,
+                                                flush=True))
     if args.json is not None:
         write_text(args.json, json.dumps(result.to_json(), indent=2) + "\n")
     print("\n".join(result.lines()))

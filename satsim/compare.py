@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from satsim.config import load_dataflow, load_hardware, split_overrides
 from satsim.errors import SatsimError
+from satsim.pool import local_pool, worker_count
 from satsim.report.bounds import ideal_bounds
+from satsim.report.result import RunResult
 from satsim.resources import PAPER_MODELS, shipped
 from satsim.simulate import simulate
 from satsim.trace.schema import Trace
@@ -147,9 +150,14 @@ def model_traces(model: str, pattern: NMPattern, max_m: int) -> dict[str, tuple[
 
 def compare(models: Sequence[str] = PAPER_MODELS, sparsity: str = "2:8",
             hardware: str | Path = "sat", dataflow: str | Path = "sat",
-            overrides: Sequence[str] = (),
+            overrides: Sequence[str] = (), workers: int | None = 1,
             progress: Callable[[str], None] | None = None) -> Comparison:
-    """Dense, SR-STE and BDWP at ``sparsity`` on every model (see the module)."""
+    """Dense, SR-STE and BDWP at ``sparsity`` on every model (see the module).
+
+    The runs are independent: ``workers`` processes share them (None: every core), the
+    largest traces first; each run is deterministic, so the table does not depend on it.
+    ``progress`` is told each run as it finishes.
+    """
     try:
         pattern = NMPattern.parse(sparsity)
     except ValueError as exc:
@@ -158,21 +166,37 @@ def compare(models: Sequence[str] = PAPER_MODELS, sparsity: str = "2:8",
         raise SatsimError("compare needs a sparse N:M, not dense", source="--nm")
     if not models:
         raise SatsimError("no models given", source="--workloads")
+    workers = worker_count(workers)
     hw_overrides, df_overrides = split_overrides(overrides)
     hw = load_hardware(hardware, hw_overrides)
     policy = load_dataflow(dataflow, df_overrides)
     runs = {model: model_traces(model, pattern, hw.sparsity.max_m) for model in models}
+    jobs = sorted(((model, method) for model in runs for method in ("dense", *METHODS)),
+                  key=lambda job: -len(runs[job[0]][job[1]][0].records))
+    results: dict[tuple[str, str], RunResult] = {}
+
+    def finished(job: tuple[str, str], result: RunResult) -> None:
+        results[job] = result
+        if progress is not None:
+            progress(f"{job[0]} {job[1]} ({len(results)}/{len(jobs)})")
+
+    if workers == 1 or len(jobs) == 1:
+        for job in jobs:
+            finished(job, simulate(runs[job[0]][job[1]][0], hw, policy))
+    else:
+        with local_pool(min(workers, len(jobs))) as pool:
+            futures = {pool.submit(simulate, runs[model][method][0], hw, policy):
+                       (model, method) for model, method in jobs}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
     rows = []
     for model, traces in runs.items():
-        if progress is not None:
-            progress(model)
-        dense = simulate(traces["dense"][0], hw, policy)
+        dense = results[model, "dense"]
         methods = {}
         for method in METHODS:
-            trace, source = traces[method]
-            result = simulate(trace, hw, policy)
+            result = results[model, method]
             b = ideal_bounds(result, dense, method, pattern)
             methods[method] = MethodRun(result.cycles, b.speedup, b.uniform, b.mac_ideal,
-                                        source)
+                                        traces[method][1])
         rows.append(ModelRow(model, dense.cycles, traces["dense"][1], methods))
     return Comparison(tuple(rows), pattern, hw.name, policy.name, hw.clock_mhz)

@@ -39,6 +39,12 @@ def test_another_pattern_re_annotates_the_dense_capture():
         assert row.methods[method].speedup == report.bounds.speedup
 
 
+def test_the_table_does_not_depend_on_the_workers():
+    """Two processes sharing the runs give the one-process table, to the bit."""
+    one = compare(["resnet9-cifar", "vgg19-cifar"], "2:8", workers=1).to_json()
+    assert compare(["resnet9-cifar", "vgg19-cifar"], "2:8", workers=2).to_json() == one
+
+
 def test_checks_name_what_contradicts_the_expected_order():
     """A speedup above the MAC ideal, or SR-STE not slower than BDWP, is named."""
     fast_srste = ModelRow("m", 100, "m-dense", {
@@ -65,6 +71,7 @@ def test_cli_writes_the_table_and_json(tmp_path, capsys):
     (["--nm", "dense"], "error: --nm: compare needs a sparse N:M"),
     (["--nm", "1:32"], "error: --nm: 1:32 needs M <= max_m = 16"),
     (["--workloads", "resnet9-cifar,nope"], "error: --workloads: no shipped captures of 'nope'"),
+    (["--workers", "0"], "error: --workers: must be 1..1024, got 0"),
 ])
 def test_bad_input_is_one_error_line(argv, message, capsys):
     """Checked before anything is simulated: exit 2, one line naming the option."""

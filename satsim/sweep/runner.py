@@ -11,12 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import multiprocessing
-import os
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +22,7 @@ from pathlib import Path
 from satsim import __version__
 from satsim.config import load_dataflow, load_hardware
 from satsim.errors import SatsimError
+from satsim.pool import local_pool, worker_count
 from satsim.sweep.spec import Point, SweepSpec, expand, load_spec
 from satsim.sweep.store import check_store, init_store, value_kind, write_shard
 from satsim.sweep.worker import run_batch
@@ -71,10 +70,7 @@ def make_executor(engine: str, workers: int, address: str | None) -> Iterator[Ex
     if engine == "local":
         if address is not None:
             raise SatsimError("--address needs --engine dask", source="--address")
-        # Forked workers inherit the parent's imports and cached traces (see run_sweep);
-        # fork is Linux's default before Python 3.14, which moves to forkserver.
-        context = (multiprocessing.get_context("fork") if sys.platform == "linux" else None)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with local_pool(workers) as pool:  # it inherits what run_sweep warmed
             yield pool
         return
     if engine != "dask":
@@ -139,9 +135,7 @@ def run_sweep(spec_path: str | Path, out: str | Path, *, engine: str = "local",
     """Run (or resume) the sweep of ``spec_path`` into the results directory ``out``."""
     start = time.perf_counter()
     spec, raw = load_spec(spec_path)
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    if not 1 <= workers <= 1024:
-        raise SatsimError(f"must be 1..1024, got {workers}", source="--workers")
+    workers = worker_count(workers)
     points = list({p.point_id: p for p in expand(spec, spec_path)}.values())  # run once each
     columns = list(dict.fromkeys(k for p in points for k in p.columns))
     # A config column's type comes from every value the spec gives it (all missing: str).
