@@ -4,7 +4,9 @@
 
 The sweep: ``resnet18-cifar-dense`` re-annotated per point (BDWP), 4 array shapes x 4 clocks
 x 4 N:M patterns = 64 points, each a full training iteration with its dense twin on the SAT
-preset (its DRAM and buffers: the clock also sets the DRAM's bytes per cycle).
+preset (its DRAM and buffers: the clock also sets the DRAM's bytes per cycle), scheduled by
+the offline scheduler each time: the schedule cache is off (``SATSIM_CACHE_DIR=off``, which
+the workers inherit), as in a sweep's first run.
 
 Each configuration runs ``run_sweep`` into a fresh temporary folder ``--repeats`` times (after
 one untimed one-worker sweep that warms the page cache and imports), configurations taking
@@ -115,9 +117,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed sweeps per configuration")
     parser.add_argument("--spec", metavar="NAME|FILE",
                         help="time this sweep instead (e.g. paper-models: 200 points); "
-                             "the built-in 64-point ResNet-18 sweep lasts only ~0.4 s, so its "
-                             "fixed costs weigh on the 2-worker ratio")
+                             "the built-in 64-point ResNet-18 sweep")
     args = parser.parse_args()
+    os.environ["SATSIM_CACHE_DIR"] = "off"  # every repeat searches its schedules, as a first run
     from distributed import LocalCluster
 
     print(f"host: {os.cpu_count()} CPUs, load average at start "

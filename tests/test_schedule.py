@@ -185,6 +185,39 @@ def test_more_bandwidth_or_lanes_never_slow_a_real_schedule(resnet18_memory, kno
     assert all(f <= s for f, s in zip(faster.end, t.end, strict=True))
 
 
+# One more of each resource of the SAT preset (double, or half the latency).
+MORE = [("memory.dram.channels", 8), ("memory.dram.gbps_per_channel", 38.4),
+        ("memory.dram.latency_ns", 50), ("sore.lanes", 64), ("vector.lanes", 64),
+        *((f"memory.buffers.{b}.{k}", 2 * kib) for b, kib in
+          (("act", 1024), ("wgt", 512), ("out", 512), ("vec", 256), ("msk", 128))
+          for k in ("kib", "bytes_per_cycle"))]
+SWITCHES = list(itertools.product((False, True), repeat=3))
+
+
+@pytest.mark.parametrize(("at", "switches"), list(enumerate(SWITCHES)))
+def test_an_optimized_schedule_never_slows_with_more_resources(at, switches):
+    """SAT's preset runs ResNet-9 bdwp under a combination of the three optimizations; the
+    schedule chosen (issue order, tiles, loop orders, chunks, stationarities) then runs on
+    the preset with one resource doubled: no record ends later. Two resources per
+    combination, all of them over the eight: DRAM channels, bandwidth, half the latency,
+    SORE and vector lanes, and each buffer's capacity and port width. A bigger buffer leaves
+    the run as it was: the schedule's tiles and chunks do not use the room (only a new
+    search can, and it is not monotone: docs/microarchitecture.md)."""
+    from satsim.timing.fast import evaluate
+    trace = read_trace(shipped("workloads", (".jsonl",))["resnet9-cifar-bdwp"])
+    interleave, offline, ahead = switches
+    policy = load_dataflow("sat").model_copy(update={
+        "interleave": interleave, "offline_schedule": offline, "pregenerate": ahead})
+    base = evaluate(trace, load_hardware("sat"), policy)
+    ends = {row.record: row.end for row in base.rows}
+    for path, value in (MORE[2 * at % len(MORE)], MORE[(2 * at + 1) % len(MORE)]):
+        more = evaluate(trace, load_hardware("sat", [(path, value)]), policy, base.schedule)
+        if path.endswith(".kib"):
+            assert more.rows == base.rows, path
+        assert more.cycles <= base.cycles, path
+        assert all(row.end <= ends[row.record] for row in more.rows), path
+
+
 def test_a_buffer_too_small_for_one_tile_is_an_error():
     """A 1 KiB double-buffered output buffer (512-byte slots) cannot hold the 32 x 32 fp32
     partial sums of one fold, however the reduction is sliced."""
