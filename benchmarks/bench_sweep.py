@@ -116,8 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed sweeps per configuration")
     parser.add_argument("--spec", metavar="NAME|FILE",
-                        help="time this sweep instead (e.g. paper-models: 200 points); "
-                             "the built-in 64-point ResNet-18 sweep")
+                        help="time this sweep instead of the built-in 64-point ResNet-18 "
+                             "one (e.g. paper-models: 200 points)")
     args = parser.parse_args()
     os.environ["SATSIM_CACHE_DIR"] = "off"  # every repeat searches its schedules, as a first run
     from distributed import LocalCluster

@@ -180,7 +180,7 @@ def compare(models: Sequence[str] = PAPER_MODELS, sparsity: str = "2:8",
         if progress is not None:
             progress(f"{job[0]} {job[1]} ({len(results)}/{len(jobs)})")
 
-    if workers == 1 or len(jobs) == 1:
+    if workers == 1:
         for job in jobs:
             finished(job, simulate(runs[job[0]][job[1]][0], hw, policy))
     else:

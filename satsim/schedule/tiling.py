@@ -255,7 +255,7 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
                 if (total.b * kt * nt > b_slot * batch * k * n
                         or acc_num * mt * nt > c_slot * acc_den):
                     break
-                rule = _n_outer(total, -(-m // mt), -(-n // nt), -(-k // kt))
+                rule = n_outer_rule(part, total, (mt, kt, nt))
                 for n_outer in ((rule, not rule) if loops and kt == k else (rule,)):
                     found.append((_bound(m, k, n, batch, total, (mt, kt, nt), cycles,
                                          bandwidth, latency, ahead, single, n_outer)
