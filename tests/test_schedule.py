@@ -351,6 +351,23 @@ def test_the_one_pass_clock_equals_the_simpy_engine(name, memory):
     assert run.timed < run.tasks if memory else run.timed == run.tasks
 
 
+def test_ops_side_by_side_skip_their_periods_together(monkeypatch):
+    """A GEMM, a vector stream and pre-generated masks take turns on the DMA; once their
+    turns repeat, the one-pass clock skips whole periods of all of them at once: the same
+    run as timing every turn, with fewer tasks timed one by one."""
+    from satsim.schedule import skip
+    from satsim.timing.fast import timed
+    trace = read_trace(shipped("workloads", (".jsonl",))["resnet9-cifar-bdwp"])
+    order = list(range(len(trace.records)))
+    together = timed(trace, WITH_MEMORY, POLICY, order)
+    monkeypatch.setattr(skip.Together, "after", lambda self, ops, stepped: False)
+    turn_by_turn = timed(trace, WITH_MEMORY, POLICY, order)
+    assert together.rows == turn_by_turn.rows
+    assert (together.cycles, together.busy, together.peak_bytes, together.tasks) == (
+        turn_by_turn.cycles, turn_by_turn.busy, turn_by_turn.peak_bytes, turn_by_turn.tasks)
+    assert together.timed < turn_by_turn.timed
+
+
 def test_action_counts_add_up(resnet18_memory):
     """Per GEMM: the MACs counted are its mapping's, gated slots and multiplexer selects
     never negative and selects only on N:M ops; per op, DRAM bytes are its loads and stores,

@@ -38,14 +38,12 @@ the reference and the timeline), :mod:`satsim.timing.fast` times it on the fly.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import compress
 from operator import attrgetter, sub
-
-import numpy as np
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
@@ -66,10 +64,10 @@ from satsim.schedule.program import (
     Program,
     Task,
     Transfer,
-    Unit,
     VectorJob,
     Work,
 )
+from satsim.schedule.skip import Repeats, Skipper, Together
 from satsim.schedule.tiling import (
     FORMAT_BYTES,
     GemmBytes,
@@ -232,14 +230,20 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emit
             return None
         return emitter.start(index, record, steps, waits, periods)
 
+    counted: dict[int, tuple[list, dict]] = {}  # ops like one before share its steps
+
     def finish(op: _Op) -> None:
+        if id(op.steps) not in counted:
+            counted[id(op.steps)] = op.steps, _actions(op.steps)
         ops[op.index] = OpPlan(tuple(op.made), op.state["read"], op.state["written"],
-                               mappings[op.index], _actions(op.steps), tuple(op.waits))
+                               mappings[op.index], dict(counted[id(op.steps)][1]),
+                               tuple(op.waits))
         done[op.index] = frozenset({op.made[-1]})
 
     lane_of = _lanes(trace, hw, policy, tiler)
     if lane_of is not None:
-        _interleave(trace, order, need, done, begin, finish, lane_of)
+        together = Together(emitter) if getattr(emitter.sink, "skips", False) else None
+        _interleave(trace, order, need, done, begin, finish, lane_of, together)
         return ops
     for index in order:
         op = begin(index)
@@ -281,7 +285,7 @@ def _lanes(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, tiler: Tile
 
 
 def _interleave(trace: Trace, order, need: dict[int, set[int]], done: dict, begin,
-                finish, lane_of) -> None:
+                finish, lane_of, together: Together | None = None) -> None:
     """Run ``order``'s records on lanes (``lane_of``), each in order: an op starts once its
     lane is free and every record it depends on is done; of the ops running, the one whose
     unit is free earlier (then whose inputs were ready earlier, then the lane first in
@@ -289,7 +293,8 @@ def _interleave(trace: Trace, order, need: dict[int, set[int]], done: dict, begi
     they are needed, and each unit works on while the others' ops run. The lanes share no
     buffer slot (the array's roles are the GEMM operands and results, the stream's the
     vector buffer, pre-generated masks' the masks buffer), and the order is the sink's
-    timing: the Program records it, and the engines replay it."""
+    timing: the Program records it, and the engines replay it. ``together`` (a sink that
+    skips) skips the periods in which the ops running take turns alike."""
     queues = {lane: deque() for lane in _LANES}
     for index in order:
         queues[lane_of(trace.records[index])].append(index)
@@ -320,15 +325,18 @@ def _interleave(trace: Trace, order, need: dict[int, set[int]], done: dict, begi
         if op.done:
             finish(op)
             del active[lane]
+        elif (together is not None and len(active) > 1
+              and together.after([active[name] for name in _LANES if name in active], op)):
+            last = None  # the ops' own skippers start afresh
 
 
 def _actions(steps: list[_Step]) -> dict[tuple[str, str], int]:
     total: dict[tuple[str, str], int] = {}
     # Equal steps are one object (see _steps): count each distinct step once, times its uses.
     uses = Counter(map(id, steps))
-    for step in {id(step): step for step in steps}.values():
-        for key, count in step.actions:
-            total[key] = total.get(key, 0) + count * uses[id(step)]
+    for key, step in dict(zip(map(id, steps), steps, strict=True)).items():
+        for action, count in step.actions:
+            total[action] = total.get(action, 0) + count * uses[key]
     return total
 
 
@@ -344,7 +352,7 @@ def phase_of(record) -> Phase:
 def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
            sizes: Sizes | None, tiler: Tiler | None) -> tuple[list[_Step], set[int]]:
     """The record's work as steps (no loads or stores on an ideal memory), and the periods
-    at which they may repeat themselves (see :class:`_Skipper`)."""
+    at which they may repeat themselves (see :class:`~satsim.schedule.skip.Skipper`)."""
     if isinstance(record, GemmOp):
         rows, cols = hw.array.rows, hw.array.cols
         sparse = mapping.pattern is not None
@@ -654,7 +662,8 @@ class Emitter:
     def emit(self, index: int, record, steps: list[_Step], waits,
              periods=()) -> tuple[list, int, int]:
         """The op's tasks (handles, in order), bytes read and written. ``periods``: where
-        the steps may repeat themselves, for a sink that skips (see :class:`_Skipper`)."""
+        the steps may repeat themselves, for a sink that skips (see
+        :class:`~satsim.schedule.skip.Skipper`)."""
         op = self.start(index, record, steps, waits, periods)
         while not op.done:
             op.advance()
@@ -680,8 +689,8 @@ class _Op:
         self.state = {"out": None, "read": 0, "written": 0}
         self.s = 0  # the next step
         self.ready: int | None = None  # see key
-        skips = getattr(self.sink, "skips", False) and len(steps) >= _Skipper.MIN_STEPS
-        self.skipper = _Skipper(emitter, index, steps, periods) if skips else None
+        skips = getattr(self.sink, "skips", False) and len(steps) >= Skipper.MIN_STEPS
+        self.skipper = Skipper(self, periods) if skips else None
         for s in range(min(emitter.lookahead, len(steps))):
             self._load(s)
 
@@ -736,195 +745,32 @@ class _Op:
         came in between (``alone``: the skip's proof is about this op's tasks), and, with
         ``before``, only as far as this op's unit stays free before that cycle: while it
         does, this op's steps would have been emitted one after the other anyway (see
-        :func:`_interleave`)."""
+        :func:`_interleave`; :class:`~satsim.schedule.skip.Together` skips ops that take
+        turns)."""
         mark = len(self.made)
         self._process(self.s)
+        self.s += 1
         if self.skipper is not None:
             if alone:
-                self.s += self.skipper.after(self.s, self.made[mark], self.loads_of,
-                                             self.held, self.state, self.unit, before)
+                self.skipper.after(self.made[mark], before)
             else:
                 self.skipper.forget()
-        self.s += 1
 
+    @cached_property
+    def repeats(self) -> Repeats:
+        return Repeats(self.steps)
 
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    """What the steps after step ``s`` can depend on, for one candidate period."""
-
-    shape: tuple  # per role in use: holdings and which are pending; an output tile or not
-    handles: list  # the tasks whose times those are (slot holders and releasers, the tile)
-    times: tuple  # their starts and ends
-    free: tuple  # every unit's free time
-    tally: tuple  # the op's running busy cycles, stalls, tasks (the sink's) ...
-    bytes: tuple  # ... and its bytes read and written
-
-
-class _Skipper:
-    """Skips whole periods of an op's steps once they repeat themselves exactly.
-
-    An op's steps are periodic in nested loops (``periods`` comes with them): identical
-    chunks or tiles (period 1), the K slices of an output tile, the tiles of one column (or
-    row) of a GEMM, the instances of a batched GEMM. After each step the times the rest of the
-    op can depend on (its units' free times, the slots of the roles it uses, its pending
-    loads and output tile) are compared with those one and two periods earlier. Once two
-    consecutive periods moved them all by the same ``delta`` over identical steps, every
-    further identical period will too (the schedule is a max-plus recurrence of fixed
-    structure), so the sink shifts that state by ``n * delta`` and accounts for ``n`` more
-    periods. Two periods are left at the end to be timed one by one.
-
-    A period may itself contain skipped stretches of a shorter one (the tiles of a column
-    skipped, then whole columns): what a period did is the difference of the running tallies
-    (busy cycles, stalls, tasks, bytes) between two snapshots, not a list of its tasks, and
-    a snapshot stays valid after a skip (the times it holds are exact). Among the periods
-    that can skip after a step, the one skipping the most steps wins.
-    """
-
-    MIN_STEPS = 16  # fewer: nothing to gain
-
-    def __init__(self, emitter: Emitter, index: int, steps: list[_Step], periods):
-        self.emitter, self.sink, self.index = emitter, emitter.sink, index
-        count = len(steps)
-        # The times may move alternately over a period (two slots taking turns: a max-plus
-        # recurrence of cyclicity two); twice the period then repeats exactly.
-        # Of use only if five periods fit: two timed to compare, one skipped, two at the end.
-        self.periods = sorted(p for p in {*periods, *(2 * p for p in periods)}
-                              if p >= 1 and 5 * p <= count)
-        # Per period, the steps j >= p that differ from step j - p, then the end: bisected
-        # for how far the steps stay periodic. Equal steps are one object (see _steps).
-        keys = np.fromiter(map(id, steps), dtype=np.uint64, count=count)
-        self.breaks = {p: [*(np.flatnonzero(keys[p:] != keys[:-p]) + p).tolist(), count]
-                       for p in self.periods}
-        self.snapshots: dict[int, dict[int, _Snapshot]] = {p: {} for p in self.periods}
-        self.taken: dict[int, deque[int]] = {p: deque() for p in self.periods}
-        self.firsts: dict[int, object] = {}  # step -> its first task, if it was timed
-
-    def forget(self) -> None:
-        """Drop what was seen: other tasks came between this op's steps."""
-        self.snapshots = {p: {} for p in self.periods}
-        self.taken = {p: deque() for p in self.periods}
-        self.firsts = {}
-
-    def _roles(self, first_task) -> tuple[str, ...]:
-        """The roles whose slots the period used: those holding a task of it (tasks are
-        handed out in increasing order; copies made by a skip inside it come after)."""
-        return tuple(role for role, queue in self.emitter.occupied.items()
-                     if any(hold[3] >= first_task for hold in queue))
-
-    def _snapshot(self, roles: tuple[str, ...], state: dict) -> _Snapshot:
-        """The slots of the roles in use (a pending load is the holder of one of them) and
-        the output tile: their structure and times; the units and the running tallies."""
-        handles, shape = [], []
-        for role in roles:
-            queue = self.emitter.occupied[role]
-            shape.append((role, len(queue), tuple(h[2] is None for h in queue)))
-            handles += [h[3] for h in queue] + [h[2] for h in queue if h[2] is not None]
-        shape.append(state["out"] is not None)
-        if state["out"] is not None:
-            handles.append(state["out"][3])
-        times, free, tally = self.sink.state(handles, self.index)
-        return _Snapshot(tuple(shape), handles, times, free, tally,
-                         (state["read"], state["written"]))
-
-    def after(self, s: int, first_task, loads_of: dict, held: dict, state: dict,
-              unit: Unit | None = None, before: int | None = None) -> int:
-        """Steps to skip after step ``s`` (0: none); ``first_task``: step ``s``'s first.
-        With ``before``, no more periods than keep ``unit`` free before that cycle."""
-        self.firsts[s] = first_task
-        best, made = None, {}  # snapshots taken now, per roles in use
-        for p in self.periods:
-            begin = s - 2 * p + 1  # the two periods compared: steps begin .. s
-            if begin < 0:
-                continue
-            breaks = self.breaks[p]
-            end = breaks[bisect_left(breaks, begin + p)]  # steps begin .. end-1 periodic
-            n = (end - (s + 1) - 2 * p) // p  # whole periods to skip, two left to time
-            if n < 1:
-                continue
-            first = self.firsts.get(s - p + 1)  # None: that step was skipped, not timed
-            if first is None:
-                continue
-            roles = self._roles(first)
-            if roles not in made:
-                made[roles] = self._snapshot(roles, state)
-            now = made[roles]
-            snapshots, taken = self.snapshots[p], self.taken[p]
-            snapshots[s] = now
-            taken.append(s)
-            while taken[0] < s - 2 * p:
-                del snapshots[taken.popleft()]
-            one, two = snapshots.get(s - p), snapshots.get(s - 2 * p)
-            if one is None or two is None or not now.shape == one.shape == two.shape:
-                continue
-            moves = _moves(two, one, now)
-            if moves is not None and (best is None or n * p > best[0] * best[1]):
-                best = (n, p, now, one, *moves)
-        if best is None:
-            return 0
-        n, p, now, one, delta, units = best
-        if before is not None:
-            n = min(n, (before - 1 - self.sink.free[unit]) // delta)
-            if n < 1:
-                return 0
-        period = tuple(y - x for x, y in zip(one.tally, now.tally, strict=True))
-        moved = self.sink.shift(now.handles, self.index, n, delta, units, period)
-        state["read"] += n * (now.bytes[0] - one.bytes[0])
-        state["written"] += n * (now.bytes[1] - one.bytes[1])
-        self._shift(s, n * p, moved, [r for r, *_ in now.shape[:-1]], loads_of, held, state)
-        return n * p
-
-    def _shift(self, s, jump, moved, roles, loads_of, held, state) -> None:
-        """The emitter's state ``jump`` steps on: slots, pending loads and releases."""
-        queues = [self.emitter.occupied[role] for role in roles]
-        # The holdings n periods on: copies at the shifted times, for the slot waits to come.
-        # Occupancy repeats with the periods, so the peaks are those of the periods already
-        # timed: copies are not counted, and a holding still pending here is dropped from the
-        # count (its copy will be released, not it).
-        for queue in queues:
-            for hold in queue:
-                moved[id(hold)] = [hold[0], hold[1], moved.get(hold[2]), moved[hold[3]]]
-                if hold[2] is None:
-                    self.sink.drop(hold)
-        for queue in queues:
-            for i, hold in enumerate(queue):
-                queue[i] = moved[id(hold)]
-        # Pending loads and releases of the period move on with it. A load of a role the
-        # period does not load (an operand kept across it) is the same task throughout: it
-        # keeps its place (its last user is where it was), and it ended before the computes
-        # already timed, so it cannot delay any later one.
-        later_loads, later_held = {}, {}
-        for k in [k for k in loads_of if k > s]:
-            for h in loads_of.pop(k):
-                key = k + jump if h in moved else k
-                later_loads.setdefault(key, []).append(moved.get(h, h))
-        for k in [k for k in held if k > s]:
-            for h, flag in held.pop(k):
-                key = k + jump if id(h) in moved else k
-                later_held.setdefault(key, []).append((moved.get(id(h), h), flag))
-        loads_of.update(later_loads)
-        held.update(later_held)
-        if state["out"] is not None:
-            state["out"] = moved[id(state["out"])]
-
-
-def _moves(two: _Snapshot, one: _Snapshot, now: _Snapshot):
-    """``(delta, units)`` if two consecutive periods moved every time by the same
-    ``delta > 0`` (units the periods did not use keep their free time) and did the same
-    work; else None."""
-    deltas = {y - x for x, y in zip(one.times, now.times, strict=True)}
-    deltas.update(y - x for x, y in zip(two.times, one.times, strict=True))
-    units = []
-    for unit, a, b, c in zip(Unit, two.free, one.free, now.free, strict=True):
-        if not a == b == c:
-            deltas.update((b - a, c - b))
-            units.append(unit)
-    if len(deltas) != 1 or (delta := deltas.pop()) <= 0:
-        return None
-    work = [(y - x, z - y) for x, y, z in zip(two.tally + two.bytes, one.tally + one.bytes,
-                                               now.tally + now.bytes, strict=True)]
-    if any(a != b for a, b in work):
-        return None
-    return delta, units
+    @cached_property
+    def roles(self) -> tuple[str, ...]:
+        """The roles whose slots its steps use."""
+        used = {}
+        for step in {id(step): step for step in self.steps}.values():
+            used.update(dict.fromkeys(load.role for load in step.loads))
+            if step.out:
+                used["outputs"] = None
+            if step.store:
+                used[step.store_role] = None
+        return tuple(used)
 
 
 class _Tasks(Clock):

@@ -8,6 +8,8 @@ steps; the clock accounts for them (:meth:`Clock.shift`).
 
 from __future__ import annotations
 
+from itertools import chain
+
 from satsim.schedule.program import Unit, Work
 from satsim.timing.units import Machine, latency, own_cycles, port_cycles
 
@@ -86,16 +88,18 @@ class Clock:
         """A holding whose release was skipped: its shifted copy stands for it."""
         hold[2] = -1
 
-    def state(self, handles: list, op: int) -> tuple[tuple, tuple, tuple]:
-        """The starts and ends of ``handles``, every unit's free time, ``op``'s tally."""
+    def state(self, handles: list, ops: list[int]) -> tuple[tuple, tuple, tuple]:
+        """The starts and ends of ``handles``, every unit's free time, ``ops``' tallies."""
         start, end = self.start, self.end
-        return ((*(start[h] for h in handles), *(end[h] for h in handles)),
-                tuple(self.free.values()), tuple(self.tally[op]))
+        return ((*map(start.__getitem__, handles), *map(end.__getitem__, handles)),
+                tuple(self.free.values()),
+                tuple(chain.from_iterable(map(self.tally.__getitem__, ops))))
 
-    def shift(self, handles: list, op: int, n: int, delta: int, units: list,
+    def shift(self, handles: list, ops: list[int], n: int, delta: int, units: list,
               period: tuple) -> dict:
-        """Ghost copies of ``handles`` ``n * delta`` later; ``n`` more periods of ``op``
-        (``period``: what one added to its tally); ``units`` free that much later."""
+        """Ghost copies of ``handles`` ``n * delta`` later; ``n`` more periods of ``ops``
+        (``period``: what one added to their tallies, one after the other); ``units`` free
+        that much later."""
         moved, offset = {}, n * delta
         for h in dict.fromkeys(handles):
             self.start.append(self.start[h] + offset)
@@ -104,9 +108,10 @@ class Clock:
             self.unit.append(self.unit[h])
             self.before.append(self.before[h] + offset)
             moved[h] = len(self.end) - 1
-        tally = self.tally[op]
-        for i, x in enumerate(period):
-            tally[i] += n * x
+        for at, op in enumerate(ops):
+            tally = self.tally[op]
+            for i, x in enumerate(period[at * len(tally):(at + 1) * len(tally)]):
+                tally[i] += n * x
         for unit in units:
             self.free[unit] += offset
         return moved
