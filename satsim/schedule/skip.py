@@ -185,8 +185,13 @@ class Skipper:
     def _roles(self, first_task) -> tuple[str, ...]:
         """The roles whose slots the period used: those holding a task of it (tasks are
         handed out in increasing order; copies made by a skip inside it come after)."""
-        return tuple(role for role, queue in self.emitter.occupied.items()
-                     if any(hold[3] >= first_task for hold in queue))
+        roles = []
+        for role, queue in self.emitter.occupied.items():
+            for hold in queue:
+                if hold[3] >= first_task:
+                    roles.append(role)
+                    break
+        return tuple(roles)
 
     def after(self, first_task, before: int | None = None) -> None:
         """Skip what can be skipped after the op's last step (``first_task``: its first).
