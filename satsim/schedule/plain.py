@@ -122,7 +122,7 @@ class Plan:
 @dataclass(slots=True)
 class _Load:
     role: str
-    bytes: int  # moved
+    work: Transfer  # its bytes, into the role's buffer
     footprint: int  # held on chip
     span: int = 1  # steps that use it (a GEMM operand kept across the loop)
     until_store: bool = False  # held until the (last) step's result is stored, not computed
@@ -133,8 +133,8 @@ class _Step:
     work: Work
     loads: list[_Load] = field(default_factory=list)
     out: int = 0  # a GEMM output tile started here, held until a later (or this) store
-    store: int = 0
-    store_role: str = "outputs"  # the role whose slot the store reads
+    store: Transfer | None = None  # its result's bytes, from the slot of store_role
+    store_role: str = "outputs"
     actions: tuple[tuple[tuple[str, str], int], ...] = ()  # ((unit, action), count)
 
 
@@ -386,12 +386,14 @@ def _tile_steps(tiles: list[Tile], sparse: bool, roles: dict[str, Slot]) -> list
                     map(spans["weights"].get, range(count)), strict=True))
     same = {}
     for key, tile in dict(zip(keys, tiles, strict=True)).items():
-        loads = [_Load(role, moved, footprint, span)
+        # The works are made once here: the clock looks their costs up by identity.
+        loads = [_Load(role, Transfer(moved, False, roles[role].buffer), footprint, span)
                  for role, moved, footprint, span in (
                      ("activations", tile.load_a, tile.a_bytes, key[1]),
                      ("weights", tile.load_b, tile.b_bytes, key[2])) if moved]
+        store = Transfer(tile.store_c, True, roles["outputs"].buffer) if tile.store_c else None
         same[key] = _Step(Compute(tile.cycles, tile_access(tile, roles)), loads, out=tile.out,
-                          store=tile.store_c, actions=tile_actions(tile, sparse, roles))
+                          store=store, actions=tile_actions(tile, sparse, roles))
     return list(map(same.__getitem__, keys))
 
 
@@ -571,9 +573,11 @@ class Tiler:
             for piece in set(pieces):
                 count, load, store = piece
                 # The chunk's slot holds its inputs, then its results until they are stored.
-                loads = [_Load(role, load, load + store, until_store=True)] if load else []
+                loads = ([_Load(role, Transfer(load, False, slot.buffer), load + store,
+                                until_store=True)] if load else [])
                 piece_work = job(count, stream_access(load, store, slot.buffer))
-                same[piece] = _Step(piece_work, loads, store=store, store_role=role,
+                same[piece] = _Step(piece_work, loads, store_role=role,
+                                    store=Transfer(store, True, slot.buffer) if store else None,
                                     actions=unit_actions(piece_work, record)
                                     + stream_actions(load, store, slot.buffer))
             return list(map(same.__getitem__, pieces)), {1}
@@ -712,13 +716,12 @@ class _Op:
     def _load(self, s: int) -> None:
         emitter = self.emitter
         for item in self.steps[s].loads:
-            task = self._new(Transfer(item.bytes, False, emitter.roles[item.role].buffer),
-                             emitter._wait_slot(item.role))
+            task = self._new(item.work, emitter._wait_slot(item.role))
             self.held.setdefault(s + item.span - 1, []).append(
                 (emitter._hold(item.role, task, item.footprint), item.until_store))
             for user in range(s, s + item.span):
                 self.loads_of.setdefault(user, []).append(task)
-            self.state["read"] += item.bytes
+            self.state["read"] += item.work.bytes
 
     def _process(self, s: int) -> None:
         emitter, step, state = self.emitter, self.steps[s], self.state
@@ -731,10 +734,9 @@ class _Op:
         if step.out:
             state["out"] = emitter._hold("outputs", compute, step.out)
         store = None
-        if step.store:
-            store = self._new(Transfer(step.store, True,
-                                       emitter.roles[step.store_role].buffer), [compute])
-            state["written"] += step.store
+        if step.store is not None:
+            store = self._new(step.store, [compute])
+            state["written"] += step.store.bytes
             if state["out"] is not None:
                 state["out"][2], state["out"] = store, None
         for hold, until_store in self.held.pop(s, []):
@@ -768,7 +770,7 @@ class _Op:
             used.update(dict.fromkeys(load.role for load in step.loads))
             if step.out:
                 used["outputs"] = None
-            if step.store:
+            if step.store is not None:
                 used[step.store_role] = None
         return tuple(used)
 

@@ -40,8 +40,8 @@ class Clock:
         self.before: list[int] = []  # each task's unit free time when it was issued
         self.holds: list[list] = []
         self.tally: dict[int, list[int]] = {}
-        # Per work: latency, own and busy cycles, its unit's place in a tally.
-        self.costs: dict[Work, tuple[int, int, int, int]] = {}
+        # Per work (by id): latency, own and busy cycles, its unit's place in a tally, it.
+        self.costs: dict[int, tuple[int, int, int, int, Work]] = {}
 
     def task(self, work: Work, deps: list, op: int, phase, label: str) -> int:
         # The hottest loop of a simulation: plain loops and one lookup per work.
@@ -52,13 +52,17 @@ class Clock:
             if end[d] > ready:
                 ready = end[d]
         free = self.free[unit]
-        cost = self.costs.get(work)  # equal work costs the same: look it up, not work it out
+        # Steps are made once and reused, their work too: look its cost up by identity (the
+        # entry keeps the work alive, so its id is not reused), not by value or by working
+        # it out.
+        cost = self.costs.get(id(work))
         if cost is None:
             machine = self.machine
             own = own_cycles(work, machine)
-            cost = self.costs[work] = (latency(work, machine), own,
-                                       max(own, port_cycles(work, machine)), UNIT_AT[unit])
-        wait, own, busy, at = cost
+            cost = self.costs[id(work)] = (latency(work, machine), own,
+                                           max(own, port_cycles(work, machine)),
+                                           UNIT_AT[unit], work)
+        wait, own, busy, at, _ = cost
         start = ready + wait
         if start < free:
             start = free
