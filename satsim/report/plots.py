@@ -57,6 +57,11 @@ _FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 # Without these the output embeds the time of writing: same data, different bytes.
 _NO_DATE = {"png": None, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
+_MAX_CATEGORIES = 20  # tab20's colours; more cannot be told apart in a legend
+_FEW_VALUES = 8  # a numeric colour column with at most this many values gets a legend
+_MISSING_COLOUR = "0.6"
+_LOG_RATIO = 100  # an axis whose positive values span this factor or more is drawn log
+
 
 def format_of(out: str | Path) -> str:
     """The image format ``out``'s suffix names; an error naming the file otherwise."""
@@ -65,10 +70,6 @@ def format_of(out: str | Path) -> str:
         raise SatsimError(f"unknown plot format {Path(out).suffix or '(no suffix)'!r}: "
                           f"use one of {', '.join(_FORMATS)}", source=out)
     return fmt
-_MAX_CATEGORIES = 20  # tab20's colours; more cannot be told apart in a legend
-_FEW_VALUES = 8  # a numeric colour column with at most this many values gets a legend
-_MISSING_COLOUR = "0.6"
-_LOG_RATIO = 100  # an axis whose positive values span this factor or more is drawn log
 
 
 def label(column: str) -> str:

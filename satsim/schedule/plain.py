@@ -330,11 +330,15 @@ def _interleave(trace: Trace, order, need: dict[int, set[int]], done: dict, begi
             last = None  # the ops' own skippers start afresh
 
 
+def _distinct(steps: list[_Step]) -> dict[int, _Step]:
+    """Each distinct step by its id: equal steps are one object (see :func:`_steps`)."""
+    return dict(zip(map(id, steps), steps, strict=True))
+
+
 def _actions(steps: list[_Step]) -> dict[tuple[str, str], int]:
     total: dict[tuple[str, str], int] = {}
-    # Equal steps are one object (see _steps): count each distinct step once, times its uses.
-    uses = Counter(map(id, steps))
-    for key, step in dict(zip(map(id, steps), steps, strict=True)).items():
+    uses = Counter(map(id, steps))  # each distinct step counted once, times its uses
+    for key, step in _distinct(steps).items():
         for action, count in step.actions:
             total[action] = total.get(action, 0) + count * uses[key]
     return total
@@ -766,7 +770,7 @@ class _Op:
     def roles(self) -> tuple[str, ...]:
         """The roles whose slots its steps use."""
         used = {}
-        for step in {id(step): step for step in self.steps}.values():
+        for step in _distinct(self.steps).values():
             used.update(dict.fromkeys(load.role for load in step.loads))
             if step.out:
                 used["outputs"] = None
