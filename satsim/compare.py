@@ -20,6 +20,7 @@ from satsim.config import load_dataflow, load_hardware, split_overrides
 from satsim.errors import SatsimError
 from satsim.pool import local_pool, worker_count
 from satsim.report.bounds import ideal_bounds
+from satsim.report.columns import text_table
 from satsim.report.result import RunResult
 from satsim.resources import PAPER_MODELS, shipped
 from satsim.simulate import simulate
@@ -79,21 +80,21 @@ class Comparison:
                 and tuple(r.model for r in self.rows) == PAPER_MODELS)
 
     def lines(self) -> list[str]:
-        head = (f"{'model':<20}{'dense Mcyc':>11}{'srste Mcyc':>11}{'bdwp Mcyc':>11}"
-                f"{'srste':>8}{'bound':>7}{'ideal':>7}{'bdwp':>8}{'bound':>7}{'ideal':>7}"
-                "  checks")
-        lines = [f"hardware {self.hardware}, dataflow {self.dataflow}, N:M {self.pattern}; "
-                 "speedups over dense training on the same machine; bound: the method's "
-                 "uniform bound, ideal: the trace's MAC-proportional ideal", "", head]
+        rows = [["model", "dense Mcyc", "srste Mcyc", "bdwp Mcyc", "srste", "bound", "ideal",
+                 "bdwp", "bound", "ideal", "checks"]]
         for row in self.rows:
             s, b = row.methods["srste"], row.methods["bdwp"]
-            lines.append(
-                f"{row.model:<20}{row.dense_cycles / 1e6:>11.2f}{s.cycles / 1e6:>11.2f}"
-                f"{b.cycles / 1e6:>11.2f}{s.speedup:>7.2f}x{_x(s.uniform):>7}"
-                f"{s.mac_ideal:>6.2f}x{b.speedup:>7.2f}x{_x(b.uniform):>7}{b.mac_ideal:>6.2f}x"
-                f"  {'; '.join(row.checks) or 'ok'}")
-        lines.append(f"{'mean':<53}{self.mean('srste'):>7.2f}x{'':>14}"
-                     f"{self.mean('bdwp'):>7.2f}x")
+            rows.append([row.model, *(f"{c / 1e6:,.2f}" for c in (row.dense_cycles, s.cycles,
+                                                                  b.cycles)),
+                         _x(s.speedup), _x(s.uniform), _x(s.mac_ideal),
+                         _x(b.speedup), _x(b.uniform), _x(b.mac_ideal),
+                         "; ".join(row.checks) or "ok"])
+        rows.append(["mean", "", "", "", _x(self.mean("srste")), "", "", _x(self.mean("bdwp")),
+                     "", "", ""])
+        lines = [f"hardware {self.hardware}, dataflow {self.dataflow}, N:M {self.pattern}; "
+                 "speedups over dense training on the same machine; bound: the method's "
+                 "uniform bound, ideal: the trace's MAC-proportional ideal", "",
+                 *text_table(rows, "<" + ">" * 9 + "<")]
         if self.paper_setting:
             lines.append(f"SAT paper (Fang et al., TCAD 2023): bdwp 2:8 trains {PAPER_MEAN}x "
                          "faster than dense on average over these five models")

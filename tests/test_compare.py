@@ -1,13 +1,15 @@
 """`satsim compare`: dense vs SR-STE vs BDWP, model by model, as `satsim run` reports them."""
 
 import json
+import re
 import statistics
 
 import pytest
 
 from satsim.api import run
 from satsim.cli import main
-from satsim.compare import MethodRun, ModelRow, compare
+from satsim.compare import Comparison, MethodRun, ModelRow, compare
+from satsim.types import NMPattern
 
 
 def test_rows_are_the_runs_speedups_and_bounds():
@@ -52,6 +54,29 @@ def test_checks_name_what_contradicts_the_expected_order():
         "bdwp": MethodRun(50, 2.0, 2.0, 2.0, "m-bdwp")})
     assert fast_srste.checks == ["srste above its MAC-proportional ideal",
                                  "srste not slower than bdwp"]
+
+
+def test_table_columns_are_as_wide_as_their_numbers():
+    """Cycle counts of any size keep two spaces between columns: split on them, each row
+    gives back its cells, and the rows line up."""
+    huge = ModelRow("a-model-with-a-long-name", 10**16, "d", {
+        "srste": MethodRun(9 * 10**15, 1.11, 1.33, 1.3, "s"),
+        "bdwp": MethodRun(5 * 10**15, 2.0, 2.0, 2.0, "b")})
+    small = ModelRow("m", 100, "m-dense", {"srste": MethodRun(90, 1.11, 1.33, 1.3, "m-srste"),
+                                           "bdwp": MethodRun(50, 2.0, 2.0, 2.0, "m-bdwp")})
+    table = Comparison((huge, small), NMPattern(2, 8), "hw", "df", 200.0)
+    lines = table.lines()
+    header = lines.index(next(line for line in lines if line.startswith("model")))
+    rows = [re.split(r" {2,}", line) for line in lines[header:header + 3]]
+    assert {len(cells) for cells in rows} == {11}
+    assert rows[1][:4] == ["a-model-with-a-long-name", "10,000,000,000.00",
+                           "9,000,000,000.00", "5,000,000,000.00"]
+    assert rows[2][:2] == ["m", "0.00"] and rows[2][-1] == "ok"
+    def right_edge(line, cell):
+        return line.index(cell) + len(cell)
+
+    assert right_edge(lines[header], "dense Mcyc") == right_edge(lines[header + 1],
+                                                                 "10,000,000,000.00")
 
 
 def test_cli_writes_the_table_and_json(tmp_path, capsys):

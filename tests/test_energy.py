@@ -11,8 +11,10 @@ import pytest
 from satsim.api import run
 from satsim.config import load_hardware
 from satsim.energy import load_energy_table, price_run
-from satsim.energy.price import STATIC, exact
+from satsim.energy.price import STATIC, coverage, exact
 from satsim.energy.table import EnergyTable, shipped_tables
+from satsim.report.summary import joules
+from satsim.report.tidy import ENERGY_COLUMNS
 
 PJ, MJ = Fraction(1, 10**12), Fraction(1, 10**3)
 
@@ -71,19 +73,19 @@ def test_tiny_sparse_gemm_costs_exactly_its_priced_actions_and_leakage(tmp_path)
     seconds = Fraction(res.cycles, 200 * 10**6)
     dynamic = macs * (Fraction(2) + Fraction(1, 4) + Fraction(1, 8)) * PJ
     static = (64 * Fraction(3, 2) + 8 * Fraction(2)) * seconds * MJ
-    e = res.energy
+    e = res.energy.exact
     assert e.total == dynamic + static
     assert e.by_unit == {"stce": dynamic + 64 * Fraction(3, 2) * seconds * MJ,
                          "sore": None, "vector": 8 * Fraction(2) * seconds * MJ}
     assert e.by_phase == {"FF": dynamic, STATIC: static}
-    assert list(e.excluded) == ["sore.static"]
+    assert list(res.energy.excluded) == ["sore.static"]
     assert res.to_json()["energy_j"] == float(dynamic + static)
 
 
 def test_every_breakdown_sums_exactly_to_the_total(default_report):
     """Per unit, per phase (with the static share), per layer (with the static share) and
     per op plus static: each sums to the run's energy, exactly."""
-    e = default_report.result.energy
+    e = default_report.result.energy.exact
     for breakdown in (e.by_unit, e.by_phase, e.by_layer):
         assert sum(v for v in breakdown.values() if v is not None) == e.total
     ops = sum(e.op_energy(r["index"]) for r in default_report.result.rows)
@@ -113,7 +115,7 @@ def test_total_is_each_counted_action_times_its_table_price_plus_static(default_
         expected += 8 * moved * exact(table.sram.access.at(buffer.kib / 2))
     seconds = Fraction(res.cycles, 200 * 10**6)
     leak = (1024 * exact(0.0572) + 32 * exact(0.0572)) * seconds * MJ
-    assert res.energy.total == expected * PJ + leak
+    assert res.energy.exact.total == expected * PJ + leak
     assert set(res.energy.excluded) == {"sore.static", "dram.static",
                                         *(f"buffer:{b}.static" for b in hw.memory.buffers)}
 
@@ -124,11 +126,11 @@ def test_costlier_dram_never_lowers_energy(default_report):
     res = default_report.result
     bits = 8 * (res.total("dram_read_bytes") + res.total("dram_write_bytes"))
     assert bits > 0
-    totals = [price_run(res, load_hardware("sat", [("energy.dram_pj_per_bit", p)])).total
+    totals = [price_run(res, load_hardware("sat", [("energy.dram_pj_per_bit", p)])).exact.total
               for p in (0, 10, 20.3125, 40)]
     assert totals == sorted(totals)
     assert totals[3] - totals[1] == 30 * bits * PJ
-    assert totals[2] == res.energy.total  # the table's own price
+    assert totals[2] == res.energy.exact.total  # the table's own price
 
 
 def test_sparse_run_does_fewer_macs_and_pays_for_indices_and_muxes(default_report):
@@ -143,16 +145,23 @@ def test_sparse_run_does_fewer_macs_and_pays_for_indices_and_muxes(default_repor
                    + s["index_read"] * exact(table.stce.index_read.pj)) * PJ
     mac_j = (s["mac"] * exact(table.stce.mac["fp16/fp32"].pj)
              + s["mac_gated"] * exact(table.stce.mac_gated.pj)) * PJ
-    assert sparse.energy.by_unit["stce"] == mac_j + sparse_only + sparse.energy.static["stce"]
+    sums = sparse.energy.exact
+    assert sums.by_unit["stce"] == mac_j + sparse_only + sums.static["stce"]
     dense_mac_j = (d["mac"] * exact(table.stce.mac["fp16/fp32"].pj)
                    + d["mac_gated"] * exact(table.stce.mac_gated.pj)) * PJ
-    assert dense.energy.by_unit["stce"] == dense_mac_j + dense.energy.static["stce"]
+    assert dense.energy.exact.by_unit["stce"] == dense_mac_j + dense.energy.exact.static["stce"]
 
 
-def test_fpga_profile_shows_unpriced_terms_as_na_never_zero():
+@pytest.fixture(scope="module")
+def fpga_report():
+    """The default run priced with the VCU1525 profile, which prices DRAM transfers only."""
+    return run(overrides=["energy=vcu1525"])
+
+
+def test_fpga_profile_shows_unpriced_terms_as_na_never_zero(fpga_report):
     """On the VCU1525 profile only DRAM is priced: the on-chip units are n/a (null in the
     JSON, <NA> in the table, 'n/a' in the text), excluded by name, and the total is DRAM's."""
-    report = run(overrides=["energy=vcu1525"], baseline=False)
+    report = fpga_report
     res = report.result
     e = res.energy
     assert e.by_unit["stce"] is None and e.by_unit["vector"] is None
@@ -167,6 +176,90 @@ def test_fpga_profile_shows_unpriced_terms_as_na_never_zero():
     assert gemms["stce_j"].isna().all() and gemms["buffer_j"].isna().all()
     assert (gemms["dram_j"] > 0).all()
     assert "stce n/a" in report.text()
+
+
+def test_partial_energy_leads_with_what_it_covers(fpga_report):
+    """With only DRAM priced, the total is never read as the iteration's: the text leads with
+    'X priced (DRAM only; k of n terms n/a)' and calls it a lower bound (the dense twin's
+    too); the JSON and the metrics say it is incomplete and what it covers."""
+    e = fpga_report.result.energy
+    assert [t for t, price in e.prices.items() if price is not None] == [
+        "dram.read_bytes", "dram.write_bytes"]
+    covers = f"DRAM only; {len(e.excluded)} of {len(e.prices)} terms n/a"
+    assert e.coverage == covers and len(e.excluded) == len(e.prices) - 2
+    lines = fpga_report.text().splitlines()
+    (headline,) = [line for line in lines if line.startswith("energy ")]
+    assert headline == (f"energy     {joules(e.energy_j)} priced ({covers}): a lower bound, "
+                        "not the iteration's energy")
+    (dense,) = [line for line in lines if line.startswith("  dense training")]
+    assert f"{joules(fpga_report.dense.energy_j)} priced (DRAM only; " in dense
+    assert "per iteration" not in headline and "per iteration" not in dense
+    doc = fpga_report.to_json()
+    assert doc["energy"]["complete"] is False and doc["energy"]["coverage"] == covers
+    assert doc["dense_energy_coverage"] == fpga_report.dense.energy.coverage
+    metrics = fpga_report.metrics()
+    assert metrics["energy_complete"] is False and metrics["energy_coverage"] == covers
+
+
+def test_complete_energy_reads_per_iteration(tmp_path):
+    """When the table prices every term that occurred, the total is the iteration's energy and
+    reads so: 'X per iteration', no 'priced (...)', no lower bound; complete in the JSON."""
+    table = TINY_TABLE.replace('static: {mw_per_lane: null, source: "not modelled in this '
+                               'test"}', "static: {mw_per_lane: 1.0, source: test}", 1)
+    report = _tiny_gemm(tmp_path, table)
+    e = report.result.energy
+    assert e.complete and e.coverage == "every term priced"
+    (headline,) = [line for line in report.text().splitlines() if line.startswith("energy ")]
+    assert headline == f"energy     {joules(e.energy_j)} per iteration"
+    doc = report.to_json()
+    assert doc["energy"]["complete"] is True and doc["energy"]["excluded"] == []
+    assert report.metrics()["energy_complete"] is True
+
+
+@pytest.mark.parametrize(("prices", "expected"), [
+    ({"stce.mac": 1.0, "stce.static": 2.0}, "every term priced"),
+    ({"stce.mac": 1.0, "stce.static": 2.0, "sore.static": None, "buffer:a.static": None,
+      "buffer:b.static": None, "dram.read_bytes": 1.0, "dram.static": None},
+     "4 of 7 terms n/a: static power of SORE, 2 buffers, DRAM"),
+    ({"stce.mac": None, "stce.static": None, "dram.read_bytes": 1.0, "dram.static": None},
+     "DRAM only; 3 of 4 terms n/a"),
+    ({"stce.mac": None, "stce.static": 1.0, "dram.read_bytes": 1.0, "dram.static": 2.0},
+     "1 of 4 terms n/a"),
+    ({"stce.mac": None, "dram.read_bytes": None}, "nothing priced; 2 of 2 terms n/a"),
+])
+def test_coverage_names_what_the_priced_total_leaves_out(prices, expected):
+    """What a total covers, from each term's price (None: n/a): every term; the static power
+    of named units; only the units with any priced term; or the count alone."""
+    assert coverage(prices) == expected
+
+
+def _values(obj):
+    """Every leaf value of nested dicts, lists and tuples."""
+    if isinstance(obj, dict):
+        return [v for value in obj.values() for v in _values(value)]
+    if isinstance(obj, list | tuple):
+        return [v for value in obj for v in _values(value)]
+    return [obj]
+
+
+def test_the_python_api_returns_floats_never_fractions(default_report):
+    """What `satsim.api.run` hands a user holds floats (or None): the energies of the result
+    and its dense twin, their breakdowns, the metrics, the JSON and the tidy frame. The exact
+    Fractions stay inside, in `energy.exact`, and round to the floats shown."""
+    for res in (default_report.result, default_report.dense):
+        e = res.energy
+        assert type(res.energy_j) is float and type(e.total) is float
+        leaves = _values([e.by_unit, e.by_phase, e.by_layer, e.static, e.by_op,
+                          [e.op_energy(r["index"]) for r in res.rows]])
+        assert leaves and all(type(v) is float or v is None for v in leaves)
+        assert type(e.exact.total) is Fraction and float(e.exact.total) == e.total
+        assert e.by_unit == {u: None if j is None else float(j)
+                             for u, j in e.exact.by_unit.items()}
+        frame = res.table()
+        assert all(str(frame[c].dtype) == "Float64" for c in ENERGY_COLUMNS)
+    leaves = _values([default_report.metrics(), default_report.to_json()])
+    assert not [v for v in leaves if isinstance(v, Fraction)]
+    assert type(default_report.metrics()["energy_j"]) is float
 
 
 def test_without_a_table_energy_is_not_modelled():

@@ -3,7 +3,9 @@
 was drawn from, wrong inputs are one error line, and the page is self-contained."""
 
 import copy
+import html
 import json
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -117,6 +119,38 @@ def test_energy_of_an_unpriced_unit_is_na_not_zero(run_doc):
     assert bars["MASK"]["sore"] is None
     legend = [t.get_text() for t in figures.energy_figure(doc).legends[0].get_texts()]
     assert "SORE: n/a" in legend
+
+
+def _every_term_priced(doc):
+    """``doc`` as if its table priced every term that occurred (its dense twin's too)."""
+    doc = copy.deepcopy(doc)
+    energy = doc["energy"]
+    energy["prices"] = {t: 1.0 if p is None else p for t, p in energy["prices"].items()}
+    energy.update(excluded=[], excluded_why={}, complete=True, coverage="every term priced")
+    doc["dense_energy_coverage"] = "every term priced"
+    return doc
+
+
+def test_energy_figure_leads_with_what_the_total_covers(run_doc):
+    """The 45 nm table leaves the static power of the SORE, the buffers and the DRAM n/a: the
+    title gives 'X priced (k of n terms n/a: static power of ...)' and the axis 'priced
+    energy' (also for a file from before energy.coverage existed). With every term priced:
+    'X per iteration' and 'energy per iteration (mJ)'."""
+    covers = run_doc["energy"]["coverage"]
+    assert covers.startswith(f"{len(run_doc['energy']['excluded'])} of "
+                             f"{len(run_doc['energy']['prices'])} terms n/a: static power of")
+    total = figures.energy_label(run_doc["energy_j"])
+    older = copy.deepcopy(run_doc)
+    del older["energy"]["coverage"]
+    for doc in (run_doc, older):
+        ax = figures.energy_figure(doc).axes[0]
+        title, energy = ax.get_title().split("\n", 1)
+        assert title == figures._title(doc)
+        assert energy.replace("\n", " ") == f"{total} priced ({covers})"
+        assert ax.get_ylabel() == "priced energy per iteration (mJ)"
+    ax = figures.energy_figure(_every_term_priced(run_doc)).axes[0]
+    assert ax.get_title().endswith(f"\n{total} per iteration")
+    assert ax.get_ylabel() == "energy per iteration (mJ)"
 
 
 def test_energy_without_a_table_is_an_error_naming_the_field(run_doc):
@@ -233,6 +267,53 @@ def test_report_is_one_self_contained_page(tmp_path, run_json):
                     "What was modelled, and what was not", "Provenance"):
         assert heading in text
     assert "sore.static: not modelled" in text
+
+
+def _tables(page: str) -> dict[str, list[list[str]]]:
+    """Each table of the page under its heading: rows of cell texts, the header first."""
+    found = {}
+    for heading, body in re.findall(r"<h2>([^<]*)</h2>\s*(<table>.*?</table>)", page, re.S):
+        found[heading] = [[html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>",
+                                                                 row)]
+                          for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+    return found
+
+
+def test_report_leads_with_what_the_energy_total_covers(tmp_path, run_doc):
+    """Unless every term is priced, the totals name the energy 'energy priced (coverage): a
+    lower bound' and the energy section leads with 'X priced (coverage)'; with every term
+    priced they read 'energy per iteration'."""
+    covers = run_doc["energy"]["coverage"]
+    page = write_report(_write(tmp_path / "r.json", run_doc), tmp_path / "rep").read_text()
+    totals = {row[0]: row[1] for row in _tables(page)["Totals"]}
+    assert f"energy priced ({covers}): a lower bound" in totals
+    assert "energy per iteration" not in totals
+    lead = html.escape(f"{figures.energy_label(run_doc['energy_j'])} priced ({covers})")
+    assert f"<p><b>{lead}</b>: a lower bound" in page
+    complete = _every_term_priced(run_doc)
+    page = write_report(_write(tmp_path / "c.json", complete), tmp_path / "rep").read_text()
+    quantities = [row[0] for row in _tables(page)["Totals"]]
+    assert {"energy per iteration", "dense twin's energy per iteration"} <= set(quantities)
+    assert not [q for q in quantities if "priced" in q] and "lower bound" not in page
+
+
+def test_report_explains_the_stalls_and_each_units_idle_cycles(tmp_path, run_doc):
+    """The op waits summed over ops are headed 'queued (op-cycles)' and explained (not idle
+    time, can exceed the iteration); per unit, busy + idle is the iteration, and a compute
+    unit's idle cycles are its stalls plus the cycles after its last op."""
+    page = write_report(_write(tmp_path / "r.json", run_doc), tmp_path / "rep").read_text()
+    tables = _tables(page)
+    assert "queued (op-cycles)" in tables["Per phase"][0]
+    assert "can exceed the iteration many times over; it is not idle time" in page
+    header, *rows = tables["Per unit"]
+    assert header[3:] == ["idle (cycles)", "idle: stall DRAM", "idle: stall dep",
+                          "idle: stall mask", "idle: stall buffer", "idle: after its last op"]
+    assert len(rows) == len(run_doc["units"]) == 4
+    for row in rows:
+        busy, idle = (int(row[i].replace(",", "")) for i in (1, 3))
+        assert busy + idle == run_doc["cycles"]
+        if row[0] != "DRAM":
+            assert sum(int(c.replace(",", "")) for c in row[4:]) == idle
 
 
 def test_report_says_why_a_figure_is_missing(tmp_path, run_doc):

@@ -224,3 +224,93 @@ def test_a_machine_that_cannot_run_the_workload_is_one_error_line(cli, setting, 
     assert done.returncode == 2, done.stdout
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
     assert field in done.stderr
+
+
+# --- stalls and idle cycles --------------------------------------------------------------
+
+_TRACKS = {1: "stce", 2: "sore", 3: "vector"}  # satsim.report.timeline's unit tracks
+
+
+def _last_work_ends(timeline: dict) -> dict[str, int]:
+    """Per compute unit, the cycle its last task ended in the SimPy engine's timeline."""
+    ends: dict[str, int] = {}
+    for event in timeline["traceEvents"]:
+        if event.get("ph") == "X" and event["tid"] in _TRACKS:
+            unit = _TRACKS[event["tid"]]
+            ends[unit] = max(ends.get(unit, 0), event["args"]["end_cycle"])
+    return ends
+
+
+def _slow_port_gemms(tmp_path):
+    """Two GEMMs on the sat preset's DRAM with a slow activation buffer: DRAM, dependency and
+    buffer-port stalls all occur."""
+    csv = tmp_path / "g.csv"
+    csv.write_text("name,M,K,N,sparsity\nfc1,128,512,256,2:8\nfc2,64,256,512,\n")
+    return run(csv, "sat", overrides=["memory.buffers.act.bytes_per_cycle=16"],
+               baseline=False, timeline=True)
+
+
+@pytest.mark.parametrize("case", ["resnet9 on ideal memory", "GEMMs with slow buffer ports"])
+def test_each_units_busy_and_idle_cycles_add_up_to_the_iteration(case, tmp_path):
+    """Per unit: busy + idle = the iteration. A compute unit's idle cycles are its ops' DRAM,
+    dep, mask and buffer stalls plus the cycles after its last work, which end where the SimPy
+    engine's timeline ends that unit's last task; the JSON and the metrics carry the same."""
+    if case.startswith("resnet9"):
+        report = run("resnet9-cifar-bdwp", "sat-small", baseline=False, timeline=True)
+    else:
+        report = _slow_port_gemms(tmp_path)
+    res = report.result
+    doc, metrics = report.to_json(), report.metrics()
+    ends = _last_work_ends(report.timeline)
+    causes_seen = set()
+    for unit, busy in res.busy.items():
+        idle = res.idle_cycles(unit)
+        assert 0 <= idle <= res.cycles and busy + idle == res.cycles
+        assert doc["units"][unit]["idle_cycles"] == metrics[f"{unit}_idle_cycles"] == idle
+        if unit == "dram":
+            continue
+        causes = res.idle_by_cause(unit)
+        assert causes == doc["units"][unit]["idle_by_cause"]
+        assert all(v >= 0 for v in causes.values()) and sum(causes.values()) == idle
+        assert causes["after_last_op"] == res.cycles - ends.get(unit, 0)
+        causes_seen |= {c for c, v in causes.items() if v}
+    expected = {"dep", "after_last_op"} | ({"dram", "buffer"} if case.startswith("GEMMs")
+                                           else set())
+    assert expected <= causes_seen  # the case exercises what it claims to
+
+
+def _huge_result():
+    """A made-up result whose stalls and cycles run to twelve digits and more."""
+    from satsim.report.result import OP_COLUMNS, RunResult
+
+    def row(index, phase, unit, busy, **stalls):
+        base = dict.fromkeys(OP_COLUMNS, 0) | {"index": index, "layer": f"l{index}",
+                                                "phase": phase, "unit": unit, "op": "gemm",
+                                                "busy_cycles": busy}
+        return base | stalls
+
+    rows = (row(0, "FF", "stce", 10**12, stall_dram=15_760_067, stall_dep=122_421_324),
+            row(1, "VEC", "vector", 123_456_789_012, stall_dep=999_999_999_999,
+                stall_unit=10**15))
+    return RunResult(hardware="hw", dataflow="df", workload="w", sparsity="dense",
+                     method="dense", clock_mhz=200.0, pes=1024, memory="ideal",
+                     cycles=2 * 10**12, rows=rows,
+                     busy={"stce": 10**12, "vector": 123_456_789_012})
+
+
+def test_text_tables_size_every_column_from_its_numbers():
+    """However large the numbers, the per-phase and per-unit tables keep two spaces between
+    columns: split on them, each line gives back exactly its cells (15,760,067 and
+    122,421,324 never print as one)."""
+    from satsim.report.summary import _phase_table, _unit_table
+
+    res = _huge_result()
+    phase = [re.split(r" {2,}", line) for line in _phase_table(res)]
+    assert {len(cells) for cells in phase} == {11}
+    assert phase[1][6:8] == ["15,760,067", "122,421,324"]
+    assert phase[2][3] == "123,456,789,012" and phase[2][7] == "999,999,999,999"
+    unit = [re.split(r" {2,}", line) for line in _unit_table(res)[:-1]]
+    assert {len(cells) for cells in unit} == {9}
+    assert unit[2][3:6] == ["1,876,543,210,988", "0", "999,999,999,999"]
+    widths = {len(line) for line in _phase_table(res)}
+    assert len(widths) == 1  # every line as wide: the columns line up

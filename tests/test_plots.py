@@ -1,5 +1,6 @@
 """Pareto plots of sweep results: axis labels, the Pareto mask, and the rendered figure."""
 
+import re
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from satsim.errors import SatsimError
-from satsim.report.plots import label, pareto_mask, plot_pareto
+from satsim.report.plots import axis_scale, label, pareto_mask, plot_pareto
 
 
 def sweep(n: int = 24) -> pd.DataFrame:
@@ -182,13 +183,14 @@ def test_plot_writes_the_format_its_suffix_names(tmp_path, suffix, magic):
 
 
 def test_plot_axis_labels_carry_units_and_direction(tmp_path):
-    """Axes are labelled with label() and say which way is better."""
+    """Axes are labelled with label(), in the unit axis_scale picks (the sweep's times are
+    tens of µs), and say which way is better."""
     fig = plot_pareto(sweep(), "seconds", "utilization", maximize_y=True,
                       out=tmp_path / "front.svg")
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "time per iteration (s) — lower is better"
+    assert ax.get_xlabel() == "time per iteration (µs) — lower is better"
     assert ax.get_ylabel() == "PE utilization (fraction of MAC slots) — higher is better"
-    assert "time per iteration (s)" in (tmp_path / "front.svg").read_text()
+    assert "time per iteration (µs)" in (tmp_path / "front.svg").read_text()
 
 
 def test_plot_highlights_the_front_in_x_order_with_a_legend_entry():
@@ -198,15 +200,26 @@ def test_plot_highlights_the_front_in_x_order_with_a_legend_entry():
     fig = plot_pareto(frame, "cycles", "utilization", maximize_y=True)
     mask = pareto_mask(frame, "cycles", "utilization", maximize_y=True)
     (line,) = fig.axes[0].get_lines()
-    assert line.get_xdata().tolist() == sorted(frame.loc[mask, "cycles"])
-    assert f"Pareto front ({mask.sum()} points)" in legend_texts(fig)
+    assert line.get_xdata().tolist() == sorted(frame.loc[mask, "cycles"] / 1e3)  # thousands
+    assert f"Pareto front ({mask.sum()} of 24 points)" in legend_texts(fig)
 
 
-def test_plot_default_title_counts_the_points_and_a_title_can_be_given():
-    """Default title: "<N> design points"; ``title=`` replaces it."""
-    assert plot_pareto(sweep(), "cycles", "seconds").axes[0].get_title() == "24 design points"
-    fig = plot_pareto(sweep(), "cycles", "seconds", title="ResNet-18 sweep")
-    assert fig.axes[0].get_title() == "ResNet-18 sweep"
+def test_plot_default_title_names_the_sweep_its_workloads_and_points():
+    """Default title: "sweep <name>: <workloads>, <N> design points" (the name from the
+    frame's attrs, as load_results sets it; more than three workloads counted); ``title=``
+    replaces it."""
+    frame = sweep()
+    assert plot_pareto(frame, "cycles", "seconds").get_suptitle() == (
+        "resnet18, 24 design points")
+    frame.attrs["sweep"] = "smoke"
+    frame["workload"] = ["vit-tiny", "resnet9"] * 12
+    assert plot_pareto(frame, "cycles", "seconds").get_suptitle() == (
+        "sweep smoke: resnet9, vit-tiny, 24 design points")
+    frame["workload"] = [f"w{i % 4}" for i in range(24)]
+    assert plot_pareto(frame, "cycles", "seconds").get_suptitle() == (
+        "sweep smoke: 4 workloads, 24 design points")
+    fig = plot_pareto(frame, "cycles", "seconds", title="ResNet-18 sweep")
+    assert fig.get_suptitle() == "ResNet-18 sweep"
 
 
 def test_plot_colours_categories_with_one_legend_entry_each():
@@ -239,7 +252,7 @@ def test_plot_leaves_out_failed_rows_and_says_so():
     frame.loc[0, ["cycles", "utilization", "status"]] = [1.0, 1.0, "failed"]
     fig = plot_pareto(frame, "cycles", "utilization", maximize_y=True)
     ax = fig.axes[0]
-    assert ax.get_title() == "23 design points\n(1 failed: not shown)"
+    assert fig.get_suptitle() == "resnet18, 23 design points\n(1 failed: not shown)"
     assert 1.0 not in ax.get_lines()[0].get_xdata()
     assert sum(len(c.get_offsets()) for c in ax.collections) == 23
 
@@ -248,8 +261,8 @@ def test_plot_leaves_out_rows_without_x_or_y():
     """A successful row missing a value cannot be placed: left out and counted."""
     frame = sweep()
     frame.loc[[1, 2], "cycles"] = np.nan
-    assert plot_pareto(frame, "cycles", "utilization").axes[0].get_title() == (
-        "22 design points\n(2 without cycles or utilization: not shown)")
+    assert plot_pareto(frame, "cycles", "utilization").get_suptitle() == (
+        "resnet18, 22 design points\n(2 without cycles or utilization: not shown)")
 
 
 def test_plot_uses_a_log_axis_for_values_spanning_decades():
@@ -257,6 +270,65 @@ def test_plot_uses_a_log_axis_for_values_spanning_decades():
     frame = pd.DataFrame({"cycles": [1e3, 1e4, 1e5, 1e6], "utilization": [0.9, 0.8, 0.7, 0.6]})
     ax = plot_pareto(frame, "cycles", "utilization").axes[0]
     assert (ax.get_xscale(), ax.get_yscale()) == ("log", "linear")
+
+
+@pytest.mark.parametrize(("column", "values", "factor", "text"), [
+    ("cycles", [3.06e7, 9.1e7], 1e6, "cycles per iteration (millions)"),
+    ("cycles", [250.0, 900.0], 1.0, "cycles per iteration"),
+    ("seconds", [0.153, 0.455], 1e-3, "time per iteration (ms)"),
+    ("seconds", [1.5, 12.0], 1.0, "time per iteration (s)"),
+    ("energy_j", [0.289, 0.327], 1e-3, "energy per iteration (mJ)"),
+    ("macs", [2e9, 3e9], 1e9, "MACs per iteration (billions)"),
+    ("stall_dram_cycles", [5e4, 8e5], 1e3, "stall_dram (thousand cycles)"),
+    ("dram_read_bytes", [8e8, 9e8], 1e6, "dram_read (MB)"),
+    ("utilization", [0.85, 0.95], 1.0, "PE utilization (fraction of MAC slots)"),
+])
+def test_axis_scale_puts_the_largest_value_between_1_and_1000(column, values, factor, text):
+    """Times, energies, counts and sizes get the scaled unit that keeps tick labels short;
+    other columns keep their label."""
+    assert axis_scale(column, np.array(values)) == (factor, text)
+
+
+def test_plot_axes_have_no_offset_or_exponent():
+    """ResNet-18-sized numbers (tens of millions of cycles, hundreds of ms, hundreds of mJ)
+    read as plain tick labels: no '1e7' and no '+2.9e2' offset on either axis."""
+    frame = pd.DataFrame({"cycles": [30_606_222, 56_460_994, 91_000_498],
+                          "seconds": [0.153031, 0.282305, 0.455002],
+                          "energy_j": [0.2912, 0.2895, 0.2896]})
+    for x in ("cycles", "seconds"):
+        fig = plot_pareto(frame, x, "energy_j")
+        fig.canvas.draw()
+        for axis in (fig.axes[0].xaxis, fig.axes[0].yaxis):
+            assert axis.get_offset_text().get_text() == ""
+            labels = [t.get_text() for t in axis.get_ticklabels() if t.get_text()]
+            assert labels and not [t for t in labels if "e" in t or "×" in t]
+
+
+def test_plot_draws_the_front_beneath_the_points_as_hollow_rings():
+    """Every point keeps its colour on the front: the front's line and rings lie beneath the
+    points, the rings are hollow and wider than a point."""
+    fig = plot_pareto(sweep(), "cycles", "utilization", color="sparsity", maximize_y=True)
+    ax = fig.axes[0]
+    (front,) = ax.get_lines()
+    assert front.get_markerfacecolor() == "none" and front.get_marker() == "o"
+    for points in ax.collections:
+        assert points.get_zorder() > front.get_zorder()
+        assert front.get_markersize() > 1.5 * np.sqrt(points.get_sizes().max())
+
+
+def test_plot_of_partial_energy_says_priced_and_what_is_left_out():
+    """When the energy_coverage column says terms are n/a, the energy axis is 'priced energy'
+    and a footnote names what is left out; with every term priced, neither."""
+    frame = pd.DataFrame({"seconds": [0.15, 0.28, 0.45], "energy_j": [0.291, 0.289, 0.33],
+                          "energy_coverage": ["7 of 28 terms n/a: static power of SORE"] * 3})
+    fig = plot_pareto(frame, "seconds", "energy_j")
+    assert fig.axes[0].get_ylabel() == "priced energy per iteration (mJ) — lower is better"
+    assert fig.get_supxlabel() == ("Energy: priced terms only (7 of 28 terms n/a: static "
+                                   "power of SORE).")
+    frame["energy_coverage"] = "every term priced"
+    fig = plot_pareto(frame, "energy_j", "seconds")
+    assert fig.axes[0].get_xlabel() == "energy per iteration (mJ) — lower is better"
+    assert fig.get_supxlabel() == ""
 
 
 def test_plot_needs_no_pyplot():
@@ -348,6 +420,32 @@ def test_plot_accepts_nullable_integers_and_shows_missing_colours_apart():
                           "array.rows": pd.array([8, None, 16, 8], dtype="Int64"),
                           "utilization": [0.1, 0.2, 0.3, 0.4]})
     fig = plot_pareto(frame, "cycles", "utilization", color="array.rows")
-    assert legend_texts(fig) == ["8", "(missing)", "Pareto front (3 points)"]
-    assert fig.axes[0].get_title() == (
+    assert legend_texts(fig) == ["8", "(missing)", "Pareto front (3 of 3 points)"]
+    assert fig.get_suptitle() == (
         "3 design points\n(1 without cycles or utilization: not shown)")
+
+
+def test_plot_of_a_real_sweep_names_it_and_says_its_energy_is_priced(tmp_path):
+    """Time against energy over a sweep's folder (load_results): the title names the sweep
+    and its workload, the axes read ms or µs and mJ or µJ, and the energy is 'priced' (the
+    45 nm table leaves static power of the SORE, the buffers and the DRAM n/a)."""
+    import yaml
+
+    from satsim.sweep import load_results, run_sweep
+
+    (tmp_path / "gemms.csv").write_text("name,M,K,N,sparsity\nfc,256,512,256,2:8\n")
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump({"name": "tiny", "workloads": ["gemms.csv"],
+                                    "axes": [{"path": "array.rows", "values": [16, 32]}]}))
+    run_sweep(spec, tmp_path / "out", workers=1)
+    frame = load_results(tmp_path / "out")
+    assert frame.attrs["sweep"] == "tiny" and not frame["energy_complete"].any()
+    fig = plot_pareto(frame, "seconds", "energy_j", color="array.rows",
+                      out=tmp_path / "front.png")
+    ax = fig.axes[0]
+    assert fig.get_suptitle() == "sweep tiny: gemms.csv, 2 design points"
+    assert re.fullmatch(r"time per iteration \((ms|µs)\) — lower is better", ax.get_xlabel())
+    assert re.fullmatch(r"priced energy per iteration \((mJ|µJ)\) — lower is better",
+                        ax.get_ylabel())
+    assert "static power of SORE" in fig.get_supxlabel()
+    assert (tmp_path / "front.png").read_bytes().startswith(b"\x89PNG")

@@ -3,8 +3,9 @@
 The run's action counts (per record, per unit and action, :mod:`satsim.schedule.actions`) are
 priced with the hardware's energy table, and every unit the hardware has leaks its static
 power over the whole iteration. Arithmetic is exact (:class:`fractions.Fraction`, each price
-read as the decimal written in the table), so every breakdown sums exactly to the total;
-floats appear only in the views (JSON, frames).
+read as the decimal written in the table), so every breakdown sums exactly to the total
+(:class:`ExactJoules`); what users read (:class:`EnergyBreakdown`, the JSON, the frames) are
+floats, each rounded once from those sums.
 
 A term whose price is ``null`` (not modelled) and that occurred (a non-zero count, or a unit
 the hardware has) is *excluded*: left out of every sum and named in :attr:`excluded`. A
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from satsim.energy.table import EnergyTable, load_energy_table
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 PJ = Fraction(1, 10**12)  # joules per pJ
 MJ = Fraction(1, 10**3)  # joules per mJ (mW x s)
 STATIC = "static"  # the static-power bucket of the phase and layer breakdowns
+EVERY_TERM = "every term priced"  # the coverage of a complete breakdown
 
 
 def exact(value: float) -> Fraction:
@@ -53,34 +56,20 @@ class _Bucket:
 
 
 @dataclass(frozen=True)
-class EnergyBreakdown:
-    """One run's energy in joules (exact), broken down per unit, phase, layer and op.
+class ExactJoules:
+    """A run's energy in exact joules (:class:`fractions.Fraction`).
 
-    ``by_unit`` holds each unit's dynamic plus static energy; ``by_phase`` and ``by_layer``
-    hold the dynamic energy of their records and one :data:`STATIC` entry (leakage over the
-    iteration belongs to no record); ``by_op`` the dynamic energy of each record, per unit.
-    Each of ``by_unit``, ``by_phase``, ``by_layer`` sums to ``total`` (``None`` entries: n/a).
+    Each of ``by_unit``, ``by_phase``, ``by_layer`` sums exactly to ``total`` (``None``
+    entries: n/a), and so do the ops' energies plus ``static``: the tests check the
+    accounting on these, before any rounding.
     """
 
-    table: str  # the table's name
-    table_file: str
     total: Fraction
     by_unit: dict[str, Fraction | None]
     by_phase: dict[str, Fraction | None]
     by_layer: dict[str, Fraction | None]
     by_op: dict[int, dict[str, Fraction | None]]  # record index -> unit -> J
     static: dict[str, Fraction | None]  # unit -> static J over the iteration
-    excluded: dict[str, str] = field(default_factory=dict)  # term -> why it is not priced
-    prices: dict[str, float | None] = field(default_factory=dict)  # term -> price used
-
-    @property
-    def energy_j(self) -> float:
-        return float(self.total)
-
-    @property
-    def complete(self) -> bool:
-        """Whether every term that occurred is priced."""
-        return not self.excluded
 
     def op_energy(self, index: int) -> Fraction | None:
         """A record's dynamic energy (None: every term of it excluded, or it did nothing)."""
@@ -89,11 +78,74 @@ class EnergyBreakdown:
             bucket.add(joules)
         return bucket.value
 
+
+@dataclass(frozen=True)
+class EnergyBreakdown:
+    """One run's energy in joules, broken down per unit, phase, layer and op.
+
+    ``by_unit`` holds each unit's dynamic plus static energy; ``by_phase`` and ``by_layer``
+    hold the dynamic energy of their records and one :data:`STATIC` entry (leakage over the
+    iteration belongs to no record); ``by_op`` the dynamic energy of each record, per unit.
+    Every value is a float (``None``: n/a, every term of it unpriced), each rounded once from
+    the exact sums in :attr:`exact`; only priced terms are summed, so unless
+    :attr:`complete`, :attr:`total` is a part of the iteration's energy (:attr:`coverage`).
+    """
+
+    table: str  # the table's name
+    table_file: str
+    exact: ExactJoules = field(repr=False)
+    excluded: dict[str, str] = field(default_factory=dict)  # term -> why it is not priced
+    prices: dict[str, float | None] = field(default_factory=dict)  # term -> price used
+
+    @property
+    def total(self) -> float:
+        """The priced energy of the iteration in J."""
+        return float(self.exact.total)
+
+    energy_j = total
+
+    @cached_property
+    def by_unit(self) -> dict[str, float | None]:
+        return _floats(self.exact.by_unit)
+
+    @cached_property
+    def by_phase(self) -> dict[str, float | None]:
+        return _floats(self.exact.by_phase)
+
+    @cached_property
+    def by_layer(self) -> dict[str, float | None]:
+        return _floats(self.exact.by_layer)
+
+    @cached_property
+    def static(self) -> dict[str, float | None]:
+        return _floats(self.exact.static)
+
+    @cached_property
+    def by_op(self) -> dict[int, dict[str, float | None]]:
+        return {index: _floats(units) for index, units in self.exact.by_op.items()}
+
+    def op_energy(self, index: int) -> float | None:
+        """A record's dynamic energy in J (None: every term of it excluded, or it did
+        nothing)."""
+        joules = self.exact.op_energy(index)
+        return None if joules is None else float(joules)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every term that occurred is priced."""
+        return not self.excluded
+
+    @property
+    def coverage(self) -> str:
+        """What :attr:`total` covers, in a few words (:func:`coverage`)."""
+        return coverage(self.prices)
+
     def to_json(self) -> dict:
         return {
             "table": self.table, "table_file": self.table_file, "complete": self.complete,
-            "by_unit": _floats(self.by_unit), "by_phase": _floats(self.by_phase),
-            "by_layer": _floats(self.by_layer), "static": _floats(self.static),
+            "coverage": self.coverage, "by_unit": dict(self.by_unit),
+            "by_phase": dict(self.by_phase), "by_layer": dict(self.by_layer),
+            "static": dict(self.static),
             "excluded": list(self.excluded), "excluded_why": dict(self.excluded),
             "prices": dict(self.prices),
         }
@@ -101,6 +153,44 @@ class EnergyBreakdown:
 
 def _floats(values: dict[str, Fraction | None]) -> dict[str, float | None]:
     return {k: None if v is None else float(v) for k, v in values.items()}
+
+
+_UNIT_NAMES = {"stce": "STCE", "sore": "SORE", "vector": "vector unit", "dram": "DRAM"}
+
+
+def coverage(prices: dict[str, float | None]) -> str:
+    """What a run's priced total covers, from every term that occurred and its price
+    (``None``: not priced), e.g. ``"every term priced"``, ``"DRAM only; 26 of 28 terms n/a"``
+    or ``"7 of 28 terms n/a: static power of SORE, 5 buffers, DRAM"``."""
+    missing = [term for term, price in prices.items() if price is None]
+    if not missing:
+        return EVERY_TERM
+    counted = f"{len(missing)} of {len(prices)} terms n/a"
+    priced = [term for term, price in prices.items() if price is not None]
+    if not priced:
+        return f"nothing priced; {counted}"
+    if all(t.endswith(f".{STATIC}") for t in missing):
+        return f"{counted}: static power of {_unit_names(missing)}"
+    if {_unit(t) for t in priced} != {_unit(t) for t in prices}:
+        return f"{_unit_names(priced)} only; {counted}"
+    return counted
+
+
+def _unit(term: str) -> str:
+    return term.rsplit(".", 1)[0]
+
+
+def _unit_names(terms: Iterable[str]) -> str:
+    """The units of ``terms``, named in the breakdowns' order, the buffers counted."""
+    found = _unit_order({_unit(t) for t in terms})
+    buffers = [u for u in found if u.startswith("buffer:")]
+    names = []
+    for unit in found:
+        if not unit.startswith("buffer:"):
+            names.append(_UNIT_NAMES.get(unit, unit))
+        elif unit == buffers[0]:
+            names.append(f"{len(buffers)} buffer{'s' if len(buffers) > 1 else ''}")
+    return ", ".join(names)
 
 
 class _Pricer:
@@ -235,8 +325,8 @@ def price_run(result: RunResult, hw: HardwareConfig,
     by_layer = {name: b.value for name, b in layers.items()}
     if static:
         by_phase[STATIC] = by_layer[STATIC] = static_bucket.value
-    return EnergyBreakdown(
-        table=table.name, table_file=table_file, total=total,
-        by_unit={u: units[u].value for u in _unit_order(units)}, by_phase=by_phase,
-        by_layer=by_layer, by_op=by_op, static=static, excluded=dict(sorted(pricer.why.items())),
-        prices=dict(sorted(pricer.used.items())))
+    sums = ExactJoules(total=total, by_unit={u: units[u].value for u in _unit_order(units)},
+                       by_phase=by_phase, by_layer=by_layer, by_op=by_op, static=static)
+    return EnergyBreakdown(table=table.name, table_file=table_file, exact=sums,
+                           excluded=dict(sorted(pricer.why.items())),
+                           prices=dict(sorted(pricer.used.items())))

@@ -24,16 +24,18 @@ deterministically (no dates, fixed SVG ids).
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from satsim.energy.price import EVERY_TERM, coverage
 from satsim.errors import SatsimError
 from satsim.files import read_text, write_atomic
 from satsim.report.plots import _NO_DATE, format_of
-from satsim.report.summary import joules
+from satsim.report.summary import energy_total, joules
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -329,7 +331,6 @@ def energy_figure(doc: dict, source: str = "run result") -> Figure:
     (``energy.by_unit``) or n/a."""
     units, bars = energy_data(doc, source)
     by_unit = doc["energy"]["by_unit"]
-    total = doc.get("energy_j")
     from matplotlib import colormaps
 
     palette = colormaps["tab10"]
@@ -349,12 +350,10 @@ def energy_figure(doc: dict, source: str = "run result") -> Figure:
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right",
                       rotation_mode="anchor")
         ax.set_xlabel("phase (static: the whole iteration's)")
-        ax.set_ylabel("energy per iteration (mJ)")
+        complete = energy_coverage(doc) == EVERY_TERM
+        ax.set_ylabel(f"{'' if complete else 'priced '}energy per iteration (mJ)")
         ax.set_ylim(0, max(max(bottoms), 1e-12) * 1.05)
-        excluded = doc["energy"].get("excluded") or []
-        note = f"\n{energy_label(total)} priced; {len(excluded)} terms n/a" if excluded else \
-            f": {energy_label(total)}"
-        ax.set_title(_title(doc) + note)
+        ax.set_title(_title(doc) + "\n" + "\n".join(textwrap.wrap(run_energy(doc), 56)))
         for i, name in enumerate(names):  # a bar with nothing priced says so
             if all(v is None for v in bars[name].values()) and bars[name]:
                 ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=7, color="0.3")
@@ -601,3 +600,21 @@ def plot(kind: str, input_path: str | Path, out: str | Path) -> Path:
 def energy_label(value: float | None) -> str:
     """An energy in three significant digits (a figure's label)."""
     return joules(value, ".3g")
+
+
+def energy_coverage(doc: dict) -> str | None:
+    """What a run document's ``energy_j`` covers (:func:`satsim.energy.price.coverage`;
+    computed from ``energy.prices`` for a file written before ``energy.coverage`` existed);
+    None without an energy table."""
+    energy = doc.get("energy")
+    if not isinstance(energy, dict):
+        return None
+    return energy.get("coverage") or coverage(energy.get("prices") or {})
+
+
+def run_energy(doc: dict) -> str:
+    """A run document's energy as it must be read, what it covers first
+    (:func:`satsim.report.summary.energy_total`), in three significant digits."""
+    covers = energy_coverage(doc)
+    return "not modelled" if covers is None else energy_total(doc.get("energy_j"), covers,
+                                                              ".3g")

@@ -16,6 +16,7 @@ import html
 import json
 from pathlib import Path
 
+from satsim.energy.price import EVERY_TERM
 from satsim.errors import SatsimError
 from satsim.files import write_text
 from satsim.report.figures import (
@@ -24,9 +25,10 @@ from satsim.report.figures import (
     PHASES,
     UNIT_NAMES,
     _title,
-    energy_label,
+    energy_coverage,
     figure_bytes,
     load_input,
+    run_energy,
 )
 
 _CSS = """
@@ -66,6 +68,15 @@ _CAPTIONS = {
                "MAC-proportional ideal.",
 }
 _WIDE = {"utilization"}
+# The stalls that are a unit's idle cycles, by cause (docs/results.md), key -> column name.
+_IDLE_CAUSES = {"dram": "DRAM", "dep": "dep", "mask": "mask", "buffer": "buffer"}
+_STALLS_NOTE = (
+    "Stalls DRAM, dep, mask and buffer are cycles the phase's unit sat idle before or "
+    "during an op's work (waiting for the memory system, for inputs other ops write, for "
+    "masks the SORE writes, for buffer ports), each cycle counted once: per unit they add up "
+    "to at most its idle cycles (below). Queued is different: each op's wait, inputs ready, "
+    "for its unit to finish earlier ops, summed over ops. Ops queue at the same time, so it "
+    "counts op-cycles and can exceed the iteration many times over; it is not idle time.")
 
 
 def _esc(value: object) -> str:
@@ -111,6 +122,16 @@ def _figure_html(kind: str, doc: dict, source: str) -> str:
             f"{_esc(_CAPTIONS[kind])}</figcaption></figure>")
 
 
+def _energy_quantity(value: float | None, covers: str | None, whose: str = "") -> str:
+    """A totals row's name for an energy: what it covers first when not every term is
+    priced (``covers`` None: an older file that does not say)."""
+    if value is None or covers == EVERY_TERM:
+        return f"{whose}energy per iteration"
+    if covers is None:
+        return f"{whose}energy priced (see the terms not priced)"
+    return f"{whose}energy priced ({covers}): a lower bound"
+
+
 def _list(items: list[str]) -> str:
     return "<ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>"
 
@@ -128,7 +149,8 @@ def run_page(doc: dict, source: str) -> str:
               ["executed MACs", doc.get("macs"), "MACs"],
               ["dense MACs", doc.get("dense_macs"), "MACs"],
               ["array utilization", doc.get("utilization"), "fraction of MAC slots"],
-              ["energy per iteration", doc.get("energy_j"), "J"],
+              [_energy_quantity(doc.get("energy_j"), energy_coverage(doc)), doc.get("energy_j"),
+               "J"],
               ["DRAM read", doc.get("dram_read_bytes"), "bytes"],
               ["DRAM written", doc.get("dram_write_bytes"), "bytes"]]
     if doc.get("dense_cycles") is not None:
@@ -138,7 +160,9 @@ def run_page(doc: dict, source: str) -> str:
         totals += [["uniform bound", bounds.get("uniform"), "x"],
                    ["MAC-proportional ideal", bounds.get("mac_proportional"), "x"]]
         if doc.get("dense_energy_j") is not None:
-            totals.append(["dense twin's energy", doc.get("dense_energy_j"), "J"])
+            totals.append([_energy_quantity(doc["dense_energy_j"],
+                                            doc.get("dense_energy_coverage"), "dense twin's "),
+                           doc["dense_energy_j"], "J"])
     parts += ["<h2>Totals</h2>", _table(["quantity", "value", "unit"], totals)]
 
     parts.append("<h2>Figures</h2>")
@@ -151,17 +175,26 @@ def run_page(doc: dict, source: str) -> str:
         t = phases[phase]
         rows.append([phase, t.get("unit"), t.get("ops"), t.get("busy_cycles"),
                      t["busy_cycles"] / (mhz * 1e3) if mhz else None, t.get("macs"),
-                     t.get("stall_dep"), t.get("stall_dram"), t.get("stall_unit"),
-                     t.get("dram_read_bytes"), t.get("dram_write_bytes")])
+                     *(t.get(f"stall_{cause}") for cause in _IDLE_CAUSES),
+                     t.get("stall_unit"), t.get("dram_read_bytes"), t.get("dram_write_bytes")])
     parts += ["<h2>Per phase</h2>",
               _table(["phase", "unit", "ops", "busy (cycles)", "busy (ms)", "MACs",
-                      "stall dep (cycles)", "stall DRAM (cycles)", "stall unit (cycles)",
-                      "DRAM read (bytes)", "DRAM written (bytes)"], rows)]
+                      *(f"stall {name} (cycles)" for name in _IDLE_CAUSES.values()),
+                      "queued (op-cycles)", "DRAM read (bytes)", "DRAM written (bytes)"], rows),
+              f"<p>{_esc(_STALLS_NOTE)}</p>"]
     units = doc.get("units", {})
     parts += ["<h2>Per unit</h2>",
-              _table(["unit", "busy (cycles)", "busy share of iteration"],
-                     [[UNIT_NAMES.get(u, u), v.get("busy_cycles"), v.get("utilization")]
-                      for u, v in units.items()])]
+              _table(["unit", "busy (cycles)", "busy share of iteration", "idle (cycles)",
+                      *(f"idle: stall {name}" for name in _IDLE_CAUSES.values()),
+                      "idle: after its last op"],
+                     [[UNIT_NAMES.get(u, u), v.get("busy_cycles"), v.get("utilization"),
+                       v.get("idle_cycles"),
+                       *((v.get("idle_by_cause") or {}).get(c, "-")
+                         for c in (*_IDLE_CAUSES, "after_last_op"))]
+                      for u, v in units.items()]),
+              "<p>Each unit: busy + idle = the iteration's cycles; idle = the unit's stalls "
+              "(summed over its ops) + the cycles after its last op. The DMA's idle cycles "
+              "belong to no op (-).</p>"]
     buffers = doc.get("buffers", {})
     if buffers:
         parts += ["<h2>Buffers</h2>",
@@ -176,9 +209,12 @@ def run_page(doc: dict, source: str) -> str:
     else:
         by_unit = energy.get("by_unit", {})
         static = energy.get("static", {})
-        parts.append(f"<p>Table <code>{_esc(energy.get('table'))}</code>; total "
-                     f"{_esc(energy_label(doc.get('energy_j')))}. n/a: every term of it "
-                     "unpriced (not 0).</p>")
+        bound = "" if energy_coverage(doc) == EVERY_TERM else (
+            ": a lower bound, not the iteration's energy (the terms not priced are listed "
+            "under what was not modelled)")
+        parts.append(f"<p><b>{_esc(run_energy(doc))}</b>{_esc(bound)}; table "
+                     f"<code>{_esc(energy.get('table'))}</code>. n/a: every term of it "
+                     "unpriced (never 0).</p>")
         parts.append(_table(["unit", "energy (J)", "of which static (J)"],
                             [[u, by_unit[u], static.get(u)] for u in by_unit]))
 

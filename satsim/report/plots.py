@@ -16,12 +16,14 @@ from __future__ import annotations
 import difflib
 import numbers
 import re
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from satsim.energy.price import EVERY_TERM
 from satsim.errors import SatsimError
 from satsim.files import write_atomic
 
@@ -47,10 +49,24 @@ _LABELS = {
 }
 _SUFFIX_UNITS = {"_cycles": "cycles", "_s": "s", "_j": "J", "_bytes": "bytes", "_mhz": "MHz",
                  "_kib": "KiB", "_gbps": "GB/s", "_w": "W"}
+# The unit of each known column an axis rescales (other columns': from their suffix).
+_KNOWN_UNITS = {"cycles": "cycles", "dense_cycles": "cycles", "seconds": "s", "energy_j": "J",
+                "macs": "MACs", "dense_macs": "MACs"}
+# Per unit, the scaled units an axis may use, largest first: the one that puts the largest
+# value between 1 and 1000 is taken, so tick labels need neither an offset nor an exponent.
+_SCALED = {
+    "s": ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")),
+    "J": ((1.0, "J"), (1e-3, "mJ"), (1e-6, "µJ"), (1e-9, "nJ")),
+    "bytes": ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1.0, "bytes")),
+    "cycles": ((1e9, "billion"), (1e6, "million"), (1e3, "thousand"), (1.0, "")),
+    "MACs": ((1e9, "billion"), (1e6, "million"), (1e3, "thousand"), (1.0, "")),
+}
+_COUNTS = ("cycles", "MACs")  # scaled by a word: "cycles per iteration (millions)"
 
 # Metrics (vs config) for error messages that list the columns one could have meant.
-_METRICS = {"cycles", "seconds", "utilization", "macs", "dense_macs", "dense_cycles", "speedup"}
-_METRIC_SUFFIXES = ("_cycles", "_s", "_j", "_bytes", "_w")
+_METRICS = {"cycles", "seconds", "utilization", "macs", "dense_macs", "dense_cycles", "speedup",
+            "ideal_mac_speedup", "uniform_bound", "energy_complete", "energy_coverage"}
+_METRIC_SUFFIXES = ("_cycles", "_s", "_j", "_bytes", "_w", "_utilization")
 _BOOKKEEPING = {"point_id", "status", "error"}
 
 _FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -60,6 +76,8 @@ _NO_DATE = {"png": None, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
 _MAX_CATEGORIES = 20  # tab20's colours; more cannot be told apart in a legend
 _FEW_VALUES = 8  # a numeric colour column with at most this many values gets a legend
 _MISSING_COLOUR = "0.6"
+# Every design point: opaque, a thin white rim to part neighbours, above the front's rings.
+_POINT = {"s": 30, "alpha": 1.0, "edgecolors": "white", "linewidths": 0.5, "zorder": 3}
 _LOG_RATIO = 100  # an axis whose positive values span this factor or more is drawn log
 
 
@@ -143,6 +161,32 @@ def pareto_mask(frame: pd.DataFrame, x: str, y: str, *, maximize_x: bool = False
     return mask
 
 
+def axis_scale(column: str, values: np.ndarray) -> tuple[float, str]:
+    """How an axis of ``column`` shows ``values``: the factor to divide them by and the label.
+
+    A count, time, energy or size is shown in the scaled unit that puts its largest magnitude
+    between 1 and 1000 (``"time per iteration (ms)"``, ``"cycles per iteration
+    (millions)"``), so its tick labels need no offset or exponent; other columns keep
+    :func:`label` and a factor of 1.
+    """
+    unit = _KNOWN_UNITS.get(column) or next(
+        (u for suffix, u in _SUFFIX_UNITS.items() if column.endswith(suffix)
+         and len(column) > len(suffix) and u in _SCALED), None)
+    finite = np.abs(values[np.isfinite(values)])
+    text = label(column)
+    if unit is None or not finite.size or finite.max() == 0:
+        return 1.0, text
+    largest = finite.max()
+    factor, name = next(((f, n) for f, n in _SCALED[unit] if largest >= f), _SCALED[unit][-1])
+    if factor == 1.0:
+        return 1.0, text
+    suffix = f"({unit})"
+    if text.endswith(suffix):  # "stall (cycles)" -> "stall (million cycles)"
+        return factor, text[: -len(suffix)] + (f"({name} {unit})" if unit in _COUNTS
+                                               else f"({name})")
+    return factor, f"{text} ({name}s)"  # "cycles per iteration" -> "... (millions)"
+
+
 def plot_pareto(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None,
                 out: str | Path | None = None, maximize_x: bool = False,
                 maximize_y: bool = False, title: str | None = None) -> Figure:
@@ -153,19 +197,24 @@ def plot_pareto(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None
     frame
         Sweep results, one row per design point. Rows whose ``status`` (if that column
         exists) is not ``"ok"``, or with no ``x`` or ``y`` value, are left out (and counted
-        under the title).
+        under the title). ``frame.attrs["sweep"]`` (the sweep's name, which
+        :func:`satsim.sweep.load_results` sets) and the ``workload`` column name the sweep in
+        the default title.
     x, y
-        Numeric columns for the axes.
+        Numeric columns for the axes. Times, energies, cycles, MACs and bytes are shown in
+        the scaled unit that suits them (:func:`axis_scale`). Energy (``energy_j``) is called
+        priced energy, with a footnote naming what it leaves out, when the
+        ``energy_coverage`` column says not every term is priced.
     color
         A column to colour the points by: strings, booleans or a numeric column with few
         values get one legend entry per value; other numeric columns a colormap and colorbar.
     out
         If given, the figure is written there (atomically), in the format its suffix names:
-        ``.png``, ``.svg`` or ``.pdf``.
+        ``.png`` (300 dpi), ``.svg`` or ``.pdf``.
     maximize_x, maximize_y
         Higher is better for that column (default: lower is better); noted in the axis labels.
     title
-        The title; default ``"<N> design points"``.
+        The title; default: the sweep, its workloads and the number of points.
 
     Returns
     -------
@@ -196,56 +245,98 @@ def plot_pareto(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None
                           f"{len(frame)} rows, {why}", source=source)
 
     points = frame.loc[keep].reset_index(drop=True)
-    px, py = xs[keep], ys[keep]
+    (x_scale, x_label), (y_scale, y_label) = axis_scale(x, xs[keep]), axis_scale(y, ys[keep])
+    px, py = xs[keep] / x_scale, ys[keep] / y_scale
     front = pareto_mask(points, x, y, maximize_x=maximize_x, maximize_y=maximize_y)
+    energy_note = _energy_note(points) if "energy_j" in (x, y) else None
+    if energy_note is not None:
+        x_label, y_label = (_priced(lbl) if col == "energy_j" else lbl
+                            for col, lbl in ((x, x_label), (y, y_label)))
 
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import ScalarFormatter
 
-    fig = Figure(figsize=(7, 5), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    numeric_colour = color is not None and not _is_categorical(points[color])
-    if color is None:
-        ax.scatter(px, py, s=18, color="tab:blue", alpha=0.7, linewidths=0, zorder=2,
-                   label="design points")
-    elif numeric_colour:
-        _scatter_colormap(fig, ax, px, py, _numeric(points, color), color)
-    else:
-        _scatter_categories(ax, px, py, points[color], source, color)
+    from satsim.report.figures import STYLE
 
-    # The front in x order, as the staircase bounding the region it dominates: the corner
-    # between two front points lies on the worse side of y (steps-post when x is minimized).
-    order = np.lexsort((py[front], px[front]))
-    fx, fy = px[front][order], py[front][order]
-    ax.plot(fx, fy, drawstyle="steps-pre" if maximize_x else "steps-post", color="black",
-            linewidth=1.2, marker="o", markersize=9, markerfacecolor="none",
-            markeredgewidth=1.5, zorder=3, label=f"Pareto front ({len(fx)} points)")
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(5.0, 3.4), dpi=100, layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        numeric_colour = color is not None and not _is_categorical(points[color])
+        if color is None:
+            ax.scatter(px, py, color="tab:blue", label="design points", **_POINT)
+        elif numeric_colour:
+            _scatter_colormap(fig, ax, px, py, _numeric(points, color), color)
+        else:
+            _scatter_categories(ax, px, py, points[color], source, color)
 
-    # Sweeps of array size or sparsity span decades: on a linear axis most points would
-    # crowd into one corner.
-    if _spans_decades(px):
-        ax.set_xscale("log")
-    if _spans_decades(py):
-        ax.set_yscale("log")
-    ax.set_xlabel(f"{label(x)} — {_direction(maximize_x)}")
-    ax.set_ylabel(f"{label(y)} — {_direction(maximize_y)}")
-    heading = f"{len(points)} design points" if title is None else title
-    ax.set_title(heading + (f"\n({', '.join(notes)}: not shown)" if notes else ""))
-    ax.grid(True, alpha=0.3)
-    ax.set_axisbelow(True)
-    if numeric_colour:  # the colorbar explains the colours: only the front needs a key
-        ax.legend(loc="best", fontsize="small", framealpha=0.9)
-    else:  # beside the axes, not over the points (which may fill the whole plot area)
-        legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
-                           title=None if color is None else label(color),
-                           title_fontsize="small", frameon=False)
-        legend.get_title().set_horizontalalignment("left")
+        # The front in x order, as the staircase bounding the region it dominates: the corner
+        # between two front points lies on the worse side of y (steps-post when x is
+        # minimized). Beneath the points, its rings wider than them: their colours show.
+        order = np.lexsort((py[front], px[front]))
+        fx, fy = px[front][order], py[front][order]
+        ax.plot(fx, fy, drawstyle="steps-pre" if maximize_x else "steps-post", color="black",
+                linewidth=0.8, marker="o", markersize=11, markerfacecolor="none",
+                markeredgewidth=1.0, zorder=2,
+                label=f"Pareto front ({len(fx)} of {len(points)} points)")
 
-    if out is not None and fmt is not None:
-        write_atomic(out, lambda handle: fig.savefig(handle, format=fmt,
-                                                     metadata=_NO_DATE[fmt]))
+        # Sweeps of array size or sparsity span decades: on a linear axis most points would
+        # crowd into one corner.
+        for axis, values, set_scale in ((ax.xaxis, px, ax.set_xscale),
+                                        (ax.yaxis, py, ax.set_yscale)):
+            if _spans_decades(values):
+                set_scale("log")
+            else:
+                axis.set_major_formatter(ScalarFormatter(useOffset=False))
+        ax.set_xlabel(f"{x_label} — {_direction(maximize_x)}")
+        ax.set_ylabel(f"{y_label} — {_direction(maximize_y)}")
+        heading = _default_title(frame, len(points)) if title is None else title
+        fig.suptitle(heading + (f"\n({', '.join(notes)}: not shown)" if notes else ""))
+        if energy_note:  # a footnote, under the x axis's label
+            fig.supxlabel("\n".join(textwrap.wrap(f"Energy: {energy_note}.", 90)),
+                          fontsize="small", color="0.25")
+        ax.grid(True, alpha=0.3)
+        ax.set_axisbelow(True)
+        if numeric_colour:  # the colorbar explains the colours: only the front needs a key
+            ax.legend(loc="best", framealpha=0.9)
+        else:  # beside the axes, not over the points (which may fill the whole plot area)
+            legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1),
+                               title=None if color is None else label(color), frameon=False)
+            legend.get_title().set_horizontalalignment("left")
+
+        if out is not None and fmt is not None:
+            write_atomic(out, lambda handle: fig.savefig(handle, format=fmt, dpi=300,
+                                                         metadata=_NO_DATE[fmt]))
     return fig
+
+
+def _default_title(frame: pd.DataFrame, count: int) -> str:
+    """``"<sweep>: <workloads>, <N> design points"``, with what the frame names of the two."""
+    sweep = frame.attrs.get("sweep")
+    workloads = []
+    if "workload" in frame.columns:
+        workloads = sorted({str(w) for w in frame["workload"].dropna()}, key=_natural_key)
+    what = ", ".join(workloads) if len(workloads) <= 3 else f"{len(workloads)} workloads"
+    body = ", ".join(part for part in (what, f"{count} design points") if part)
+    return f"sweep {sweep}: {body}" if sweep else body
+
+
+def _energy_note(points: pd.DataFrame) -> str | None:
+    """What the plotted energies leave out (None: every term priced, or not known)."""
+    if "energy_coverage" not in points.columns:
+        return None
+    covers = {str(c) for c in points["energy_coverage"].dropna()} - {EVERY_TERM}
+    if not covers:
+        return None
+    if len(covers) == 1:
+        return f"priced terms only ({covers.pop()})"
+    return "priced terms only (which terms are n/a differs between points: energy_coverage)"
+
+
+def _priced(text: str) -> str:
+    return text if text.startswith("priced ") else f"priced {text}"
 
 
 def _spans_decades(values: np.ndarray) -> bool:
@@ -337,20 +428,19 @@ def _scatter_categories(ax: Axes, xs: np.ndarray, ys: np.ndarray, values: pd.Ser
     code = np.array([-1 if gone else codes[v] for v, gone in zip(values, missing, strict=True)])
     for index, category in enumerate(categories):
         rows = code == index
-        ax.scatter(xs[rows], ys[rows], s=18, color=palette(index), alpha=0.75, linewidths=0,
-                   zorder=2, label=_category_name(category))
+        ax.scatter(xs[rows], ys[rows], color=palette(index), label=_category_name(category),
+                   **_POINT)
     if missing.any():
-        ax.scatter(xs[missing], ys[missing], s=18, color=_MISSING_COLOUR, alpha=0.75,
-                   linewidths=0, zorder=2, label="(missing)")
+        ax.scatter(xs[missing], ys[missing], color=_MISSING_COLOUR, label="(missing)", **_POINT)
 
 
 def _scatter_colormap(fig: Figure, ax: Axes, xs: np.ndarray, ys: np.ndarray,
                       values: np.ndarray, column: str) -> None:
     """A viridis colour scale with a labelled colorbar; missing values in grey."""
     missing = np.isnan(values)
-    shown = ax.scatter(xs[~missing], ys[~missing], c=values[~missing], cmap="viridis", s=18,
-                       alpha=0.8, linewidths=0, zorder=2)
+    shown = ax.scatter(xs[~missing], ys[~missing], c=values[~missing], cmap="viridis",
+                       **_POINT)
     if missing.any():
-        ax.scatter(xs[missing], ys[missing], s=18, color=_MISSING_COLOUR, alpha=0.75,
-                   linewidths=0, zorder=2, label=f"no {column}")
+        ax.scatter(xs[missing], ys[missing], color=_MISSING_COLOUR, label=f"no {column}",
+                   **_POINT)
     fig.colorbar(shown, ax=ax, label=label(column))

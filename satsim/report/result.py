@@ -23,6 +23,10 @@ OP_COLUMNS = ["index", "layer", "phase", "unit", "op", "M", "K", "N", "batch", "
 PHASES = ("FF", "BP", "WG", "MASK", "VEC", "WU")  # the order tables list them in
 UNITS = ("stce", "sore", "vector", "dram")
 STALLS = ("stall_dram", "stall_mask", "stall_dep", "stall_unit", "stall_buffer")
+# The stalls that are cycles the op's unit sat idle (each such cycle counted once, for one op).
+# stall_unit is not: it is an op's wait for its busy unit, and ops wait at once.
+IDLE_STALLS = ("stall_dram", "stall_dep", "stall_mask", "stall_buffer")
+AFTER_LAST_OP = "after_last_op"  # a unit's idle cycles after its last op's work
 _SUMMED = ("busy_cycles", "macs", "dense_macs", *STALLS, "dram_read_bytes", "dram_write_bytes")
 _NULLABLE_INTS = ("M", "K", "N", "batch", "elements")
 
@@ -120,6 +124,20 @@ class RunResult:
         """The share of the iteration ``unit`` was busy, in [0, 1]."""
         return self.busy.get(unit, 0) / self.cycles if self.cycles else 0.0
 
+    def idle_cycles(self, unit: str) -> int:
+        """The cycles of the iteration ``unit`` did not work: ``cycles - busy[unit]`` (a unit
+        works on one task at a time, so this is the length of its idle intervals)."""
+        return self.cycles - self.busy[unit]
+
+    def idle_by_cause(self, unit: str) -> dict[str, int]:
+        """A compute unit's idle cycles by cause: its ops' :data:`IDLE_STALLS` (``dram``,
+        ``dep``, ``mask``, ``buffer``: the idle cycles before or during each op's work) and
+        ``after_last_op`` (the rest: from the end of its last work to the iteration's end).
+        They sum to :meth:`idle_cycles`."""
+        mine = [r for r in self.rows if r["unit"] == unit]
+        causes = {s.removeprefix("stall_"): sum(r[s] for r in mine) for s in IDLE_STALLS}
+        return causes | {AFTER_LAST_OP: self.idle_cycles(unit) - sum(causes.values())}
+
     def phase_totals(self) -> list[PhaseTotal]:
         """Per phase present, in PHASES order."""
         totals: dict[str, dict] = {}
@@ -145,13 +163,14 @@ class RunResult:
                       "dram_read_bytes", "dram_write_bytes"]]
 
     def by_unit(self) -> pd.DataFrame:
-        """Per unit the hardware times: busy cycles and the share of the iteration."""
+        """Per unit the hardware times: busy cycles, the share of the iteration, idle
+        cycles."""
         import pandas as pd
 
         return pd.DataFrame(
-            [{"unit": u, "busy_cycles": self.busy[u], "utilization": self.unit_utilization(u)}
-             for u in UNITS if u in self.busy],
-            columns=["unit", "busy_cycles", "utilization"]).set_index("unit")
+            [{"unit": u, "busy_cycles": self.busy[u], "utilization": self.unit_utilization(u),
+              "idle_cycles": self.idle_cycles(u)} for u in UNITS if u in self.busy],
+            columns=["unit", "busy_cycles", "utilization", "idle_cycles"]).set_index("unit")
 
     def action_totals(self) -> dict[str, dict[str, int]]:
         """Action counts of the whole run, per unit (``buffer:<name>`` per buffer)."""
@@ -179,8 +198,7 @@ class RunResult:
             "dram_read_bytes": self.total("dram_read_bytes"),
             "dram_write_bytes": self.total("dram_write_bytes"),
             "stalls": {s.removeprefix("stall_"): self.total(s) for s in STALLS},
-            "units": {u: {"busy_cycles": self.busy[u], "utilization": self.unit_utilization(u)}
-                      for u in UNITS if u in self.busy},
+            "units": {u: self._unit_json(u) for u in UNITS if u in self.busy},
             "buffers": {name: {"capacity_bytes": cap, "peak_bytes": peak}
                         for name, (cap, peak) in self.buffers.items()},
             "phases": phases,
@@ -192,11 +210,16 @@ class RunResult:
                          **self._op_energy(r["index"])) for r in self.rows],
         }
 
+    def _unit_json(self, unit: str) -> dict:
+        doc = {"busy_cycles": self.busy[unit], "utilization": self.unit_utilization(unit),
+               "idle_cycles": self.idle_cycles(unit)}
+        if unit != "dram":  # the DMA has no ops of its own to attribute its idle cycles to
+            doc["idle_by_cause"] = self.idle_by_cause(unit)
+        return doc
+
     def _op_energy(self, index: int) -> dict:
         """A record's dynamic energy in J, in all and per unit (None: not priced)."""
         if self.energy is None:
             return {"energy_j": None, "energy_by_unit": None}
-        total = self.energy.op_energy(index)
-        return {"energy_j": None if total is None else float(total),
-                "energy_by_unit": {u: None if j is None else float(j)
-                                   for u, j in self.energy.by_op.get(index, {}).items()}}
+        return {"energy_j": self.energy.op_energy(index),
+                "energy_by_unit": dict(self.energy.by_op.get(index, {}))}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from satsim.energy.price import EVERY_TERM
 from satsim.report.bounds import Bounds
-from satsim.report.result import STALLS, UNITS, RunResult
+from satsim.report.columns import text_table
+from satsim.report.result import AFTER_LAST_OP, STALLS, UNITS, RunResult
 from satsim.trace.workload import SparsitySummary
 
 
@@ -52,21 +54,26 @@ class RunReport:
     hint: str | None = None  # a flag that makes a dense trace sparse, if one does
     timeline: dict | None = None  # Chrome trace-event document, when asked for
 
-    def metrics(self) -> dict[str, int | float | None]:
-        """Every number this run reports, by name (``None``: not modelled or not asked for).
+    def metrics(self) -> dict[str, int | float | bool | str | None]:
+        """Every number this run reports, by name (``None``: not modelled or not asked for),
+        and what its energy covers (``energy_complete``, ``energy_coverage``).
 
         Sweeps take all of them, so a metric added here appears in sweep results unchanged.
         """
-        res, b = self.result, self.bounds
+        res, b, e = self.result, self.bounds, self.result.energy
         metrics = {
             "cycles": res.cycles, "seconds": res.seconds, "macs": res.macs,
             "dense_macs": res.dense_macs, "utilization": res.utilization, "energy_j": res.energy_j,
+            "energy_complete": None if e is None else e.complete,
+            "energy_coverage": None if e is None else e.coverage,
             "compute_only_cycles": (self.compute_only or res).cycles,
             "dram_read_bytes": res.total("dram_read_bytes"),
             "dram_write_bytes": res.total("dram_write_bytes"),
         }
         metrics |= {s: res.total(s) for s in STALLS}
         metrics |= {f"{u}_busy_cycles": res.busy.get(u) for u in UNITS}
+        metrics |= {f"{u}_idle_cycles": res.idle_cycles(u) if u in res.busy else None
+                    for u in UNITS}
         metrics |= {f"{u}_utilization": res.unit_utilization(u) if u in res.busy else None
                     for u in UNITS}
         metrics |= {
@@ -84,7 +91,9 @@ class RunReport:
         doc.update(self.provenance)
         doc["scope"] = self.scope.to_json()
         doc["dense_cycles"] = self.dense.cycles if self.dense else None
-        doc["dense_energy_j"] = self.dense.energy_j if self.dense else None
+        dense_energy = self.dense.energy if self.dense else None
+        doc["dense_energy_j"] = None if dense_energy is None else dense_energy.energy_j
+        doc["dense_energy_coverage"] = None if dense_energy is None else dense_energy.coverage
         doc["speedup"] = self.bounds.speedup if self.bounds else None
         doc["bounds"] = self.bounds.to_json() if self.bounds else None
         doc["sparse_layers"] = None if self.sparsity is None else {
@@ -169,30 +178,36 @@ class RunReport:
 def _phase_table(res: RunResult) -> list[str]:
     """Per phase: unit, ops, busy cycles and time, MAC utilization, stalls, DRAM bytes."""
     ms = res.clock_mhz * 1e3
-    lines = [f"{'phase':<6}{'unit':<8}{'ops':>5}{'busy cycles':>14}{'time (ms)':>11}"
-             f"{'util':>7}{'stall DRAM':>12}{'stall dep':>11}{'stall mask':>12}"
-             f"{'stall buffer':>14}{'DRAM MB':>9}"]
+    rows = [["phase", "unit", "ops", "busy cycles", "time (ms)", "util", "stall DRAM",
+             "stall dep", "stall mask", "stall buffer", "DRAM MB"]]
     for t in res.phase_totals():
         util = f"{t.macs / (t.busy_cycles * res.pes):.1%}" if (
             t.unit == "stce" and t.busy_cycles) else "-"
         moved = (t.dram_read_bytes + t.dram_write_bytes) / 1e6
-        lines.append(f"{t.phase:<6}{t.unit:<8}{t.ops:>5}{t.busy_cycles:>14,}"
-                     f"{t.busy_cycles / ms:>11.3f}{util:>7}{t.stall_dram:>12,}"
-                     f"{t.stall_dep:>11,}{t.stall_mask:>12,}{t.stall_buffer:>14,}"
-                     f"{moved:>9,.1f}")
-    return lines
+        rows.append([t.phase, t.unit, f"{t.ops:,}", f"{t.busy_cycles:,}",
+                     f"{t.busy_cycles / ms:,.3f}", util, f"{t.stall_dram:,}",
+                     f"{t.stall_dep:,}", f"{t.stall_mask:,}", f"{t.stall_buffer:,}",
+                     f"{moved:,.1f}"])
+    return text_table(rows, "<<" + ">" * (len(rows[0]) - 2))
 
 
 def _unit_table(res: RunResult) -> list[str]:
-    """Per unit: busy cycles and the share of the iteration it worked."""
+    """Per unit: busy cycles, the share of the iteration it worked, its idle cycles by
+    cause."""
     names = {"stce": "STCE (PE array)", "sore": "SORE (mask generator)",
              "vector": "vector / weight-update unit", "dram": "DRAM (moving data)"}
-    lines = [f"{'unit':<30}{'busy cycles':>14}{'busy':>8}"]
+    causes = {"dram": "stall DRAM", "dep": "stall dep", "mask": "stall mask",
+              "buffer": "stall buffer", AFTER_LAST_OP: "after last op"}
+    rows = [["unit", "busy cycles", "busy", "idle cycles", *causes.values()]]
     for unit in UNITS:
         if unit in res.busy:
-            lines.append(f"{names[unit]:<30}{res.busy[unit]:>14,}"
-                         f"{res.unit_utilization(unit):>8.1%}")
-    return lines
+            idle = {} if unit == "dram" else res.idle_by_cause(unit)  # the DMA has no ops
+            rows.append([names[unit], f"{res.busy[unit]:,}", f"{res.unit_utilization(unit):.1%}",
+                         f"{res.idle_cycles(unit):,}",
+                         *(f"{idle[c]:,}" if idle else "-" for c in causes)])
+    return [*text_table(rows, "<" + ">" * (len(rows[0]) - 1)),
+            f"  each unit: busy + idle = {res.cycles:,} cycles (the iteration); "
+            "idle = its stalls + after its last op"]
 
 
 def joules(value: float | None, spec: str = ".3f") -> str:
@@ -206,26 +221,35 @@ def joules(value: float | None, spec: str = ".3f") -> str:
     return f"{value / 1e-9:{spec}} nJ"
 
 
+def energy_total(value: float | None, covers: str, spec: str = ".3f") -> str:
+    """A run's energy as it must be read: ``"291.236 mJ per iteration"`` when every term is
+    priced, else what the sum covers first, ``"198.484 mJ priced (DRAM only; 26 of 28 terms
+    n/a)"``; ``covers``: :func:`satsim.energy.price.coverage` of its prices."""
+    if value is None:
+        return "not modelled"
+    if covers == EVERY_TERM:
+        return f"{joules(value, spec)} per iteration"
+    return f"{joules(value, spec)} priced ({covers})"
+
+
 def _energy_lines(res: RunResult, dense: RunResult | None) -> list[str]:
     """The iteration's energy, per unit and per phase, and what is not priced."""
     e = res.energy
     if e is None:
         return ["energy     not modelled (the hardware names no energy table: energy: null)"]
-    count = len(e.excluded)
-    partial = "" if e.complete else (f"; {count} term{'s' if count > 1 else ''} not priced: "
-                                     "n/a, left out")
-    lines = [f"energy     {joules(e.energy_j)} per iteration (table {e.table}: "
-             f"actions x prices + static power x time{partial})"]
+    lines = [f"energy     {energy_total(e.energy_j, e.coverage)}"
+             + ("" if e.complete else ": a lower bound, not the iteration's energy"),
+             f"  table    {e.table}: actions x prices + static power x time"
+             + ("" if e.complete else "; terms not priced are left out, never counted as 0")]
     for label, parts in (("by unit", e.by_unit), ("by phase", e.by_phase)):
-        lines.append(f"  {label:<9}" + ", ".join(f"{k} {joules(None if v is None else float(v))}"
-                                               for k, v in parts.items()))
+        lines.append(f"  {label:<9}" + ", ".join(f"{k} {joules(v)}" for k, v in parts.items()))
     if e.excluded:
         lines.append(f"  n/a (not priced): {', '.join(e.excluded)}")
     if dense is not None and dense.energy is not None and dense.energy_j:
         same = set(e.excluded) == set(dense.energy.excluded)  # the same terms priced
         saved = (f"{1 - e.energy_j / dense.energy_j:.1%} saved"
                  + ("" if e.complete else " on the priced terms") if same
-                 else "different terms priced: no saving computed")
-        lines.append(f"  dense training on the same hardware: {joules(dense.energy_j)} "
-                     f"({saved})")
+                 else "different terms n/a: no saving computed")
+        lines.append("  dense training on the same hardware: "
+                     f"{energy_total(dense.energy_j, dense.energy.coverage)}; {saved}")
     return lines

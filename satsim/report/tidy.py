@@ -59,7 +59,7 @@ def tidy_frame(result: RunResult) -> pd.DataFrame:
         if result.energy is None:
             out |= dict.fromkeys(ENERGY_COLUMNS)
         else:  # a unit the op did not use cost it nothing; one priced n/a stays n/a
-            per_unit = result.energy.by_op.get(row["index"], {})
+            per_unit = result.energy.exact.by_op.get(row["index"], {})
             for unit in ("stce", "sore", "vector", "dram"):
                 out[f"{unit}_j"] = per_unit.get(unit, Fraction(0))
             buffers = [v for u, v in per_unit.items() if u.startswith("buffer:")]

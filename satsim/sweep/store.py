@@ -101,7 +101,9 @@ def load_results(out: str | Path):
     host = sorted(c for c in frame.columns if c.startswith("host_"))
     metrics = sorted(set(frame.columns) - set(config) - set(host))
     frame = frame[config + metrics + host]
-    return frame.sort_values("point_id", kind="stable").reset_index(drop=True)
+    frame = frame.sort_values("point_id", kind="stable").reset_index(drop=True)
+    frame.attrs["sweep"] = manifest["name"]  # plots name the sweep
+    return frame
 
 
 def _tables(out: Path) -> list[Any]:
