@@ -36,12 +36,13 @@ def check_store(out: Path, manifest: dict, resume: bool) -> dict[str, str | None
     if out.exists() and not out.is_dir():
         raise SatsimError("exists and is not a folder", source=out)
     path = out / MANIFEST
-    if not path.is_file() and (out / OLD_MANIFEST).is_file():
+    old = _manifest(path) if path.is_file() else None
+    first_layout = (out / OLD_MANIFEST).is_file() if old is None else old["schema"] != SCHEMA
+    if first_layout:
         raise SatsimError(f"holds results in the first layout ({OLD_MANIFEST}), which "
                           "load_results reads but a sweep does not extend: use another --out",
                           source=out)
-    if path.is_file():
-        old = _manifest(path)
+    if old is not None:
         for key, what in (("spec_sha256", "a different sweep spec"),
                           ("satsim_version", "another satsim version")):
             if old.get(key) != manifest[key]:
