@@ -2,7 +2,9 @@
 executor, nothing lost or duplicated when killed and resumed, clean errors."""
 
 import hashlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from processes import descendants, still_running
 from satsim.config import load_hardware
 from satsim.errors import SatsimError
 from satsim.sweep import expand, load_results, load_spec, run_sweep
+from satsim.sweep.worker import METRICS
 
 BASE = {"name": "t", "workloads": ["resnet18-cifar-dense"]}
 
@@ -251,7 +254,7 @@ def _csv_spec(tmp_path: Path, name: str = "spec.yaml", **fields) -> Path:
     ({"axes": [{"path": "array.rows", "range": {"start": 8, "stop": 9, "step": 0.5}}]},
      "axes.0 (array.rows): 8.0: Input should be a valid integer"),
     ({"axes": [{"path": "vector.cycles_per_element.relu", "values": [HUGE]}]},
-     "64-bit integers"),
+     f"axes.0 (vector.cycles_per_element.relu): {HUGE}: beyond the 64-bit integers"),
     ({"seed": -1}, "seed: Input should be greater than or equal to 0"),
     ({"axes": [{"path": "array.rows", "values": [8]}, {"path": "array.rows", "values": [16]}]},
      "axes.1 (array.rows): axes.0 (array.rows) sets array.rows already"),
@@ -508,16 +511,21 @@ def test_duckdb_reads_the_results_folder(mixed):
 
 def test_a_folder_of_the_first_layout_is_read_but_not_extended(tmp_path, mixed):
     """A folder written before the manifest was renamed (`manifest.json`, schema
-    satsim.sweep/1) still loads; resuming it is refused with one line, and it is left as
-    it was."""
-    import json
-    import shutil
+    satsim.sweep/1, a failed point's shard without the metric columns) still loads, with the
+    same frame; resuming it is refused with one line, and it is left as it was."""
+    import pyarrow.parquet as pq
 
     old = tmp_path / "old"
     shutil.copytree(mixed, old)
     manifest = json.loads((old / "_manifest.json").read_text())
     (old / "_manifest.json").unlink()
     (old / "manifest.json").write_text(json.dumps({**manifest, "schema": "satsim.sweep/1"}))
+    for shard in (old / "shards").glob("*.parquet"):
+        table = pq.read_table(shard)
+        if table.column("status").to_pylist() == ["failed"]:  # as the first layout wrote it
+            pq.write_table(table.drop_columns(list(METRICS)), shard)
+    assert sum("cycles" not in pq.read_schema(shard).names
+               for shard in (old / "shards").glob("*.parquet")) == 1
     pd.testing.assert_frame_equal(load_results(old), load_results(mixed))
     before = _fingerprint(old)
     spec = mixed.parent / "spec.yaml"
@@ -534,7 +542,6 @@ def test_metric_columns_are_every_metric_of_a_run(tmp_path):
     every one)."""
     from satsim.api import run
     from satsim.sweep.store import value_kind
-    from satsim.sweep.worker import METRICS
 
     (tmp_path / "layers.csv").write_text("name,M,K,N\nfc,64,128,32\n")
     metrics = run(tmp_path / "layers.csv", sparsity="2:4").metrics()

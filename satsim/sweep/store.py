@@ -23,7 +23,7 @@ from satsim.files import read_text, write_atomic, write_text
 MANIFEST = "_manifest.json"
 SHARDS = "shards"
 SCHEMA = "satsim.sweep/2"
-OLD_MANIFEST = "manifest.json"  # satsim.sweep/1
+OLD_MANIFEST, OLD_SCHEMA = "manifest.json", "satsim.sweep/1"  # the first layout
 
 
 def check_store(out: Path, manifest: dict, resume: bool) -> dict[str, str | None]:
@@ -63,8 +63,7 @@ def _manifest(path: Path) -> dict:
         manifest = json.loads(read_text(path))
     except json.JSONDecodeError:
         raise SatsimError("unreadable sweep manifest", source=path) from None
-    if not isinstance(manifest, dict) or manifest.get("schema") not in (
-            SCHEMA, "satsim.sweep/1"):
+    if not isinstance(manifest, dict) or manifest.get("schema") not in (SCHEMA, OLD_SCHEMA):
         raise SatsimError("not a satsim sweep manifest", source=path)
     return manifest
 
@@ -81,17 +80,14 @@ def init_store(out: Path, manifest: dict) -> None:
         stale.unlink()
 
 
-_ARROW = {"int": "int64", "float": "float64", "bool": "bool_", "str": "string"}
-
-
 def row_schema(columns: dict[str, str]):
     """The Parquet schema of every shard: ``columns`` (name -> bool, int, float or str) in
     their order. A column no row of a shard fills is still there, typed, all null: readers
     that take one file's schema for the whole folder see every column with its type."""
     import pyarrow as pa
 
-    return pa.schema([pa.field(name, getattr(pa, _ARROW[kind])())
-                      for name, kind in columns.items()])
+    arrow = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+    return pa.schema([pa.field(name, arrow[kind]) for name, kind in columns.items()])
 
 
 def write_shard(out: Path, rows: list[dict], schema) -> Path:
