@@ -295,11 +295,7 @@ def _check_paths(spec: SweepSpec, source: str | Path) -> None:
             if not _known_path(path):
                 raise SatsimError("no such config path (hardware fields, dataflow.<field>, "
                                   "sparsity, method or workload)", source=source, field=field)
-            # The special path `sparsity` (N:M) and the hardware's `sparsity.max_m` are
-            # unrelated: only config paths nest.
-            clash = next((other for other in owners if other == path or (
-                {path, other}.isdisjoint(SPECIAL) and
-                (path.startswith(other + ".") or other.startswith(path + ".")))), None)
+            clash = next((other for other in owners if _overlap(path, other)), None)
             if clash is not None:
                 raise SatsimError(f"{owners[clash]} sets {clash} already: give each config "
                                   "field one axis (a zip axis moves several together)",
@@ -308,6 +304,15 @@ def _check_paths(spec: SweepSpec, source: str | Path) -> None:
     if not owners.get("workload"):
         raise SatsimError("give the workloads to simulate, or a workload axis", source=source,
                           field="workloads")
+
+
+def _overlap(path: str, other: str) -> bool:
+    """Whether axes on ``path`` and ``other`` set the same field (one inside the other)."""
+    if path == other:
+        return True
+    # Only config paths nest: the special `sparsity` (N:M) is not the hardware's `sparsity.*`.
+    return {path, other}.isdisjoint(SPECIAL) and (
+        path.startswith(other + ".") or other.startswith(path + "."))
 
 
 def _workload(name: str, base: Path, source: str | Path, field: str) -> _Workload:
