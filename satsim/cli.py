@@ -58,8 +58,10 @@ examples:
 _SWEEP_HELP = """\
 Run every design point of a sweep spec (axes over config paths, sparsity, method, workload)
 and store one row per point in Parquet shards under --out. Runs on this machine's cores, or on
-Dask. Invalid points are recorded as failed with their reason; a killed sweep continues with
---resume and loses nothing. Results: satsim.sweep.load_results(DIR) (a pandas frame).
+Dask. A value a config field rejects is an error before anything runs; points whose values
+clash are recorded as failed with their reason (exit 1 if every point failed). A killed sweep
+continues with --resume and loses nothing. Results: satsim.sweep.load_results(DIR) (a pandas
+frame), or any Parquet reader on DIR.
 """
 
 _COMPARE_HELP = """\
@@ -200,7 +202,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("spec", metavar="SPEC",
                        help="sweep spec (YAML file, or a shipped one: smoke, paper-models)")
     sweep.add_argument("--out", required=True, metavar="DIR",
-                       help="results folder: manifest.json and shards/*.parquet")
+                       help="results folder: _manifest.json and shards/*.parquet, one "
+                            "schema; any Parquet reader takes the folder itself")
     sweep.add_argument("--engine", choices=["local", "dask"], default="local",
                        help="local: this machine's process pool (default); dask: a Dask "
                             "scheduler at --address, or a LocalCluster started here")
@@ -413,7 +416,9 @@ def _sweep(args: argparse.Namespace) -> int:
     summary = run_sweep(args.spec, args.out, engine=args.engine, workers=args.workers,
                         address=args.address, resume=args.resume, progress=True)
     print(f"{args.out}: {summary.describe()}")
-    return 0
+    if (failures := summary.describe_failures()) is not None:
+        print(f"{args.out}: {failures}")
+    return 1 if summary.all_failed else 0
 
 
 def _plot(args: argparse.Namespace) -> int:

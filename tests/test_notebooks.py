@@ -1,4 +1,5 @@
-"""Every notebook under notebooks/ runs top to bottom without an error, on this interpreter."""
+"""Every notebook under notebooks/ runs top to bottom without an error, on this interpreter,
+and its kernel ends with it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
+from processes import still_running
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT_S = 300
-# Run first, in the kernel: which Python it is.
-PROBE = "import sys\nprint(sys.prefix)\nprint(sys.executable)"
+KERNEL_EXIT_S = 10  # a kernel's shutdown: a request, then SIGKILL after 5 s (jupyter_client)
+# Run first, in the kernel: which Python it is, and which process.
+PROBE = "import os, sys\nprint(sys.prefix)\nprint(sys.executable)\nprint(os.getpid())"
 
 
 def _kernel_manager(home: Path) -> AsyncKernelManager:
@@ -38,7 +41,8 @@ def _kernel_manager(home: Path) -> AsyncKernelManager:
 def test_notebook_executes_without_errors(path: Path, tmp_path: Path) -> None:
     """The committed notebook has no outputs; executed in a fresh ``python3`` kernel of this
     interpreter (working directory: a temporary folder, at most 300 s per cell), every cell
-    runs without raising and no cell's output is an error."""
+    runs without raising and no cell's output is an error; the kernel process (about 1 GB
+    once a notebook has run) ends when the notebook is done, not when pytest exits."""
     nb = nbformat.read(path, as_version=4)
     stale = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
              and (cell.outputs or cell.execution_count is not None)]
@@ -49,12 +53,15 @@ def test_notebook_executes_without_errors(path: Path, tmp_path: Path) -> None:
     client = NotebookClient(nb, km=_kernel_manager(tmp_path / "jupyter"), kernel_name="python3",
                             timeout=CELL_TIMEOUT_S, allow_errors=False,
                             resources={"metadata": {"path": str(tmp_path / "cwd")}})
-    client.execute()  # raises CellExecutionError, naming the cell, on the first error
+    # cleanup_kc: shut the kernel down when done (or failed); nbclient leaves a kernel it was
+    # handed (km=...) running by default. Raises CellExecutionError on the first error.
+    client.execute(cleanup_kc=True)
 
     probe = "".join(out["text"] for out in nb.cells[0].outputs
                     if out.output_type == "stream" and out.name == "stdout")
-    prefix, executable = probe.splitlines()
+    prefix, executable, kernel = probe.splitlines()
     assert (prefix, Path(executable).resolve()) == (sys.prefix, Path(sys.executable).resolve())
+    assert not still_running({int(kernel)}, KERNEL_EXIT_S), "the kernel outlived its notebook"
     errors = [(i, out.get("ename")) for i, cell in enumerate(nb.cells)
               if cell.cell_type == "code" for out in cell.outputs if out.output_type == "error"]
     assert not errors

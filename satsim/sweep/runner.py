@@ -12,7 +12,9 @@ import hashlib
 import json
 import math
 import sys
+import textwrap
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Executor, as_completed
 from contextlib import contextmanager
@@ -24,24 +26,61 @@ from satsim.config import load_dataflow, load_hardware
 from satsim.errors import SatsimError
 from satsim.pool import local_pool, worker_count
 from satsim.sweep.spec import Point, SweepSpec, expand, load_spec
-from satsim.sweep.store import check_store, init_store, value_kind, write_shard
-from satsim.sweep.worker import run_batch
+from satsim.sweep.store import (
+    SCHEMA,
+    check_store,
+    init_store,
+    row_schema,
+    value_kind,
+    write_shard,
+)
+from satsim.sweep.worker import HOST, METRICS, run_batch
+
+REASONS_SHOWN = 3  # the most common reasons of failure a summary names
+REASON_CHARS = 160  # each cut to this length
 
 
 @dataclass(frozen=True)
 class SweepSummary:
-    """What a sweep did in this invocation."""
+    """What a sweep did in this invocation, and why its results folder's failed points
+    failed."""
 
     points: int  # distinct points in the spec
     skipped: int  # already in the results directory (--resume)
     done: int  # simulated now, successfully
     failed: int  # recorded as failed now (invalid point or rejected input)
     seconds: float
+    # Every failed point of the folder (this run's and resumed ones): (reason, how many
+    # points), the most common first.
+    failures: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def failed_in_folder(self) -> int:
+        """Failed points in the results folder, this run's and resumed ones."""
+        return sum(count for _, count in self.failures)
+
+    @property
+    def all_failed(self) -> bool:
+        """Whether no point of the sweep succeeded (``satsim sweep`` then exits 1)."""
+        return self.failed_in_folder == self.points
 
     def describe(self) -> str:
         resumed = f", {self.skipped} already done" if self.skipped else ""
         return (f"{self.points} points: {self.done} done, {self.failed} failed{resumed} "
                 f"in {self.seconds:.1f} s")
+
+    def describe_failures(self) -> str | None:
+        """One line: how many points failed and the most common reasons (None: none did)."""
+        if not self.failures:
+            return None
+        reasons = [f"{count} x {textwrap.shorten(reason, REASON_CHARS, placeholder='...')}"
+                   for reason, count in self.failures[:REASONS_SHOWN]]
+        others = len(self.failures) - REASONS_SHOWN
+        if others > 0:
+            reasons.append(f"{others} other reason{'s' * (others > 1)}")
+        return (f"{self.failed_in_folder} of {self.points} points failed (the error column "
+                "says why): "
+                + "; ".join(reasons))
 
 
 def _normalize(points: list[Point], types: dict[str, str]) -> list[Point]:
@@ -151,27 +190,26 @@ def run_sweep(spec_path: str | Path, out: str | Path, *, engine: str = "local",
     types = {c: value_kind([p.columns.get(c) for p in points]) or "str" for c in columns}
     points = _normalize(points, types)
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
-    # The base presets as resolved now (an unknown one fails the sweep, not every point).
+    # The base presets as resolved now.
     presets = {"hardware": load_hardware(points[0].hardware).model_dump(mode="json"),
                "dataflow": load_dataflow(points[0].dataflow).model_dump(mode="json")}
     manifest = {
-        "schema": "satsim.sweep/1", "name": spec.name, "satsim_version": __version__,
+        "schema": SCHEMA, "name": spec.name, "satsim_version": __version__,
         "spec_sha256": hashlib.sha256(canonical.encode()).hexdigest(), "spec": raw,
         "presets": presets, "points": len(points), "columns": columns, "column_types": types,
     }
+    schema = row_schema({"point_id": "str", **types, "status": "str", "error": "str",
+                         **dict(sorted(METRICS.items())), **dict(sorted(HOST.items()))})
     out = Path(out)
     finished = check_store(out, manifest, resume)
     todo = [p for p in points if p.point_id not in finished]
     size = _batch_size(spec, len(todo), workers)
     batches = _batches(todo, size)
-    if engine == "local":  # warm what forked workers inherit: imports, parsed traces
+    if engine == "local":  # warm what forked workers inherit (expand parsed the traces)
         from satsim.api import run  # noqa: F401
-        from satsim.trace.workload import load_workload
-
-        for path in {p.workload_path for p in todo if p.error is None}:
-            load_workload(path)
     bar = _Progress(len(todo), progress)
     done = failed = 0
+    reasons = Counter(error for error in finished.values() if error is not None)
     try:
         if not batches:
             init_store(out, manifest)
@@ -181,11 +219,13 @@ def run_sweep(spec_path: str | Path, out: str | Path, *, engine: str = "local",
                 futures = [executor.submit(run_batch, batch) for batch in batches]
                 for future in as_completed(futures):
                     rows = future.result()
-                    write_shard(out, rows, types)
+                    write_shard(out, rows, schema)
                     bar.update(rows)
+                    reasons.update(row["error"] for row in rows if row["status"] != "ok")
                     failed += sum(row["status"] != "ok" for row in rows)
                     done += sum(row["status"] == "ok" for row in rows)
     finally:
         bar.close()
     return SweepSummary(points=len(points), skipped=len(points) - len(todo), done=done,
-                        failed=failed, seconds=time.perf_counter() - start)
+                        failed=failed, seconds=time.perf_counter() - start,
+                        failures=tuple(reasons.most_common()))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,8 @@ from satsim.config.loader import read_yaml, split_pairs, validate
 from satsim.errors import SatsimError
 from satsim.files import file_sha256
 from satsim.resources import data_dir
-from satsim.trace.workload import resolve_workload
+from satsim.trace.workload import load_workload, resolve_workload
+from satsim.types import Method, NMPattern
 
 SPECIAL = ("sparsity", "method", "workload")  # axis paths that are not config fields
 MAX_POINTS = 1_000_000  # a spec that expands beyond this is a typo, not a study
@@ -135,11 +138,13 @@ class SweepSpec(_Strict):
     name: str = Field(min_length=1, description="shown in reports and the manifest")
     hardware: str = Field(default="sat", min_length=1, description="base preset or YAML file")
     dataflow: str = Field(default="sat", min_length=1, description="base preset or YAML file")
-    workloads: list[str] = Field(min_length=1, description="shipped names or trace/CSV files")
+    workloads: list[str] | None = Field(
+        default=None, min_length=1,
+        description="shipped names or trace/CSV files (or else a `workload` axis)")
     axes: list[Axis] = Field(default_factory=list)
     baseline: bool = Field(default=True, description="simulate each sparse point's dense twin "
                            "(speedup column)")
-    seed: int = Field(default=0, description="for random axes and sampling")
+    seed: int = Field(default=0, ge=0, description="for random axes and sampling")
     sample: int | None = Field(default=None, ge=1,
                                description="draw this many points of the grid, seeded")
     batch_size: int | None = Field(default=None, ge=1, le=10_000,
@@ -178,23 +183,32 @@ def load_spec(path: str | Path) -> tuple[SweepSpec, dict]:
 
 
 def _known_path(path: str) -> bool:
-    """Whether ``path`` names a leaf (or sub-mapping) of the hardware or dataflow schema."""
+    """Whether ``path`` names a field (or sub-mapping) of the hardware or dataflow schema; a
+    mapping field's part is any key (``memory.buffers.<name>.kib``)."""
     if path in SPECIAL:
         return True
-    model: Any = DataflowPolicy if path.startswith("dataflow.") else HardwareConfig
-    parts = path.removeprefix("dataflow.").split(".")
-    for i, part in enumerate(parts):
-        fields = getattr(model, "model_fields", None)
-        if fields is None or part not in fields:
+    kinds: list[Any] = [DataflowPolicy if path.startswith("dataflow.") else HardwareConfig]
+    for part in path.removeprefix("dataflow.").split("."):
+        inner: list[Any] = []
+        for kind in kinds:
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                if part in kind.model_fields:
+                    inner += _alternatives(kind.model_fields[part].annotation)
+            elif typing.get_origin(kind) is dict:  # the part is a key
+                inner += _alternatives(typing.get_args(kind)[1])
+        if not inner:
             return False
-        annotation = fields[part].annotation
-        options = [a for a in getattr(annotation, "__args__", (annotation,))
-                   if isinstance(a, type) and issubclass(a, BaseModel)]
-        if i < len(parts) - 1:
-            if not options:
-                return False
-            model = options[0]
+        kinds = inner
     return True
+
+
+def _alternatives(annotation: Any) -> list[Any]:
+    """The types a field may hold: a union's members, an annotated type's base."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _alternatives(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [kind for member in typing.get_args(annotation) for kind in _alternatives(member)]
+    return [annotation]
 
 
 def _value_text(value: Any) -> str:
@@ -202,43 +216,168 @@ def _value_text(value: Any) -> str:
     return json.dumps(value)
 
 
+def _shown(value: Any) -> str:
+    """A spec value as an error message quotes it (JSON, cut short)."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _digest(obj: Any) -> str:
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _distinct(values: list[Any]) -> list[Any]:
+    """``values`` without repeats, in order (compared by their JSON: some are unhashable)."""
+    return list({json.dumps(v, sort_keys=True, default=repr): v for v in values}.values())
+
+
+@dataclass(frozen=True)
+class _Workload:
+    """A workload as the points use it, resolved once."""
+
+    target: str  # the name found beside the spec, or as given
+    path: Path  # its file
+    sha256: str
+
+
 def expand(spec: SweepSpec, source: str | Path = "sweep spec") -> list[Point]:
-    """The spec's points in order; unknown axis paths and empty grids are errors."""
-    for axis in spec.axes:
-        for path in axis.paths():
-            if not _known_path(path):
-                raise SatsimError("no such config path (hardware fields, dataflow.<field>, "
-                                  "sparsity, method or workload)", source=source,
-                                  field=f"axes: {path}")
-    rngs = [np.random.default_rng([spec.seed, i]) for i in range(len(spec.axes))]
-    settings = [axis.assignments(rng) for axis, rng in zip(spec.axes, rngs, strict=True)]
-    total = len(spec.workloads) * int(np.prod([len(s) for s in settings], dtype=object))
-    if total > MAX_POINTS:
-        raise SatsimError(f"expands to {total:,} points (limit {MAX_POINTS:,})", source=source)
-    combos = [({"workload": w}, *rest) for w in spec.workloads
-              for rest in itertools.product(*settings)]
-    if spec.sample is not None and spec.sample < len(combos):
-        chosen = np.random.default_rng([spec.seed, len(spec.axes)]).choice(
-            len(combos), spec.sample, replace=False)
-        combos = [combos[i] for i in sorted(chosen)]
+    """The spec's points in order.
+
+    Before any point is made, the spec is checked as a whole: every axis path names a config
+    field (each once), every axis value is accepted by its field on its own, every workload
+    can be read, the grid holds at most ``MAX_POINTS`` points and at least ``sample``. Any
+    problem is a :class:`SatsimError` naming ``source`` and the field. Values valid alone but
+    not together make points with an ``error`` (failed rows).
+    """
     # Files named in the spec are found beside it first, then as given.
     base = Path(source).parent if Path(source).is_file() else Path.cwd()
     spec = spec.model_copy(update={
         "hardware": _beside(spec.hardware, base), "dataflow": _beside(spec.dataflow, base)})
+    load_hardware(spec.hardware)  # the base presets: their own errors name them
+    load_dataflow(spec.dataflow)
+    _check_paths(spec, source)
+    rngs = [np.random.default_rng([spec.seed, i]) for i in range(len(spec.axes))]
+    settings = [axis.assignments(rng) for axis, rng in zip(spec.axes, rngs, strict=True)]
+    grid = len(spec.workloads or [None]) * int(np.prod([len(s) for s in settings], dtype=object))
+    if grid > MAX_POINTS:
+        raise SatsimError(f"expands to {grid:,} points (limit {MAX_POINTS:,})", source=source)
+    if spec.sample is not None and spec.sample > grid:
+        raise SatsimError(f"{spec.sample} is more than the {grid} points of the grid",
+                          source=source, field="sample")
+    fields = {name: f"workloads.{i}" for i, name in enumerate(spec.workloads or ())}
+    for i, (axis, rows) in enumerate(zip(spec.axes, settings, strict=True)):
+        for path in axis.paths():
+            field = f"axes.{i} ({path})"
+            for value in _distinct([row[path] for row in rows]):
+                if (reason := _rejection(spec, path, value)) is not None:
+                    raise SatsimError(f"{_shown(value)}: {reason}", source=source, field=field)
+                if path == "workload":
+                    fields.setdefault(value, field)
+    workloads = {name: _workload(name, base, source, field) for name, field in fields.items()}
+    listed = [({"workload": w},) for w in spec.workloads] if spec.workloads else [()]
+    combos = [(*w, *rest) for w in listed for rest in itertools.product(*settings)]
+    if spec.sample is not None and spec.sample < len(combos):
+        chosen = np.random.default_rng([spec.seed, len(spec.axes)]).choice(
+            len(combos), spec.sample, replace=False)
+        combos = [combos[i] for i in sorted(chosen)]
     swept = {path for axis in spec.axes for path in axis.paths()}
-    return [_point(spec, combo, swept, base) for combo in combos]
+    return [_point(spec, combo, swept, workloads) for combo in combos]
+
+
+def _check_paths(spec: SweepSpec, source: str | Path) -> None:
+    """Every axis path names a config field or a special path, and each is set once: by one
+    axis (or the workloads list), not inside another axis's mapping either."""
+    owners: dict[str, str] = {"workload": "workloads"} if spec.workloads else {}
+    for i, axis in enumerate(spec.axes):
+        for path in axis.paths():
+            field = f"axes.{i} ({path})"
+            if not _known_path(path):
+                raise SatsimError("no such config path (hardware fields, dataflow.<field>, "
+                                  "sparsity, method or workload)", source=source, field=field)
+            clash = next((other for other in owners if _overlap(path, other)), None)
+            if clash is not None:
+                raise SatsimError(f"{owners[clash]} sets {clash} already: give each config "
+                                  "field one axis (a zip axis moves several together)",
+                                  source=source, field=field)
+            owners[path] = field
+    if not owners.get("workload"):
+        raise SatsimError("give the workloads to simulate, or a workload axis", source=source,
+                          field="workloads")
+
+
+def _overlap(path: str, other: str) -> bool:
+    """Whether axes on ``path`` and ``other`` set the same field (one inside the other)."""
+    if path == other:
+        return True
+    # Only config paths nest: the special `sparsity` (N:M) is not the hardware's `sparsity.*`.
+    return {path, other}.isdisjoint(SPECIAL) and (
+        path.startswith(other + ".") or other.startswith(path + "."))
+
+
+def _workload(name: str, base: Path, source: str | Path, field: str) -> _Workload:
+    """The workload ``name`` of the spec, read once: an error names the spec's field."""
+    target = _beside(name, base)
+    try:
+        path = resolve_workload(target)
+        load_workload(path)  # parsed once here, so a bad file is the spec's error
+        return _Workload(target=target, path=path, sha256=file_sha256(path))
+    except SatsimError as exc:
+        raise SatsimError(str(exc), source=source, field=field) from None
+
+
+def _rejection(spec: SweepSpec, path: str, value: Any) -> str | None:
+    """Why the field at ``path`` rejects ``value`` on its own, as ``satsim run`` would take it
+    (``--method``, ``--sparsity``, ``--set PATH=VALUE`` on the spec's base presets); None
+    when it accepts it. A rejection about another field (a cross-field rule of the configs)
+    depends on the other axes and is left to the points."""
+    if path == "method":
+        methods = [m.value for m in Method]
+        return None if value in methods else f"not a method ({', '.join(methods)})"
+    if path == "sparsity":
+        return _pattern_rejection(value)
+    if path == "workload":  # read with the listed ones
+        return None if isinstance(value, str) else "not a workload name or file"
+    hardware, dataflow = split_pairs([(path, value)])
+    field = path.removeprefix("dataflow.")
+    try:
+        if hardware:
+            load_hardware(spec.hardware, hardware)
+        else:
+            load_dataflow(spec.dataflow, dataflow)
+    except SatsimError as exc:
+        about = exc.field or ""
+        if (about == field or about.startswith(field + ".")
+                or (not about and exc.source == f"--set {path}")):
+            shown = [str(exc.source)] + ([about] if about == field else [])
+            return str(exc).removeprefix(": ".join(shown) + ": ")  # the part below the path
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return "beyond the 64-bit integers a results column holds"
+    return None
+
+
+def _pattern_rejection(value: Any) -> str | None:
+    """Why ``value`` is not a ``sparsity`` (``--sparsity``: dense or N:M), or None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 60:
+        # YAML 1.1 (PyYAML) reads digits:digits as a base-60 integer.
+        text = f"{value // 60}:{value % 60}"
+        return (f"YAML reads an unquoted {text} as the base-60 number {value}: "
+                f"quote it, \"{text}\"")
+    if not isinstance(value, str):
+        return "not a pattern: give 'dense' or a quoted \"N:M\""
+    try:
+        NMPattern.parse(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _beside(name: str, base: Path) -> str:
     return str(base / name) if (base / name).is_file() else name
 
 
-def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str], base: Path) -> Point:
+def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str],
+           workloads: dict[str, _Workload]) -> Point:
     assigned: dict[str, Any] = {}
     for part in combo:
         assigned.update(part)
@@ -255,23 +394,20 @@ def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str], base: Path
            "sparsity": sparsity, "hardware": spec.hardware, "dataflow": spec.dataflow,
            "baseline": spec.baseline}
     common = dict(workload=workload, hardware=spec.hardware, dataflow=spec.dataflow,
-                  overrides=overrides, method=None if method is None else str(method),
-                  sparsity=None if sparsity is None else str(sparsity),
+                  overrides=overrides, method=method, sparsity=sparsity,
                   baseline=spec.baseline, columns=columns)
-    target = _beside(workload, base)
+    found = workloads[workload]
     try:
-        path = resolve_workload(target)
-        digest = file_sha256(path)
         hw_over, df_over = split_pairs(assigned.items())  # typed already: no re-parsing
         hw, policy = load_hardware(spec.hardware, hw_over), load_dataflow(spec.dataflow, df_over)
     except SatsimError as exc:
         return Point(point_id=_digest(raw), workload_path="", error=str(exc), **common)
     resolved = {"hardware": hw.model_dump(mode="json"), "dataflow": policy.model_dump(mode="json"),
-                "workload_sha256": digest, "method": method, "sparsity": sparsity,
+                "workload_sha256": found.sha256, "method": method, "sparsity": sparsity,
                 "baseline": spec.baseline}
     # A shipped workload travels by name: a remote worker has its own copy (same SHA-256: the
     # id covers it); a user's file travels by absolute path.
-    shipped_name = not Path(target).is_file()
+    shipped_name = not Path(found.target).is_file()
     return Point(point_id=_digest(resolved),
-                 workload_path=target if shipped_name else str(path.resolve()),
-                 workload_sha256=digest, **common)
+                 workload_path=found.target if shipped_name else str(found.path.resolve()),
+                 workload_sha256=found.sha256, **common)
