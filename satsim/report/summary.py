@@ -58,7 +58,8 @@ class RunReport:
         """Every number this run reports, by name (``None``: not modelled or not asked for),
         and what its energy covers (``energy_complete``, ``energy_coverage``).
 
-        Sweeps take all of them, so a metric added here appears in sweep results unchanged.
+        Sweeps take all of them: a metric added here needs its column type in
+        ``satsim.sweep.worker.METRICS`` (a row with an undeclared column is refused).
         """
         res, b, e = self.result, self.bounds, self.result.energy
         metrics = {

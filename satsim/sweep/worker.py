@@ -19,10 +19,12 @@ from satsim.sweep.spec import Point
 # them, so a row that failed, or a shard whose points all lack one, still has every column.
 METRICS: dict[str, str] = {
     "cycles": "int", "seconds": "float", "macs": "int", "dense_macs": "int",
-    "utilization": "float", "energy_j": "float", "compute_only_cycles": "int",
+    "utilization": "float", "energy_j": "float", "energy_complete": "bool",
+    "energy_coverage": "str", "compute_only_cycles": "int",
     "dram_read_bytes": "int", "dram_write_bytes": "int",
     **{stall: "int" for stall in STALLS},
     **{f"{unit}_busy_cycles": "int" for unit in UNITS},
+    **{f"{unit}_idle_cycles": "int" for unit in UNITS},
     **{f"{unit}_utilization": "float" for unit in UNITS},
     "dense_cycles": "int", "speedup": "float", "ideal_mac_speedup": "float",
     "uniform_bound": "float",
