@@ -77,6 +77,20 @@ def test_tampered_result_fails(tmp_path, cli):
     assert "PyTorch over the bound: cause not identified" in lines[failed[0] + 1]
 
 
+def test_unexplained_excess_of_pytorch_fails(tmp_path):
+    """PyTorch's dX moved 2 ulps everywhere: over the bound, and the slow_conv2d emulation
+    does not reproduce it, so the tensor fails with "cause not identified" while the datapath
+    itself is within the bound of the exact result."""
+    def edit(arrays):
+        arrays["layer1.0.conv1/BP/dx"] = arrays["layer1.0.conv1/BP/dx"] + np.uint16(2)
+
+    result = validate(_copy(tmp_path, edit), "sat", overrides=BF16)
+    failed = [c for c in result.checks if not c.passed]
+    assert [(c.layer, c.phase) for c in failed] == [("layer1.0.conv1", "BP")]
+    assert failed[0].datapath_vs_exact.bound_ratio <= 1
+    assert failed[0].note.startswith("PyTorch over the bound: cause not identified (torch's")
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda a: a.pop("layer2.0.conv1/WG/x"), "layer2.0.conv1/WG/x: missing tensor"),
     (lambda a: a["layer1.0.conv1/FF/x"].__setitem__((0, 0, 0, 0), 0x7F80),  # bf16 +inf
