@@ -85,9 +85,11 @@ Recompute every dumped layer of a captured step (satsim capture --dump-tensors) 
 modelled datapath: FF, BP and WG in the mapping the scheduler chooses (stationarity, N:M
 compressed weights selected through their indices, the K slices of the schedule), in the
 hardware's number formats; the masks on the SORE and the weight update on the WUVE where the
-dump has them. Prints, per layer and phase, the largest error against PyTorch, its ratio to
-the K-scaled bound 2·K·u·(|A|@|B|) (+ one ulp of a rounded output) and the share of
-bit-identical elements. Exit status: 0 all pass, 1 some check fails, 2 bad input.
+dump has them. Each GEMM result is compared three ways: datapath vs the exact result (the
+same operands summed exactly, rounded once), PyTorch vs exact, and datapath vs PyTorch; each
+row gives the largest error, its ratio to the K-scaled bound 2·K·u·(|A|@|B|) (+ one ulp of a
+rounded output) and the share of bit-identical elements, with a note where PyTorch itself is
+over the bound. Exit status: 0 all pass, 1 some check fails, 2 bad input.
 """
 
 

@@ -60,6 +60,21 @@ def round_to(x: np.ndarray, fmt: str) -> np.ndarray:
         return x32.astype(FLOAT_DTYPES[fmt]).astype(np.float32)
 
 
+def round_once(x: np.ndarray, fmt: str) -> np.ndarray:
+    """float64 ``x`` rounded once, directly, to the floating format ``fmt``, as float32.
+
+    Unlike :func:`round_to` there is no fp32 step: the exact reference must not round twice.
+    numpy and ml_dtypes convert float64 to every format directly, to nearest, ties to even
+    (``tests/test_functional_exact.py`` checks it at the midpoints); fp8_e4m3 saturates at
+    ±448 as in :func:`round_to`.
+    """
+    x64 = np.asarray(x, dtype=np.float64)
+    if fmt == "fp8_e4m3":
+        x64 = np.clip(x64, -E4M3_MAX, E4M3_MAX)
+    with np.errstate(over="ignore"):
+        return x64.astype(FLOAT_DTYPES[fmt]).astype(np.float32)
+
+
 def int8_scale(x: np.ndarray) -> np.float32:
     """The symmetric per-tensor scale ``max|x| / 127`` in fp32 (1 for an all-zero tensor)."""
     peak = np.float32(np.max(np.abs(np.asarray(x, dtype=np.float32)), initial=0.0))
