@@ -6,13 +6,14 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 # Only light imports here: `satsim --help` and `satsim list` must not pay for pandas, numpy or
 # the config models. Each command imports what it needs.
 from satsim import __version__
 from satsim.errors import SatsimError, one_line
-from satsim.resources import DEFAULT_WORKLOAD, PAPER_MODELS, shipped
+from satsim.resources import DEFAULT_WORKLOAD, PAPER_MODELS, ShadowWarning, shipped
 from satsim.types import Method, NMPattern
 
 _RUN_HELP = """\
@@ -483,7 +484,17 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"run": _run, "schedule": _schedule, "compare": _compare, "list": _list,
                     "capture": _capture, "sweep": _sweep, "plot": _plot, "report": _report,
                     "validate": _validate}
-        return commands[args.command](args)
+        with warnings.catch_warnings():
+            python_show = warnings.showwarning
+
+            def show(message, category, *where):  # satsim's own: one `warning:` line
+                if not issubclass(category, ShadowWarning):
+                    return python_show(message, category, *where)
+                print(f"warning: {one_line(str(message))}", file=sys.stderr)
+
+            warnings.showwarning = show
+            warnings.simplefilter("default", ShadowWarning)  # once per run each, whatever -W says
+            return commands[args.command](args)
     except SatsimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -30,11 +30,12 @@ from satsim.config import (
 from satsim.config.loader import read_yaml, split_pairs, validate
 from satsim.errors import SatsimError
 from satsim.files import file_sha256
-from satsim.resources import data_dir
-from satsim.trace.workload import resolve_workload
+from satsim.resources import find, shipped
+from satsim.trace.workload import resolve_workload, shipped_workloads
 
 SPECIAL = ("sparsity", "method", "workload")  # axis paths that are not config fields
 MAX_POINTS = 1_000_000  # a spec that expands beyond this is a typo, not a study
+_YAML = (".yaml", ".yml")
 
 
 class _Strict(BaseModel):
@@ -164,15 +165,15 @@ class Point:
     workload_sha256: str = ""  # what the id covers; a worker with another copy refuses it
 
 
+def shipped_specs() -> dict[str, Path]:
+    """The shipped sweep specs by name (``configs/sweeps/<name>.yaml``)."""
+    return shipped("configs/sweeps", _YAML)
+
+
 def load_spec(path: str | Path) -> tuple[SweepSpec, dict]:
-    """Read and validate a sweep spec; returns it and its raw mapping (for the manifest)."""
-    path = Path(path)
-    if not path.is_file():
-        shipped_spec = data_dir("configs") / "sweeps" / f"{path.name}.yaml"
-        if path.exists() or "/" in str(path) or not shipped_spec.is_file():
-            raise SatsimError("not a regular file" if path.exists() else "no such file or "
-                              "shipped sweep (see configs/sweeps/)", source=path)
-        path = shipped_spec
+    """Read and validate a sweep spec (a shipped name or a YAML file, by the rule of
+    :func:`satsim.resources.find`); returns it and its raw mapping (for the manifest)."""
+    path = find(path, shipped_specs(), "sweep spec")
     data = read_yaml(path)
     return validate(SweepSpec, data, path), data
 
@@ -229,13 +230,21 @@ def expand(spec: SweepSpec, source: str | Path = "sweep spec") -> list[Point]:
     # Files named in the spec are found beside it first, then as given.
     base = Path(source).parent if Path(source).is_file() else Path.cwd()
     spec = spec.model_copy(update={
-        "hardware": _beside(spec.hardware, base), "dataflow": _beside(spec.dataflow, base)})
+        "hardware": _beside(spec.hardware, base, shipped("configs", _YAML)),
+        "dataflow": _beside(spec.dataflow, base, shipped("dataflows", _YAML))})
     swept = {path for axis in spec.axes for path in axis.paths()}
     return [_point(spec, combo, swept, base) for combo in combos]
 
 
-def _beside(name: str, base: Path) -> str:
-    return str(base / name) if (base / name).is_file() else name
+def _beside(name: str, base: Path, shipped_files: dict[str, Path]) -> str:
+    """A shipped name as it is (a worker looks it up in its own copy), a file by its path
+    (:func:`satsim.resources.find`, ``base``: the spec's folder); a name found nowhere stays
+    as written, for the point (or the sweep) to report."""
+    try:
+        found = find(name, shipped_files, "preset", beside=base)
+    except SatsimError:
+        return name
+    return name if found == shipped_files.get(name) else str(found)
 
 
 def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str], base: Path) -> Point:
@@ -258,7 +267,8 @@ def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str], base: Path
                   overrides=overrides, method=None if method is None else str(method),
                   sparsity=None if sparsity is None else str(sparsity),
                   baseline=spec.baseline, columns=columns)
-    target = _beside(workload, base)
+    shipped_files = shipped_workloads()
+    target = _beside(workload, base, shipped_files)
     try:
         path = resolve_workload(target)
         digest = file_sha256(path)
@@ -271,7 +281,7 @@ def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str], base: Path
                 "baseline": spec.baseline}
     # A shipped workload travels by name: a remote worker has its own copy (same SHA-256: the
     # id covers it); a user's file travels by absolute path.
-    shipped_name = not Path(target).is_file()
+    shipped_name = target in shipped_files
     return Point(point_id=_digest(resolved),
                  workload_path=target if shipped_name else str(path.resolve()),
                  workload_sha256=digest, **common)
