@@ -233,3 +233,15 @@ def load_dataflow(spec: str | Path = "sat", overrides=()) -> DataflowPolicy:
     """Dataflow preset name or YAML file, plus ``(dotted.path, value)`` overrides."""
     return _load(DataflowPolicy, spec, "dataflows", overrides, prefix="dataflow.")
 
+
+def input_files(hardware: str | Path, dataflow: str | Path,
+                overrides: Sequence[str] = ()) -> list[tuple[str, Path]]:
+    """The files a machine is read from, as ``(option, path)``: ``--hw``, ``--dataflow`` and
+    the energy table. For the check that an output overwrites none of them."""
+    from satsim.energy.table import resolve_table
+
+    hw = load_hardware(hardware, split_overrides(overrides)[0])
+    files = [("--hw", resolve(hardware, "configs")), ("--dataflow", resolve(dataflow, "dataflows"))]
+    if hw.energy is not None:
+        files.append(("the energy table", resolve_table(hw.energy.table)))
+    return files

@@ -178,6 +178,23 @@ def load_spec(path: str | Path) -> tuple[SweepSpec, dict]:
     return validate(SweepSpec, data, path), data
 
 
+def input_files(path: str | Path) -> list[tuple[str, str]]:
+    """The files a sweep of the spec ``path`` reads, as ``(what, path)``: the spec, and the
+    hardware, dataflow and workloads it names that are files (not shipped names), found as
+    :func:`expand` finds them. For the check that ``--out`` overwrites none of them."""
+    source = find(path, shipped_specs(), "sweep spec")
+    spec, _ = load_spec(source)
+    base = Path(path).parent if Path(path).is_file() else Path.cwd()  # as in expand
+    workloads = [*spec.workloads, *(row["workload"] for i, axis in enumerate(spec.axes)
+                                    if "workload" in axis.paths() for row in
+                                    axis.assignments(np.random.default_rng([spec.seed, i])))]
+    named = [("hardware", spec.hardware, shipped("configs", _YAML)),
+             ("dataflow", spec.dataflow, shipped("dataflows", _YAML)),
+             *(("workload", str(w), shipped_workloads()) for w in workloads)]
+    return [("SPEC", str(source))] + [(f"{what} of the spec", found) for what, name, files in named
+                                      if (found := _beside(name, base, files)) not in files]
+
+
 def _known_path(path: str) -> bool:
     """Whether ``path`` names a leaf (or sub-mapping) of the hardware or dataflow schema."""
     if path in SPECIAL:
