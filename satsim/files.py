@@ -168,11 +168,16 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     """Write ``path`` with ``write(handle)``: all of it, or (on any failure) nothing."""
     target = check_writable(path)
     stream = _stream_fd(path)
-    if stream is not None:  # a closed reader (`| head`) stays a BrokenPipeError for the caller
+    if stream is not None:
         sys.stdout.flush()  # what was printed comes first
         sys.stderr.flush()
-        with os.fdopen(os.dup(stream), "wb") as handle:
-            write(handle)
+        try:
+            with os.fdopen(os.dup(stream), "wb") as handle:
+                write(handle)
+        except BrokenPipeError:
+            raise  # a reader gone (`| head`): the caller stops quietly
+        except OSError as exc:
+            raise SatsimError(f"cannot write: {exc.strerror}", source=path) from None
         return Path(path)
     try:
         if target.exists() and not target.is_file():

@@ -22,7 +22,7 @@ from pathlib import Path
 from satsim.errors import SatsimError
 
 _PACKAGE = Path(__file__).resolve().parent
-KINDS = ("configs", "dataflows", "workloads", "configs/sweeps", "configs/energy")
+KINDS = ("configs", "dataflows", "workloads", "configs/sweeps")
 DEFAULT_WORKLOAD = "resnet18-cifar"  # its BDWP 2:8 capture: what `satsim run` simulates
 # The SAT paper's five models (Fang et al., TCAD 2023), as shipped captures: `satsim compare`.
 PAPER_MODELS = ("resnet9-cifar", "vit-tiny", "vgg19-cifar", "resnet18-cifar",

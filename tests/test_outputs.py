@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from satsim.cli import main
+from satsim.energy.table import shipped_tables
 from satsim.files import write_text
 from satsim.resources import shipped
 
@@ -72,7 +73,7 @@ def test_run_output_onto_any_other_input_is_refused(folder, capsys, option):
         (folder / "s.yaml").write_text("a schedule\n")
         args, name = ["--schedule", "s.yaml"], "--schedule s.yaml"
     else:
-        table = shipped("configs/energy", (".yaml",))["vcu1525"]
+        table = shipped_tables()["vcu1525"]
         (folder / "t.yaml").write_text(table.read_text())
         args, name = ["--set", "energy=t.yaml"], "the energy table"
     target = args[1].split("=")[-1]

@@ -22,10 +22,10 @@ Model = TypeVar("Model", bound=BaseModel)
 _YAML = (".yaml", ".yml")
 
 
-def resolve(spec: str | Path, kind: str, beside: Path | None = None) -> Path:
+def resolve(spec: str | Path, kind: str) -> Path:
     """The file behind a preset name or a YAML path of ``kind`` (``configs`` or ``dataflows``),
     by the rule of :func:`satsim.resources.find`."""
-    return find(spec, shipped(kind, _YAML), "preset", beside=beside)
+    return find(spec, shipped(kind, _YAML), "preset")
 
 
 _FAST_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -27,10 +27,10 @@ def shipped_workloads() -> dict[str, Path]:
     return dict(sorted({**models, **workloads}.items()))
 
 
-def resolve_workload(spec: str | Path = DEFAULT_WORKLOAD, beside: Path | None = None) -> Path:
+def resolve_workload(spec: str | Path = DEFAULT_WORKLOAD) -> Path:
     """The file behind a workload: a shipped name (:func:`shipped_workloads`) or a trace or
     CSV path, by the rule of :func:`satsim.resources.find`."""
-    return find(spec, shipped_workloads(), "workload", beside=beside)
+    return find(spec, shipped_workloads(), "workload")
 
 
 def load_workload(spec: str | Path = DEFAULT_WORKLOAD) -> Trace:
