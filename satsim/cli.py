@@ -6,13 +6,14 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 # Only light imports here: `satsim --help` and `satsim list` must not pay for pandas, numpy or
 # the config models. Each command imports what it needs.
 from satsim import __version__
 from satsim.errors import SatsimError, one_line
-from satsim.resources import DEFAULT_WORKLOAD, PAPER_MODELS, shipped
+from satsim.resources import DEFAULT_WORKLOAD, PAPER_MODELS, ShadowWarning, shipped
 from satsim.types import Method, NMPattern
 
 _RUN_HELP = """\
@@ -284,10 +285,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_inputs(args: argparse.Namespace) -> list[tuple[str, Path | str | None]]:
+    """The files ``run`` and ``schedule`` read, by option (for :func:`check_distinct`)."""
+    from satsim.config.loader import input_files
+    from satsim.trace.workload import resolve_workload
+
+    return [("--workload", resolve_workload(args.workload)),
+            ("--schedule", getattr(args, "schedule", None)),
+            *input_files(args.hw, args.dataflow, args.overrides)]
+
+
 def _run(args: argparse.Namespace) -> int:
     from satsim.api import run
-    from satsim.files import check_writable, write_text
+    from satsim.files import check_distinct, check_writable, write_text
 
+    check_distinct([("--json", args.json), ("--timeline", args.timeline),
+                    ("--table", args.table)], _run_inputs(args))
     to_stdout = args.json == "-"
     if args.json is not None and not to_stdout:
         check_writable(args.json)  # before the run, not after it
@@ -318,9 +331,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _schedule(args: argparse.Namespace) -> int:
     from satsim.api import schedule
-    from satsim.files import check_writable
+    from satsim.files import check_distinct, check_writable
     from satsim.schedule.choices import GemmChoice, write_schedule
 
+    check_distinct([("--out", args.out)], _run_inputs(args))
     check_writable(args.out)
     made = schedule(args.workload, args.hw, args.dataflow, method=args.method,
                     sparsity=args.sparsity, overrides=args.overrides)
@@ -334,12 +348,15 @@ def _schedule(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from satsim.compare import compare
-    from satsim.files import check_writable, write_text
+    from satsim.compare import base_workload, compare
+    from satsim.config.loader import input_files
+    from satsim.files import check_distinct, check_writable, write_text
 
+    models = [m.strip() for m in args.workloads.split(",") if m.strip()]
+    check_distinct([("--json", args.json)], [*(("--workloads", base_workload(m)) for m in models),
+                                             *input_files(args.hw, args.dataflow, args.overrides)])
     if args.json is not None:
         check_writable(args.json)
-    models = [m.strip() for m in args.workloads.split(",") if m.strip()]
     result = compare(models, args.nm, args.hw, args.dataflow, args.overrides, args.workers,
                      progress=lambda run: print(f"simulated {run}", file=sys.stderr,
                                                 flush=True))
@@ -351,7 +368,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _capture(args: argparse.Namespace) -> int:
     from satsim.config import parse_overrides
-    from satsim.files import check_writable
+    from satsim.files import check_distinct, check_writable
 
     try:
         nm = None if args.method == "dense" else NMPattern.parse(args.nm)
@@ -366,9 +383,7 @@ def _capture(args: argparse.Namespace) -> int:
                           source="--dump-tensors")
     out = Path(args.out)
     dump_path = out.with_suffix(".npz") if layers else None
-    if dump_path is not None and dump_path == out:
-        raise SatsimError("the tensor dump would overwrite the trace: use a .jsonl name",
-                          source=args.out)
+    check_distinct([("--out", out), ("its tensor dump", dump_path)])
     for path in (out, dump_path):
         if path is not None:
             check_writable(path)
@@ -398,8 +413,14 @@ def _capture(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from satsim.api import validate
-    from satsim.files import check_writable, write_text
+    from satsim.config.loader import input_files
+    from satsim.files import check_distinct, check_writable, write_text
+    from satsim.trace.workload import resolve_workload
 
+    trace = resolve_workload(args.trace)
+    check_distinct([("--json", args.json)], [
+        ("TRACE", trace), ("its tensor dump", trace.with_suffix(".npz")),
+        *input_files(args.hw, args.dataflow, args.overrides)])
     to_stdout = args.json == "-"
     if args.json is not None and not to_stdout:
         check_writable(args.json)
@@ -413,8 +434,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from satsim.files import check_distinct
     from satsim.sweep import run_sweep
+    from satsim.sweep.spec import input_files
 
+    check_distinct([("--out", args.out)], input_files(args.spec))
     summary = run_sweep(args.spec, args.out, engine=args.engine, workers=args.workers,
                         address=args.address, resume=args.resume, progress=True)
     print(f"{args.out}: {summary.describe()}")
@@ -424,6 +448,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    from satsim.files import check_distinct
+
+    check_distinct([("--out", args.out)], [("INPUT", args.input)])
     if args.kind != "pareto":
         from satsim.report.figures import KINDS, plot
 
@@ -450,8 +477,10 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from satsim.files import check_distinct
     from satsim.report.html import write_report
 
+    check_distinct([("--out", Path(args.out) / "index.html")], [("RESULT", args.result)])
     page = write_report(args.result, args.out)
     print(f"{page}: report of {args.result}")
     return 0
@@ -490,7 +519,17 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"run": _run, "schedule": _schedule, "compare": _compare, "list": _list,
                     "capture": _capture, "sweep": _sweep, "plot": _plot, "report": _report,
                     "validate": _validate}
-        return commands[args.command](args)
+        with warnings.catch_warnings():
+            python_show = warnings.showwarning
+
+            def show(message, category, *where):  # satsim's own: one `warning:` line
+                if not issubclass(category, ShadowWarning):
+                    return python_show(message, category, *where)
+                print(f"warning: {one_line(str(message))}", file=sys.stderr)
+
+            warnings.showwarning = show
+            warnings.simplefilter("default", ShadowWarning)  # once per run each, whatever -W says
+            return commands[args.command](args)
     except SatsimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -22,10 +22,16 @@ from satsim.pool import local_pool, worker_count
 from satsim.report.bounds import ideal_bounds
 from satsim.report.columns import text_table
 from satsim.report.result import RunResult
-from satsim.resources import PAPER_MODELS, shipped
+from satsim.resources import PAPER_MODELS, find, shipped
 from satsim.simulate import simulate
 from satsim.trace.schema import Trace
-from satsim.trace.workload import Method, annotate, load_workload, trace_pattern
+from satsim.trace.workload import (
+    Method,
+    annotate,
+    load_workload,
+    shipped_workloads,
+    trace_pattern,
+)
 from satsim.types import NMPattern
 
 PAPER_MEAN = 1.75  # bdwp 2:8 over dense, mean of the five models (Fang et al., TCAD 2023)
@@ -122,22 +128,30 @@ def _x(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def base_workload(model: str) -> Path:
+    """The trace a model's runs start from, by the rule of :func:`satsim.resources.find`: a
+    name with a shipped dense capture (``<model>-dense``) is that capture; any other name or
+    a path, the workload it names."""
+    names = shipped_workloads()
+    dense = names.get(f"{model}-dense")
+    try:
+        return find(model, {**names, model: dense} if dense else names, "workload")
+    except SatsimError as exc:
+        raise SatsimError(str(exc), source="--workloads") from None
+
+
 def model_traces(model: str, pattern: NMPattern, max_m: int) -> dict[str, tuple[Trace, str]]:
     """Per method (dense included), the trace to run and where it came from."""
     workloads = shipped("workloads", (".jsonl", ".csv"))
     if pattern.m > max_m:
         raise SatsimError(f"{pattern} needs M <= max_m = {max_m} of the hardware",
                           source="--nm")
-    captured = {m: f"{model}-{m}" for m in ("dense", *METHODS) if f"{model}-{m}" in workloads}
-    if "dense" in captured:
-        base_name = captured["dense"]
-    elif Path(model).is_file() or model in workloads:
-        base_name = model
-    else:
-        raise SatsimError(f"no shipped captures of {model!r} and no such trace file "
-                          "(satsim list workloads)", source="--workloads")
-    base = annotate(load_workload(base_name), Method.DENSE, None)
-    found = {"dense": (base, base_name if "dense" in captured else f"{base_name} made dense")}
+    path = base_workload(model)
+    captures = path == workloads.get(f"{model}-dense")
+    captured = {m: f"{model}-{m}" for m in METHODS if captures and f"{model}-{m}" in workloads}
+    base_name = f"{model}-dense" if captures else model
+    base = annotate(load_workload(path), Method.DENSE, None)
+    found = {"dense": (base, base_name if captures else f"{base_name} made dense")}
     for method in METHODS:
         name = captured.get(method)
         trace = load_workload(name) if name else None

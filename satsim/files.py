@@ -3,22 +3,36 @@ absent after it.
 
 A regular file (or a new one) is written to a hidden temporary beside it and renamed over it
 only when complete, with the permissions a plain ``open`` would give (the umask, or the
-existing file's mode). A symlink is followed, never replaced. A FIFO or a device
-(``/dev/stdout``, ``/dev/null``) is written in place: renaming over it would destroy it.
+existing file's mode); a temporary left by a killed write is removed by the next write to
+that target. A symlink is followed, never replaced. A FIFO or a device (``/dev/null``) is
+written in place: renaming over it would destroy it. ``/dev/stdout`` and ``/dev/stderr``
+(``/dev/fd/N``) are the process's own streams, written through its descriptor, even when the
+shell redirects them to a file.
+
+:func:`check_distinct` refuses, before any work, a command whose output would overwrite one
+of its inputs or another of its outputs.
 """
 
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import os
+import re
 import stat
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from satsim.errors import SatsimError
+
+try:
+    import fcntl
+except ImportError:  # no advisory locks (Windows): stale temporaries are left alone
+    fcntl = None  # type: ignore[assignment]
 
 
 def read_text(path: Path) -> str:
@@ -51,6 +65,71 @@ def _umask() -> int:
     return mask
 
 
+def _stream_fd(path: str | Path) -> int | None:
+    """The descriptor ``path`` names if it is one of this process's streams (``/dev/stdout``,
+    ``/dev/stderr``, ``/dev/fd/N``, ``/proc/self/fd/N``), else ``None``."""
+    text = os.path.abspath(path)
+    named = {"/dev/stdout": 1, "/dev/stderr": 2}.get(text)
+    number = re.fullmatch(r"/(?:dev|proc/self)/fd/(\d+)", text)
+    return named if named is not None else int(number.group(1)) if number else None
+
+
+def _is_stream(path: str | Path) -> bool:
+    """``-``, a device, a FIFO or a process stream: written in place, nothing to protect."""
+    if str(path) == "-" or _stream_fd(path) is not None:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False  # not there yet: a file to be
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def check_distinct(outputs: Sequence[tuple[str, str | Path | None]],
+                   inputs: Sequence[tuple[str, str | Path | None]] = ()) -> None:
+    """Refuse a command whose output would overwrite one of its inputs or another output.
+
+    Each item is ``(option, path)``; ``None`` is an option not given. Paths are compared as
+    the files they name: after symlinks, and as one inode where both exist (hard links). An
+    output folder (``satsim sweep --out``) must not hold an input either. ``-``, devices,
+    FIFOs and ``/dev/stdout`` are streams, not files to protect.
+
+    Raises
+    ------
+    SatsimError
+        Naming both options and paths; called before any work, so nothing is written.
+    """
+    written = [(option, path) for option, path in outputs
+               if path is not None and str(path) != "" and not _is_stream(path)]
+    read = [(option, path) for option, path in inputs
+            if path is not None and os.path.exists(path) and not _is_stream(path)]
+    for i, (option, path) in enumerate(written):
+        for other, used in written[:i]:
+            if _same(path, used):
+                raise SatsimError(f"the same file as {other} {used}: give each output its own "
+                                  "file", source=f"{option} {path}")
+        for other, used in read:
+            how = ("the same file as" if _same(path, used) else
+                   "holds" if _inside(used, path) else None)
+            if how is not None:
+                raise SatsimError(f"{how} the input {other} {used}: write the output elsewhere",
+                                  source=f"{option} {path}")
+
+
+def _same(a: str | Path, b: str | Path) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # one of them does not exist (yet)
+        return False
+
+
+def _inside(path: str | Path, folder: str | Path) -> bool:
+    """Whether ``path`` lies in the folder ``folder`` (or in one below it)."""
+    return os.path.realpath(path).startswith(os.path.join(os.path.realpath(folder), ""))
+
+
 def check_writable(path: str | Path) -> Path:
     """Fail now, not after a long run, if ``path`` cannot receive an output file.
 
@@ -58,6 +137,13 @@ def check_writable(path: str | Path) -> Path:
     """
     if str(path) == "":
         raise SatsimError("empty output path", source="''")
+    stream = _stream_fd(path)
+    if stream is not None:
+        try:
+            os.fstat(stream)
+        except OSError as exc:
+            raise SatsimError(f"cannot write: {exc.strerror}", source=path) from None
+        return Path(path)
     target = Path(os.path.realpath(path))
     if target.is_dir():
         raise SatsimError("is a folder, expected a file name", source=path)
@@ -74,13 +160,25 @@ def check_writable(path: str | Path) -> Path:
     except OSError as exc:
         raise SatsimError(f"cannot write: {exc.strerror}", source=path) from None
     os.close(fd)
-    os.unlink(probe)
+    Path(probe).unlink(missing_ok=True)
     return target
 
 
 def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     """Write ``path`` with ``write(handle)``: all of it, or (on any failure) nothing."""
     target = check_writable(path)
+    stream = _stream_fd(path)
+    if stream is not None:
+        sys.stdout.flush()  # what was printed comes first
+        sys.stderr.flush()
+        try:
+            with os.fdopen(os.dup(stream), "wb") as handle:
+                write(handle)
+        except BrokenPipeError:
+            raise  # a reader gone (`| head`): the caller stops quietly
+        except OSError as exc:
+            raise SatsimError(f"cannot write: {exc.strerror}", source=path) from None
+        return Path(path)
     try:
         if target.exists() and not target.is_file():
             with target.open("wb") as handle:
@@ -88,19 +186,42 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
             return Path(path)
         mode = (stat.S_IMODE(target.stat().st_mode) if target.exists()
                 else 0o666 & ~_umask())
+        _remove_stale(target)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as exc:
         raise SatsimError(f"cannot write: {exc.strerror}", source=path) from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            if fcntl is not None:  # held until renamed: tells a live write from a dead one
+                fcntl.flock(handle, fcntl.LOCK_EX)
             write(handle)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
+            handle.flush()
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
     except OSError as exc:
         raise SatsimError(f"cannot write: {exc.strerror}", source=path) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
     return Path(path)
+
+
+def _remove_stale(target: Path) -> None:
+    """Delete the temporaries of ``target`` that a killed write left: those whose writer no
+    longer holds their lock (a lock dies with its process)."""
+    if fcntl is None:
+        return
+    for part in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+        try:
+            fd = os.open(part, os.O_RDONLY)
+        except OSError:
+            continue  # gone already, or not ours to read
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            part.unlink()
+        except OSError:
+            pass  # a write in progress (locked), or not ours to delete
+        finally:
+            os.close(fd)
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -1,16 +1,28 @@
-"""Where the shipped data (presets, dataflows, workloads) lives.
+"""Where the shipped data (presets, dataflows, workloads) lives, and the one rule that tells a
+shipped name from a file.
 
 In a source checkout it is the repository's top-level ``configs/``, ``dataflows/`` and
 ``workloads/``; in an installed wheel the same folders are packaged as ``satsim/_data/``.
+
+**Names and files** (every option that takes either, :func:`find`): a value with a ``/`` or a
+file suffix (:data:`FILE_SUFFIXES`) is a file path; any other value is a bare name, and a bare
+name is the shipped one of that name even when a file or folder of that name is in the working
+folder (a :class:`ShadowWarning` then says so: ``./NAME`` picks the file). A bare name that is
+no shipped name but an existing file is that file. A :class:`~pathlib.Path` is always a file.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
+from satsim.errors import SatsimError
+
 _PACKAGE = Path(__file__).resolve().parent
-KINDS = ("configs", "dataflows", "workloads")
+KINDS = ("configs", "dataflows", "workloads", "configs/sweeps")
 DEFAULT_WORKLOAD = "resnet18-cifar"  # its BDWP 2:8 capture: what `satsim run` simulates
 # The SAT paper's five models (Fang et al., TCAD 2023), as shipped captures: `satsim compare`.
 PAPER_MODELS = ("resnet9-cifar", "vit-tiny", "vgg19-cifar", "resnet18-cifar",
@@ -40,3 +52,65 @@ def shipped(kind: str, suffixes: tuple[str, ...]) -> dict[str, Path]:
             if path.name.endswith(suffix):
                 found.setdefault(path.name[: -len(suffix)], path)
     return found
+
+
+# What makes a value a file path rather than a name: the suffixes of the files satsim reads.
+FILE_SUFFIXES = (".yaml", ".yml", ".jsonl", ".csv", ".json")
+
+
+class ShadowWarning(UserWarning):
+    """A bare name chose a shipped file while a file or folder of that name is here too."""
+
+
+def is_name(value: str | Path) -> bool:
+    """Whether ``value`` is a bare name: a string with no ``/`` and no file suffix."""
+    return (isinstance(value, str) and "/" not in value and os.sep not in value
+            and not value.lower().endswith(FILE_SUFFIXES))
+
+
+def find(value: str | Path, shipped_files: Mapping[str, Path], what: str, *,
+         beside: Path | None = None) -> Path:
+    """The file a name-or-file option means, by the one rule (see the module doc).
+
+    Parameters
+    ----------
+    value
+        The option's value: a name or a file path.
+    shipped_files
+        The shipped names and their files.
+    what
+        What a shipped one is called in messages (``preset``, ``workload``, ...).
+    beside
+        The folder of the file that names ``value`` (a sweep spec, a hardware file): a
+        relative path is looked for there first, then from the working folder.
+
+    Raises
+    ------
+    SatsimError
+        Nothing of that name or path (an unknown name lists the shipped ones), or not a
+        regular file.
+    """
+    text = str(value)
+    if not text.strip():
+        raise SatsimError(f"an empty name: give a shipped {what} or a file", source=repr(text))
+    folders = [beside] if beside is not None and not os.path.isabs(text) else []
+    candidates = [folder / text for folder in folders] + [Path(text)]
+    if is_name(value) and text in shipped_files:
+        chosen = shipped_files[text]
+        here = next((c for c in candidates if os.path.lexists(c)), None)
+        if here is not None:
+            kind = "folder" if os.path.isdir(here) else "file"
+            shown = f"./{text}" if here == Path(text) else str(here)
+            warnings.warn(f"{text}: using the shipped {chosen.parent.name}/{chosen.name}, not "
+                          f"the {kind} {shown} (write ./{text} for the {kind})",
+                          ShadowWarning, stacklevel=1)  # here: one line per message and run
+        return chosen
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            return candidate
+    if any(os.path.lexists(c) for c in candidates):
+        raise SatsimError("not a regular file", source=text)
+    if is_name(value):
+        names = ", ".join(shipped_files) or "none"
+        raise SatsimError(f"no such file or {what} (shipped: {names})", source=text)
+    raise SatsimError("no such file", source=text)

@@ -213,7 +213,7 @@ def test_closed_pipe_exits_quietly(tmp_path):
 @pytest.mark.torch
 @pytest.mark.parametrize(("args", "expected"), [
     (["--shapes-only", "--dump-tensors", "layer1.0.conv1"], "shape-only captures have no"),
-    (["--dump-tensors", "layer1.0.conv1", "--out", "{d}/x.npz"], "would overwrite the trace"),
+    (["--dump-tensors", "layer1.0.conv1", "--out", "{d}/x.npz"], "the same file as --out"),
     (["--out", "{d}/missing/x.jsonl"], "folder does not exist"),
     (["--out", "/proc/x.jsonl"], "cannot write"),
     (["--model-option", "width=abc"], "width='abc': expected a value like 64"),

@@ -109,7 +109,7 @@ def test_malformed_yaml_names_the_line(tmp_path):
 
 
 def test_unknown_preset_lists_the_presets():
-    with pytest.raises(SatsimError, match=r"presets: .*sat"):
+    with pytest.raises(SatsimError, match=r"no such file or preset \(shipped: .*sat"):
         load_hardware("nope")
 
 

@@ -381,7 +381,7 @@ def test_bad_energy_table_is_one_error_line(cli, tmp_path, text, expected):
 
 
 @pytest.mark.parametrize("override, expected", [
-    ("energy=nope", "energy.table: no such energy table file or name 'nope' (shipped: "
+    ("energy=nope", "--set energy: nope: no such file or energy table (shipped: "
                     "asic-45nm, vcu1525)"),
     ("energy.dram_pj_per_bit=-1", "energy.dram_pj_per_bit"),
 ])

@@ -400,7 +400,7 @@ def test_plot_pareto_of_a_sweep(tmp_path):
 
 def test_unknown_shipped_spec_names_the_folder(tmp_path):
     """A spec that is neither a file nor a shipped name is an error pointing at the examples."""
-    with pytest.raises(SatsimError, match="shipped sweep"):
+    with pytest.raises(SatsimError, match=r"sweep spec \(shipped: paper-models, smoke\)"):
         load_spec("no-such-sweep")
 
 

@@ -16,26 +16,16 @@ from satsim.config.dataflow import DataflowPolicy
 from satsim.config.hardware import HardwareConfig
 from satsim.errors import SatsimError
 from satsim.files import read_text
-from satsim.resources import shipped
+from satsim.resources import find, shipped
 
 Model = TypeVar("Model", bound=BaseModel)
 _YAML = (".yaml", ".yml")
 
 
 def resolve(spec: str | Path, kind: str) -> Path:
-    """A path if ``spec`` names an existing file, else the shipped preset of that name."""
-    path = Path(spec)
-    if path.is_file():
-        return path
-    if path.exists():
-        raise SatsimError("not a regular file", source=spec)
-    presets = shipped(kind, _YAML)
-    if str(spec) in presets:
-        return presets[str(spec)]
-    if path.suffix in _YAML or "/" in str(spec):
-        raise SatsimError("no such file", source=spec)
-    names = ", ".join(presets) or "none"
-    raise SatsimError(f"no such file or preset (presets: {names})", source=spec)
+    """The file behind a preset name or a YAML path of ``kind`` (``configs`` or ``dataflows``),
+    by the rule of :func:`satsim.resources.find`."""
+    return find(spec, shipped(kind, _YAML), "preset")
 
 
 _FAST_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -217,19 +207,23 @@ def load_hardware(spec: str | Path = "sat", overrides=()) -> HardwareConfig:
     """Hardware preset name or YAML file, plus ``(dotted.path, value)`` overrides.
 
     Its energy table is loaded and validated too; a table given as a relative path is found
-    from the working folder, else from the hardware file's folder, and kept as an absolute
-    path."""
+    beside the hardware file, then from the working folder (from the working folder only when
+    an override names it), and kept as an absolute path."""
     hw = _load(HardwareConfig, spec, "configs", overrides)
     if hw.energy is None:
         return hw
-    from satsim.energy.table import load_energy_table, resolve_table
+    from satsim.energy.table import load_energy_table, resolve_table, shipped_tables
 
     base = resolve(spec, "configs")
+    named_here = any(key in ("energy", "energy.table") for key, _ in overrides)
     try:
-        table = resolve_table(hw.energy.table, base.parent)
-    except ValueError as exc:
+        table = resolve_table(hw.energy.table, None if named_here else base.parent)
+    except SatsimError as exc:
+        if named_here:
+            raise SatsimError(str(exc), source="--set energy") from None
         raise SatsimError(str(exc), source=base, field="energy.table") from None
-    if table.stem != hw.energy.table:  # a file, not a shipped name
+    if table != shipped_tables().get(hw.energy.table):  # a file, not a shipped name
+        table = table.resolve()
         hw = hw.model_copy(update={"energy": hw.energy.model_copy(update={"table": str(table)})})
     load_energy_table(table)
     return hw
@@ -238,3 +232,16 @@ def load_hardware(spec: str | Path = "sat", overrides=()) -> HardwareConfig:
 def load_dataflow(spec: str | Path = "sat", overrides=()) -> DataflowPolicy:
     """Dataflow preset name or YAML file, plus ``(dotted.path, value)`` overrides."""
     return _load(DataflowPolicy, spec, "dataflows", overrides, prefix="dataflow.")
+
+
+def input_files(hardware: str | Path, dataflow: str | Path,
+                overrides: Sequence[str] = ()) -> list[tuple[str, Path]]:
+    """The files a machine is read from, as ``(option, path)``: ``--hw``, ``--dataflow`` and
+    the energy table. For the check that an output overwrites none of them."""
+    from satsim.energy.table import resolve_table
+
+    hw = load_hardware(hardware, split_overrides(overrides)[0])
+    files = [("--hw", resolve(hardware, "configs")), ("--dataflow", resolve(dataflow, "dataflows"))]
+    if hw.energy is not None:
+        files.append(("the energy table", resolve_table(hw.energy.table)))
+    return files

@@ -22,8 +22,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-from satsim.errors import SatsimError
-
 FORMATS = ("fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "int32")
 # A key that looks like an energy or power unit: pj, fj, nj, uj, mj, j, mw, w, pj_per_bit, ...
 _UNIT_KEY = re.compile(r"(?:[fpnum]?j|[num]?w)(?:_per_\w+)?")
@@ -213,26 +211,19 @@ def shipped_tables() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix in (".yaml", ".yml")}
 
 
-def resolve_table(spec: str, relative_to: Path | None = None) -> Path:
-    """A table file: ``spec`` as a path (from the working folder, else from ``relative_to``:
-    the folder of the hardware file naming it), else a shipped table's name."""
-    for base in (Path.cwd(), relative_to):
-        if base is not None and (base / spec).is_file():
-            return (base / spec).resolve()
-    tables = shipped_tables()
-    if spec in tables:
-        return tables[spec]
-    names = ", ".join(tables) or "none"
-    raise ValueError(f"no such energy table file or name {spec!r} (shipped: {names})")
+def resolve_table(spec: str | Path, relative_to: Path | None = None) -> Path:
+    """A table's file: a shipped table's name, or a YAML path (found in ``relative_to``, the
+    folder of the hardware file naming it, first), by the rule of
+    :func:`satsim.resources.find`."""
+    from satsim.resources import find
+
+    return find(spec, shipped_tables(), "energy table", beside=relative_to)
 
 
 def load_energy_table(spec: str | Path, relative_to: Path | None = None) -> EnergyTable:
     """Load and validate a table (a shipped name or a YAML file); errors name the table's file
     and field. Cached by (path, size, modification time)."""
-    try:
-        path = resolve_table(str(spec), relative_to)
-    except ValueError as exc:
-        raise SatsimError(str(exc), source=spec) from None
+    path = resolve_table(spec, relative_to)
     info = path.stat()
     return _load(str(path), info.st_size, info.st_mtime_ns)
 

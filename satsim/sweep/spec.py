@@ -32,12 +32,13 @@ from satsim.config import (
 from satsim.config.loader import read_yaml, split_pairs, validate
 from satsim.errors import SatsimError
 from satsim.files import file_sha256
-from satsim.resources import data_dir
-from satsim.trace.workload import load_workload, resolve_workload
+from satsim.resources import find, shipped
+from satsim.trace.workload import load_workload, resolve_workload, shipped_workloads
 from satsim.types import Method, NMPattern
 
 SPECIAL = ("sparsity", "method", "workload")  # axis paths that are not config fields
 MAX_POINTS = 1_000_000  # a spec that expands beyond this is a typo, not a study
+_YAML = (".yaml", ".yml")
 
 
 class _Strict(BaseModel):
@@ -169,17 +170,34 @@ class Point:
     workload_sha256: str = ""  # what the id covers; a worker with another copy refuses it
 
 
+def shipped_specs() -> dict[str, Path]:
+    """The shipped sweep specs by name (``configs/sweeps/<name>.yaml``)."""
+    return shipped("configs/sweeps", _YAML)
+
+
 def load_spec(path: str | Path) -> tuple[SweepSpec, dict]:
-    """Read and validate a sweep spec; returns it and its raw mapping (for the manifest)."""
-    path = Path(path)
-    if not path.is_file():
-        shipped_spec = data_dir("configs") / "sweeps" / f"{path.name}.yaml"
-        if path.exists() or "/" in str(path) or not shipped_spec.is_file():
-            raise SatsimError("not a regular file" if path.exists() else "no such file or "
-                              "shipped sweep (see configs/sweeps/)", source=path)
-        path = shipped_spec
+    """Read and validate a sweep spec (a shipped name or a YAML file, by the rule of
+    :func:`satsim.resources.find`); returns it and its raw mapping (for the manifest)."""
+    path = find(path, shipped_specs(), "sweep spec")
     data = read_yaml(path)
     return validate(SweepSpec, data, path), data
+
+
+def input_files(path: str | Path) -> list[tuple[str, str]]:
+    """The files a sweep of the spec ``path`` reads, as ``(what, path)``: the spec, and the
+    hardware, dataflow and workloads it names that are files (not shipped names), found as
+    :func:`expand` finds them. For the check that ``--out`` overwrites none of them."""
+    source = find(path, shipped_specs(), "sweep spec")
+    spec, _ = load_spec(source)
+    base = Path(path).parent if Path(path).is_file() else Path.cwd()  # as in expand
+    workloads = [*(spec.workloads or ()), *(row["workload"] for i, axis in enumerate(spec.axes)
+                                    if "workload" in axis.paths() for row in
+                                    axis.assignments(np.random.default_rng([spec.seed, i])))]
+    named = [("hardware", spec.hardware, shipped("configs", _YAML)),
+             ("dataflow", spec.dataflow, shipped("dataflows", _YAML)),
+             *(("workload", str(w), shipped_workloads()) for w in workloads)]
+    return [("SPEC", str(source))] + [(f"{what} of the spec", found) for what, name, files in named
+                                      if (found := _beside(name, base, files)) not in files]
 
 
 def _known_path(path: str) -> bool:
@@ -253,7 +271,8 @@ def expand(spec: SweepSpec, source: str | Path = "sweep spec") -> list[Point]:
     # Files named in the spec are found beside it first, then as given.
     base = Path(source).parent if Path(source).is_file() else Path.cwd()
     spec = spec.model_copy(update={
-        "hardware": _beside(spec.hardware, base), "dataflow": _beside(spec.dataflow, base)})
+        "hardware": _beside(spec.hardware, base, shipped("configs", _YAML)),
+        "dataflow": _beside(spec.dataflow, base, shipped("dataflows", _YAML))})
     load_hardware(spec.hardware)  # the base presets: their own errors name them
     load_dataflow(spec.dataflow)
     _check_paths(spec, source)
@@ -317,7 +336,7 @@ def _overlap(path: str, other: str) -> bool:
 
 def _workload(name: str, base: Path, source: str | Path, field: str) -> _Workload:
     """The workload ``name`` of the spec, read once: an error names the spec's field."""
-    target = _beside(name, base)
+    target = _beside(name, base, shipped_workloads())
     try:
         path = resolve_workload(target)
         load_workload(path)  # parsed once here, so a bad file is the spec's error
@@ -372,8 +391,15 @@ def _pattern_rejection(value: Any) -> str | None:
     return None
 
 
-def _beside(name: str, base: Path) -> str:
-    return str(base / name) if (base / name).is_file() else name
+def _beside(name: str, base: Path, shipped_files: dict[str, Path]) -> str:
+    """A shipped name as it is (a worker looks it up in its own copy), a file by its path
+    (:func:`satsim.resources.find`, ``base``: the spec's folder); a name found nowhere stays
+    as written, for the point (or the sweep) to report."""
+    try:
+        found = find(name, shipped_files, "preset", beside=base)
+    except SatsimError:
+        return name
+    return name if found == shipped_files.get(name) else str(found)
 
 
 def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str],
@@ -407,7 +433,7 @@ def _point(spec: SweepSpec, combo: tuple[dict, ...], swept: set[str],
                 "baseline": spec.baseline}
     # A shipped workload travels by name: a remote worker has its own copy (same SHA-256: the
     # id covers it); a user's file travels by absolute path.
-    shipped_name = not Path(found.target).is_file()
+    shipped_name = found.target in shipped_workloads()
     return Point(point_id=_digest(resolved),
                  workload_path=found.target if shipped_name else str(found.path.resolve()),
                  workload_sha256=found.sha256, **common)

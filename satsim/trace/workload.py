@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from satsim.errors import SatsimError
-from satsim.resources import DEFAULT_WORKLOAD, shipped
+from satsim.resources import DEFAULT_WORKLOAD, find, shipped
 from satsim.trace.importers import read_csv_workload
 from satsim.trace.io import read_trace
 from satsim.trace.rewire import rewire
@@ -18,26 +18,19 @@ from satsim.types import Method, NMPattern, sparsity_label
 _SUFFIXES = (".jsonl", ".csv")
 
 
-def resolve_workload(spec: str | Path = DEFAULT_WORKLOAD) -> Path:
-    """The file behind a workload spec: a path, or a shipped workload name.
-
-    A bare model name (``resnet18-cifar``) means its BDWP 2:8 capture (``resnet18-cifar-bdwp``).
-    """
-    path = Path(spec)
-    if path.is_file():
-        return path
+def shipped_workloads() -> dict[str, Path]:
+    """The shipped workloads by name; a bare model name (``resnet18-cifar``) is its BDWP 2:8
+    capture (``resnet18-cifar-bdwp``)."""
     workloads = shipped("workloads", _SUFFIXES)
-    name = str(spec)
-    if name not in workloads and f"{name}-bdwp" in workloads:
-        name = f"{name}-bdwp"
-    if name in workloads:
-        return workloads[name]
-    if path.exists():
-        raise SatsimError("not a regular file", source=spec)
-    if path.suffix in _SUFFIXES or "/" in name:
-        raise SatsimError("no such file", source=spec)
-    raise SatsimError(f"no such file or workload (shipped: {', '.join(workloads) or 'none'})",
-                      source=spec)
+    models = {name.removesuffix("-bdwp"): path for name, path in workloads.items()
+              if name.endswith("-bdwp")}
+    return dict(sorted({**models, **workloads}.items()))
+
+
+def resolve_workload(spec: str | Path = DEFAULT_WORKLOAD) -> Path:
+    """The file behind a workload: a shipped name (:func:`shipped_workloads`) or a trace or
+    CSV path, by the rule of :func:`satsim.resources.find`."""
+    return find(spec, shipped_workloads(), "workload")
 
 
 def load_workload(spec: str | Path = DEFAULT_WORKLOAD) -> Trace:
