@@ -13,17 +13,20 @@ schedule names the SHA-256 of the workload, hardware and dataflow it was made fo
 rejected for any other.
 
 Schedules are also cached on disk by the hash of those inputs and of satsim's scheduling
-code (``$SATSIM_CACHE_DIR``, default ``~/.cache/satsim``; ``off`` disables it), so the search
-runs once per design point.
+code (:func:`cache_dir`: ``$SATSIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/satsim``, else
+``~/.cache/satsim``; ``SATSIM_CACHE_DIR=off`` or ``--no-cache`` disables it), so the search
+runs once per design point. A cache that cannot be read or written costs only time: the run
+searches.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Literal
@@ -48,6 +51,7 @@ from satsim.trace.schema import MAX_DIM, Dim, Trace
 from satsim.types import Stationarity
 
 FORMAT, VERSION = "satsim.schedule", 1
+CACHE_ENV = "SATSIM_CACHE_DIR"
 # libyaml's safe dumper where PyYAML has it (a ResNet-50 schedule: 10x faster).
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 LOOPS = {"n-outer": True, "m-outer": False}
@@ -248,11 +252,37 @@ def write_schedule(schedule: Schedule, path: str | Path) -> None:
 _CODE = ("schedule", "timing", "mapping")
 
 
-def _cache_dir() -> Path | None:
-    where = os.environ.get("SATSIM_CACHE_DIR", "")
+def cache_dir() -> Path | None:
+    """The cache's folder: ``$SATSIM_CACHE_DIR`` (``off``: no cache), else
+    ``$XDG_CACHE_HOME/satsim`` (if absolute, as the XDG base directory spec asks), else
+    ``~/.cache/satsim`` (None without a home folder)."""
+    where = os.environ.get(CACHE_ENV, "")
     if where == "off":
         return None
-    return Path(where) if where else Path.home() / ".cache" / "satsim"
+    if where:
+        return Path(where)
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg) / "satsim"
+    try:
+        return Path.home() / ".cache" / "satsim"
+    except RuntimeError:  # no home folder to be found
+        return None
+
+
+@contextlib.contextmanager
+def caching_off() -> Iterator[None]:
+    """No cache inside (``--no-cache``), in this process and in the worker processes it
+    starts, which inherit the environment."""
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = "off"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[CACHE_ENV]
+        else:
+            os.environ[CACHE_ENV] = before
 
 
 @functools.cache
@@ -269,7 +299,7 @@ def _code_hash() -> str:
 def _cache_path(inputs: dict) -> Path | None:
     """Where the schedule of these inputs (a :func:`fingerprint`) is cached (None: caching
     off)."""
-    folder = _cache_dir()
+    folder = cache_dir()
     if folder is None:
         return None
     key = _sha(_code_hash() + "".join(v["sha256"] for v in inputs.values()))
@@ -278,27 +308,38 @@ def _cache_path(inputs: dict) -> Path | None:
 
 def cached(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
            inputs: dict) -> Schedule | None:
-    """The cached schedule of these inputs (``inputs``: their :func:`fingerprint`), if any
-    (an unreadable entry counts as none)."""
+    """The cached schedule of these inputs (``inputs``: their :func:`fingerprint`), if any:
+    an entry or a folder that cannot be read, or an entry changed since it was written (its
+    checksum), counts as none."""
     path = _cache_path(inputs)
-    if path is None or not path.is_file():
+    if path is None:
         return None
     try:
-        return _parse(json.loads(path.read_text()), str(path), trace, hw, policy, inputs)
-    except (OSError, ValueError, SatsimError):
+        if not path.is_file():
+            return None
+        entry = json.loads(path.read_bytes())
+        doc = entry["schedule"]
+        if entry["sha256"] != _sha(_entry_text(doc)):  # damaged since it was written
+            return None
+        return _parse(doc, str(path), trace, hw, policy, inputs)
+    except (OSError, ValueError, TypeError, KeyError, RecursionError, SatsimError):
         return None
 
 
 def cache(schedule: Schedule) -> None:
-    """Store ``schedule`` under the inputs it names; a cache that cannot be written is
-    skipped (it only saves time)."""
+    """Store ``schedule`` under the inputs it names; a cache that cannot be written (read-only,
+    not a folder, not ours) is skipped: it only saves time."""
     path = _cache_path(schedule.inputs)
     if path is None:
         return
+    doc = schedule.to_doc()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_text(json.dumps(schedule.to_doc(), separators=(",", ":")))
-        partial.replace(path)
-    except OSError:
+        write_text(path, json.dumps({"sha256": _sha(_entry_text(doc)), "schedule": doc}))
+    except (OSError, SatsimError):
         pass
+
+
+def _entry_text(doc: dict) -> str:
+    """What a cache entry's checksum covers: its schedule, as compact JSON."""
+    return json.dumps(doc, separators=(",", ":"))
