@@ -195,7 +195,7 @@ def read_schedule(path: str | Path, trace: Trace, hw: HardwareConfig,
                   policy: DataflowPolicy) -> Schedule:
     """The schedule in ``path``, checked against the run it is for (one error naming the
     file and the field otherwise)."""
-    doc = parse_yaml(Path(path), fast=True)
+    doc = parse_yaml(Path(path))
     return replace(_parse(doc, str(path), trace, hw, policy), source=str(path))
 
 
