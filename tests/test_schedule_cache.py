@@ -4,6 +4,8 @@ read or written costs only time: the run searches, with the same result, and say
 import json
 import os
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -172,9 +174,6 @@ def test_a_damaged_cache_entry_is_searched_again_and_replaced(trace, searched, s
 @pytest.fixture
 def user_cli():
     """Run ``satsim`` as a user would: without root's power to ignore file permissions."""
-    import subprocess
-    import sys
-
     exe = shutil.which("satsim")
     base = [exe] if exe else [sys.executable, "-m", "satsim"]
     prefix = []
