@@ -1,14 +1,16 @@
 """Fuzz satsim's input parsers for a long time and list every distinct escape found.
 
-    python benchmarks/fuzz_parsers.py --examples 10000 [--parser trace|yaml|csv|set|all]
-                                      [--seed N] [--show 3]
+    python benchmarks/fuzz_parsers.py --examples 10000
+        [--parser trace|hw|dataflow|csv|set|schedule|sweep|all] [--seed N] [--show 3]
 
 Runs the fixed hard inputs and the strategies of ``tests/fuzzing.py`` (``tests/test_fuzz.py``
 runs a few hundred examples of each) in-process through ``satsim.cli.main``, generation only
-(no shrinking, no example database). Prints per parser the examples run, clean exit 0, clean
-exit 2 and escapes (the contract: must be 0), then up to ``--show`` reproducers per escape
-kind, the shortest input seen for each distinct escape, with the last lines of its traceback.
-Exit status 1 if any escape was found.
+(no shrinking, no example database): traces, hardware and dataflow YAML, CSV workloads and
+``--set`` lists through ``satsim run``, schedule files through ``satsim run --schedule``, sweep
+specs through ``satsim sweep``. Prints per parser the examples run, clean exit 0, exit 1 (a
+sweep whose every point failed), clean exit 2 and escapes (the contract: must be 0), then up
+to ``--show`` reproducers per escape kind, the shortest input seen for each distinct escape,
+with the last lines of its traceback. Exit status 1 if any escape was found.
 """
 
 from __future__ import annotations
@@ -23,9 +25,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("SATSIM_CACHE_DIR", "off")  # every run searches; nothing left in ~/.cache
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fuzzing import EDGE_CASES, ERROR, OK, STRATEGIES, Case, Outcome, run_case  # noqa: E402
+from fuzzing import (  # noqa: E402
+    CLEAN,
+    EDGE_CASES,
+    ERROR,
+    FAILED,
+    OK,
+    STRATEGIES,
+    Case,
+    Outcome,
+    run_case,
+)
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
 
@@ -42,7 +55,7 @@ class Tally:
 
     @property
     def escaped(self) -> int:
-        return self.examples - self.kinds[OK] - self.kinds[ERROR]
+        return self.examples - sum(self.kinds[kind] for kind in CLEAN)
 
     def add(self, case: Case, outcome: Outcome) -> None:
         self.kinds[outcome.kind] += 1
@@ -81,11 +94,10 @@ def fuzz(parser: str, examples: int, seed_value: int, workdir: Path, every: floa
 
 
 def report(parser: str, tally: Tally, seconds: float, show: int) -> None:
-    escapes = ", ".join(f"{k} {n}" for k, n in tally.kinds.most_common()
-                        if k not in (OK, ERROR))
-    print(f"{parser:<6} examples {tally.examples:>6} ({len(EDGE_CASES[parser])} fixed)   "
-          f"exit 0 {tally.kinds[OK]:>6}   exit 2 {tally.kinds[ERROR]:>6}   "
-          f"escapes {tally.escaped:>5}"
+    escapes = ", ".join(f"{k} {n}" for k, n in tally.kinds.most_common() if k not in CLEAN)
+    print(f"{parser:<8} examples {tally.examples:>6} ({len(EDGE_CASES[parser]):>2} fixed)   "
+          f"exit 0 {tally.kinds[OK]:>6}   exit 1 {tally.kinds[FAILED]:>5}   "
+          f"exit 2 {tally.kinds[ERROR]:>6}   escapes {tally.escaped:>5}"
           + (f" ({escapes})" if escapes else "") + f"   [{seconds:.0f} s]")
     shown: Counter[str] = Counter()
     for key, (case, outcome, count) in sorted(tally.escapes.items(), key=lambda kv: -kv[1][2]):

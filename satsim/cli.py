@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -26,6 +27,10 @@ without the memory system, and the speedup over dense training.
 With no arguments: one iteration of ResNet-18 on CIFAR-sized inputs, as BDWP 2:8 sparse
 training, on the SAT preset (32x32 array, 200 MHz, four DDR4-2400 channels, 2.4 MiB of
 buffers) with SAT's dataflow. --set memory=ideal keeps every operand on chip.
+
+The offline scheduler's search is cached by content in $SATSIM_CACHE_DIR, else
+$XDG_CACHE_HOME/satsim, else ~/.cache/satsim (SATSIM_CACHE_DIR=off or --no-cache: no cache;
+a folder that cannot be written only costs the search again).
 """
 
 _SCHEDULE_HELP = """\
@@ -35,8 +40,9 @@ GEMM's stationarity and, per part, its tile size [mt, kt, nt] and loop order, ea
 op's chunk size. satsim run --schedule FILE reuses it without searching, with the same
 cycles; a valid hand edit changes the run as it says. The file names the SHA-256 of the
 workload, hardware and dataflow it was made for, and is rejected for any other run.
-Schedules are also cached by content in $SATSIM_CACHE_DIR (default ~/.cache/satsim; off:
-no cache).
+Schedules are also cached by content in $SATSIM_CACHE_DIR, else $XDG_CACHE_HOME/satsim,
+else ~/.cache/satsim (SATSIM_CACHE_DIR=off or --no-cache: no cache; a folder that cannot be
+written only costs the search again).
 """
 
 _EPILOG = """\
@@ -155,6 +161,14 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
                         help="which phases are sparse: bdwp = FF and BP, srste = FF, dense = "
                              "none (default: as in the trace; with only --sparsity, the "
                              "trace's sparse method, or bdwp for a dense trace)")
+    _cache_option(parser)
+
+
+def _cache_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the schedule cache: search every "
+                             "schedule (default: the cache of $SATSIM_CACHE_DIR, else "
+                             "$XDG_CACHE_HOME/satsim, else ~/.cache/satsim)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -199,6 +213,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--workers", type=int, metavar="N",
                      help="processes sharing the 3 runs per model (default: every core; the "
                           "table does not depend on it)")
+    _cache_option(cmp)
 
     sweep = sub.add_parser("sweep", help="run a design-space sweep (resumable)",
                            description=_SWEEP_HELP)
@@ -509,6 +524,15 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """--no-cache: the schedule cache off for this command and the processes it starts."""
+    if not getattr(args, "no_cache", False):
+        return contextlib.nullcontext()
+    from satsim.schedule.choices import caching_off
+
+    return caching_off()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -519,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"run": _run, "schedule": _schedule, "compare": _compare, "list": _list,
                     "capture": _capture, "sweep": _sweep, "plot": _plot, "report": _report,
                     "validate": _validate}
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _cache(args):
             python_show = warnings.showwarning
 
             def show(message, category, *where):  # satsim's own: one `warning:` line

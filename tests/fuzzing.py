@@ -2,11 +2,12 @@
 
 Shared by ``tests/test_fuzz.py`` (a few hundred deterministic examples per parser) and
 ``benchmarks/fuzz_parsers.py`` (long runs). Each hypothesis strategy draws a :class:`Case`: the
-files to write (seeded from shipped inputs, then mutated structurally and byte by byte) and the
-``satsim run`` arguments. :func:`run_case` runs it in-process through ``satsim.cli.main`` and
-classifies the result against satsim's contract for bad input: one ``error: ...`` line on
-stderr naming the input, exit code 2, no traceback, no output file left behind; good input
-exits 0. Anything else is an *escape*.
+files to write (seeded from shipped or freshly made inputs, then mutated structurally and byte
+by byte) and the arguments of a ``satsim`` command (``run``, or ``sweep``). :func:`run_case`
+runs it in-process through ``satsim.cli.main`` and classifies the result against satsim's
+contract for bad input: one ``error: ...`` line on stderr naming the input, exit code 2, no
+traceback, no output left behind; good input exits 0 (a sweep whose every point failed: 1)
+with its output complete. Anything else is an *escape*.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import re
 import shutil
 import signal
+import tempfile
 import traceback
 import warnings
 from collections.abc import Iterator
@@ -29,11 +31,18 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from satsim.api import schedule
 from satsim.cli import main
+from satsim.errors import SatsimError
 from satsim.resources import shipped
+from satsim.sweep import load_results
 
 TIME_LIMIT = 5.0  # seconds; every fuzzed input is small, so anything slower counts as a hang
-OK, ERROR = "ok", "error"  # the two clean outcomes (exit 0, exit 2)
+SWEEP_TIME_LIMIT = 30.0  # a sweep of a few dozen tiny points, with its process pool
+# The clean outcomes: exit 0, exit 2, and a sweep's exit 1 (every point failed, recorded).
+OK, ERROR, FAILED = "ok", "error", "failed"
+CLEAN = (OK, ERROR, FAILED)
+OUT = "<out>"  # in a Case's arguments: the output folder of a command that writes one
 
 _CONFIGS = shipped("configs", (".yaml",))
 _DATAFLOWS = shipped("dataflows", (".yaml",))
@@ -51,24 +60,29 @@ _TINY = "tiny.csv"
 
 @dataclass(frozen=True)
 class Case:
-    """One fuzzed ``satsim run``: files to write, then arguments naming them by file name."""
+    """One fuzzed ``satsim COMMAND``: files to write, then arguments naming them by file name
+    (and the output folder as :data:`OUT`)."""
 
     files: tuple[tuple[str, bytes], ...]
     args: tuple[str, ...]
-    json: bool = False  # also pass --json OUT
+    json: bool = False  # also pass --json OUT (run)
     fuzzed: tuple[str, ...] = ()  # names of the mutated files (the rest are fixed helpers)
+    command: str = "run"
+    bad: bool = False  # known to be bad input: only a clean exit 2 will do
 
     @property
     def size(self) -> int:
         return sum(len(data) for _, data in self.files) + sum(len(a) for a in self.args)
 
-    def argv(self, folder: Path) -> list[str]:
-        paths = {name: str(folder / name) for name, _ in self.files}
-        return ["run", *(paths.get(arg, arg) for arg in self.args)]
+    def argv(self, inputs: Path, outputs: Path) -> list[str]:
+        paths = {name: str(inputs / name) for name, _ in self.files}
+        paths[OUT] = str(outputs / "results")
+        return [self.command, *(paths.get(arg, arg) for arg in self.args)]
 
     def show(self, limit: int = 300) -> str:
         """The reproducer: argv and the fuzzed files' bytes, long parts elided."""
-        lines = ["argv: satsim " + " ".join(_clip(repr(a), limit) for a in self.argv(Path(".")))
+        here = Path(".")
+        lines = ["argv: satsim " + " ".join(_clip(repr(a), limit) for a in self.argv(here, here))
                  + (" --json OUT" if self.json else "")]
         lines += [f"{name}: {_clip(repr(data), limit)}" for name, data in self.files
                   if name in self.fuzzed]
@@ -91,7 +105,7 @@ class Outcome:
 
     @property
     def escaped(self) -> bool:
-        return self.kind not in (OK, ERROR)
+        return self.kind not in CLEAN
 
     def signature(self) -> tuple[str, ...]:
         """What makes two escapes the same bug: kind plus exception type and satsim frame,
@@ -151,15 +165,24 @@ def _short(filename: str) -> str:
     return filename
 
 
-def run_case(case: Case, workdir: Path, time_limit: float = TIME_LIMIT) -> Outcome:
+def run_case(case: Case, workdir: Path, time_limit: float | None = None) -> Outcome:
     """Run ``case`` in-process in ``workdir`` and classify the result against the contract."""
+    outcome = _run_case(case, workdir, time_limit)
+    if case.bad and outcome.kind in (OK, FAILED):
+        return Outcome("accepted", f"bad input, yet exit {0 if outcome.kind == OK else 1}")
+    return outcome
+
+
+def _run_case(case: Case, workdir: Path, time_limit: float | None) -> Outcome:
+    if time_limit is None:
+        time_limit = SWEEP_TIME_LIMIT if case.command == "sweep" else TIME_LIMIT
     inputs, outputs = workdir / "in", workdir / "out"
     for folder in (inputs, outputs):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
     for name, data in case.files:
         (inputs / name).write_bytes(data)
-    argv = case.argv(inputs)
+    argv = case.argv(inputs, outputs)
     result = outputs / "result.json"
     if case.json:
         argv += ["--json", str(result)]
@@ -168,7 +191,8 @@ def run_case(case: Case, workdir: Path, time_limit: float = TIME_LIMIT) -> Outco
     # max_m, a dataflow the array's timing cannot do) the hardware or dataflow by name.
     sources = [str(inputs / name) for name, _ in case.files] + [
         a for a in argv if a.startswith("/")] + _PRESETS + ["--set", "--sparsity", "--method",
-                                                           "hardware '", "dataflow '"]
+                                                           "--schedule", "hardware '",
+                                                           "dataflow '"]
 
     out, err = io.StringIO(), io.StringIO()
     code: object = None
@@ -191,7 +215,7 @@ def run_case(case: Case, workdir: Path, time_limit: float = TIME_LIMIT) -> Outco
     stderr, left = err.getvalue(), sorted(p.name for p in outputs.iterdir())
     # Line breaks as a terminal or a line reader sees them (not U+2028, NEL, \x1c, ...).
     lines = re.split(r"\r\n|\r|\n", stderr.removesuffix("\n")) if stderr else []
-    if code not in (0, 2):
+    if code not in ((0, 1, 2) if case.command == "sweep" else (0, 2)):
         return Outcome("exit-code", f"exit {code!r}; stderr: {_clip(stderr, 300)}")
     if "Traceback" in stderr:
         return Outcome("traceback", _clip(stderr, 600))
@@ -207,6 +231,8 @@ def run_case(case: Case, workdir: Path, time_limit: float = TIME_LIMIT) -> Outco
         if left:
             return Outcome("leftover-output", f"{left} after: {lines[0]}")
         return Outcome(ERROR, lines[0])
+    if case.command == "sweep":
+        return _sweep_outcome(code, lines, outputs)
     if any(not line.startswith("warning: ") for line in lines):  # satsim's own notes only
         return Outcome("stderr-on-success", _clip(stderr, 300))
     try:  # a real stdout is strict UTF-8: unencodable text there is a crash (exit 1)
@@ -223,6 +249,27 @@ def run_case(case: Case, workdir: Path, time_limit: float = TIME_LIMIT) -> Outco
         if not isinstance(doc, dict) or doc.get("schema") != "satsim.result/2":
             return Outcome("bad-json", f"not a satsim.result/2 document: {str(doc)[:100]}")
     return Outcome(OK)
+
+
+def _sweep_outcome(code: int, lines: list[str], outputs: Path) -> Outcome:
+    """A sweep that exited 0 or 1: its results folder is complete and readable, and exit 1
+    means that every point failed (each recorded with its reason)."""
+    if code == 0 and any(not line.startswith(("warning: ", "sweep: ")) for line in lines):
+        return Outcome("stderr-on-success", _clip("\n".join(lines), 300))
+    left = sorted(p.name for p in outputs.iterdir())
+    if left != ["results"]:
+        return Outcome("bad-results", f"output folder holds {left}")
+    try:
+        frame = load_results(outputs / "results")
+    except SatsimError as exc:
+        return Outcome("bad-results", str(exc))
+    all_failed = bool((frame["status"] != "ok").all())
+    if code == 0 and all_failed:
+        return Outcome("all-failed-exit-0", f"{len(frame)} points, every one failed: "
+                       f"{_clip(str(frame['error'].iloc[0]), 200)}")
+    if code == 1 and not all_failed:
+        return Outcome("exit-code", "exit 1, though some points ran")
+    return Outcome(OK if code == 0 else FAILED)
 
 
 # ---------------------------------------------------------------- shared mutation pools
@@ -471,18 +518,27 @@ _YAML_VALUES = (st.sampled_from(YAML_SCALARS) | st.text(max_size=8).map(json.dum
                 | st.sampled_from(["*l8", "*base", "*self", "*l0"]))
 
 
+def yaml_scalar(value: Any) -> Raw:
+    """A parsed scalar as the YAML text that reads back as it."""
+    return Raw(yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip())
+
+
+def _key_text(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z_<][\w<.]*", key) else json.dumps(key)
+
+
 def _yaml_tree(value: Any) -> Any:
     """Parsed YAML -> Obj of pairs with scalars as YAML text (so keys can repeat)."""
     if isinstance(value, dict):
         return Obj([(str(k), _yaml_tree(v)) for k, v in value.items()])
-    return Raw(yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip())
+    return yaml_scalar(value)
 
 
 def to_yaml(node: Obj, indent: int = 0) -> str:
     """Block-style YAML; keys that are not plain words are double-quoted (escapes kept)."""
     out = []
     for key, value in node.pairs:
-        shown = key if re.fullmatch(r"[A-Za-z_<][\w<.]*", key) else json.dumps(key)
+        shown = _key_text(key)
         if isinstance(value, Obj):
             out.append(f"{' ' * indent}{shown}:\n{to_yaml(value, indent + 2)}")
         else:
@@ -521,9 +577,9 @@ def _mutate_yaml(draw: st.DrawFn, obj: Obj, depth: int = 0) -> None:
 
 
 @st.composite
-def yaml_case(draw: st.DrawFn) -> Case:
-    """A shipped hardware or dataflow YAML, mutated key by key and byte by byte."""
-    option = draw(st.sampled_from(["--hw", "--dataflow"]))
+def yaml_case(draw: st.DrawFn, option: str) -> Case:
+    """A shipped hardware (``option`` ``--hw``) or dataflow (``--dataflow``) YAML, mutated key
+    by key and byte by byte."""
     tree = copy.deepcopy(draw(st.sampled_from(YAML_SEEDS[option])))
     for _ in range(draw(st.integers(0, 4))):
         _mutate_yaml(draw, tree)
@@ -668,8 +724,256 @@ def set_case(draw: st.DrawFn) -> Case:
                                        *extra), draw(st.booleans()), ())
 
 
+# ---------------------------------------------------------------- nested YAML documents
+# Schedule files and sweep specs nest mappings in lists (ops, parts, axes): their trees keep
+# lists, and any mapping or list in them can be mutated.
+
+
+def yaml_tree(value: Any) -> Any:
+    """Parsed YAML -> Obj (mappings, keys may repeat), lists, Raw scalars."""
+    if isinstance(value, dict):
+        return Obj([(str(k), yaml_tree(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return [yaml_tree(v) for v in value]
+    return yaml_scalar(value)
+
+
+def to_flow(value: Any) -> str:
+    """A tree as one line of flow YAML."""
+    if isinstance(value, Obj):
+        return "{" + ", ".join(f"{_key_text(k)}: {to_flow(v)}" for k, v in value.pairs) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(to_flow(v) for v in value) + "]"
+    return value.text
+
+
+def to_block(value: Any, indent: int = 0) -> str:
+    """A tree as block YAML: mappings and lists one item a line, as satsim writes them."""
+    pad = " " * indent
+    if isinstance(value, Obj) and value.pairs:
+        return "".join(
+            f"{pad}{_key_text(k)}:\n{to_block(v, indent + 2)}" if _nonempty(v)
+            else f"{pad}{_key_text(k)}: {to_flow(v)}\n" for k, v in value.pairs)
+    if isinstance(value, list) and value:
+        return "".join(
+            f"{pad}- {to_block(v, indent + 2)[indent + 2:]}" if _nonempty(v)
+            else f"{pad}- {to_flow(v)}\n" for v in value)
+    return f"{pad}{to_flow(value)}\n"
+
+
+def _nonempty(value: Any) -> bool:
+    return bool(value.pairs) if isinstance(value, Obj) else isinstance(value, list) and bool(value)
+
+
+def _containers(node: Any) -> list[Any]:
+    """``node`` and every mapping and list inside it."""
+    children = [v for _, v in node.pairs] if isinstance(node, Obj) else node
+    found = [node]
+    for child in children:
+        if isinstance(child, Obj | list):
+            found += _containers(child)
+    return found
+
+
+UNKNOWN_KEYS = ["foo", "Foo", "x-note", "extra", "_", "<<"]
+
+
+def mutate_tree(draw: st.DrawFn, root: Obj, keys: list[str],
+                values: st.SearchStrategy[Any]) -> None:
+    """One structural edit of any mapping or list in ``root``: a key set (to a value of
+    ``values``), deleted, duplicated, renamed or added unknown; a list item set, deleted,
+    inserted, copied or swapped with another."""
+    nodes = _containers(root)
+    node = nodes[index(draw, len(nodes))]
+    if isinstance(node, Obj):
+        present = node.keys()
+        op = draw(st.sampled_from(["set"] * 3 + ["delete", "duplicate", "rename", "unknown"]))
+        if op == "set" or not present:
+            key = draw(st.sampled_from(present) if present and draw(st.booleans())
+                       else st.sampled_from(keys))
+            node.pairs = [(k, v) for k, v in node.pairs if k != key] + [(key, draw(values))]
+            return
+        i = index(draw, len(present))
+        key, value = node.pairs[i]
+        if op == "delete":
+            del node.pairs[i]
+        elif op == "duplicate":  # the same key twice in one mapping
+            node.pairs.append((key, draw(st.just(value) | values)))
+        elif op == "rename":
+            new = draw(st.sampled_from([key.upper(), key + "s", f"{key}\n", " " + key, key[:-1]])
+                       | st.sampled_from(keys))
+            node.pairs[i] = (new or "_", value)
+        else:
+            name = draw(st.sampled_from(UNKNOWN_KEYS) | st.text(min_size=1, max_size=4))
+            node.pairs.insert(i, (name, draw(values)))
+        return
+    op = draw(st.sampled_from(["set", "set", "delete", "insert", "copy", "swap"]))
+    i, j = index(draw, len(node) + 1), index(draw, len(node) + 1)
+    if op == "insert" or not node:
+        node.insert(i, draw(values))
+    elif op == "set" and i < len(node):
+        node[i] = draw(values)
+    elif op == "delete" and i < len(node):
+        del node[i]
+    elif op == "copy" and i < len(node):
+        node.insert(j, copy.deepcopy(node[i]))
+    elif op == "swap" and i < len(node) and j < len(node):
+        node[i], node[j] = node[j], node[i]
+
+
+def _raws(texts: list[str]) -> st.SearchStrategy[Raw]:
+    return st.sampled_from(texts).map(Raw)
+
+
+def _document(draw: st.DrawFn, tree: Obj, original: str) -> str:
+    """The mutated tree as block (mostly) or flow YAML; sometimes the original text as it was
+    written (for the byte mutations alone), or odd documents around it."""
+    if rarely(draw, 4):
+        text = original
+    else:
+        text = to_flow(tree) + "\n" if rarely(draw, 5) else to_block(tree)
+    if rarely(draw, 12):
+        text = draw(st.sampled_from(YAML_DOCS))
+    if rarely(draw, 8):
+        text = draw(st.sampled_from(YAML_PREFIXES)) + text
+    if rarely(draw, 8):
+        text += draw(st.sampled_from(YAML_SUFFIXES))
+    return text
+
+
+# ---------------------------------------------------------------- schedule files
+
+
+def _made_schedule(hardware: str) -> str:
+    """What ``satsim schedule --out`` writes for the tiny CSV workload on ``hardware``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workload = Path(tmp) / _TINY
+        workload.write_bytes(TINY_CSV)
+        return schedule(workload, hardware, DF_FILE).to_yaml()
+
+
+# Made once, at import: on the small array (ideal memory: no tiles), and on SAT (tiles).
+SCHEDULES = {hw: _made_schedule(hw) for hw in (HW_FILE, str(_CONFIGS["sat"]))}
+SCHEDULE_TREES = {hw: yaml_tree(yaml.safe_load(text)) for hw, text in SCHEDULES.items()}
+# Each input's SHA-256 as either schedule names it: one moved to another input is a mismatch.
+_HASHES = sorted({made["sha256"] for text in SCHEDULES.values()
+                  for made in yaml.safe_load(text)["made_for"].values()})
+SCHEDULE_KEYS = ["format", "version", "made_for", "workload", "hardware", "dataflow", "name",
+                 "sha256", "cycles", "order", "orders_tried", "trace order", "issue_order",
+                 "ops", "record", "stationarity", "parts", "tile", "loop", "chunk"]
+# Values of the right kind (edge sizes, indices around the two records) and of every wrong
+# one: bools for ints, strings for tiles, out-of-range indices, huge ints, nested junk.
+SCHEDULE_TOKENS = [
+    "0", "1", "2", "3", "-1", "8", "16", "64", "128", "4864", str(2**31), str(2**63),
+    str(2**64), BIG, HUGE, "-" + HUGE, "1.0", "1.5", "1.0e+400", ".nan", "true", "false", "~",
+    "''", "'0'", "os", "ws", "is", "OS", "xs", "n-outer", "m-outer", "sideways",
+    "satsim.schedule", "satsim.trace", "trace order", "side work last", "tiny", "sat",
+    *_HASHES, "[]", "{}", "[0, 1]",
+    "[1, 0]", "[0, 0]", "[0, 1, 2]", "[0, 1, 1]", "[0, true]", "[0, '1']", "[0, [1]]",
+    "[0, {a: 1}]", "[0, 1.0]", "[8, 8, 8]", "[64, 256, 128]", "[32, 64, 16]", "[0, 8, 8]",
+    "[8, 8]", "[8, 8, 8, 8]", "['8', 8, 8]", "[true, 8, 8]", "[8.0, 8, 8]", f"[{HUGE}, 8, 8]",
+    "8x8x8", "{tile: [8, 8, 8], loop: n-outer}", "[{tile: [32, 64, 16], loop: m-outer}]",
+    "[{tile: [8, 8, 8]}]", "[[8, 8, 8]]", "{record: 0, chunk: 4}", "{record: 1, chunk: 0}",
+    "{record: 1, stationarity: os, parts: []}", "{record: 5, stationarity: ws}",
+    "[{record: 0, stationarity: os}]", "{name: x, sha256: 0}", "{name: [x], sha256: {}}",
+    "{trace order: 1}", "{trace order: x}", "{[1]: 2}", "{? [1, 2] : 3}", nested(1000),
+    nested(1000, "{a: ", "}"), "*undefined", "!!binary aGVsbG8=", "!!set {a, b}",
+    "!!python/object:os.system {}", "2001-12-14", "190:20:30",
+]
+SCHEDULE_VALUES = _raws(SCHEDULE_TOKENS) | _raws(YAML_SCALARS) | _YAML_VALUES.map(Raw)
+
+
+@st.composite
+def schedule_case(draw: st.DrawFn) -> Case:
+    """A schedule ``satsim schedule`` wrote for the tiny CSV workload, mutated key by key,
+    item by item and byte by byte, then run with ``satsim run --schedule``."""
+    hardware = draw(st.sampled_from(list(SCHEDULES)))
+    tree = copy.deepcopy(SCHEDULE_TREES[hardware])
+    for _ in range(draw(st.integers(0, 4))):
+        mutate_tree(draw, tree, SCHEDULE_KEYS, SCHEDULE_VALUES)
+    text = _document(draw, tree, SCHEDULES[hardware])
+    return _schedule(_finish(draw, text), hardware, draw(st.booleans()))
+
+
+def _schedule(data: bytes, hardware: str = HW_FILE, json_out: bool = False,
+              bad: bool = False) -> Case:
+    return Case((("s.yaml", data), (_TINY, TINY_CSV)),
+                ("--workload", _TINY, "--hw", hardware, "--dataflow", DF_FILE, "--schedule",
+                 "s.yaml"), json_out, ("s.yaml",), bad=bad)
+
+
+# ---------------------------------------------------------------- sweep specs
+
+# Axes over the tiny CSV on the small array: a config path by values, range, random draws
+# and zip; sparsity; method. Few values each, so that a valid spec runs in a second.
+SWEEP_AXES = [
+    {"path": "sparsity", "values": ["2:4", "2:8"]},
+    {"path": "method", "values": ["bdwp", "srste"]},
+    {"path": "array.rows", "values": [4, 8]},
+    {"path": "array.cols", "range": {"start": 4, "stop": 8, "step": 4}},
+    {"path": "vector.lanes", "random": {"low": 2, "high": 16, "count": 2, "integer": True}},
+    {"path": "clock_mhz", "random": {"low": 100.0, "high": 400.0, "count": 2, "log": True}},
+    {"zip": {"array.rows": [4, 8], "array.cols": [8, 4]}},
+    {"path": "dataflow.interleave", "values": [True, False]},
+]
+SWEEP_KEYS = ["name", "hardware", "dataflow", "workloads", "axes", "baseline", "seed", "sample",
+              "batch_size", "path", "values", "range", "random", "zip", "start", "stop", "step",
+              "low", "high", "count", "integer", "log", "array.rows", "sparsity"]
+# No integers between 16 and the limits here: a valid spec of a million points is not a
+# parser's problem, but it would run for hours.
+SWEEP_TOKENS = [
+    "0", "1", "2", "3", "4", "8", "16", "-1", "-8", "0.5", "1.5", "true", "false", "~", "''",
+    str(10**7), str(2**31), str(2**63), str(10**30), BIG, HUGE, "-" + HUGE, "1.0e+400", ".inf",
+    ".nan", "2:4", "2:8", "'2:4'", "'2:8'", "'1:16'", "'9:8'", "'2:128'", "'4:2'", "dense",
+    "magic", "bdwp", "srste", "BDWP", "fuzz", "sat-small", "sat", "naive", "plain", "nope",
+    "tiny.csv", "missing.csv", "/", "array.rows", "array.cols", "array", "sparsity", "method",
+    "workload", "dataflow.interleave", "dataflow.nope", "vector.lanes", "array.x", "x.y", "[]",
+    "{}", "[4, 8]", "[8]", "[4, 4]", "[0]", "[-1]", f"[{10**30}]", f"[{HUGE}]", "[1.0e+400]",
+    "['2:4', '2:8']", "[2:8]", "[bdwp, magic]", "[dense, srste]", "[tiny.csv, tiny.csv]",
+    "[tiny.csv, missing.csv]", "[[4]]", "[{a: 1}]", "{start: 4, stop: 8, step: 4}",
+    "{start: 8, stop: 4}", "{start: 4, stop: 8, step: 0}", "{start: 1, stop: 100000000}",
+    "{start: 4, stop: 8, step: 0.5}", "{low: 2, high: 8, count: 2, integer: true}",
+    "{low: 0, high: 8, count: 2, log: true}", "{low: 1, high: 2, count: 100000000}",
+    "{array.rows: [4, 8], array.cols: [4]}", "{array.rows: [4], sparsity: ['2:4']}",
+    "{path: array.rows, values: [4]}", "[{path: sparsity, values: ['2:4']}]",
+    "[{path: method, values: [magic]}]", "[{path: array.rows, values: [4]}, "
+    "{path: array.rows, values: [8]}]", nested(1000), nested(1000, "{a: ", "}"), "*undefined",
+    "!!binary aGVsbG8=", "!!python/object:os.system {}", "2001-12-14", "190:20:30",
+]
+SWEEP_VALUES = _raws(SWEEP_TOKENS) | st.text(max_size=8).map(json.dumps).map(Raw)
+
+
+@st.composite
+def sweep_case(draw: st.DrawFn) -> Case:
+    """A small sweep spec (the tiny CSV on the small array, 1-3 axes, perhaps sampled),
+    mutated key by key, item by item and byte by byte, then run with ``satsim sweep SPEC
+    --out OUT --workers 1``."""
+    axes = draw(st.lists(st.sampled_from(range(len(SWEEP_AXES))), min_size=1, max_size=3,
+                         unique=True))
+    spec: dict[str, Any] = {"name": "fuzz", "hardware": "sat-small", "dataflow": "sat",
+                            "workloads": [_TINY], "axes": [SWEEP_AXES[i] for i in axes]}
+    if draw(st.booleans()):
+        spec["seed"] = draw(st.integers(0, 9))
+    if rarely(draw, 3):
+        spec["sample"] = draw(st.integers(1, 3))
+    if rarely(draw, 3):
+        spec["baseline"] = False
+    tree = yaml_tree(spec)
+    for _ in range(draw(st.integers(0, 4))):
+        mutate_tree(draw, tree, SWEEP_KEYS, SWEEP_VALUES)
+    return _sweep(_finish(draw, _document(draw, tree, to_block(yaml_tree(spec)))))
+
+
+def _sweep(text: str | bytes, bad: bool = False) -> Case:
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    return Case((("spec.yaml", data), (_TINY, TINY_CSV)),
+                ("spec.yaml", "--out", OUT, "--workers", "1"), False, ("spec.yaml",), "sweep",
+                bad)
+
+
 STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
-    "trace": trace_case(), "yaml": yaml_case(), "csv": csv_case(), "set": set_case()}
+    "trace": trace_case(), "hw": yaml_case("--hw"), "dataflow": yaml_case("--dataflow"),
+    "csv": csv_case(), "set": set_case(), "schedule": schedule_case(), "sweep": sweep_case()}
 
 
 # ---------------------------------------------------------------- fixed edge inputs
@@ -680,11 +984,17 @@ def _trace(text: str | bytes, json_out: bool = False) -> Case:
                 ("w.jsonl",))
 
 
-def _yaml(text: str | bytes, json_out: bool = False) -> Case:
+def _yaml(text: str | bytes, json_out: bool = False, option: str = "--hw",
+          bad: bool = False) -> Case:
     data = text if isinstance(text, bytes) else text.encode("utf-8")
+    other = ["--dataflow", DF_FILE] if option == "--hw" else ["--hw", HW_FILE]
     return Case((("f.yaml", data), (_TINY, TINY_CSV)),
-                ("--workload", _TINY, "--hw", "f.yaml", "--dataflow", DF_FILE), json_out,
-                ("f.yaml",))
+                ("--workload", _TINY, option, "f.yaml", *other), json_out, ("f.yaml",), bad=bad)
+
+
+def _dataflow(text: str | bytes) -> Case:
+    """A bad dataflow file."""
+    return _yaml(text, option="--dataflow", bad=True)
 
 
 def _csv(text: str | bytes, json_out: bool = False) -> Case:
@@ -697,10 +1007,31 @@ def _set(*items: str, json_out: bool = False) -> Case:
     return Case(((_TINY, TINY_CSV),), ("--workload", _TINY, "--hw", HW_FILE, *items), json_out)
 
 
+def _bad_schedule(text: str | bytes, hardware: str = HW_FILE) -> Case:
+    return _schedule(text if isinstance(text, bytes) else text.encode(), hardware, bad=True)
+
+
+def _bad_sweep(text: str | bytes) -> Case:
+    return _sweep(text, bad=True)
+
+
 _HEADER = '{"format":"satsim.trace","version":1,"name":"x"}\n'
 _END = '{"kind":"end","records":%s}\n'
 _GEMM = '{"kind":"gemm","phase":"FF","layer":"fc","M":%s,"K":%s,"N":%s,"weight":"B"%s}\n'
 _HW_TEXT = Path(HW_FILE).read_text()
+_DF_TEXT = Path(DF_FILE).read_text()
+_SCHEDULE = SCHEDULES[HW_FILE]
+_TILED = str(_CONFIGS["sat"])
+_TILED_SCHEDULE = SCHEDULES[_TILED]
+_SPEC = f"""name: fuzz
+hardware: sat-small
+workloads: [{_TINY}]
+axes:
+  - path: sparsity
+    values: ['2:4', '2:8']
+  - path: array.rows
+    values: [4, 8]
+"""
 # One input per class of hard input the strategies aim at, tested always: the random search
 # may need thousands of examples to hit one.
 EDGE_CASES: dict[str, list[tuple[str, Case]]] = {
@@ -716,7 +1047,7 @@ EDGE_CASES: dict[str, list[tuple[str, Case]]] = {
         ("4000-digit-K-sparse",
          _trace(_HEADER + _GEMM % (8, BIG, 8, ',"sparsity":"2:4"') + _END % 1)),
     ],
-    "yaml": [
+    "hw": [
         ("non-utf8", _yaml(_HW_TEXT.encode() + b"# \xff\n")),
         ("deep-nesting", _yaml(_HW_TEXT + "x: " + nested(100_000) + "\n")),
         ("5000-digit-int", _yaml(_HW_TEXT.replace("rows: 8", "rows: " + HUGE))),
@@ -728,6 +1059,17 @@ EDGE_CASES: dict[str, list[tuple[str, Case]]] = {
          _yaml(LAUGHS + _HW_TEXT.replace("array: {rows: 8, cols: 8}", "array: *l8"))),
         ("subnormal-clock",
          _yaml(_HW_TEXT.replace("clock_mhz: 200", "clock_mhz: 1.0e-320"), json_out=True)),
+    ],
+    "dataflow": [
+        ("non-utf8", _dataflow(_DF_TEXT.encode() + b"# \xff\n")),
+        ("binary", _dataflow(bytes(range(256)))),
+        ("deep-nesting", _dataflow(_DF_TEXT + "x: " + nested(100_000) + "\n")),
+        ("unknown-key", _dataflow(_DF_TEXT + "foo: 1\n")),
+        ("duplicate-key", _dataflow(_DF_TEXT + "interleave: false\n")),
+        ("int-for-bool", _dataflow(_DF_TEXT.replace("interleave: true", "interleave: 1"))),
+        ("bad-phase", _dataflow(_DF_TEXT.replace("stationarity: auto", "stationarity: {XX: ws}"))),
+        ("python-tag", _dataflow(_DF_TEXT.replace("pregenerate: true",
+                                                  "pregenerate: !!python/object:os.system {}"))),
     ],
     "csv": [
         ("4000-digit-M", _csv(f"name,M,K,N\nfc,{BIG},4,4\n", json_out=True)),
@@ -747,5 +1089,38 @@ EDGE_CASES: dict[str, list[tuple[str, Case]]] = {
         ("newline-in-key", _set("--set=array.rows\nx=1")),
         ("subnormal-clock", _set("--set=clock_mhz=1.0e-320", json_out=True)),
         ("newline-in-sparsity", _set("--sparsity=3\n:2")),
+    ],
+    "schedule": [
+        ("binary", _bad_schedule(bytes(range(256)) * 4)),
+        ("non-utf8", _bad_schedule(_SCHEDULE.encode() + b"# \xff\n")),
+        ("unknown-key", _bad_schedule(_SCHEDULE + "foo: 1\n")),
+        ("unknown-key-in-op",
+         _bad_schedule(_SCHEDULE.replace("- record: 0\n", "- record: 0\n  foo: 1\n"))),
+        ("unknown-key-in-part", _bad_schedule(
+            _TILED_SCHEDULE.replace("loop: n-outer", "loop: n-outer\n    foo: 1", 1), _TILED)),
+        ("duplicate-key", _bad_schedule(_SCHEDULE + "cycles: 1\n")),
+        ("5000-digit-int", _bad_schedule(re.sub(r"cycles: \d+", f"cycles: {HUGE}", _SCHEDULE))),
+        ("bool-for-int", _bad_schedule(_SCHEDULE.replace("record: 0", "record: false"))),
+        ("string-tile", _bad_schedule(
+            re.sub(r"tile: \[[^]]*\]", "tile: '8x8x8'", _TILED_SCHEDULE), _TILED)),
+        ("deep-nesting", _bad_schedule(
+            re.sub(r"issue_order: .*", "issue_order: " + nested(100_000), _SCHEDULE))),
+        ("missing-issue-order", _bad_schedule(re.sub(r"issue_order: .*\n", "", _SCHEDULE))),
+    ],
+    "sweep": [
+        ("binary", _bad_sweep(bytes(range(256)) * 4)),
+        ("non-utf8", _bad_sweep(_SPEC.encode() + b"# \xff\n")),
+        ("unknown-key", _bad_sweep(_SPEC + "foo: 1\n")),
+        ("unknown-key-in-axis", _bad_sweep(
+            _SPEC.replace("  - path: sparsity\n", "  - path: sparsity\n    foo: 1\n"))),
+        ("5000-digit-int", _bad_sweep(_SPEC + f"seed: {HUGE}\n")),
+        ("deep-nesting", _bad_sweep(_SPEC.replace("[4, 8]", nested(100_000)))),
+        # The issue's list (#22, item 2).
+        ("unknown-method", _bad_sweep(_SPEC + "  - path: method\n    values: [magic]\n")),
+        ("axis-value-1e30", _bad_sweep(_SPEC.replace("[4, 8]", f"[4, {10**30}]"))),
+        ("negative-seed", _bad_sweep(_SPEC + "seed: -1\n")),
+        ("duplicate-axis-path", _bad_sweep(_SPEC + "  - path: array.rows\n    values: [16]\n")),
+        ("sample-beyond-grid", _bad_sweep(_SPEC + "sample: 100\n")),
+        ("unquoted-2:8", _bad_sweep(_SPEC.replace("'2:8'", "2:8"))),
     ],
 }

@@ -1,6 +1,7 @@
 """Schedule files: the offline scheduler's choices written, read back, edited and cached."""
 
 import dataclasses
+import re
 
 import pytest
 
@@ -113,6 +114,101 @@ def test_a_broken_schedule_names_its_field(searched, tmp_path, edit, message):
     path.write_text(edit(path.read_text()))
     with pytest.raises(SatsimError, match=f"{path}: {message}"):
         read_schedule(path, TRACE, SAT, POLICY)
+
+
+_PART = "    loop: n-outer\n"  # the first GEMM's first part ends here
+
+
+@pytest.mark.parametrize("edit, message", [
+    pytest.param(lambda d: d + "foo: 1\n", r"foo: unknown key", id="unknown-key-top"),
+    pytest.param(lambda d: d.replace("made_for:\n", "made_for:\n  foo: 1\n"),
+                 r"made_for\.foo: unknown key", id="unknown-key-made-for"),
+    pytest.param(lambda d: d.replace("- record: 0\n", "- record: 0\n  foo: 1\n"),
+                 r"ops\[0\]\.foo: unknown key", id="unknown-key-op"),
+    pytest.param(lambda d: d.replace(_PART, _PART + "    foo: 1\n", 1),
+                 r"ops\[0\]\.parts\[0\]\.foo: unknown key", id="unknown-key-part"),
+    pytest.param(lambda d: d.replace("{record: 1, chunk: 8192}", "{record: 1, chunk: 8192, x: 1}"),
+                 r"ops\[1\]\.x: unknown key", id="unknown-key-stream"),
+    pytest.param(lambda d: d.replace("- record: 0\n", "- record: false\n"),
+                 r"ops\[0\]\.record: Input should be a valid integer", id="bool-record"),
+    pytest.param(lambda d: d.replace("{record: 1, chunk: 8192}", "{record: 1, chunk: true}"),
+                 r"ops\[1\]\.chunk: Input should be a valid integer", id="bool-chunk"),
+    pytest.param(lambda d: re.sub(r"cycles: \d+", "cycles: yes", d),
+                 r"cycles: Input should be a valid integer", id="bool-cycles"),
+    pytest.param(lambda d: d.replace("version: 1", "version: true"),
+                 r"version: Input should be a valid integer", id="bool-version"),
+    pytest.param(lambda d: d.replace("issue_order: [0,", "issue_order: ['0',"),
+                 r"issue_order\[0\]: Input should be a valid integer", id="string-index"),
+    pytest.param(lambda d: re.sub(r"tile: \[[^]]*\]", "tile: '8x8x8'", d, count=1),
+                 r"ops\[0\]\.parts\[0\]\.tile: Input should be a valid list",
+                 id="string-tile"),
+    pytest.param(lambda d: re.sub(r"tile: \[(\d+), \d+, ", r"tile: [\1, '8', ", d, count=1),
+                 r"ops\[0\]\.parts\[0\]\.tile\[1\]: Input should be a valid integer",
+                 id="string-in-tile"),
+    pytest.param(lambda d: re.sub(r"tile: \[(\d+), ", "tile: [", d, count=1),
+                 r"ops\[0\]\.parts\[0\]\.tile: List should have at least 3 items",
+                 id="short-tile"),
+    pytest.param(lambda d: re.sub(r"cycles: \d+", f"cycles: {10**30}", d),
+                 r"cycles: Input should be less than or equal to 9223372036854775807",
+                 id="huge-int"),
+    pytest.param(lambda d: re.sub(r"cycles: \d+", "cycles: " + "9" * 5000, d),
+                 r"malformed YAML: Exceeds the limit \(4300 digits\)", id="5000-digit-int"),
+    pytest.param(lambda d: re.sub(r"orders_tried: .*", "orders_tried: [1, 2]", d),
+                 r"orders_tried: Input should be a valid dictionary", id="list-for-mapping"),
+    pytest.param(lambda d: re.sub(r"  workload: .*", "  workload: [1]", d),
+                 r"made_for\.workload: Input should be a valid dictionary", id="list-made-for"),
+    pytest.param(lambda d: re.sub(r"issue_order: [^a-z]*", "", d),
+                 r"issue_order: required key is missing", id="missing-issue-order"),
+    pytest.param(lambda d: re.sub(r"  hardware: .*\n", "", d),
+                 r"made_for\.hardware: required key is missing", id="missing-made-for"),
+    pytest.param(lambda d: d.replace(_PART, "", 1),
+                 r"ops\[0\]\.parts\[0\]\.loop: required key is missing", id="missing-loop"),
+    pytest.param(lambda d: d.replace("- record: 0\n  stationarity", "- stationarity"),
+                 r"ops\[0\]\.record: required key is missing", id="missing-record"),
+    pytest.param(lambda d: d.replace("{record: 1, chunk: 8192}", "{record: 1}"),
+                 r"ops\[1\]: a GEMM's choice has a stationarity \(and parts\), a stream's a "
+                 "chunk", id="neither-gemm-nor-stream"),
+    pytest.param(lambda d: d.replace("{record: 1, chunk: 8192}",
+                                     "{record: 1, chunk: 8192, stationarity: os}"),
+                 r"ops\[1\]: a GEMM's choice has a stationarity", id="gemm-and-stream"),
+    pytest.param(lambda d: d + "cycles: 1\n", r"line \d+: malformed YAML: duplicate key 'cycles'",
+                 id="duplicate-key"),
+    pytest.param(lambda d: d.replace("{record: 2, chunk", "{record: 1, chunk"),
+                 r"ops\[2\]\.record: a second choice for record 1", id="record-twice"),
+    pytest.param(lambda d: d.replace("{record: 1, chunk", "{record: 999, chunk"),
+                 r"ops\[1\]\.record: must be a record index 0\.\.124", id="record-too-big"),
+])
+def test_a_schedule_file_is_read_strictly(searched, tmp_path, edit, message):
+    """Every key, at every level, is known, present when required and of its exact type (a
+    bool is not an int, '8' is not 8, a number beyond int64 is not cycles); every key is
+    given once and every record chosen for once. The error names the file and the field."""
+    path = tmp_path / "s.yaml"
+    write_schedule(searched.schedule, path)
+    text = path.read_text()
+    edited = edit(text)
+    assert edited != text
+    path.write_text(edited)
+    with pytest.raises(SatsimError, match=f"^{re.escape(str(path))}: {message}"):
+        read_schedule(path, TRACE, SAT, POLICY)
+
+
+@pytest.mark.parametrize("data", [bytes(range(256)), b"format: satsim.schedule\n# \xff\n"],
+                         ids=["binary", "latin-1"])
+def test_a_schedule_that_is_not_utf8_text_is_named(tmp_path, data):
+    """A binary or wrongly encoded file is one error naming it and the offending byte."""
+    path = tmp_path / "s.yaml"
+    path.write_bytes(data)
+    with pytest.raises(SatsimError, match=rf"^{re.escape(str(path))}: not UTF-8 text \(byte "):
+        read_schedule(path, TRACE, SAT, POLICY)
+
+
+def test_the_cli_rejects_a_binary_schedule_in_one_line(cli, tmp_path):
+    """satsim run --schedule BINARY: one error line naming the file, exit 2, no traceback."""
+    path = tmp_path / "s.yaml"
+    path.write_bytes(bytes(range(256)) * 4)
+    run = cli("run", "--workload", "resnet9-cifar-bdwp", "--schedule", str(path))
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"error: {path}: not UTF-8 text") and run.stderr.count("\n") == 1
 
 
 def test_a_schedule_is_only_for_the_machine_it_was_made_for(searched, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 from collections.abc import Sequence
@@ -31,23 +30,23 @@ def resolve(spec: str | Path, kind: str) -> Path:
 _FAST_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, but a key given twice in one mapping is an error, not a
-    silent 'last one wins'."""
+class _UniqueKeyLoader(_FAST_SAFE):
+    """libyaml's safe loader where PyYAML has it, but a key given twice in one mapping is an
+    error, not a silent 'last one wins'. libyaml is 8x faster on a ResNet-50 schedule, and
+    its nesting limit (1000) rejects a deep document at once, where PyYAML's own scanner
+    takes seconds (quadratic in the depth: seconds for 10,000 nested lists)."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             try:
-                duplicate = key in seen
-            except TypeError:  # an unhashable key (a list): PyYAML reports it below
-                duplicate = False
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
-            with contextlib.suppress(TypeError):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark)
                 seen.add(key)
+            except TypeError:  # an unhashable key (a list): PyYAML reports it below
+                pass
         return super().construct_mapping(node, deep=deep)
 
 
@@ -65,23 +64,25 @@ def _shared_yaml(path: Path) -> dict[str, Any]:
     try:
         info = path.stat()
     except OSError:
-        return _parse_yaml(path)  # read_text reports the problem
+        return parse_yaml(path)  # read_text reports the problem
     return _cached_yaml(str(path), info.st_size, info.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=64)
 def _cached_yaml(path: str, size: int, mtime_ns: int) -> dict[str, Any]:
-    return _parse_yaml(Path(path))
+    return parse_yaml(Path(path))
 
 
-def _parse_yaml(path: Path) -> dict[str, Any]:
+def parse_yaml(path: Path) -> dict[str, Any]:
+    """The YAML mapping in ``path``, uncached; errors name the file and the line."""
     text = read_text(path)
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
-        reason = getattr(exc, "problem", None) or "malformed YAML"
+        # A reader's error (a control character) has no problem: its first line says it.
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SatsimError(f"malformed YAML: {reason}", source=path, field=where) from None
     except RecursionError:
         raise SatsimError("malformed YAML: nested too deeply", source=path) from None
@@ -161,14 +162,8 @@ def validate(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        # Of a union's alternatives, the deepest location is the one the user meant; at equal
-        # depth, the alternative of the input's type, then a structured one over a literal.
-        err = max(exc.errors(), key=lambda e: (
-            len(e["loc"]), e["type"] not in _WRONG_TYPE,
-            not any(str(p).startswith("literal[") for p in e["loc"])))
-        loc = ".".join(str(p) for p in err["loc"] if not _is_union_member(p)) or "(top level)"
-        reason = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
-            err["type"], err["msg"].removeprefix("Value error, "))
+        where, reason = first_problem(exc)
+        loc = ".".join(str(p) for p in where) or "(top level)"
         override = next((key for key in overridden if loc == key or loc.startswith(key + ".")
                          or key.startswith(loc + ".")), None)
         if override is not None:  # the user's --set, not the shipped file, is at fault
@@ -178,6 +173,20 @@ def validate(
         raise SatsimError(reason, source=source, field=loc) from None
     except RecursionError:
         raise SatsimError("nested too deeply", source=source) from None
+
+
+def first_problem(exc: ValidationError) -> tuple[tuple[str | int, ...], str]:
+    """The problem of ``exc`` to report: its location (keys and list indices) and reason."""
+    # Of a union's alternatives, the deepest location is the one the user meant; at equal
+    # depth, the alternative of the input's type, then a structured one over a literal.
+    err = max(exc.errors(), key=lambda e: (
+        len(e["loc"]), e["type"] not in _WRONG_TYPE,
+        not any(str(p).startswith("literal[") for p in e["loc"])))
+    where = tuple(p for p in err["loc"] if not _is_union_member(p))
+    reason = {"extra_forbidden": "unknown key", "missing": "required key is missing",
+              "model_type": "Input should be a valid dictionary"}.get(  # not our class name
+        err["type"], err["msg"].removeprefix("Value error, "))
+    return where, reason
 
 
 _WRONG_TYPE = {"model_type", "dict_type", "model_attributes_type"}

@@ -13,32 +13,49 @@ schedule names the SHA-256 of the workload, hardware and dataflow it was made fo
 rejected for any other.
 
 Schedules are also cached on disk by the hash of those inputs and of satsim's scheduling
-code (``$SATSIM_CACHE_DIR``, default ``~/.cache/satsim``; ``off`` disables it), so the search
-runs once per design point.
+code (:func:`cache_dir`: ``$SATSIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/satsim``, else
+``~/.cache/satsim``; ``SATSIM_CACHE_DIR=off`` or ``--no-cache`` disables it), so the search
+runs once per design point. A cache that cannot be read or written costs only time: the run
+searches.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Annotated, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
 
 from satsim import __version__
 from satsim.config import DataflowPolicy, HardwareConfig
+from satsim.config.loader import first_problem, parse_yaml
 from satsim.errors import SatsimError
-from satsim.trace.schema import Trace
+from satsim.files import write_text
+from satsim.trace.schema import MAX_DIM, Dim, Trace
 from satsim.types import Stationarity
 
 FORMAT, VERSION = "satsim.schedule", 1
-# libyaml's safe dumper and loader where PyYAML has them (a ResNet-50 schedule: 10x faster).
+CACHE_ENV = "SATSIM_CACHE_DIR"
+# libyaml's safe dumper where PyYAML has it (a ResNet-50 schedule: 10x faster).
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LOOPS = {"n-outer": True, "m-outer": False}
+MAX_CYCLES = 2**63 - 1  # an int64, as results store cycles
 
 
 @dataclass(frozen=True)
@@ -108,21 +125,78 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# The file's structure, checked strictly (a bool is not an int, an unknown key is an error);
+# :func:`_parse` then checks it against the run.
+Index = Annotated[int, Strict(), Field(ge=0, le=MAX_DIM)]  # a record's; its range: _parse's
+Cycles = Annotated[int, Strict(), Field(ge=0, le=MAX_CYCLES)]
+
+
+def _one_of(allowed: Collection[object], why: str) -> AfterValidator:
+    """A value of ``allowed``, else ``why`` (the file's words, not pydantic's)."""
+    def check(value: object) -> object:
+        if value not in allowed:
+            raise ValueError(why)
+        return value
+
+    return AfterValidator(check)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class _Input(_Strict):
+    name: str
+    sha256: str
+
+
+class _MadeFor(_Strict):
+    workload: _Input
+    hardware: _Input
+    dataflow: _Input
+
+
+class _Part(_Strict):
+    tile: list[Dim] = Field(min_length=3, max_length=3)  # [mt, kt, nt]
+    loop: Annotated[str, _one_of(LOOPS, "must be n-outer or m-outer")]
+
+
+class _Op(_Strict):
+    """A GEMM's choice (stationarity and parts) or a stream's (chunk)."""
+
+    record: Index
+    stationarity: Annotated[str, _one_of([s.value for s in Stationarity],
+                                         "must be os, ws (or is in SCALE-Sim's conventions)")
+                            ] | None = None
+    parts: list[_Part] = []
+    chunk: Dim | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> _Op:
+        stream = self.chunk is not None
+        if stream == (self.stationarity is not None) or (stream and self.parts):
+            raise ValueError("a GEMM's choice has a stationarity (and parts), a stream's a "
+                             "chunk")
+        return self
+
+
+class _File(_Strict):
+    format: Literal["satsim.schedule"]
+    version: Annotated[int, Strict(), _one_of([VERSION], f"must be {VERSION}")]
+    made_for: _MadeFor
+    cycles: Cycles = 0
+    order: str = "from file"
+    orders_tried: dict[str, Cycles] = {}
+    issue_order: list[Index]
+    ops: list[_Op] = []
+
+
 def read_schedule(path: str | Path, trace: Trace, hw: HardwareConfig,
                   policy: DataflowPolicy) -> Schedule:
     """The schedule in ``path``, checked against the run it is for (one error naming the
     file and the field otherwise)."""
-    source = str(path)
-    try:
-        doc = yaml.load(Path(path).read_text(), Loader=_LOADER)
-    except OSError as exc:
-        raise SatsimError(f"cannot read it: {exc.strerror}", source=source) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise SatsimError(f"not YAML: {getattr(exc, 'problem', None) or exc}{where}",
-                          source=source) from None
-    return replace(_parse(doc, source, trace, hw, policy), source=source)
+    doc = parse_yaml(Path(path))
+    return replace(_parse(doc, str(path), trace, hw, policy), source=str(path))
 
 
 def _parse(doc, source: str, trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
@@ -132,19 +206,21 @@ def _parse(doc, source: str, trace: Trace, hw: HardwareConfig, policy: DataflowP
 
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         fail("format", f"not a satsim schedule (format: {FORMAT})")
-    if doc.get("version") != VERSION:
-        fail("version", f"version {doc.get('version')!r} is not {VERSION}")
-    made_for, expected = doc.get("made_for"), expected or fingerprint(trace, hw, policy)
+    try:
+        file = _File.model_validate(doc)
+    except ValidationError as exc:
+        where, why = first_problem(exc)
+        fail("".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where)[1:], why)
+    made_for, expected = file.made_for.model_dump(), expected or fingerprint(trace, hw, policy)
     for what, want in expected.items():
-        got = made_for.get(what) if isinstance(made_for, dict) else None
-        if not isinstance(got, dict) or got.get("sha256") != want["sha256"]:
-            name = got.get("name") if isinstance(got, dict) else None
-            fail(f"made_for.{what}", f"made for {what} {name!r} with another content, not "
-                                     f"for this run's {want['name']!r}: make one with "
+        got = made_for[what]
+        if got["sha256"] != want["sha256"]:
+            fail(f"made_for.{what}", f"made for {what} {got['name']!r} with another content, "
+                                     f"not for this run's {want['name']!r}: make one with "
                                      "satsim schedule for this run")
     count = len(trace.records)
-    order = doc.get("issue_order")
-    if not isinstance(order, list) or sorted(order) != list(range(count)):
+    order = file.issue_order
+    if sorted(order) != list(range(count)):
         fail("issue_order", f"must list every record index 0..{count - 1} once")
     from satsim.schedule.plain import dependencies  # plain reads schedules: import here
     at = {index: position for position, index in enumerate(order)}
@@ -154,38 +230,20 @@ def _parse(doc, source: str, trace: Trace, hw: HardwareConfig, policy: DataflowP
             fail("issue_order", f"record {index} comes before record {min(early)}, which it "
                                 "depends on in the tensor graph")
     ops: dict[int, GemmChoice | int] = {}
-    for at, item in enumerate(doc.get("ops") or []):
-        where = f"ops[{at}]"
-        if not isinstance(item, dict) or not isinstance(item.get("record"), int) or not (
-                0 <= item["record"] < count):
-            fail(f"{where}.record", f"must be a record index 0..{count - 1}")
-        index = item["record"]
-        if "chunk" in item:
-            if not isinstance(item["chunk"], int) or item["chunk"] < 1:
-                fail(f"{where}.chunk", "must be a positive number of units")
-            ops[index] = item["chunk"]
-            continue
-        try:
-            stationarity = Stationarity(item.get("stationarity"))
-        except ValueError:
-            fail(f"{where}.stationarity", "must be os, ws (or is in SCALE-Sim's conventions)")
-        parts = []
-        for p, part in enumerate(item.get("parts") or []):
-            tile = part.get("tile") if isinstance(part, dict) else None
-            if not (isinstance(tile, list) and len(tile) == 3
-                    and all(isinstance(x, int) and x > 0 for x in tile)):
-                fail(f"{where}.parts[{p}].tile", "must be [mt, kt, nt], positive integers")
-            if part.get("loop") not in LOOPS:
-                fail(f"{where}.parts[{p}].loop", "must be n-outer or m-outer")
-            parts.append((tuple(tile), LOOPS[part["loop"]]))
-        ops[index] = GemmChoice(stationarity, tuple(parts))
-    return Schedule(made_for, str(doc.get("order", "from file")),
-                    dict(doc.get("orders_tried") or {}), tuple(order), ops,
-                    int(doc.get("cycles") or 0))
+    for position, op in enumerate(file.ops):
+        where = f"ops[{position}].record"
+        if op.record >= count:
+            fail(where, f"must be a record index 0..{count - 1}")
+        if op.record in ops:
+            fail(where, f"a second choice for record {op.record}")
+        ops[op.record] = op.chunk if op.chunk is not None else GemmChoice(
+            Stationarity(op.stationarity),
+            tuple((tuple(part.tile), LOOPS[part.loop]) for part in op.parts))
+    return Schedule(made_for, file.order, dict(file.orders_tried), tuple(order), ops,
+                    file.cycles)
 
 
 def write_schedule(schedule: Schedule, path: str | Path) -> None:
-    from satsim.files import write_text
     write_text(path, schedule.to_yaml())
 
 
@@ -194,11 +252,37 @@ def write_schedule(schedule: Schedule, path: str | Path) -> None:
 _CODE = ("schedule", "timing", "mapping")
 
 
-def _cache_dir() -> Path | None:
-    where = os.environ.get("SATSIM_CACHE_DIR", "")
+def cache_dir() -> Path | None:
+    """The cache's folder: ``$SATSIM_CACHE_DIR`` (``off``: no cache), else
+    ``$XDG_CACHE_HOME/satsim`` (if absolute, as the XDG base directory spec asks), else
+    ``~/.cache/satsim`` (None without a home folder)."""
+    where = os.environ.get(CACHE_ENV, "")
     if where == "off":
         return None
-    return Path(where) if where else Path.home() / ".cache" / "satsim"
+    if where:
+        return Path(where)
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg) / "satsim"
+    try:
+        return Path.home() / ".cache" / "satsim"
+    except RuntimeError:  # no home folder to be found
+        return None
+
+
+@contextlib.contextmanager
+def caching_off() -> Iterator[None]:
+    """No cache inside (``--no-cache``), in this process and in the worker processes it
+    starts, which inherit the environment."""
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = "off"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[CACHE_ENV]
+        else:
+            os.environ[CACHE_ENV] = before
 
 
 @functools.cache
@@ -215,7 +299,7 @@ def _code_hash() -> str:
 def _cache_path(inputs: dict) -> Path | None:
     """Where the schedule of these inputs (a :func:`fingerprint`) is cached (None: caching
     off)."""
-    folder = _cache_dir()
+    folder = cache_dir()
     if folder is None:
         return None
     key = _sha(_code_hash() + "".join(v["sha256"] for v in inputs.values()))
@@ -224,27 +308,38 @@ def _cache_path(inputs: dict) -> Path | None:
 
 def cached(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
            inputs: dict) -> Schedule | None:
-    """The cached schedule of these inputs (``inputs``: their :func:`fingerprint`), if any
-    (an unreadable entry counts as none)."""
+    """The cached schedule of these inputs (``inputs``: their :func:`fingerprint`), if any:
+    an entry or a folder that cannot be read, or an entry changed since it was written (its
+    checksum), counts as none."""
     path = _cache_path(inputs)
-    if path is None or not path.is_file():
+    if path is None:
         return None
     try:
-        return _parse(json.loads(path.read_text()), str(path), trace, hw, policy, inputs)
-    except (OSError, ValueError, SatsimError):
+        if not path.is_file():
+            return None
+        entry = json.loads(path.read_bytes())
+        doc = entry["schedule"]
+        if entry["sha256"] != _sha(_entry_text(doc)):  # damaged since it was written
+            return None
+        return _parse(doc, str(path), trace, hw, policy, inputs)
+    except (OSError, ValueError, TypeError, KeyError, RecursionError, SatsimError):
         return None
 
 
 def cache(schedule: Schedule) -> None:
-    """Store ``schedule`` under the inputs it names; a cache that cannot be written is
-    skipped (it only saves time)."""
+    """Store ``schedule`` under the inputs it names; a cache that cannot be written (read-only,
+    not a folder, not ours) is skipped: it only saves time."""
     path = _cache_path(schedule.inputs)
     if path is None:
         return
+    doc = schedule.to_doc()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_text(json.dumps(schedule.to_doc(), separators=(",", ":")))
-        partial.replace(path)
-    except OSError:
+        write_text(path, json.dumps({"sha256": _sha(_entry_text(doc)), "schedule": doc}))
+    except (OSError, SatsimError):
         pass
+
+
+def _entry_text(doc: dict) -> str:
+    """What a cache entry's checksum covers: its schedule, as compact JSON."""
+    return json.dumps(doc, separators=(",", ":"))
