@@ -273,8 +273,11 @@ def expand(spec: SweepSpec, source: str | Path = "sweep spec") -> list[Point]:
     spec = spec.model_copy(update={
         "hardware": _beside(spec.hardware, base, shipped("configs", _YAML)),
         "dataflow": _beside(spec.dataflow, base, shipped("dataflows", _YAML))})
-    load_hardware(spec.hardware)  # the base presets: their own errors name them
-    load_dataflow(spec.dataflow)
+    for what, load in (("hardware", load_hardware), ("dataflow", load_dataflow)):
+        try:  # the base presets: an error names the spec's field and what it found there
+            load(getattr(spec, what))
+        except SatsimError as exc:
+            raise SatsimError(str(exc), source=source, field=what) from None
     _check_paths(spec, source)
     rngs = [np.random.default_rng([spec.seed, i]) for i in range(len(spec.axes))]
     settings = [axis.assignments(rng) for axis, rng in zip(spec.axes, rngs, strict=True)]
