@@ -140,13 +140,18 @@ def test_memory_is_ideal_or_dram_and_buffers():
     (("memory", "hbm"), "Input should be 'ideal'"),
     (("memory.buffers.wgt.bytes_per_cycle", 0),
      "memory.buffers.wgt.bytes_per_cycle: Input should be greater than 0"),
-    (("memory.buffers.wgt.ports", 3), "memory.buffers.wgt.ports: Input should be 1 or 2"),
+    (("memory.buffers.wgt.ports", 3),
+     "memory.buffers.wgt.ports: Input should be less than or equal to 2"),
+    (("memory.buffers.wgt.ports", True), "memory.buffers.wgt.ports: Input should be a valid "
+                                         "integer"),
+    (("memory.buffers.wgt.ports", 2.0), "memory.buffers.wgt.ports: Input should be a valid "
+                                        "integer"),
     (("memory.buffers.wgt", {"kib": 512, "holds": ["weights"]}),
      "memory.buffers.wgt.bytes_per_cycle: required key is missing"),
 ])
 def test_bad_memory_names_the_field(override, reason):
     """Zero bandwidth, an efficiency above one, an empty buffer, a role held twice, a bank
-    port of no bytes, three ports, a buffer without its port width."""
+    port of no bytes, three ports, `true` or 2.0 ports, a buffer without its port width."""
     with pytest.raises(SatsimError) as info:
         load_hardware("sat", [("memory", dict(MEMORY)), override])
     assert reason in str(info.value)

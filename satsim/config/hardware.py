@@ -123,8 +123,9 @@ class BufferConfig(_Frozen):
         description="width of one bank's port: bytes it reads or writes per cycle. Every "
                     "slot (a role's share, each half when double-buffered) is a bank of "
                     "its own, so the DMA and a unit never share a port")
-    ports: Literal[1, 2] = Field(
-        default=1, description="ports per bank: 1, reads and writes share the bank's "
+    # An int in 1..2, not Literal[1, 2]: a Literal matches by equality, so True and 2.0 pass.
+    ports: int = Field(
+        default=1, ge=1, le=2, description="ports per bank: 1, reads and writes share the bank's "
                                "bytes_per_cycle; 2, a read port and a write port, each that "
                                "wide (a unit reading its inputs while writing its results)")
 
