@@ -157,6 +157,18 @@ def test_shapes_only_records_the_graph_a_real_capture_records(model, options):
     assert fake.tensors == real.tensors
 
 
+def test_shapes_only_at_batch_1_records_a_view_as_no_op():
+    """GPT-2 at batch 1 flattens its targets ([1, T] -> [T]) with a view, where batch 2
+    copies them: the shapes-only capture records what the real one does, no 'view' vector
+    op (which no hardware prices, so satsim run rejected the trace)."""
+    spec = CaptureSpec(model="gpt2-small", method="bdwp", nm=NMPattern(2, 8), batch=1,
+                       options={"layers": 1, "dim": 64, "heads": 2, "vocab": 96,
+                                "context": 16})
+    real, fake = capture(spec), capture(replace(spec, shapes_only=True))
+    assert not [r for r in fake.records if getattr(r, "op", None) == "view"]
+    assert (fake.records, fake.tensors) == (real.records, real.tensors)
+
+
 @pytest.mark.parametrize("precision, dtype", [("bf16", "bfloat16"), ("fp16", "float16")])
 def test_mixed_precision_capture_records_the_format_the_step_used(tmp_path, precision, dtype):
     """Under --precision the GEMMs run in the 16-bit format on fp32 master weights: the header

@@ -195,7 +195,11 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
                 for update in updates.values():
                     update.state.clear()
                 if cs.shapes_only:
-                    stack.enter_context(_fake_mode())
+                    # The batch made fake before the recording: a real tensor converted by
+                    # the first op that reads it would make a view (GPT-2's targets, one
+                    # sequence) look like a new tensor, a vector op.
+                    fake = stack.enter_context(_fake_mode())
+                    x, target = fake.from_tensor(x), fake.from_tensor(target)
                 recorder = stack.enter_context(record(
                     model, method=cs.method, nm=cs.nm, prunable=prunable,
                     measure=not cs.shapes_only, dump=set(dump_layers), optimizer=OPTIMIZER,
