@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from satsim.config.dataflow import DataflowPolicy
 from satsim.config.hardware import HardwareConfig
 from satsim.errors import SatsimError
-from satsim.files import read_text
+from satsim.files import exists, read_text
 from satsim.resources import shipped
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -24,10 +24,13 @@ _YAML = (".yaml", ".yml")
 
 def resolve(spec: str | Path, kind: str) -> Path:
     """A path if ``spec`` names an existing file, else the shipped preset of that name."""
+    option = {"configs": "--hw", "dataflows": "--dataflow"}[kind]
+    if not str(spec).strip():
+        raise SatsimError("empty: expected a preset name or a YAML file", source=option)
     path = Path(spec)
-    if path.is_file():
+    if exists(path, regular=True):
         return path
-    if path.exists():
+    if exists(path):
         raise SatsimError("not a regular file", source=spec)
     presets = shipped(kind, _YAML)
     if str(spec) in presets:
@@ -102,13 +105,16 @@ def _parse_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def parse_overrides(items: list[str] | tuple[str, ...]) -> list[tuple[str, Any]]:
-    """``["array.rows=16", ...]`` -> ``[("array.rows", 16), ...]``; values are YAML scalars."""
+def parse_overrides(items: list[str] | tuple[str, ...],
+                    option: str = "--set") -> list[tuple[str, Any]]:
+    """``["array.rows=16", ...]`` -> ``[("array.rows", 16), ...]``; values are YAML scalars.
+    Errors name ``option``, the command-line option the items came from."""
     parsed = []
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise SatsimError(f"expected dotted.path=value, got {item!r}", source="--set")
+            form = "dotted.path=value" if option == "--set" else "KEY=VALUE"
+            raise SatsimError(f"expected {form}, got {item!r}", source=option)
         try:
             # libyaml when present: same YAML, a sweep worker parses thousands of these.
             value = yaml.load(raw, Loader=_FAST_SAFE) if raw.strip() else ""  # noqa: S506
@@ -117,7 +123,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> list[tuple[str, Any]]
         except (ValueError, AttributeError, RecursionError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise SatsimError(f"cannot read the value of {key.strip()}: {reason}",
-                              source="--set") from None
+                              source=option) from None
         parsed.append((key.strip(), value))
     return parsed
 

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from satsim.errors import SatsimError
+from satsim.files import exists
 
 FORMATS = ("fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "int32")
 # A key that looks like an energy or power unit: pj, fj, nj, uj, mj, j, mw, w, pj_per_bit, ...
@@ -217,7 +218,7 @@ def resolve_table(spec: str, relative_to: Path | None = None) -> Path:
     """A table file: ``spec`` as a path (from the working folder, else from ``relative_to``:
     the folder of the hardware file naming it), else a shipped table's name."""
     for base in (Path.cwd(), relative_to):
-        if base is not None and (base / spec).is_file():
+        if base is not None and exists(base / spec, regular=True):
             return (base / spec).resolve()
     tables = shipped_tables()
     if spec in tables:

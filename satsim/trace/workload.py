@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from satsim.errors import SatsimError
+from satsim.files import exists
 from satsim.resources import DEFAULT_WORKLOAD, shipped
 from satsim.trace.importers import read_csv_workload
 from satsim.trace.io import read_trace
@@ -23,8 +24,11 @@ def resolve_workload(spec: str | Path = DEFAULT_WORKLOAD) -> Path:
 
     A bare model name (``resnet18-cifar``) means its BDWP 2:8 capture (``resnet18-cifar-bdwp``).
     """
+    if not str(spec).strip():
+        raise SatsimError("empty: expected a shipped workload name or a file",
+                          source="--workload")
     path = Path(spec)
-    if path.is_file():
+    if exists(path, regular=True):
         return path
     workloads = shipped("workloads", _SUFFIXES)
     name = str(spec)
@@ -32,7 +36,7 @@ def resolve_workload(spec: str | Path = DEFAULT_WORKLOAD) -> Path:
         name = f"{name}-bdwp"
     if name in workloads:
         return workloads[name]
-    if path.exists():
+    if exists(path):
         raise SatsimError("not a regular file", source=spec)
     if path.suffix in _SUFFIXES or "/" in name:
         raise SatsimError("no such file", source=spec)
