@@ -351,3 +351,12 @@ def test_plot_accepts_nullable_integers_and_shows_missing_colours_apart():
     assert legend_texts(fig) == ["8", "(missing)", "Pareto front (3 points)"]
     assert fig.axes[0].get_title() == (
         "3 design points\n(1 without cycles or utilization: not shown)")
+
+
+def test_a_colour_value_with_a_non_ascii_digit_sorts_as_text():
+    """Legend entries sort with their ASCII digits as numbers ("x9" before "x10"); a
+    superscript or Arabic-Indic digit is text, never a number int() fails on."""
+    frame = pd.DataFrame({"cycles": [1, 2, 3, 4], "seconds": [4.0, 3.0, 2.0, 1.0],
+                          "tag": ["x10", "²", "x9", "x٣"]})
+    fig = plot_pareto(frame, "cycles", "seconds", color="tag")
+    assert legend_texts(fig)[:4] == ["x9", "x10", "x٣", "²"]
