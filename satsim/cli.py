@@ -13,7 +13,7 @@ from pathlib import Path
 # the config models. Each command imports what it needs.
 from satsim import __version__
 from satsim.errors import SatsimError, one_line
-from satsim.resources import DEFAULT_WORKLOAD, PAPER_MODELS, shipped
+from satsim.resources import DEFAULT_WORKLOAD, PAPER_MODELS, describe, shipped
 from satsim.types import Method, NMPattern
 
 _RUN_HELP = """\
@@ -468,7 +468,7 @@ def _list(args: argparse.Namespace) -> int:
         if args.what in (None, kind):
             print(f"{kind}:")
             for name, path in shipped(kind, suffixes).items():
-                print(f"  {name:<28} {path.name}")
+                print(f"  {name:<28} {describe(path)}")
     if args.what == "models":
         try:
             from satsim.capture.zoo import MODELS, PAPER
