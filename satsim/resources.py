@@ -43,6 +43,7 @@ def shipped(kind: str, suffixes: tuple[str, ...]) -> dict[str, Path]:
                 found.setdefault(path.name[: -len(suffix)], path)
     return found
 
+
 _METHOD_NAMES = {"bdwp": "BDWP", "srste": "SR-STE"}
 
 
@@ -54,7 +55,7 @@ def describe(path: Path) -> str:
 
         data = yaml.load(path.read_text(encoding="utf-8"),  # noqa: S506 (a safe loader)
                          Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        return str(data.get("description", "")) if isinstance(data, dict) else ""
+        return str(data.get("description") or "") if isinstance(data, dict) else ""
     if path.suffix != ".jsonl":
         return ""
     with path.open(encoding="utf-8") as handle:

@@ -75,8 +75,7 @@ def _check_maskgen(op: MaskGenOp, table: dict[int, TensorInfo], index: int) -> N
     if len(op.reads) != 1:
         raise GraphError(f"{where}: reads must be one tensor, the dense weight, got "
                          f"{list(op.reads)}", record=index)
-    roles = sorted(str(table[tid].role) for tid in op.writes)
-    if roles != sorted((str(Role.COMPRESSED), str(Role.INDEX))):
+    if sorted(table[tid].role for tid in op.writes) != sorted((Role.COMPRESSED, Role.INDEX)):
         raise GraphError(f"{where}: writes must be the compressed values and their index, "
                          f"got {list(op.writes)}", record=index)
     if any(table[tid].nm != op.sparsity for tid in op.writes):

@@ -185,9 +185,9 @@ class _Row:
         i = self.header.index.get(name)
         if i is None:
             return None
-        if i >= len(self.cells) or (name in _OPTIONAL and self.cells[i].startswith("#")):
-            if name in _OPTIONAL:
-                return None
+        if name in _OPTIONAL and (i >= len(self.cells) or self.cells[i].startswith("#")):
+            return None
+        if i >= len(self.cells):
             raise self.error(f"missing column {self.header.show(name)!r}")
         return self.cells[i]
 
@@ -327,9 +327,11 @@ def read_csv_workload(path: str | Path) -> Trace:
     meta: dict[str, Any] = {"phases": "FF only", "method": "custom" if sparse else "dense"}
     if comments:
         named = {i: header.text[name] for name, i in header.index.items()}
-        meta["ignored_columns"] = [
-            f"column {i + 1} ({f'{named[i]!r}, read as blank' if i in named else 'no header name'}"
-            f"; comments {', '.join(sorted(texts))})" for i, texts in sorted(comments.items())]
+        kind = {i: f"{named[i]!r}, read as blank" if i in named else "no header name"
+                for i in comments}
+        meta["ignored_columns"] = [f"column {i + 1} ({kind[i]}; comments "
+                                   f"{', '.join(sorted(texts))})"
+                                   for i, texts in sorted(comments.items())]
     if header.renamed:
         meta["renamed_columns"] = header.renamed
     if drops_sparsity:
