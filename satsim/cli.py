@@ -132,6 +132,14 @@ def _whole(text: str) -> int:
     return int(text)
 
 
+def _check_names(args: argparse.Namespace) -> None:
+    """An empty --workload, --hw or --dataflow names nothing: the error names the option."""
+    for option in ("workload", "hw", "dataflow"):
+        value = getattr(args, option, None)  # None: the command has no such option
+        if value is not None and not value.strip():
+            raise SatsimError("empty: expected a shipped name or a file", source=f"--{option}")
+
+
 def _machine_options(parser: argparse.ArgumentParser, *, hw_note: str = "",
                      set_example: str = "array.rows=16 (hardware) or "
                                         "dataflow.interleave=false") -> None:
@@ -491,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        _check_names(args)
         commands = {"run": _run, "schedule": _schedule, "compare": _compare, "list": _list,
                     "capture": _capture, "sweep": _sweep, "plot": _plot, "report": _report,
                     "validate": _validate}

@@ -24,9 +24,6 @@ _YAML = (".yaml", ".yml")
 
 def resolve(spec: str | Path, kind: str) -> Path:
     """A path if ``spec`` names an existing file, else the shipped preset of that name."""
-    option = {"configs": "--hw", "dataflows": "--dataflow"}[kind]
-    if not str(spec).strip():
-        raise SatsimError("empty: expected a preset name or a YAML file", source=option)
     path = Path(spec)
     if exists(path, regular=True):
         return path

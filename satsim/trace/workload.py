@@ -24,9 +24,6 @@ def resolve_workload(spec: str | Path = DEFAULT_WORKLOAD) -> Path:
 
     A bare model name (``resnet18-cifar``) means its BDWP 2:8 capture (``resnet18-cifar-bdwp``).
     """
-    if not str(spec).strip():
-        raise SatsimError("empty: expected a shipped workload name or a file",
-                          source="--workload")
     path = Path(spec)
     if exists(path, regular=True):
         return path
