@@ -607,8 +607,8 @@ def test_the_k_slices_of_an_output_tile_are_skipped_exactly():
 @pytest.mark.parametrize("dim", ["M", "K", "N"])
 def test_the_tasks_timed_one_by_one_do_not_grow_with_a_dimension(dim):
     """A GEMM 256 times bigger along any one dimension (2^16 -> 2^24) has 256 times the
-    tasks, and the one-pass clock times as many of them one by one: the repeating tiles are
-    accounted for in closed form, so a big dimension runs in seconds."""
+    tasks, yet the one-pass clock times the same few of them one by one: the repeating tiles
+    are accounted for in closed form, so a big dimension runs in seconds."""
     from satsim.timing.fast import evaluate
     small, big = (evaluate(_one_gemm(**{dim: 2**e}), WITH_MEMORY, POLICY) for e in (16, 24))
     assert big.tasks > 200 * small.tasks
