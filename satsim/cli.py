@@ -133,11 +133,13 @@ def _whole(text: str) -> int:
 
 
 def _check_names(args: argparse.Namespace) -> None:
-    """An empty --workload, --hw or --dataflow names nothing: the error names the option."""
-    for option in ("workload", "hw", "dataflow"):
-        value = getattr(args, option, None)  # None: the command has no such option
+    """An empty --workload, --hw, --dataflow or --schedule names nothing: the error names the
+    option."""
+    for option in ("workload", "hw", "dataflow", "schedule"):
+        value = getattr(args, option, None)  # None: not given, or no such option here
         if value is not None and not value.strip():
-            raise SatsimError("empty: expected a shipped name or a file", source=f"--{option}")
+            wanted = "a schedule file" if option == "schedule" else "a shipped name or a file"
+            raise SatsimError(f"empty: expected {wanted}", source=f"--{option}")
 
 
 def _machine_options(parser: argparse.ArgumentParser, *, hw_note: str = "",

@@ -78,11 +78,14 @@ def test_a_model_option_without_a_value_names_model_option(cli, tmp_path):
                "error: --model-option: expected KEY=VALUE, got 'width'")
 
 
-@pytest.mark.parametrize(("command", "option"), [
-    ("run", "--workload"), ("run", "--hw"), ("schedule", "--dataflow"), ("compare", "--hw")])
-def test_an_empty_name_names_the_option(cli, command, option):
-    """`--workload ''` (and --hw, --dataflow, in every command taking them) is an error that
-    names the option: the empty name itself shows nothing."""
+@pytest.mark.parametrize(("command", "option", "wanted"), [
+    ("run", "--workload", "a shipped name or a file"),
+    ("run", "--hw", "a shipped name or a file"),
+    ("schedule", "--dataflow", "a shipped name or a file"),
+    ("compare", "--hw", "a shipped name or a file"),
+    ("run", "--schedule", "a schedule file")])
+def test_an_empty_name_names_the_option(cli, command, option, wanted):
+    """`--workload ''` (and --hw, --dataflow, --schedule, in every command taking them) is an
+    error that names the option: the empty name itself shows nothing."""
     args = ["--out", "s.yaml"] if command == "schedule" else []
-    _one_error(cli(command, option, "", *args),
-               f"error: {option}: empty: expected a shipped name or a file")
+    _one_error(cli(command, option, "", *args), f"error: {option}: empty: expected {wanted}")
