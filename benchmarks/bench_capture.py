@@ -54,8 +54,8 @@ def main() -> None:
                 continue
             shape = " ".join(o for o in options if o != "--model-option")
             cases = [(f"{model} {method} batch {batch} {shape}".rstrip(),
-                      [model, "--method", method, "--nm", "2:8", "--batch", str(batch),
-                       *options]) for method in METHODS]
+                      [model, "--method", method, *(["--nm", "2:8"] if method != "dense" else []),
+                       "--batch", str(batch), *options]) for method in METHODS]
             cases.append((f"{model} bdwp batch 64 --shapes-only",
                           [model, "--method", "bdwp", "--nm", "2:8", "--batch", "64",
                            "--shapes-only"]))

@@ -56,6 +56,9 @@ def reannotate(trace: Trace, method: str | None, sparsity: str | None, max_m: in
         raise SatsimError(str(exc), source="--sparsity") from None
     if method is not None:
         chosen = Method(method)
+        if chosen is Method.DENSE and sparsity is not None and pattern is not None:
+            raise SatsimError(f"--method dense prunes no layer, so {pattern} has no meaning: "
+                              "drop one of the two", source="--sparsity")
     elif pattern is None:
         chosen = Method.DENSE
     else:

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 # the config models. Each command imports what it needs.
 from satsim import __version__
 from satsim.errors import SatsimError, one_line
-from satsim.resources import DEFAULT_WORKLOAD, PAPER_MODELS, ShadowWarning, shipped
+from satsim.resources import DEFAULT_WORKLOAD, PAPER_MODELS, ShadowWarning, describe, shipped
 from satsim.types import Method, NMPattern
 
 _RUN_HELP = """\
@@ -135,6 +136,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
+def _whole(text: str) -> int:
+    """An option's whole number in ASCII digits (``int`` would take "٣", "+3" and "1_0")."""
+    if not re.fullmatch(r"-?[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(text)
+
+
+def _check_names(args: argparse.Namespace) -> None:
+    """An empty --workload, --hw, --dataflow or --schedule names nothing: the error names the
+    option."""
+    for option in ("workload", "hw", "dataflow", "schedule"):
+        value = getattr(args, option, None)  # None: not given, or no such option here
+        if value is not None and not value.strip():
+            wanted = "a schedule file" if option == "schedule" else "a shipped name or a file"
+            raise SatsimError(f"empty: expected {wanted}", source=f"--{option}")
+
+
 def _machine_options(parser: argparse.ArgumentParser, *, hw_note: str = "",
                      set_example: str = "array.rows=16 (hardware) or "
                                         "dataflow.interleave=false") -> None:
@@ -210,7 +228,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="N:M of both sparse methods (default 2:8, the paper's headline)")
     _machine_options(cmp)
     cmp.add_argument("--json", metavar="FILE", help="also write the table as JSON")
-    cmp.add_argument("--workers", type=int, metavar="N",
+    cmp.add_argument("--workers", type=_whole, metavar="N",
                      help="processes sharing the 3 runs per model (default: every core; the "
                           "table does not depend on it)")
     _cache_option(cmp)
@@ -225,7 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--engine", choices=["local", "dask"], default="local",
                        help="local: this machine's process pool (default); dask: a Dask "
                             "scheduler at --address, or a LocalCluster started here")
-    sweep.add_argument("--workers", type=int, metavar="N",
+    sweep.add_argument("--workers", type=_whole, metavar="N",
                        help="worker processes (default: every core; dask without --address)")
     sweep.add_argument("--address", metavar="tcp://HOST:PORT",
                        help="a running Dask scheduler (with --engine dask)")
@@ -275,10 +293,10 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("model", help="zoo model (see 'satsim list models')")
     cap.add_argument("--method", required=True, choices=[m.value for m in Method],
                      help="N:M training method")
-    cap.add_argument("--nm", default="2:8", metavar="N:M",
-                     help="N:M pattern for bdwp/srste (default 2:8; ignored for dense)")
-    cap.add_argument("--batch", type=int, required=True, help="batch size")
-    cap.add_argument("--steps", type=int, default=2,
+    cap.add_argument("--nm", metavar="N:M",
+                     help="N:M pattern for bdwp/srste (default 2:8; none for dense)")
+    cap.add_argument("--batch", type=_whole, required=True, help="batch size")
+    cap.add_argument("--steps", type=_whole, default=2,
                      help="optimizer steps to run; the last one is traced (default 2)")
     cap.add_argument("--data", choices=["digits", "synthetic"],
                      help="training data (default: digits for 32x32 10-class models, else "
@@ -291,7 +309,7 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
                      help="training precision: bf16/fp16 run forward under CPU autocast with "
                           "fp32 master weights, and dumps keep that format (default fp32)")
-    cap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    cap.add_argument("--seed", type=_whole, default=0, help="random seed (default 0)")
     cap.add_argument("--model-option", dest="model_options", action="append", default=[],
                      metavar="KEY=VALUE", help="model builder option, e.g. width=8 (tiny "
                      "variants); repeatable")
@@ -386,9 +404,12 @@ def _capture(args: argparse.Namespace) -> int:
     from satsim.files import check_distinct, check_writable
 
     try:
-        nm = None if args.method == "dense" else NMPattern.parse(args.nm)
+        nm = NMPattern.parse(args.nm or ("dense" if args.method == "dense" else "2:8"))
     except ValueError as exc:
         raise SatsimError(str(exc), source="--nm") from None
+    if args.method == "dense" and nm is not None:
+        raise SatsimError(f"--method dense prunes no layer, so {nm} has no meaning",
+                          source="--nm")
     if args.method != "dense" and nm is None:
         raise SatsimError(f"--method {args.method} needs a sparse N:M, not {args.nm}",
                           source="--nm")
@@ -402,7 +423,7 @@ def _capture(args: argparse.Namespace) -> int:
     for path in (out, dump_path):
         if path is not None:
             check_writable(path)
-    options = dict(parse_overrides(args.model_options))
+    options = dict(parse_overrides(args.model_options, option="--model-option"))
     try:
         from satsim.capture.capture import CaptureSpec, capture
     except ImportError as exc:
@@ -508,7 +529,7 @@ def _list(args: argparse.Namespace) -> int:
         if args.what in (None, kind):
             print(f"{kind}:")
             for name, path in shipped(kind, suffixes).items():
-                print(f"  {name:<28} {path.name}")
+                print(f"  {name:<28} {describe(path)}")
     if args.what == "models":
         try:
             from satsim.capture.zoo import MODELS, PAPER
@@ -536,10 +557,11 @@ def _cache(args: argparse.Namespace) -> contextlib.AbstractContextManager:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # nothing to do is a usage error
+        parser.print_help(sys.stderr)
+        return 2
     try:
+        _check_names(args)
         commands = {"run": _run, "schedule": _schedule, "compare": _compare, "list": _list,
                     "capture": _capture, "sweep": _sweep, "plot": _plot, "report": _report,
                     "validate": _validate}

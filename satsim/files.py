@@ -145,17 +145,18 @@ def check_writable(path: str | Path) -> Path:
             raise SatsimError(f"cannot write: {exc.strerror}", source=path) from None
         return Path(path)
     target = Path(os.path.realpath(path))
-    if target.is_dir():
-        raise SatsimError("is a folder, expected a file name", source=path)
-    if target.exists() and not target.is_file():
-        if not os.access(target, os.W_OK):
+    try:  # a name the system cannot take (too long, ...) fails a lookup with an OSError
+        if target.is_dir():
+            raise SatsimError("is a folder, expected a file name", source=path)
+        if target.exists() and not target.is_file():
+            if not os.access(target, os.W_OK):
+                raise SatsimError("cannot write: permission denied", source=path)
+            return target  # a FIFO or device: written in place
+        if not target.parent.is_dir():
+            raise SatsimError("folder does not exist", source=path)
+        if target.exists() and not os.access(target, os.W_OK):
             raise SatsimError("cannot write: permission denied", source=path)
-        return target  # a FIFO or device: written in place
-    if not target.parent.is_dir():
-        raise SatsimError("folder does not exist", source=path)
-    if target.exists() and not os.access(target, os.W_OK):
-        raise SatsimError("cannot write: permission denied", source=path)
-    try:  # the only reliable test (root, read-only mounts, /proc): create a temporary there
+        # The only reliable test (root, read-only mounts, /proc): create a temporary there.
         fd, probe = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as exc:
         raise SatsimError(f"cannot write: {exc.strerror}", source=path) from None

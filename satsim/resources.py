@@ -1,5 +1,5 @@
-"""Where the shipped data (presets, dataflows, workloads) lives, and the one rule that tells a
-shipped name from a file.
+"""Where the shipped data (presets, dataflows, workloads) lives, what each file is, and the one
+rule that tells a shipped name from a file.
 
 In a source checkout it is the repository's top-level ``configs/``, ``dataflows/`` and
 ``workloads/``; in an installed wheel the same folders are packaged as ``satsim/_data/``.
@@ -9,11 +9,13 @@ file suffix (:data:`FILE_SUFFIXES`) is a file path; any other value is a bare na
 name is the shipped one of that name even when a file or folder of that name is in the working
 folder (a :class:`ShadowWarning` then says so: ``./NAME`` picks the file). A bare name that is
 no shipped name but an existing file is that file. A :class:`~pathlib.Path` is always a file.
+Light on purpose: ``satsim list`` reads the descriptions without the config models.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -114,3 +116,32 @@ def find(value: str | Path, shipped_files: Mapping[str, Path], what: str, *,
         names = ", ".join(shipped_files) or "none"
         raise SatsimError(f"no such file or {what} (shipped: {names})", source=text)
     raise SatsimError("no such file", source=text)
+
+
+_METHOD_NAMES = {"bdwp": "BDWP", "srste": "SR-STE"}
+
+
+def describe(path: Path) -> str:
+    """One line on what a shipped file is: a YAML preset's ``description``, or what a
+    captured trace records (from its header); ``""`` if it says nothing."""
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.load(path.read_text(encoding="utf-8"),  # noqa: S506 (a safe loader)
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return str(data.get("description") or "") if isinstance(data, dict) else ""
+    if path.suffix != ".jsonl":
+        return ""
+    with path.open(encoding="utf-8") as handle:
+        head = json.loads(handle.readline())
+    meta = head.get("meta", {})
+    if head.get("source") != "satsim capture":
+        return head.get("source", "")
+    method = meta.get("method", "?")
+    what = "dense" if method == "dense" else (
+        f"{_METHOD_NAMES.get(method, method)} {meta.get('nm', '?')}")
+    facts = [f"batch {meta.get('batch', '?')}",
+             *(f"{key} {value}" for key, value in meta.get("options", {}).items()),
+             head.get("precision") or "fp32", f"{meta.get('dataset', '?')} data"]
+    dump = "; tensor dump for satsim validate" if path.with_suffix(".npz").exists() else ""
+    return f"{meta.get('model', '?')}: one {what} training iteration ({', '.join(facts)}){dump}"

@@ -39,7 +39,7 @@ class Stationarity(StrEnum):
     IS = "is"  # input stationary: each PE holds one input (SCALE-Sim conventions only)
 
 
-_NM = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
+_NM = re.compile(r"^\s*([0-9]+)\s*:\s*([0-9]+)\s*$")  # ASCII digits: \d would take "٢:٤"
 
 
 @dataclass(frozen=True, order=True)

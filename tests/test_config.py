@@ -164,3 +164,31 @@ def test_units_can_be_switched_off():
     assert hw.sore is None and hw.vector is None
     scalesim = load_hardware("scalesim")
     assert scalesim.sore is None and scalesim.vector is None
+
+
+def test_a_description_documents_a_preset_without_changing_it():
+    """A preset's `description:` is one line for `satsim list`; it is documentation, not the
+    machine: left out of the config's dump (results, schedule fingerprints), so editing it
+    changes no run and invalidates no schedule file."""
+    hw, policy = load_hardware("sat"), load_dataflow("sat")
+    assert hw.description.startswith("SAT (Fang et al., TCAD 2023)") and policy.description
+    retold = load_hardware("sat", [("description", "another line")])
+    assert retold.description == "another line"
+    assert retold.model_dump_json() == hw.model_dump_json()
+    assert "description" not in hw.model_dump() and "description" not in policy.model_dump()
+
+
+def test_satsim_list_describes_every_entry(cli):
+    """`satsim list`: every shipped preset, dataflow and workload on one line with what it
+    is (its YAML description, or what the trace's header says was captured)."""
+    done = cli("list")
+    assert done.returncode == 0, done.stderr
+    entries = [line.split(maxsplit=1) for line in done.stdout.splitlines()
+               if line.startswith("  ")]
+    assert len(entries) >= 30 and all(len(entry) == 2 for entry in entries), done.stdout
+    lines = dict(entries)
+    assert lines["scalesim-ws"] == ("SCALE-Sim 3.0.0's weight-stationary dataflow (with --hw "
+                                    "scalesim)")
+    assert lines["vit-tiny-srste"] == ("vit-tiny: one SR-STE 2:8 training iteration (batch 8, "
+                                       "fp32, synthetic data)")
+    assert lines["resnet18-cifar-bdwp-dump"].endswith("; tensor dump for satsim validate")

@@ -118,6 +118,18 @@ def test_comment_column_is_ignored_and_recorded(tmp_path):
     assert trace.header.meta["ignored_columns"] == ["column 9 (no header name; comments #dw)"]
 
 
+def test_a_dw_note_under_the_sparsity_column_is_a_comment(tmp_path):
+    """SCALE-Sim's MobileNet files end depthwise rows with a '#dw' note, which SCALE-Sim
+    drops (it drops every row's last cell). Under a 'Sparsity' column it is read as blank, as
+    SCALE-Sim reads it (dense), and listed in the header meta; the other rows keep theirs."""
+    text = (CONV_HEADER + " Sparsity,\nc, 5, 5, 3, 3, 2, 4, 1, 2:4,\n"
+            "c_dw, 5, 5, 3, 3, 1, 1, 1,#dw\n")
+    trace = read_csv_workload(_file(tmp_path, text))
+    assert [op.sparsity for op in trace.gemms] == [NMPattern(2, 4), None]
+    assert trace.header.meta["ignored_columns"] == [
+        "column 9 ('Sparsity', read as blank; comments #dw)"]
+
+
 def test_output_size_annotations_are_checked(tmp_path):
     """SCALE-Sim's 'Eh, Ew, e2' annotation columns must agree with the sizes computed."""
     header = CONV_HEADER + ",,Eh,Ew,e2\n"
@@ -168,6 +180,8 @@ def test_sparsity_scalesim_drops_is_recorded(tmp_path):
      r"Height 5"),
     (CONV_HEADER + "\nAlexnet,\n", r"line 2: IFMAP Height: missing value"),
     (CONV_HEADER + " Strides,\nc,5,5,3,3,1,1,1,1,\n", r"line 1: column 'Strides' appears twice"),
+    (CONV_HEADER + "\nc,5,5,3,3,1,1,#dw,\n", r"line 2: Strides: expected a whole number, got "
+     r"'#dw'"),
 ])
 def test_bad_csv_names_line_and_column(tmp_path, text, message):
     """Every rejection names the file, the line and the column (or the header's problem)."""

@@ -449,3 +449,12 @@ def test_plot_of_a_real_sweep_names_it_and_says_its_energy_is_priced(tmp_path):
                         ax.get_ylabel())
     assert "static power of SORE" in fig.get_supxlabel()
     assert (tmp_path / "front.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_colour_value_with_a_non_ascii_digit_sorts_as_text():
+    """Legend entries sort with their ASCII digits as numbers ("x9" before "x10"); a
+    superscript or Arabic-Indic digit is text, never a number int() fails on."""
+    frame = pd.DataFrame({"cycles": [1, 2, 3, 4], "seconds": [4.0, 3.0, 2.0, 1.0],
+                          "tag": ["x10", "²", "x9", "x٣"]})
+    fig = plot_pareto(frame, "cycles", "seconds", color="tag")
+    assert legend_texts(fig)[:4] == ["x9", "x10", "x٣", "²"]

@@ -581,3 +581,45 @@ def test_interleaved_ops_overlap_across_units():
     together, alone = evaluate(trace, WITH_MEMORY, POLICY), evaluate(trace, WITH_MEMORY, ONE_OP)
     assert overlaps(together) > 0 and overlaps(alone) == 0
     assert together.cycles < alone.cycles
+
+
+def _one_gemm(**dims) -> Trace:
+    """A CSV-like trace: one FF GEMM of these dims (the rest 64), weight as B."""
+    dims = {"M": 64, "K": 64, "N": 64, **dims}
+    return Trace(header=TraceHeader(name="g"),
+                 records=(GemmOp(phase=Phase.FF, layer="l", weight="B", **dims),))
+
+
+def test_the_k_slices_of_an_output_tile_are_skipped_exactly():
+    """A long reduction sliced under one output tile (K = 2^18: 128 slices) is timed by the
+    one-pass clock as by building the Program and executing it with SimPy, record, cycles
+    and buffer peaks alike, though it times only a few of the slices one by one."""
+    from satsim.timing.accounting import op_timings
+    from satsim.timing.fast import evaluate
+    trace = _one_gemm(K=2**18)
+    p, m = plan(trace, WITH_MEMORY, POLICY), Machine.from_hardware(WITH_MEMORY)
+    t, run = execute(p.program, m), evaluate(trace, WITH_MEMORY, POLICY)
+    assert run.rows == op_timings(p, t, m)
+    assert (run.cycles, run.peak_bytes) == (t.cycles, t.peak_bytes)
+    assert run.tasks == len(p.program.tasks) > 300 and run.timed < 40
+
+
+@pytest.mark.parametrize("dim", ["M", "K", "N"])
+def test_the_tasks_timed_one_by_one_do_not_grow_with_a_dimension(dim):
+    """A GEMM 256 times bigger along any one dimension (2^16 -> 2^24) has 256 times the
+    tasks, yet the one-pass clock times the same few of them one by one: the repeating tiles
+    are accounted for in closed form, so a big dimension runs in seconds."""
+    from satsim.timing.fast import evaluate
+    small, big = (evaluate(_one_gemm(**{dim: 2**e}), WITH_MEMORY, POLICY) for e in (16, 24))
+    assert big.tasks > 200 * small.tasks
+    assert big.timed == small.timed < 40
+
+
+def test_an_op_beyond_the_step_limit_is_an_error():
+    """M = 2^40 (the trace format's limit) cut into tiles that fit the sat preset's buffers
+    is more than MAX_STEPS (2^20) tiles: an error naming the record and its dims, not a run
+    of hours."""
+    with pytest.raises(SatsimError, match=r"record 0 \(l, FF\): M, K, N: every tile size that "
+                                          r"fits the buffers cuts this GEMM \(M 1,099,511,627,776,"
+                                          r" K 64, N 64, batch 1\) into more than 1,048,576"):
+        plan(_one_gemm(M=2**40), WITH_MEMORY, POLICY)

@@ -94,7 +94,8 @@ def test_cut_last_line_is_truncation(tmp_path):
 
 def test_end_count_mismatch(tmp_path):
     path = _write(tmp_path, [HEADER, OP, {"kind": "end", "records": 2}])
-    with pytest.raises(SatsimError, match=r"line 3: end record counts 2 records, file has 1"):
+    with pytest.raises(SatsimError, match=r"line 3: records: the end record counts 2, the file "
+                       r"has 1"):
         read_trace(path)
 
 
@@ -131,3 +132,70 @@ def test_write_is_atomic(tmp_path):
     """Only the finished file appears; no partial sibling is left behind."""
     write_trace(_sample(), tmp_path / "s.jsonl")
     assert [p.name for p in tmp_path.iterdir()] == ["s.jsonl"]
+
+
+def _shipped_with_maskgen(tmp_path, change) -> tuple[str, int]:
+    """The resnet18-cifar bdwp capture with its first maskgen record changed (``change`` is
+    applied to the record's dict): the file and that record's line number."""
+    from satsim.resources import shipped
+
+    lines = shipped("workloads", (".jsonl",))["resnet18-cifar-bdwp"].read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if '"kind":"maskgen"' in line)
+    record = json.loads(lines[at])
+    change(record)
+    lines[at] = json.dumps(record)
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path), at + 1
+
+
+@pytest.mark.parametrize("sparsity", [None, "dense"])
+def test_a_maskgen_record_without_a_pattern_is_rejected(tmp_path, sparsity):
+    """A maskgen record whose sparsity is null (or dense) names the line and the field: a
+    mask is generated for an N:M pattern."""
+    path, line = _shipped_with_maskgen(tmp_path, lambda r: r.update(sparsity=sparsity))
+    with pytest.raises(SatsimError, match=f"line {line}: sparsity: expected 'N:M': a mask is "
+                                          "generated for an N:M pattern, never dense"):
+        read_trace(path)
+
+
+def test_a_maskgen_record_must_read_the_weight(tmp_path):
+    """A maskgen record without reads (the dense weight it prunes) breaks the graph: the
+    error names the line and the layer."""
+    path, line = _shipped_with_maskgen(tmp_path, lambda r: r.pop("reads"))
+    with pytest.raises(SatsimError, match=rf"line {line}: maskgen layer1\.0\.conv1: reads must "
+                                          r"be one tensor, the dense weight, got \[\]"):
+        read_trace(path)
+
+
+def test_a_maskgen_record_must_write_values_and_index(tmp_path):
+    """A maskgen record writing only its compressed values (no index) breaks the graph."""
+    path, line = _shipped_with_maskgen(tmp_path, lambda r: r.update(writes=r["writes"][:1]))
+    with pytest.raises(SatsimError, match=rf"line {line}: maskgen layer1\.0\.conv1: writes must "
+                                          r"be the compressed values and their index"):
+        read_trace(path)
+
+
+def test_a_gemm_phase_error_lists_the_phases_as_text(tmp_path):
+    """A GEMM record in another phase lists the three a GEMM may have, as written in a trace
+    ('FF'), never as the enum's repr (<Phase.FF: 'FF'>)."""
+    path = _write(tmp_path, [HEADER, {**OP, "phase": "WU"}, {"kind": "end", "records": 1}])
+    with pytest.raises(SatsimError, match=r"line 2: phase: Input should be 'FF', 'BP' or 'WG'$"):
+        read_trace(path)
+
+
+@pytest.mark.parametrize("count", ["1", 1.0, True, None])
+def test_an_end_count_that_is_no_whole_number_says_so(tmp_path, count):
+    """An end record whose count is text, a float or a boolean (equal to the file's count
+    or not) is rejected as such, never as "counts 1 records, file has 1"."""
+    path = _write(tmp_path, [HEADER, OP, {"kind": "end", "records": count}])
+    with pytest.raises(SatsimError, match=r"line 3: records: expected the end record's count, "
+                                          rf"a whole number, got {json.dumps(count)}$"):
+        read_trace(path)
+
+
+def test_an_end_record_with_an_unknown_field_is_rejected(tmp_path):
+    """The end record holds the counts only: another field is an error, as in any record."""
+    path = _write(tmp_path, [HEADER, OP, {"kind": "end", "records": 1, "colour": 1}])
+    with pytest.raises(SatsimError, match=r"line 3: end record: unknown field 'colour'"):
+        read_trace(path)

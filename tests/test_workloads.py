@@ -56,3 +56,17 @@ def test_annotate_by_method(method, sparse_phases):
         expected = pattern if (op.prunable and op.phase in sparse_phases) else None
         assert op.sparsity == expected
     assert trace.header.meta["method"] == method.value
+
+
+def test_a_weight_too_big_for_a_mask_record_is_an_error():
+    """Pruning a GEMM whose weight has more than 2^40 elements (K 64 x N 2^40, each in the
+    format's limit) would need a maskgen record beyond the limit: an error naming the layer,
+    which `satsim run`'s dense hint takes as "this trace cannot be made sparse"."""
+    from satsim.errors import SatsimError
+    from satsim.trace.schema import GemmOp, Trace, TraceHeader
+
+    op = GemmOp(phase=Phase.FF, layer="l", M=64, K=64, N=2**40, weight="B")
+    trace = Trace(header=TraceHeader(name="g"), records=(op,))
+    with pytest.raises(SatsimError, match=r"layer l: sparsity: its weight's 70,368,744,177,664 "
+                                          r"elements are more than a maskgen record's"):
+        annotate(trace, Method.BDWP, NMPattern(2, 8))

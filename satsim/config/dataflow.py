@@ -37,6 +37,9 @@ class DataflowPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: str = Field(min_length=1, description="policy name shown in reports")
+    # Documentation, not the policy: left out of dumps (results, schedule fingerprints).
+    description: str = Field(default="", exclude=True,
+                             description="one line on what it is, shown by satsim list")
     stationarity: StationarityChoice | PhaseStationarity = Field(
         description="os | ws | is (SCALE-Sim conventions only) | auto (fewest cycles per op), "
                     "or one per phase")

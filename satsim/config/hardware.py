@@ -174,6 +174,9 @@ class HardwareConfig(_Frozen):
     """One accelerator. Sizes are counts; the clock is in MHz."""
 
     name: str = Field(min_length=1, description="preset name shown in reports")
+    # Documentation, not the machine: left out of dumps (results, schedule fingerprints).
+    description: str = Field(default="", exclude=True,
+                             description="one line on what it is, shown by satsim list")
     clock_mhz: float = Field(ge=MIN_CLOCK_MHZ, le=MAX_CLOCK_MHZ, allow_inf_nan=False,
                                      description="core clock in MHz")
     array: ArrayConfig

@@ -93,13 +93,16 @@ def parse_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def parse_overrides(items: list[str] | tuple[str, ...]) -> list[tuple[str, Any]]:
-    """``["array.rows=16", ...]`` -> ``[("array.rows", 16), ...]``; values are YAML scalars."""
+def parse_overrides(items: list[str] | tuple[str, ...],
+                    option: str = "--set") -> list[tuple[str, Any]]:
+    """``["array.rows=16", ...]`` -> ``[("array.rows", 16), ...]``; values are YAML scalars.
+    Errors name ``option``, the command-line option the items came from."""
     parsed = []
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise SatsimError(f"expected dotted.path=value, got {item!r}", source="--set")
+            form = "dotted.path=value" if option == "--set" else "KEY=VALUE"
+            raise SatsimError(f"expected {form}, got {item!r}", source=option)
         try:
             # libyaml when present: same YAML, a sweep worker parses thousands of these.
             value = yaml.load(raw, Loader=_FAST_SAFE) if raw.strip() else ""  # noqa: S506
@@ -108,7 +111,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> list[tuple[str, Any]]
         except (ValueError, AttributeError, RecursionError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise SatsimError(f"cannot read the value of {key.strip()}: {reason}",
-                              source="--set") from None
+                              source=option) from None
         parsed.append((key.strip(), value))
     return parsed
 

@@ -404,8 +404,8 @@ def _natural_key(value: object) -> tuple:
     """Numbers by value, text with its digits as numbers: "1:4" before "1:16" before "dense"."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return (0, float(value), "")
-    parts = re.split(r"(\d+)", str(value))
-    return (1, 0.0, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts))
+    parts = re.split(r"([0-9]+)", str(value))  # odd parts: ASCII digits ("²" is no number)
+    return (1, 0.0, tuple((0, int(p), "") if i % 2 else (1, 0, p) for i, p in enumerate(parts)))
 
 
 def _category_name(value: object) -> str:

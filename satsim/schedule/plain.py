@@ -42,8 +42,8 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import compress
-from operator import attrgetter, sub
+
+import numpy as np
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
@@ -376,29 +376,34 @@ def _steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig,
     return tiler.stream(index, record, work, read, written)
 
 
-def _tile_steps(tiles: list[Tile], sparse: bool, roles: dict[str, Slot]) -> list[_Step]:
-    """A GEMM part's tiles as steps. A loaded operand stays on chip for the following tiles
-    that load nothing for it: its span runs to the next tile that loads it. (Equal tiles
-    are one object, and so are equal steps: runs compare by identity. Built with maps over
-    the tiles, as a big GEMM has tens of thousands.)"""
-    count, spans = len(tiles), {}
-    for role, moved in (("activations", attrgetter("load_a")),
-                        ("weights", attrgetter("load_b"))):
-        at = list(compress(range(count), map(moved, tiles)))
-        spans[role] = dict(zip(at, map(sub, [*at[1:], count], at), strict=True))
-    keys = list(zip(map(id, tiles), map(spans["activations"].get, range(count)),
-                    map(spans["weights"].get, range(count)), strict=True))
-    same = {}
-    for key, tile in dict(zip(keys, tiles, strict=True)).items():
+def _tile_steps(tiles: list[Tile], sequence: np.ndarray, sparse: bool,
+                roles: dict[str, Slot]) -> list[_Step]:
+    """A GEMM part's tiles (step ``s`` is ``tiles[sequence[s]]``) as steps. A loaded
+    operand stays on chip for the following tiles that load nothing for it: its span runs
+    to the next tile that loads it. (Equal steps are one object: runs compare by identity.
+    Worked out with arrays, as a big GEMM has millions of tiles of a few kinds.)"""
+    count, key, spans = len(sequence), sequence.astype(np.int64), {}
+    for role, loads in (("activations", [t.load_a > 0 for t in tiles]),
+                        ("weights", [t.load_b > 0 for t in tiles])):
+        at = np.flatnonzero(np.asarray(loads, dtype=bool)[sequence])
+        spans[role] = np.zeros(count, dtype=np.int64)  # 0: the step loads nothing for it
+        spans[role][at] = np.diff(at, append=count)
+        values, codes = np.unique(spans[role], return_inverse=True)
+        key = key * len(values) + codes
+    _, first, order = np.unique(key, return_index=True, return_inverse=True)
+    same = []
+    for at in first.tolist():
+        tile = tiles[sequence[at]]
         # The works are made once here: the clock looks their costs up by identity.
-        loads = [_Load(role, Transfer(moved, False, roles[role].buffer), footprint, span)
-                 for role, moved, footprint, span in (
-                     ("activations", tile.load_a, tile.a_bytes, key[1]),
-                     ("weights", tile.load_b, tile.b_bytes, key[2])) if moved]
+        loads = [_Load(role, Transfer(moved, False, roles[role].buffer), footprint,
+                       int(spans[role][at]))
+                 for role, moved, footprint in (
+                     ("activations", tile.load_a, tile.a_bytes),
+                     ("weights", tile.load_b, tile.b_bytes)) if moved]
         store = Transfer(tile.store_c, True, roles["outputs"].buffer) if tile.store_c else None
-        same[key] = _Step(Compute(tile.cycles, tile_access(tile, roles)), loads, out=tile.out,
-                          store=store, actions=tile_actions(tile, sparse, roles))
-    return list(map(same.__getitem__, keys))
+        same.append(_Step(Compute(tile.cycles, tile_access(tile, roles)), loads, out=tile.out,
+                          store=store, actions=tile_actions(tile, sparse, roles)))
+    return list(map(same.__getitem__, order.tolist()))
 
 
 class Tiler:
@@ -510,9 +515,9 @@ class Tiler:
             def build(size, n_outer=None, part=part, total=total):
                 if n_outer is None:  # a searched size: (mt, kt, nt, n_outer)
                     *size, n_outer = size
-                tiles, loops = part_tiles(part, total, mapping, self.hw, self.interleave,
-                                          tuple(size), n_outer)
-                return _tile_steps(tiles, sparse, self.roles), loops
+                tiles, sequence, loops = part_tiles(part, total, mapping, self.hw,
+                                                    self.interleave, tuple(size), n_outer)
+                return _tile_steps(tiles, sequence, sparse, self.roles), loops
 
             def sizes(search=True, part=part, total=total):
                 """The search's candidates (bounds, both loop orders), or the sizes
@@ -692,7 +697,7 @@ class _Op:
         self.unit = steps[0].work.unit
         self.made: list = []
         self.held: dict[int, list[tuple[list, bool]]] = {}  # last step -> (hold, until store)
-        self.loads_of: dict[int, list] = {}
+        self.loads: list[list] = []  # [first user, last user + 1, task] of each load in use
         # The output tile being accumulated, bytes read and written so far.
         self.state = {"out": None, "read": 0, "written": 0}
         self.s = 0  # the next step
@@ -723,15 +728,15 @@ class _Op:
             task = self._new(item.work, emitter._wait_slot(item.role))
             self.held.setdefault(s + item.span - 1, []).append(
                 (emitter._hold(item.role, task, item.footprint), item.until_store))
-            for user in range(s, s + item.span):
-                self.loads_of.setdefault(user, []).append(task)
+            self.loads.append([s, s + item.span, task])
             self.state["read"] += item.work.bytes
 
     def _process(self, s: int) -> None:
         emitter, step, state = self.emitter, self.steps[s], self.state
         if s + emitter.lookahead < len(self.steps):
             self._load(s + emitter.lookahead)
-        deps = self.loads_of.pop(s, [])
+        deps = [task for first, end, task in self.loads if first <= s < end]
+        self.loads = [load for load in self.loads if load[1] > s + 1]
         if step.out:  # a GEMM output tile, held (partial sums, then results) until stored
             deps += emitter._wait_slot("outputs")
         compute = self._new(step.work, deps)

@@ -15,7 +15,8 @@ same number of steps as in the stretch before.
 
 What a snapshot holds is the state the rest can depend on: per role in use, its slots'
 holdings (a pending load is the holder of one) and which are still to be released; each op's
-output tile; every unit's free time; the ops' running tallies (busy cycles, stalls, tasks) and
+output tile (unless the periods accumulate into one tile: then it is held throughout); every
+unit's free time; the ops' running tallies (busy cycles, stalls, tasks) and
 bytes. What a period did is the difference of two snapshots' tallies, not a list of its tasks,
 so a period may itself contain skipped stretches of a shorter one, and a snapshot stays valid
 after a skip (the times it holds are exact).
@@ -79,7 +80,9 @@ def snapshot(emitter: Emitter, roles: tuple[str, ...], ops: list[_Op]) -> Snapsh
         state = op.state
         out = state["out"]
         shape.append(out is not None)
-        if out is not None:
+        # An output tile the periods neither start nor store (the K slices accumulating
+        # into it) is the same holding throughout, like an operand kept across them.
+        if out is not None and "outputs" in roles:
             handles.append(out[3])
         done += (state["read"], state["written"])
     times, free, tally = emitter.sink.state(handles, [op.index for op in ops])
@@ -143,19 +146,16 @@ def _pending(op: _Op, jump: int, moved: dict) -> None:
     periods do not load (an operand kept across them) is the same task throughout: it keeps
     its place (its last user is where it was), and it ended before the computes already
     timed, so it cannot delay any later one."""
-    later_loads, later_held = {}, {}
-    for k in [k for k in op.loads_of if k >= op.s]:
-        for h in op.loads_of.pop(k):
-            key = k + jump if h in moved else k
-            later_loads.setdefault(key, []).append(moved.get(h, h))
+    op.loads = [[max(first, op.s) + jump, end + jump, moved[h]] if h in moved
+                else [first, end, h] for first, end, h in op.loads]
+    later_held = {}
     for k in [k for k in op.held if k >= op.s]:
         for h, flag in op.held.pop(k):
             key = k + jump if id(h) in moved else k
             later_held.setdefault(key, []).append((moved.get(id(h), h), flag))
-    op.loads_of.update(later_loads)
     op.held.update(later_held)
     if op.state["out"] is not None:
-        op.state["out"] = moved[id(op.state["out"])]
+        op.state["out"] = moved.get(id(op.state["out"]), op.state["out"])
 
 
 class Skipper:

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import compress
+
+import numpy as np
 
 from satsim.config.hardware import HardwareConfig, MemoryConfig
 from satsim.errors import SatsimError
@@ -50,6 +51,9 @@ from satsim.types import Stationarity
 FORMAT_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8_e4m3": 1, "fp8_e5m2": 1, "int8": 1,
                 "int32": 4}
 _FLOATS = ("float", "bfloat")
+# The most steps (a GEMM part's tiles, a stream's chunks) one op may take, so that a run takes
+# seconds: tile and chunk sizes beyond it are left out; an op that needs more is an error.
+MAX_STEPS = 2**20
 
 
 @dataclass(frozen=True)
@@ -150,23 +154,31 @@ def split(total: int, units: list[int]) -> list[int]:
     its share rounded down, the remainder one byte each to the shares with the largest
     fractions (ties: the later). Equal units get equal bytes except at most the last few, so
     identical tiles stay identical; no share exceeds its exact value rounded up."""
-    whole = sum(units)
-    # Tiles and chunks come in a few sizes: work per distinct unit, not per share.
-    distinct = set(units)
-    shares = list(map({u: total * u // whole for u in distinct}.__getitem__, units))
-    left = total - sum(shares)
-    fraction: dict[int, list[int]] = {}  # fraction -> its units
-    for u in distinct:
-        fraction.setdefault(total * u % whole, []).append(u)
+    values = sorted(set(units))
+    at = {u: i for i, u in enumerate(values)}
+    codes = np.fromiter(map(at.__getitem__, units), dtype=np.int64, count=len(units))
+    return shares(total, values, codes).tolist()
+
+
+def shares(total: int, values: list[int], codes: np.ndarray) -> np.ndarray:
+    """:func:`split` of ``total`` over the units ``values[codes]`` (``values`` distinct),
+    worked out per distinct unit: a big GEMM has millions of tiles of a few sizes."""
+    counts = np.bincount(codes, minlength=len(values)).tolist()
+    whole = sum(u * c for u, c in zip(values, counts, strict=True))
+    down = [total * u // whole for u in values]
+    # Python integers where int64 could overflow (sizes up to 2**40 multiply).
+    found = np.array(down, dtype=np.int64 if max(down, default=0) < 2**62 else object)[codes]
+    left = total - sum(d * c for d, c in zip(down, counts, strict=True))
+    fraction: dict[int, list[int]] = {}  # fraction -> its units' codes
+    for code, u in enumerate(values):
+        fraction.setdefault(total * u % whole, []).append(code)
     for f in sorted(fraction, reverse=True):  # the largest fractions first, then the later
         if left <= 0:
             break
-        have = set(fraction[f])
-        indices = list(compress(range(len(units)), map(have.__contains__, units)))
-        for i in indices[-left:]:
-            shares[i] += 1
+        indices = np.flatnonzero(np.isin(codes, fraction[f]))
+        found[indices[-left:]] += 1
         left -= len(indices)
-    return shares
+    return found
 
 
 def part_bytes(op_bytes: GemmBytes, mapping: GemmMapping) -> list[GemmBytes]:
@@ -243,7 +255,7 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
             known[h, w, d] = _cycles(h, w, d, mapping, hw, interleave)[1]
         return known[h, w, d]
 
-    found = []
+    found, crowded = [], False
     for kt in _k_ladder(k, group):
         # An output element's bytes while the tile is accumulated: the result's share of C,
         # or an fp32 partial sum over a sliced reduction (as a fraction: num / den).
@@ -255,6 +267,9 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
                 if (total.b * kt * nt > b_slot * batch * k * n
                         or acc_num * mt * nt > c_slot * acc_den):
                     break
+                if batch * -(-m // mt) * -(-k // kt) * -(-n // nt) > MAX_STEPS:
+                    crowded = True
+                    continue
                 rule = n_outer_rule(part, total, (mt, kt, nt))
                 for n_outer in ((rule, not rule) if loops and kt == k else (rule,)):
                     found.append((_bound(m, k, n, batch, total, (mt, kt, nt), cycles,
@@ -263,6 +278,12 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
                                   (mt, kt, nt, n_outer) if loops else (mt, kt, nt)))
     if found:
         return found
+    if crowded:
+        raise SatsimError(f"every tile size that fits the buffers cuts this GEMM (M {m:,}, "
+                          f"K {k:,}, N {n:,}, batch {batch:,}) into more than {MAX_STEPS:,} "
+                          "tiles, satsim's limit on one op's steps (a run takes seconds): "
+                          "give it smaller dimensions or bigger buffers",
+                          source=f"record {index} ({op.layer}, {op.phase})", field="M, K, N")
     kt = _k_ladder(k, group)[-1]
     need = {"weights": total.b * kt * min(cols, n) / (batch * k * n),
             "activations": total.a * kt * min(rows, m) / (batch * m * k),
@@ -315,67 +336,95 @@ def n_outer_rule(part: GemmPart, total: GemmBytes, size: tuple[int, int, int]) -
     return _n_outer(total, -(-shape.m // mt), -(-shape.n // nt), -(-shape.k // kt))
 
 
+def _cuts(size: int, tile: int) -> tuple[list[int], np.ndarray]:
+    """The extents cutting ``size`` into tiles of ``tile`` (full ones, then the rest): the
+    distinct extents, and each tile's index among them."""
+    full, rest = divmod(size, tile)
+    codes = np.zeros(full + bool(rest), dtype=np.int64)
+    codes[full:] = bool(full)
+    return [tile] * bool(full) + [rest] * bool(rest), codes
+
+
+def _tile_shares(total: int, batch: int, outer: tuple[list[int], np.ndarray],
+                 inner: tuple[list[int], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`split` of ``total`` over the tiles of an operand, ``batch`` times the tiles of
+    two dimensions (``_cuts``), the second inner, in proportion to their areas: the distinct
+    shares and each tile's index among them."""
+    (outer_values, outer_codes), (inner_values, inner_codes) = outer, inner
+    areas = [x * y for x in outer_values for y in inner_values]
+    values = sorted(set(areas))
+    pair = np.array([values.index(a) for a in areas], dtype=np.int64)
+    codes = pair[outer_codes[:, None] * len(inner_values) + inner_codes[None, :]].ravel()
+    return np.unique(shares(total, values, np.tile(codes, batch)), return_inverse=True)
+
+
 def part_tiles(part: GemmPart, total: GemmBytes, mapping: GemmMapping, hw: HardwareConfig,
                interleave: bool, size: tuple[int, int, int],
-               n_outer: bool | None = None) -> tuple[list[Tile], set[int]]:
+               n_outer: bool | None = None) -> tuple[list[Tile], np.ndarray, set[int]]:
     """A part's tiles of ``size`` in execution order, N-outer or M-outer (``n_outer``;
     default :func:`n_outer_rule`; a sliced reduction runs N-outer only); their loads and
-    stores add up to what the loop order needs, their MACs to the part's. Also the periods
-    of the loop nest
-    (steps per output tile, per row or column of tiles, per batch instance): where the
-    sequence can repeat itself, for the one-pass clock to skip."""
+    stores add up to what the loop order needs, their MACs to the part's. Returned as the
+    distinct tiles and, per step, the index of its tile among them (a big GEMM has millions
+    of tiles of a few kinds: the sequence is worked out with arrays, not tile by tile).
+    Also the periods of the loop nest (steps per K slice, per output tile, per row or column
+    of tiles, per batch instance): where the sequence can repeat itself, for the one-pass
+    clock to skip."""
     pattern = mapping.pattern
     m, k, n, batch = part.shape.m, part.shape.k, part.shape.n, part.shape.batch
     mt, kt, nt = size
     psum = FORMAT_BYTES[hw.numerics.accumulate]
-    ms = [min(mt, m - s) for s in range(0, m, mt)]
-    ks = [min(kt, k - s) for s in range(0, k, kt)]
-    ns = [min(nt, n - s) for s in range(0, n, nt)]
-    a_of = split(total.a, [h * d for _ in range(batch) for h in ms for d in ks])
-    b_of = split(total.b, [d * w for _ in range(batch) for d in ks for w in ns])
-    c_of = split(total.c, [h * w for _ in range(batch) for h in ms for w in ns])
+    ms, ks, ns = _cuts(m, mt), _cuts(k, kt), _cuts(n, nt)
+    rows_of, slices, cols_of = len(ms[1]), len(ks[1]), len(ns[1])
+    a_values, a_code = _tile_shares(total.a, batch, ms, ks)
+    b_values, b_code = _tile_shares(total.b, batch, ks, ns)
+    c_values, c_code = _tile_shares(total.c, batch, ms, ns)
     # Whole reduction: keep one operand across the other's tiles. Sliced reduction: the
     # output tile stays while its slices stream in (N-outer, then M, then K).
     if n_outer is None:
-        n_outer = _n_outer(total, len(ms), len(ns), len(ks))
-    assert n_outer or len(ks) == 1, "a sliced reduction keeps its output tile: N-outer"
-    order = ([(i, j) for j in range(len(ns)) for i in range(len(ms))] if n_outer
-             else [(i, j) for i in range(len(ms)) for j in range(len(ns))])
-    whole = len(ks) == 1
-    same: dict[tuple, Tile] = {}  # equal tiles are one object
-
-    def tile(h: int, w: int, d: int, a: int, b: int, c: int, first: bool, last: bool,
-             stays_a: bool, stays_b: bool) -> Tile:
-        key = (h, w, d, a, b, c, first, last, stays_a, stays_b)
-        if key not in same:
-            run, cycles = _cycles(h, w, d, mapping, hw, interleave)
-            same[key] = Tile(
-                load_a=0 if stays_a else a, load_b=0 if stays_b else b, a_bytes=a, b_bytes=b,
-                out=(c if whole else math.ceil(psum * h * w)) if first else 0,
-                store_c=c if last else 0, cycles=cycles,
-                macs=h * w * (d if pattern is None else pattern.kept(d)),
-                slots=run.folds * run.stream_cycles * hw.array.rows * hw.array.cols,
-                a_reads=-(-w // hw.array.cols),
-                b_reads=(-(-h // hw.array.rows) if mapping.stationarity is Stationarity.OS
-                         else 1),
-                psum=0 if whole or first else math.ceil(psum * h * w))
-        return same[key]
-
-    steps: list[Tile] = []
-    last = len(ks) - 1
-    for g in range(batch):
-        for step, (i, j) in enumerate(order):
-            h, w = ms[i], ns[j]
-            c = c_of[(g * len(ms) + i) * len(ns) + j]
-            stays_b = whole and n_outer and step % len(ms) != 0
-            stays_a = whole and not n_outer and step % len(ns) != 0
-            at_a, at_b = (g * len(ms) + i) * len(ks), g * len(ks) * len(ns) + j
-            for q, d in enumerate(ks):
-                key = (h, w, d, a_of[at_a + q], b_of[at_b + q * len(ns)], c, q == 0,
-                       q == last, stays_a, stays_b)
-                steps.append(same.get(key) or tile(*key))
-    inner = len(ms) if n_outer else len(ns)  # tiles per column (N-outer) or row
-    return steps, {len(ks), len(ks) * inner, len(ks) * len(ms) * len(ns)}
+        n_outer = _n_outer(total, rows_of, cols_of, slices)
+    assert n_outer or slices == 1, "a sliced reduction keeps its output tile: N-outer"
+    whole = slices == 1
+    # Each step's batch instance g, place in the loop order and K slice q; the order's
+    # output tile (i, j), and whether it keeps an operand loaded by the step before.
+    tiles_per = rows_of * cols_of
+    i_of = np.arange(tiles_per) % rows_of if n_outer else np.arange(tiles_per) // cols_of
+    j_of = np.arange(tiles_per) // rows_of if n_outer else np.arange(tiles_per) % cols_of
+    g = np.repeat(np.arange(batch), tiles_per * slices)
+    order = np.tile(np.repeat(np.arange(tiles_per), slices), batch)
+    q = np.tile(np.arange(slices), batch * tiles_per)
+    i, j = i_of[order], j_of[order]
+    stays = (order % (rows_of if n_outer else cols_of) != 0) & whole
+    # A tile is its extents, its shares of A, B and C, first and last slice, and which
+    # operand it keeps: per step, each as an index among that field's values, mixed into one.
+    (h_values, h_code), (w_values, w_code), (d_values, d_code) = ms, ns, ks
+    flag = (False, True)
+    fields = ((h_values, h_code[i]), (w_values, w_code[j]), (d_values, d_code[q]),
+              (a_values.tolist(), a_code[(g * rows_of + i) * slices + q]),
+              (b_values.tolist(), b_code[(g * slices + q) * cols_of + j]),
+              (c_values.tolist(), c_code[(g * rows_of + i) * cols_of + j]),
+              (flag, q == 0), (flag, q == slices - 1), (flag, stays & (not n_outer)),
+              (flag, stays & n_outer))
+    key = np.zeros(len(q), dtype=np.int64)
+    for values, code in fields:
+        key = key * len(values) + code
+    _, first, sequence = np.unique(key, return_index=True, return_inverse=True)
+    tiles = []
+    for at in first.tolist():
+        h, w, d, a, b, c, is_first, is_last, stays_a, stays_b = (
+            values[int(code[at])] for values, code in fields)
+        run, cycles = _cycles(h, w, d, mapping, hw, interleave)
+        tiles.append(Tile(
+            load_a=0 if stays_a else a, load_b=0 if stays_b else b, a_bytes=a, b_bytes=b,
+            out=(c if whole else math.ceil(psum * h * w)) if is_first else 0,
+            store_c=c if is_last else 0, cycles=cycles,
+            macs=h * w * (d if pattern is None else pattern.kept(d)),
+            slots=run.folds * run.stream_cycles * hw.array.rows * hw.array.cols,
+            a_reads=-(-w // hw.array.cols),
+            b_reads=(-(-h // hw.array.rows) if mapping.stationarity is Stationarity.OS
+                     else 1),
+            psum=0 if whole or is_first else math.ceil(psum * h * w)))
+    inner = rows_of if n_outer else cols_of  # tiles per column (N-outer) or row
+    return tiles, sequence, {1, slices, slices * inner, slices * tiles_per}
 
 
 # A stream is cut into at most max(MIN_CHUNKS, its bytes / GRANULE) chunks (its Program's
@@ -391,9 +440,10 @@ def chunk_sizes(elements: int, in_bytes: int, out_bytes: int, slot: Slot, machin
     all; the unit computes every chunk between the first load and the last store).
     ``work(units)``: a chunk's job; ``ahead``: steps loads run ahead (0 or 1). The ladder:
     powers of two and the whole stream, but no more than max(MIN_CHUNKS, bytes / GRANULE)
-    chunks; if none fits (a slot smaller than a chunk of that many), the most units that
-    do."""
-    least = -(-elements // max(MIN_CHUNKS, -(-(in_bytes + out_bytes) // GRANULE)))
+    chunks, nor MAX_STEPS; if none fits (a slot smaller than a chunk of that many), the most
+    units that do, within MAX_STEPS chunks."""
+    least = -(-elements // min(MAX_STEPS,
+                               max(MIN_CHUNKS, -(-(in_bytes + out_bytes) // GRANULE))))
     ladder = [c for c in _ladder(elements, 1) if c >= least]
     fits = [c for c in ladder if _worst(c, elements, in_bytes, out_bytes) <= slot.bytes]
     if not fits:
@@ -404,6 +454,12 @@ def chunk_sizes(elements: int, in_bytes: int, out_bytes: int, slot: Slot, machin
             per = (in_bytes + out_bytes) / elements
             raise SatsimError(f"{what}: one {unit}'s {math.ceil(per)} bytes do not fit a "
                               f"{slot.bytes}-byte slot of buffer {slot.buffer}",
+                              field=f"memory.buffers.{slot.buffer.split(':')[0]}.kib")
+        if -(-elements // most) > MAX_STEPS:
+            raise SatsimError(f"{what}: {elements:,} {unit}s in chunks that fit a "
+                              f"{slot.bytes}-byte slot of buffer {slot.buffer} are more than "
+                              f"{MAX_STEPS:,} chunks, satsim's limit on one op's steps (a run "
+                              "takes seconds)",
                               field=f"memory.buffers.{slot.buffer.split(':')[0]}.kib")
         fits = [most]
     latency = machine.dram_latency_cycles

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from satsim.errors import SatsimError
-from satsim.trace.schema import STATE_ROLES, GemmOp, Role, TensorInfo, Trace
+from satsim.trace.schema import STATE_ROLES, GemmOp, MaskGenOp, Role, TensorInfo, Trace
 from satsim.types import Phase
 
 
@@ -56,6 +56,8 @@ def check_graph(trace: Trace) -> None:
             written.add(tensor.view_of if tensor.view_of is not None else tid)
         if isinstance(record, GemmOp) and (record.a or record.b or record.c):
             _check_operands(record, table, index)
+        if isinstance(record, MaskGenOp) and table:  # no table: records form a chain
+            _check_maskgen(record, table, index)
 
 
 def _known(table: dict[int, TensorInfo], tid: int, index: int, verb: str) -> TensorInfo:
@@ -64,6 +66,21 @@ def _known(table: dict[int, TensorInfo], tid: int, index: int, verb: str) -> Ten
     except KeyError:
         raise GraphError(f"{verb} tensor {tid}, which is not in the tensor table",
                          record=index) from None
+
+
+def _check_maskgen(op: MaskGenOp, table: dict[int, TensorInfo], index: int) -> None:
+    """A mask generation reads one tensor, the dense weight, and writes its compressed
+    values and their index, in the record's N:M pattern."""
+    where = f"maskgen {op.layer}"
+    if len(op.reads) != 1:
+        raise GraphError(f"{where}: reads must be one tensor, the dense weight, got "
+                         f"{list(op.reads)}", record=index)
+    if sorted(table[tid].role for tid in op.writes) != sorted((Role.COMPRESSED, Role.INDEX)):
+        raise GraphError(f"{where}: writes must be the compressed values and their index, "
+                         f"got {list(op.writes)}", record=index)
+    if any(table[tid].nm != op.sparsity for tid in op.writes):
+        raise GraphError(f"{where}: writes tensors of another N:M pattern than its "
+                         f"{op.sparsity}", record=index)
 
 
 def _operand_elements(op: GemmOp) -> dict[str, int]:

@@ -16,8 +16,9 @@ are fine; a header without commas but with tabs makes a tab-separated file).
   the same columns by name; K is the reduction dimension.
 
 Trailing commas are optional; blank rows are skipped; a sparsity of ``1:1`` (SCALE-Sim's
-default) means dense. A column with no header name may hold only blanks or ``#`` comments
-(recorded in the header meta as ``ignored_columns``); any other unknown column, a duplicate,
+default) means dense. A column with no header name may hold only blanks or ``#`` comments,
+and a ``#`` cell in an optional column (SCALE-Sim's ``#dw`` notes) is a comment read as blank
+(both recorded in the header meta as ``ignored_columns``); any other unknown column, a duplicate,
 a missing or malformed value is a :class:`SatsimError` naming the file, the line and the
 column. See ``docs/scalesim.md``.
 """
@@ -179,13 +180,14 @@ class _Row:
         return SatsimError(message, source=self.path, field=f"line {self.number}")
 
     def text(self, name: str) -> str | None:
-        """The cell of column ``name``; ``None`` if the column or the cell is absent."""
+        """The cell of column ``name``; ``None`` if the column or the cell is absent (an
+        optional column's ``#`` comment too, see :func:`_comment_cells`)."""
         i = self.header.index.get(name)
         if i is None:
             return None
+        if name in _OPTIONAL and (i >= len(self.cells) or self.cells[i].startswith("#")):
+            return None
         if i >= len(self.cells):
-            if name in _OPTIONAL:
-                return None
             raise self.error(f"missing column {self.header.show(name)!r}")
         return self.cells[i]
 
@@ -208,20 +210,23 @@ class _Row:
         if text is None or text in ("", "1"):
             return None
         try:
-            if not text.isascii():  # NMPattern.parse's \d would take "２:４"
-                raise ValueError(f"expected 'dense' or 'N:M' (e.g. 2:4), got {text!r}")
             return NMPattern.parse(text)
         except ValueError as exc:
             raise self.error(f"{self.header.show('sparsity')}: {exc}") from None
 
 
-def _unnamed_cells(row: _Row, comments: dict[int, set[str]]) -> None:
-    """Columns without a header name may hold only blanks or ``#`` comments."""
+def _comment_cells(row: _Row, comments: dict[int, set[str]]) -> None:
+    """A cell starting with ``#`` is a comment (SCALE-Sim's MobileNet topologies mark
+    depthwise layers ``#dw`` in a row's last cell, which SCALE-Sim drops unread) in a column
+    without a header name, or in an optional one (read as blank). Columns without a header
+    name may hold nothing else."""
+    optional = {row.header.index[name] for name in _OPTIONAL if name in row.header.index}
     for i, cell in enumerate(row.cells):
-        if cell and (i >= row.header.width or i in row.header.unnamed):
-            if not cell.startswith("#"):
-                raise row.error(f"column {i + 1} has no header name, but holds {cell!r}")
+        unnamed = i >= row.header.width or i in row.header.unnamed
+        if cell.startswith("#") and (unnamed or i in optional):
             comments.setdefault(i, set()).add(cell)
+        elif cell and unnamed:
+            raise row.error(f"column {i + 1} has no header name, but holds {cell!r}")
 
 
 def _conv_op(row: _Row, name: str, sparsity: NMPattern | None) -> GemmOp:
@@ -303,7 +308,7 @@ def read_csv_workload(path: str | Path) -> Trace:
     drops_sparsity: list[int] = []
     for number, cells in body:
         row = _Row(path, number, cells, header)
-        _unnamed_cells(row, comments)
+        _comment_cells(row, comments)
         name = row.text("name")
         if not name:
             raise row.error("missing layer name")
@@ -321,9 +326,12 @@ def read_csv_workload(path: str | Path) -> Trace:
     sparse = any(op.sparsity is not None for op in ops)
     meta: dict[str, Any] = {"phases": "FF only", "method": "custom" if sparse else "dense"}
     if comments:
-        meta["ignored_columns"] = [
-            f"column {i + 1} (no header name; comments {', '.join(sorted(texts))})"
-            for i, texts in sorted(comments.items())]
+        named = {i: header.text[name] for name, i in header.index.items()}
+        kind = {i: f"{named[i]!r}, read as blank" if i in named else "no header name"
+                for i in comments}
+        meta["ignored_columns"] = [f"column {i + 1} ({kind[i]}; comments "
+                                   f"{', '.join(sorted(texts))})"
+                                   for i, texts in sorted(comments.items())]
     if header.renamed:
         meta["renamed_columns"] = header.renamed
     if drops_sparsity:

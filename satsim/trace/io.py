@@ -99,10 +99,8 @@ def read_trace(path: str | Path) -> Trace:
             if number != len(lines):
                 raise SatsimError("records after the end record", source=path,
                                   field=f"line {number + 1}")
-            for what, items in (("tensors", tensors), ("records", records)):
-                if (what in obj or version > 1) and obj.get(what) != len(items):
-                    raise SatsimError(f"end record counts {obj.get(what)} {what}, file has "
-                                      f"{len(items)}", source=path, field=f"line {number}")
+            _check_end(obj, version, {"tensors": len(tensors), "records": len(records)},
+                       path, f"line {number}")
             trace = Trace(header=header, records=tuple(records), tensors=tuple(tensors))
             if version > 1:
                 _check(trace, path)
@@ -121,6 +119,23 @@ def read_trace(path: str | Path) -> Trace:
         except ValidationError as exc:
             raise SatsimError(_problem(exc), source=path, field=f"line {number}") from None
     raise SatsimError(f"truncated: no end record after line {len(lines)}", source=path)
+
+
+def _check_end(obj: dict, version: int, counts: dict[str, int], path: Path, line: str) -> None:
+    """The end record holds the file's counts (version 1: records, if it says so)."""
+    unknown = sorted(set(obj) - {"kind", *counts})
+    if unknown:
+        raise SatsimError(f"end record: unknown field {unknown[0]!r}", source=path, field=line)
+    for what, count in counts.items():
+        given = obj.get(what)
+        if what not in obj and version == 1:
+            continue
+        if isinstance(given, bool) or not isinstance(given, int):
+            raise SatsimError(f"{what}: expected the end record's count, a whole number, got "
+                              f"{json.dumps(given)}", source=path, field=line)
+        if given != count:
+            raise SatsimError(f"{what}: the end record counts {given:,}, the file has "
+                              f"{count:,}: a truncated or edited file?", source=path, field=line)
 
 
 def _check(trace: Trace, path: Path) -> None:

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import math
 
+from satsim.errors import SatsimError
 from satsim.trace.schema import (
+    MAX_DIM,
     GemmOp,
     MaskGenOp,
     Role,
@@ -209,7 +211,12 @@ def _chain(records: tuple, method: Method, pattern: NMPattern | None) -> tuple:
                 and r.phase in (Phase.FF, Phase.BP) and r.layer not in done):
             done.add(r.layer)
             # A weight GEMM's weight has K x N elements (K x N of the dense GEMM's B).
-            final += [MaskGenOp(layer=r.layer, elements=r.K * (r.N if r.weight == "B" else r.M),
-                                sparsity=pattern, direction=d) for d in directions]
+            elements = r.K * (r.N if r.weight == "B" else r.M)
+            if elements > MAX_DIM:
+                raise SatsimError(f"its weight's {elements:,} elements are more than a "
+                                  f"maskgen record's {MAX_DIM:,}: it cannot be N:M",
+                                  source=f"layer {r.layer}", field="sparsity")
+            final += [MaskGenOp(layer=r.layer, elements=elements, sparsity=pattern,
+                                direction=d) for d in directions]
         final.append(r)
     return tuple(final)

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -39,6 +40,13 @@ def _nm(value: Any) -> NMPattern | None:
     if not isinstance(value, str):
         raise ValueError("expected 'dense' or 'N:M'")
     return NMPattern.parse(value)
+
+
+def _sparse(value: Any) -> NMPattern:
+    pattern = _nm(value)
+    if pattern is None:
+        raise ValueError("expected 'N:M': a mask is generated for an N:M pattern, never dense")
+    return pattern
 
 
 Sparsity = Annotated[NMPattern | None, PlainValidator(_nm), PlainSerializer(sparsity_label)]
@@ -208,7 +216,8 @@ class GemmOp(_Record):
     """A GEMM-like op: ``batch`` x ``C[M, N] = A[M, K] @ B[K, N]``."""
 
     kind: Literal["gemm"] = "gemm"
-    phase: Literal[Phase.FF, Phase.BP, Phase.WG]
+    # Checked as text ("Input should be 'FF', 'BP' or 'WG'", not the enum's repr), kept a Phase.
+    phase: Annotated[Literal["FF", "BP", "WG"], AfterValidator(Phase)]
     layer: str = Field(min_length=1, description="module name of the layer")
     M: Dim
     K: Dim = Field(description="reduction dimension")
@@ -282,7 +291,7 @@ class MaskGenOp(_Record):
     kind: Literal["maskgen"] = "maskgen"
     layer: str
     elements: Dim
-    sparsity: Annotated[NMPattern, PlainValidator(_nm), PlainSerializer(str)]
+    sparsity: Annotated[NMPattern, PlainValidator(_sparse), PlainSerializer(str)]
     direction: Literal["FF", "BP"] = Field(description="the GEMM the mask serves")
     reads: Ids = Field(default=(), description="the dense weight")
     writes: Ids = Field(default=(), description="compressed values and index metadata")

@@ -10,7 +10,8 @@ export OMP_NUM_THREADS=1
 capture() {  # model batch [capture options]
     local model=$1 batch=$2
     shift 2
-    for method in dense srste bdwp; do
+    satsim capture "$model" --method dense --batch "$batch" "$@" --out "$model-dense.jsonl"
+    for method in srste bdwp; do
         satsim capture "$model" --method "$method" --nm 2:8 --batch "$batch" "$@" \
             --out "$model-$method.jsonl"
     done
