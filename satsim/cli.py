@@ -143,14 +143,32 @@ def _whole(text: str) -> int:
     return int(text)
 
 
+# What `satsim list` shows: heading -> (folder of shipped files, their suffixes).
+_LISTED = {"configs": ("configs", (".yaml", ".yml")),
+           "dataflows": ("dataflows", (".yaml", ".yml")),
+           "workloads": ("workloads", (".jsonl", ".csv")),
+           "energy": ("configs/energy", (".yaml", ".yml")),
+           "sweeps": ("configs/sweeps", (".yaml", ".yml"))}
+
+
+# Every option that names an input or an output: how its errors name it, what it takes.
+_NAMED = {"workload": ("--workload", "a shipped name or a file"),
+          "hw": ("--hw", "a shipped name or a file"),
+          "dataflow": ("--dataflow", "a shipped name or a file"),
+          "schedule": ("--schedule", "a schedule file"),
+          "spec": ("SPEC", "a shipped name or a file"),
+          "trace": ("TRACE", "a shipped name or a file"), "model": ("MODEL", "a zoo model"),
+          "input": ("INPUT", "a file or a results folder"), "result": ("RESULT", "a file"),
+          **{o: (f"--{o}", "a file name") for o in ("json", "table", "timeline")},
+          "out": ("--out", "a file or folder name")}
+
+
 def _check_names(args: argparse.Namespace) -> None:
-    """An empty --workload, --hw, --dataflow or --schedule names nothing: the error names the
-    option."""
-    for option in ("workload", "hw", "dataflow", "schedule"):
-        value = getattr(args, option, None)  # None: not given, or no such option here
+    """An empty input or output names nothing: the error names the option."""
+    for attribute, (option, wanted) in _NAMED.items():
+        value = getattr(args, attribute, None)  # None: not given, or no such option here
         if value is not None and not value.strip():
-            wanted = "a schedule file" if option == "schedule" else "a shipped name or a file"
-            raise SatsimError(f"empty: expected {wanted}", source=f"--{option}")
+            raise SatsimError(f"empty: expected {wanted}", source=option)
 
 
 def _machine_options(parser: argparse.ArgumentParser, *, hw_note: str = "",
@@ -257,8 +275,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="satsim run --json file (breakdown, energy, utilization, "
                            "roofline), satsim compare --json file (speedup) or sweep results "
                            "folder (pareto)")
-    plot.add_argument("--x", metavar="COL", help="pareto: x column, e.g. cycles")
-    plot.add_argument("--y", metavar="COL", help="pareto: y column, e.g. array.rows")
+    plot.add_argument("--x", metavar="COL", help="pareto: x column, e.g. seconds")
+    plot.add_argument("--y", metavar="COL", help="pareto: y column, e.g. energy_j")
     plot.add_argument("--color", metavar="COL", help="pareto: colour points by this column")
     plot.add_argument("--max-x", action="store_true",
                       help="pareto: larger x is better (default: lower)")
@@ -283,8 +301,9 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--json", metavar="FILE",
                      help="also write the checks as JSON ('-': to standard output)")
 
-    lst = sub.add_parser("list", help="list shipped presets, dataflows, workloads and models")
-    lst.add_argument("what", nargs="?", choices=["configs", "dataflows", "workloads", "models"],
+    lst = sub.add_parser("list", help="list shipped presets, dataflows, workloads, energy "
+                         "tables, sweep specs and models")
+    lst.add_argument("what", nargs="?", choices=[*_LISTED, "models"],
                      help="only this kind (models need the torch extra; the SAT paper's "
                           "five first, each with its parameter count)")
 
@@ -523,11 +542,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    kinds = {"configs": (".yaml", ".yml"), "dataflows": (".yaml", ".yml"),
-             "workloads": (".jsonl", ".csv")}
-    for kind, suffixes in kinds.items():
-        if args.what in (None, kind):
-            print(f"{kind}:")
+    for heading, (kind, suffixes) in _LISTED.items():
+        if args.what in (None, heading):
+            print(f"{heading}:")
             for name, path in shipped(kind, suffixes).items():
                 print(f"  {name:<28} {describe(path)}")
     if args.what == "models":

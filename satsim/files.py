@@ -92,7 +92,8 @@ def check_distinct(outputs: Sequence[tuple[str, str | Path | None]],
     Each item is ``(option, path)``; ``None`` is an option not given. Paths are compared as
     the files they name: after symlinks, and as one inode where both exist (hard links). An
     output folder (``satsim sweep --out``) must not hold an input either. ``-``, devices,
-    FIFOs and ``/dev/stdout`` are streams, not files to protect.
+    FIFOs and ``/dev/stdout`` are streams, not files to protect. Nor may an output lie inside
+    an input folder (a file in a sweep's results would break every Parquet reader of it).
 
     Raises
     ------
@@ -110,7 +111,8 @@ def check_distinct(outputs: Sequence[tuple[str, str | Path | None]],
                                   "file", source=f"{option} {path}")
         for other, used in read:
             how = ("the same file as" if _same(path, used) else
-                   "holds" if _inside(used, path) else None)
+                   "holds" if _inside(used, path) else
+                   "lies inside" if os.path.isdir(used) and _inside(path, used) else None)
             if how is not None:
                 raise SatsimError(f"{how} the input {other} {used}: write the output elsewhere",
                                   source=f"{option} {path}")
@@ -187,7 +189,7 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
             return Path(path)
         mode = (stat.S_IMODE(target.stat().st_mode) if target.exists()
                 else 0o666 & ~_umask())
-        _remove_stale(target)
+        remove_stale(target.parent, f".{glob.escape(target.name)}.*.part")
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as exc:
         raise SatsimError(f"cannot write: {exc.strerror}", source=path) from None
@@ -206,12 +208,12 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     return Path(path)
 
 
-def _remove_stale(target: Path) -> None:
-    """Delete the temporaries of ``target`` that a killed write left: those whose writer no
-    longer holds their lock (a lock dies with its process)."""
+def remove_stale(folder: Path, pattern: str = ".*.part") -> None:
+    """Delete the temporaries in ``folder`` matching ``pattern`` that a killed write left:
+    those whose writer no longer holds their lock (a lock dies with its process)."""
     if fcntl is None:
         return
-    for part in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+    for part in folder.glob(pattern):
         try:
             fd = os.open(part, os.O_RDONLY)
         except OSError:

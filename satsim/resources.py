@@ -24,7 +24,7 @@ from pathlib import Path
 from satsim.errors import SatsimError
 
 _PACKAGE = Path(__file__).resolve().parent
-KINDS = ("configs", "dataflows", "workloads", "configs/sweeps")
+KINDS = ("configs", "dataflows", "workloads", "configs/energy", "configs/sweeps")
 DEFAULT_WORKLOAD = "resnet18-cifar"  # its BDWP 2:8 capture: what `satsim run` simulates
 # The SAT paper's five models (Fang et al., TCAD 2023), as shipped captures: `satsim compare`.
 PAPER_MODELS = ("resnet9-cifar", "vit-tiny", "vgg19-cifar", "resnet18-cifar",
@@ -93,6 +93,8 @@ def find(value: str | Path, shipped_files: Mapping[str, Path], what: str, *,
         regular file.
     """
     text = str(value)
+    if len(text) > 200:  # a value too long for any file: no message echoes all of it
+        raise SatsimError("no such file or shipped name", source=f"{text[:80]}...{text[-40:]}")
     if not text.strip():
         raise SatsimError(f"an empty name: give a shipped {what} or a file", source=repr(text))
     folders = [beside] if beside is not None and not os.path.isabs(text) else []
@@ -102,7 +104,9 @@ def find(value: str | Path, shipped_files: Mapping[str, Path], what: str, *,
         here = next((c for c in candidates if os.path.lexists(c)), None)
         if here is not None:
             kind = "folder" if os.path.isdir(here) else "file"
-            shown = f"./{text}" if here == Path(text) else str(here)
+            # As one path whichever folder found it, so one clash is one (deduplicated) line.
+            relative = os.path.relpath(here)
+            shown = here if relative.startswith("..") else f"./{relative}"
             warnings.warn(f"{text}: using the shipped {chosen.parent.name}/{chosen.name}, not "
                           f"the {kind} {shown} (write ./{text} for the {kind})",
                           ShadowWarning, stacklevel=1)  # here: one line per message and run

@@ -179,8 +179,9 @@ def test_a_description_documents_a_preset_without_changing_it():
 
 
 def test_satsim_list_describes_every_entry(cli):
-    """`satsim list`: every shipped preset, dataflow and workload on one line with what it
-    is (its YAML description, or what the trace's header says was captured)."""
+    """`satsim list`: every shipped preset, dataflow, workload, energy table and sweep spec
+    on one line with what it is (its YAML description, or what the trace's header says was
+    captured)."""
     done = cli("list")
     assert done.returncode == 0, done.stderr
     entries = [line.split(maxsplit=1) for line in done.stdout.splitlines()
@@ -192,3 +193,5 @@ def test_satsim_list_describes_every_entry(cli):
     assert lines["vit-tiny-srste"] == ("vit-tiny: one SR-STE 2:8 training iteration (batch 8, "
                                        "fp32, synthetic data)")
     assert lines["resnet18-cifar-bdwp-dump"].endswith("; tensor dump for satsim validate")
+    assert lines["vcu1525"].startswith("Xilinx VCU1525") and "(200 points)" in lines[
+        "paper-models"] and "8 points" in lines["smoke"]

@@ -83,9 +83,22 @@ def test_a_model_option_without_a_value_names_model_option(cli, tmp_path):
     ("run", "--hw", "a shipped name or a file"),
     ("schedule", "--dataflow", "a shipped name or a file"),
     ("compare", "--hw", "a shipped name or a file"),
-    ("run", "--schedule", "a schedule file")])
+    ("run", "--schedule", "a schedule file"),
+    ("run", "--json", "a file name"),
+    ("run", "--timeline", "a file name")])
 def test_an_empty_name_names_the_option(cli, command, option, wanted):
-    """`--workload ''` (and --hw, --dataflow, --schedule, in every command taking them) is an
-    error that names the option: the empty name itself shows nothing."""
+    """`--workload ''` (and --hw, --dataflow, --schedule, the outputs, in every command taking
+    them) is an error that names the option: the empty name itself shows nothing."""
     args = ["--out", "s.yaml"] if command == "schedule" else []
     _one_error(cli(command, option, "", *args), f"error: {option}: empty: expected {wanted}")
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["sweep", "", "--out", "o"], "SPEC"), (["validate", ""], "TRACE"),
+    (["plot", "pareto", "", "--x", "a", "--y", "b", "--out", "p.png"], "INPUT"),
+    (["report", "", "--out", "r"], "RESULT"), (["report", "r.json", "--out", " "], "--out")])
+def test_an_empty_argument_names_it(cli, argv, named, tmp_path):
+    """An empty positional input (a sweep spec, a trace, a plot's input, a report's result) or
+    output folder is an error naming that argument, and nothing is written."""
+    _one_error(cli(*argv, cwd=tmp_path), f"error: {named}: empty: expected")
+    assert not list(tmp_path.iterdir())

@@ -168,6 +168,15 @@ def test_plot_out_onto_its_input_is_refused(folder, capsys):
     assert (folder / "r.png").read_bytes() == b"not a result"
 
 
+def test_plot_into_the_sweep_folder_it_reads_is_refused(folder, capsys):
+    """`plot pareto OUT --out OUT/p.png` would put a PNG among the shards, and then no Parquet
+    reader could read the folder: an output inside an input folder is refused."""
+    (folder / "out").mkdir()
+    _refused(capsys, ["plot", "pareto", "out", "--x", "seconds", "--y", "energy_j",
+                      "--out", "out/p.png"], "--out out/p.png", "lies inside the input INPUT out")
+    assert not list((folder / "out").iterdir())
+
+
 def test_report_page_onto_its_result_is_refused(folder, capsys):
     """`report page/index.html --out page` would write the page over the result it reads."""
     (folder / "page").mkdir()

@@ -197,18 +197,11 @@ class EnergyTable(_Frozen):
     sram: SramTable
 
 
-def _energy_dir() -> Path:
-    from satsim.resources import data_dir
-
-    return data_dir("configs") / "energy"
-
-
 def shipped_tables() -> dict[str, Path]:
     """The shipped tables by name (``configs/energy/<name>.yaml``)."""
-    folder = _energy_dir()
-    if not folder.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix in (".yaml", ".yml")}
+    from satsim.resources import shipped
+
+    return shipped("configs/energy", (".yaml", ".yml"))
 
 
 def resolve_table(spec: str | Path, relative_to: Path | None = None) -> Path:

@@ -137,6 +137,7 @@ class SweepSpec(_Strict):
     """A design-space sweep (see the module doc)."""
 
     name: str = Field(min_length=1, description="shown in reports and the manifest")
+    description: str = Field(default="", description="one line on the study (satsim list)")
     hardware: str = Field(default="sat", min_length=1, description="base preset or YAML file")
     dataflow: str = Field(default="sat", min_length=1, description="base preset or YAML file")
     workloads: list[str] | None = Field(
@@ -175,10 +176,16 @@ def shipped_specs() -> dict[str, Path]:
     return shipped("configs/sweeps", _YAML)
 
 
+def spec_file(path: str | Path) -> Path:
+    """The file of a sweep spec: a shipped name or a YAML file, by the rule of
+    :func:`satsim.resources.find`. Files the spec names are found beside it."""
+    return find(path, shipped_specs(), "sweep spec")
+
+
 def load_spec(path: str | Path) -> tuple[SweepSpec, dict]:
-    """Read and validate a sweep spec (a shipped name or a YAML file, by the rule of
-    :func:`satsim.resources.find`); returns it and its raw mapping (for the manifest)."""
-    path = find(path, shipped_specs(), "sweep spec")
+    """Read and validate a sweep spec (:func:`spec_file`); returns it and its raw mapping (for
+    the manifest)."""
+    path = spec_file(path)
     data = read_yaml(path)
     return validate(SweepSpec, data, path), data
 
@@ -187,17 +194,16 @@ def input_files(path: str | Path) -> list[tuple[str, str]]:
     """The files a sweep of the spec ``path`` reads, as ``(what, path)``: the spec, and the
     hardware, dataflow and workloads it names that are files (not shipped names), found as
     :func:`expand` finds them. For the check that ``--out`` overwrites none of them."""
-    source = find(path, shipped_specs(), "sweep spec")
+    source = spec_file(path)
     spec, _ = load_spec(source)
-    base = Path(path).parent if Path(path).is_file() else Path.cwd()  # as in expand
-    workloads = [*(spec.workloads or ()), *(row["workload"] for i, axis in enumerate(spec.axes)
-                                    if "workload" in axis.paths() for row in
-                                    axis.assignments(np.random.default_rng([spec.seed, i])))]
+    workloads = [*(spec.workloads or ()), *(row["workload"] for rows in _settings(spec)
+                                            for row in rows if "workload" in row)]
     named = [("hardware", spec.hardware, shipped("configs", _YAML)),
              ("dataflow", spec.dataflow, shipped("dataflows", _YAML)),
              *(("workload", str(w), shipped_workloads()) for w in workloads)]
-    return [("SPEC", str(source))] + [(f"{what} of the spec", found) for what, name, files in named
-                                      if (found := _beside(name, base, files)) not in files]
+    return [("SPEC", str(source))] + [
+        (f"{what} of the spec", found) for what, name, files in named
+        if (found := _beside(name, source.parent, files)) not in files]
 
 
 def _known_path(path: str) -> bool:
@@ -259,17 +265,19 @@ class _Workload:
     sha256: str
 
 
-def expand(spec: SweepSpec, source: str | Path = "sweep spec") -> list[Point]:
+def expand(spec: SweepSpec, source: str | Path | None = None) -> list[Point]:
     """The spec's points in order.
 
     Before any point is made, the spec is checked as a whole: every axis path names a config
     field (each once), every axis value is accepted by its field on its own, every workload
     can be read, the grid holds at most ``MAX_POINTS`` points and at least ``sample``. Any
-    problem is a :class:`SatsimError` naming ``source`` and the field. Values valid alone but
-    not together make points with an ``error`` (failed rows).
+    problem is a :class:`SatsimError` naming ``source`` (the spec's file, as given to
+    :func:`load_spec`; files the spec names are found beside it) and the field. Values valid
+    alone but not together make points with an ``error`` (failed rows).
     """
     # Files named in the spec are found beside it first, then as given.
-    base = Path(source).parent if Path(source).is_file() else Path.cwd()
+    base = Path.cwd() if source is None else spec_file(source).parent
+    source = "sweep spec" if source is None else source
     spec = spec.model_copy(update={
         "hardware": _beside(spec.hardware, base, shipped("configs", _YAML)),
         "dataflow": _beside(spec.dataflow, base, shipped("dataflows", _YAML))})
@@ -279,8 +287,7 @@ def expand(spec: SweepSpec, source: str | Path = "sweep spec") -> list[Point]:
         except SatsimError as exc:
             raise SatsimError(str(exc), source=source, field=what) from None
     _check_paths(spec, source)
-    rngs = [np.random.default_rng([spec.seed, i]) for i in range(len(spec.axes))]
-    settings = [axis.assignments(rng) for axis, rng in zip(spec.axes, rngs, strict=True)]
+    settings = _settings(spec)
     grid = len(spec.workloads or [None]) * int(np.prod([len(s) for s in settings], dtype=object))
     if grid > MAX_POINTS:
         raise SatsimError(f"expands to {grid:,} points (limit {MAX_POINTS:,})", source=source)
@@ -305,6 +312,13 @@ def expand(spec: SweepSpec, source: str | Path = "sweep spec") -> list[Point]:
         combos = [combos[i] for i in sorted(chosen)]
     swept = {path for axis in spec.axes for path in axis.paths()}
     return [_point(spec, combo, swept, workloads) for combo in combos]
+
+
+def _settings(spec: SweepSpec) -> list[list[dict[str, Any]]]:
+    """Every axis's settings (:meth:`Axis.assignments`), random ones drawn with the spec's
+    seed and the axis's position."""
+    rngs = [np.random.default_rng([spec.seed, i]) for i in range(len(spec.axes))]
+    return [axis.assignments(rng) for axis, rng in zip(spec.axes, rngs, strict=True)]
 
 
 def _check_paths(spec: SweepSpec, source: str | Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from satsim.errors import SatsimError
-from satsim.files import read_text, write_atomic, write_text
+from satsim.files import read_text, remove_stale, write_atomic, write_text
 
 MANIFEST = "_manifest.json"
 SHARDS = "shards"
@@ -76,8 +76,7 @@ def init_store(out: Path, manifest: dict) -> None:
         except OSError as exc:
             raise SatsimError(f"cannot create: {exc.strerror}", source=out) from None
         write_text(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
-    for stale in (out / SHARDS).glob(".*.part"):  # a shard being written when a run died
-        stale.unlink()
+    remove_stale(out / SHARDS)  # shards being written when a run died (a live one is locked)
 
 
 def row_schema(columns: dict[str, str]):

@@ -24,6 +24,7 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     Strict,
+    StrictInt,
     model_validator,
 )
 
@@ -340,7 +341,7 @@ class TraceHeader(_Record):
     """First line of a trace file."""
 
     format: Literal["satsim.trace"] = FORMAT
-    version: int = Field(default=VERSION, ge=1, le=2)  # not Literal[1, 2], which takes `true`
+    version: StrictInt = Field(default=VERSION, ge=1, le=2)  # not Literal[1, 2]: takes `true`
     name: str = Field(min_length=1)
     source: str = Field(default="", description="how the trace was made (capture, hand, csv)")
     precision: Literal["fp32", "bf16", "fp16"] | None = Field(
