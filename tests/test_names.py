@@ -146,6 +146,23 @@ def test_a_file_named_sat_does_not_break_plain_run(tmp_path):
     assert "hardware   sat" in done.stdout
 
 
+def test_a_sweep_says_once_per_shadowed_name(tmp_path):
+    """A sweep looks its presets up beside its spec and again when it runs: a file `sat`
+    there is still one `warning:` line per shadowed name, not one per lookup."""
+    (tmp_path / "sat").write_text("my notes\n")
+    (tmp_path / "w.csv").write_text("name,M,K,N\nfc,64,128,32\n")
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({
+        "name": "t", "workloads": ["w.csv"], "axes": [{"path": "array.rows", "values": [8]}]}))
+    done = _cli("sweep", "s.yaml", "--out", "o", "--workers", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert warned == [
+        "warning: sat: using the shipped configs/sat.yaml, not the file ./sat (write ./sat "
+        "for the file)",
+        "warning: sat: using the shipped dataflows/sat.yaml, not the file ./sat (write ./sat "
+        "for the file)"]
+
+
 def test_a_second_readme_sweep_finds_the_shipped_spec(tmp_path):
     """After `satsim sweep smoke --out smoke`, `satsim sweep smoke --out other` reads the
     shipped spec (the error here is only about --out, a non-empty folder: no sweep runs)."""
