@@ -174,6 +174,14 @@ def coverage(prices: dict[str, float | None]) -> str:
     return counted
 
 
+def same_terms_priced(a: EnergyBreakdown, b: EnergyBreakdown) -> bool:
+    """Whether two runs' totals sum the same terms (by unit and action), so that comparing
+    them compares like with like: no term is priced in one run and n/a in the other. A term
+    only one run incurred adds nothing to the other's total, priced or not."""
+    return all((a.prices[t] is None) == (b.prices[t] is None)
+               for t in a.prices.keys() & b.prices.keys())
+
+
 def _unit(term: str) -> str:
     return term.rsplit(".", 1)[0]
 
