@@ -3,6 +3,7 @@ iteration; the sums are exact, unpriced terms are n/a (never 0), bad tables are 
 
 import json
 import math
+from dataclasses import replace
 from fractions import Fraction
 
 import pandas as pd
@@ -165,7 +166,7 @@ def test_fpga_profile_shows_unpriced_terms_as_na_never_zero(fpga_report):
     res = report.result
     e = res.energy
     assert e.by_unit["stce"] is None and e.by_unit["vector"] is None
-    assert e.by_unit["dram"] == e.total > 0 and not e.complete
+    assert e.by_unit["dram"] == e.energy_j > 0 and not e.complete
     assert {"stce.mac", "stce.static", "sore.compare", "vector.lane_op",
             "buffer:act.read_bytes"} <= set(e.excluded)
     doc = json.loads(report.json_text())
@@ -199,6 +200,40 @@ def test_partial_energy_leads_with_what_it_covers(fpga_report):
     assert doc["dense_energy_coverage"] == fpga_report.dense.energy.coverage
     metrics = fpga_report.metrics()
     assert metrics["energy_complete"] is False and metrics["energy_coverage"] == covers
+
+
+def _dense_line(report) -> str:
+    (line,) = [line for line in report.text().splitlines()
+               if line.startswith("  dense training on the same hardware: ")]
+    return line
+
+
+@pytest.mark.parametrize("which", ["fpga_report", "default_report"])
+def test_dense_saving_is_given_when_both_runs_price_the_same_terms(which, request):
+    """The dense twin's line gives the saving of the priced totals when no term is priced in
+    one run and n/a in the other: on VCU1525 both price DRAM only (the sparse run's extra
+    terms, index reads and mask compares, are n/a); on asic-45nm the sparse run's extra terms
+    are priced. Terms are n/a in both, so it is a saving on the priced terms."""
+    report = request.getfixturevalue(which)
+    e, dense = report.result.energy, report.dense.energy
+    assert set(e.prices) > set(dense.prices)  # the sparse run incurs terms the dense one not
+    saved = 1 - e.energy_j / dense.energy_j
+    words = f"{saved:.1%} saved" if saved >= 0 else f"{-saved:.1%} more"
+    assert _dense_line(report).endswith(
+        f"{joules(dense.energy_j)} priced ({dense.coverage}); {words} on the priced terms")
+
+
+def test_no_dense_saving_when_the_runs_price_different_terms(fpga_report):
+    """A dense twin priced with another table (asic-45nm prices the MACs the sparse run's
+    VCU1525 profile leaves n/a) sums other terms: its line gives no saving."""
+    res = fpga_report.dense
+    hw = load_hardware("sat", [("energy", "vcu1525")])
+    repriced = replace(res, energy=price_run(res, hw, load_energy_table("asic-45nm")))
+    assert repriced.energy.prices["stce.mac"] is not None
+    assert fpga_report.result.energy.prices["stce.mac"] is None
+    line = _dense_line(replace(fpga_report, dense=repriced))
+    assert line.endswith("; the two runs price different terms: no saving computed")
+    assert "saved" not in line and "more" not in line
 
 
 def test_complete_energy_reads_per_iteration(tmp_path):
@@ -248,11 +283,11 @@ def test_the_python_api_returns_floats_never_fractions(default_report):
     Fractions stay inside, in `energy.exact`, and round to the floats shown."""
     for res in (default_report.result, default_report.dense):
         e = res.energy
-        assert type(res.energy_j) is float and type(e.total) is float
+        assert type(res.energy_j) is float
         leaves = _values([e.by_unit, e.by_phase, e.by_layer, e.static, e.by_op,
                           [e.op_energy(r["index"]) for r in res.rows]])
         assert leaves and all(type(v) is float or v is None for v in leaves)
-        assert type(e.exact.total) is Fraction and float(e.exact.total) == e.total
+        assert type(e.exact.total) is Fraction and float(e.exact.total) == e.energy_j
         assert e.by_unit == {u: None if j is None else float(j)
                              for u, j in e.exact.by_unit.items()}
         frame = res.table()

@@ -280,40 +280,50 @@ def _tables(page: str) -> dict[str, list[list[str]]]:
 
 
 def test_report_leads_with_what_the_energy_total_covers(tmp_path, run_doc):
-    """Unless every term is priced, the totals name the energy 'energy priced (coverage): a
-    lower bound' and the energy section leads with 'X priced (coverage)'; with every term
-    priced they read 'energy per iteration'."""
-    covers = run_doc["energy"]["coverage"]
+    """Unless every term is priced, the totals call the energies 'priced energy per
+    iteration', and the energy section leads with 'X priced (coverage)', the dense twin's
+    too; with every term priced they read 'energy per iteration' and 'X per iteration'."""
     page = write_report(_write(tmp_path / "r.json", run_doc), tmp_path / "rep").read_text()
-    totals = {row[0]: row[1] for row in _tables(page)["Totals"]}
-    assert f"energy priced ({covers}): a lower bound" in totals
-    assert "energy per iteration" not in totals
-    lead = html.escape(f"{figures.energy_label(run_doc['energy_j'])} priced ({covers})")
-    assert f"<p><b>{lead}</b>: a lower bound" in page
+    quantities = [row[0] for row in _tables(page)["Totals"]]
+    assert {"priced energy per iteration", "dense twin's priced energy per iteration"} <= set(
+        quantities)
+    assert not [q for q in quantities if q.endswith("energy per iteration")
+                and "priced" not in q]
+    run = f"{figures.energy_label(run_doc['energy_j'])} priced ({run_doc['energy']['coverage']})"
+    dense = (f"{figures.energy_label(run_doc['dense_energy_j'])} priced "
+             f"({run_doc['dense_energy_coverage']})")
+    assert f"<p><b>{html.escape(run)}</b>: a lower bound" in page
+    assert f"Dense twin: {html.escape(dense)}." in page
     complete = _every_term_priced(run_doc)
     page = write_report(_write(tmp_path / "c.json", complete), tmp_path / "rep").read_text()
     quantities = [row[0] for row in _tables(page)["Totals"]]
     assert {"energy per iteration", "dense twin's energy per iteration"} <= set(quantities)
     assert not [q for q in quantities if "priced" in q] and "lower bound" not in page
+    assert f"<p><b>{figures.energy_label(run_doc['energy_j'])} per iteration</b>;" in page
 
 
 def test_report_explains_the_stalls_and_each_units_idle_cycles(tmp_path, run_doc):
     """The op waits summed over ops are headed 'queued (op-cycles)' and explained (not idle
-    time, can exceed the iteration); per unit, busy + idle is the iteration, and a compute
-    unit's idle cycles are its stalls plus the cycles after its last op."""
+    time, can exceed the iteration); per unit, the table gives the JSON's busy and idle
+    cycles and, for a compute unit, its idle cycles by cause, none negative (the DMA's: -)."""
     page = write_report(_write(tmp_path / "r.json", run_doc), tmp_path / "rep").read_text()
     tables = _tables(page)
     assert "queued (op-cycles)" in tables["Per phase"][0]
     assert "can exceed the iteration many times over; it is not idle time" in page
     header, *rows = tables["Per unit"]
+    causes = ["dram", "dep", "mask", "buffer", "after_last_op"]
     assert header[3:] == ["idle (cycles)", "idle: stall DRAM", "idle: stall dep",
-                          "idle: stall mask", "idle: stall buffer", "idle: after its last op"]
-    assert len(rows) == len(run_doc["units"]) == 4
-    for row in rows:
-        busy, idle = (int(row[i].replace(",", "")) for i in (1, 3))
-        assert busy + idle == run_doc["cycles"]
-        if row[0] != "DRAM":
-            assert sum(int(c.replace(",", "")) for c in row[4:]) == idle
+                          "idle: stall mask", "idle: stall buffer", "idle: after last op"]
+    units = {figures.UNIT_NAMES[u]: v for u, v in run_doc["units"].items()}
+    assert [row[0] for row in rows] == list(units) and len(rows) == 4
+    for name, busy, _, idle, *by_cause in rows:
+        unit = units[name]
+        assert [busy, idle] == [f"{unit['busy_cycles']:,}", f"{unit['idle_cycles']:,}"]
+        if name == "DRAM":
+            assert by_cause == ["-"] * len(causes)
+        else:
+            assert by_cause == [f"{unit['idle_by_cause'][c]:,}" for c in causes]
+            assert min(unit["idle_by_cause"].values()) >= 0
 
 
 def test_report_says_why_a_figure_is_missing(tmp_path, run_doc):

@@ -88,7 +88,7 @@ class EnergyBreakdown:
     iteration belongs to no record); ``by_op`` the dynamic energy of each record, per unit.
     Every value is a float (``None``: n/a, every term of it unpriced), each rounded once from
     the exact sums in :attr:`exact`; only priced terms are summed, so unless
-    :attr:`complete`, :attr:`total` is a part of the iteration's energy (:attr:`coverage`).
+    :attr:`complete`, :attr:`energy_j` is a part of the iteration's energy (:attr:`coverage`).
     """
 
     table: str  # the table's name
@@ -98,11 +98,9 @@ class EnergyBreakdown:
     prices: dict[str, float | None] = field(default_factory=dict)  # term -> price used
 
     @property
-    def total(self) -> float:
+    def energy_j(self) -> float:
         """The priced energy of the iteration in J."""
         return float(self.exact.total)
-
-    energy_j = total
 
     @cached_property
     def by_unit(self) -> dict[str, float | None]:
@@ -137,7 +135,7 @@ class EnergyBreakdown:
 
     @property
     def coverage(self) -> str:
-        """What :attr:`total` covers, in a few words (:func:`coverage`)."""
+        """What :attr:`energy_j` covers, in a few words (:func:`coverage`)."""
         return coverage(self.prices)
 
     def to_json(self) -> dict:
@@ -174,6 +172,14 @@ def coverage(prices: dict[str, float | None]) -> str:
     if {_unit(t) for t in priced} != {_unit(t) for t in prices}:
         return f"{_unit_names(priced)} only; {counted}"
     return counted
+
+
+def same_terms_priced(a: EnergyBreakdown, b: EnergyBreakdown) -> bool:
+    """Whether two runs' totals sum the same terms (by unit and action), so that comparing
+    them compares like with like: no term is priced in one run and n/a in the other. A term
+    only one run incurred adds nothing to the other's total, priced or not."""
+    return all((a.prices[t] is None) == (b.prices[t] is None)
+               for t in a.prices.keys() & b.prices.keys())
 
 
 def _unit(term: str) -> str:

@@ -35,7 +35,7 @@ from satsim.energy.price import EVERY_TERM, coverage
 from satsim.errors import SatsimError
 from satsim.files import read_text, write_atomic
 from satsim.report.plots import _NO_DATE, format_of
-from satsim.report.summary import energy_total, joules
+from satsim.report.summary import energy_name, energy_total, joules
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -350,10 +350,11 @@ def energy_figure(doc: dict, source: str = "run result") -> Figure:
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right",
                       rotation_mode="anchor")
         ax.set_xlabel("phase (static: the whole iteration's)")
-        complete = energy_coverage(doc) == EVERY_TERM
-        ax.set_ylabel(f"{'' if complete else 'priced '}energy per iteration (mJ)")
+        covers = energy_coverage(doc)
+        ax.set_ylabel(energy_name(covers == EVERY_TERM, "mJ"))
         ax.set_ylim(0, max(max(bottoms), 1e-12) * 1.05)
-        ax.set_title(_title(doc) + "\n" + "\n".join(textwrap.wrap(run_energy(doc), 56)))
+        total = energy_total(doc.get("energy_j"), covers, ".3g")
+        ax.set_title(_title(doc) + "\n" + "\n".join(textwrap.wrap(total, 56)))
         for i, name in enumerate(names):  # a bar with nothing priced says so
             if all(v is None for v in bars[name].values()) and bars[name]:
                 ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=7, color="0.3")
@@ -610,11 +611,3 @@ def energy_coverage(doc: dict) -> str | None:
     if not isinstance(energy, dict):
         return None
     return energy.get("coverage") or coverage(energy.get("prices") or {})
-
-
-def run_energy(doc: dict) -> str:
-    """A run document's energy as it must be read, what it covers first
-    (:func:`satsim.report.summary.energy_total`), in three significant digits."""
-    covers = energy_coverage(doc)
-    return "not modelled" if covers is None else energy_total(doc.get("energy_j"), covers,
-                                                              ".3g")

@@ -28,8 +28,9 @@ from satsim.report.figures import (
     energy_coverage,
     figure_bytes,
     load_input,
-    run_energy,
 )
+from satsim.report.result import IDLE_CAUSES, IDLE_STALLS
+from satsim.report.summary import energy_name, energy_total
 
 _CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
@@ -68,8 +69,6 @@ _CAPTIONS = {
                "MAC-proportional ideal.",
 }
 _WIDE = {"utilization"}
-# The stalls that are a unit's idle cycles, by cause (docs/results.md), key -> column name.
-_IDLE_CAUSES = {"dram": "DRAM", "dep": "dep", "mask": "mask", "buffer": "buffer"}
 _STALLS_NOTE = (
     "Stalls DRAM, dep, mask and buffer are cycles the phase's unit sat idle before or "
     "during an op's work (waiting for the memory system, for inputs other ops write, for "
@@ -122,16 +121,6 @@ def _figure_html(kind: str, doc: dict, source: str) -> str:
             f"{_esc(_CAPTIONS[kind])}</figcaption></figure>")
 
 
-def _energy_quantity(value: float | None, covers: str | None, whose: str = "") -> str:
-    """A totals row's name for an energy: what it covers first when not every term is
-    priced (``covers`` None: an older file that does not say)."""
-    if value is None or covers == EVERY_TERM:
-        return f"{whose}energy per iteration"
-    if covers is None:
-        return f"{whose}energy priced (see the terms not priced)"
-    return f"{whose}energy priced ({covers}): a lower bound"
-
-
 def _list(items: list[str]) -> str:
     return "<ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>"
 
@@ -149,7 +138,7 @@ def run_page(doc: dict, source: str) -> str:
               ["executed MACs", doc.get("macs"), "MACs"],
               ["dense MACs", doc.get("dense_macs"), "MACs"],
               ["array utilization", doc.get("utilization"), "fraction of MAC slots"],
-              [_energy_quantity(doc.get("energy_j"), energy_coverage(doc)), doc.get("energy_j"),
+              [energy_name(energy_coverage(doc) in (None, EVERY_TERM)), doc.get("energy_j"),
                "J"],
               ["DRAM read", doc.get("dram_read_bytes"), "bytes"],
               ["DRAM written", doc.get("dram_write_bytes"), "bytes"]]
@@ -160,9 +149,8 @@ def run_page(doc: dict, source: str) -> str:
         totals += [["uniform bound", bounds.get("uniform"), "x"],
                    ["MAC-proportional ideal", bounds.get("mac_proportional"), "x"]]
         if doc.get("dense_energy_j") is not None:
-            totals.append([_energy_quantity(doc["dense_energy_j"],
-                                            doc.get("dense_energy_coverage"), "dense twin's "),
-                           doc["dense_energy_j"], "J"])
+            complete = doc.get("dense_energy_coverage") == EVERY_TERM
+            totals.append([f"dense twin's {energy_name(complete)}", doc["dense_energy_j"], "J"])
     parts += ["<h2>Totals</h2>", _table(["quantity", "value", "unit"], totals)]
 
     parts.append("<h2>Figures</h2>")
@@ -175,22 +163,20 @@ def run_page(doc: dict, source: str) -> str:
         t = phases[phase]
         rows.append([phase, t.get("unit"), t.get("ops"), t.get("busy_cycles"),
                      t["busy_cycles"] / (mhz * 1e3) if mhz else None, t.get("macs"),
-                     *(t.get(f"stall_{cause}") for cause in _IDLE_CAUSES),
+                     *(t.get(f"stall_{cause}") for cause in IDLE_STALLS),
                      t.get("stall_unit"), t.get("dram_read_bytes"), t.get("dram_write_bytes")])
     parts += ["<h2>Per phase</h2>",
               _table(["phase", "unit", "ops", "busy (cycles)", "busy (ms)", "MACs",
-                      *(f"stall {name} (cycles)" for name in _IDLE_CAUSES.values()),
+                      *(f"{IDLE_CAUSES[cause]} (cycles)" for cause in IDLE_STALLS),
                       "queued (op-cycles)", "DRAM read (bytes)", "DRAM written (bytes)"], rows),
               f"<p>{_esc(_STALLS_NOTE)}</p>"]
     units = doc.get("units", {})
     parts += ["<h2>Per unit</h2>",
               _table(["unit", "busy (cycles)", "busy share of iteration", "idle (cycles)",
-                      *(f"idle: stall {name}" for name in _IDLE_CAUSES.values()),
-                      "idle: after its last op"],
+                      *(f"idle: {name}" for name in IDLE_CAUSES.values())],
                      [[UNIT_NAMES.get(u, u), v.get("busy_cycles"), v.get("utilization"),
                        v.get("idle_cycles"),
-                       *((v.get("idle_by_cause") or {}).get(c, "-")
-                         for c in (*_IDLE_CAUSES, "after_last_op"))]
+                       *((v.get("idle_by_cause") or {}).get(c, "-") for c in IDLE_CAUSES)]
                       for u, v in units.items()]),
               "<p>Each unit: busy + idle = the iteration's cycles; idle = the unit's stalls "
               "(summed over its ops) + the cycles after its last op. The DMA's idle cycles "
@@ -212,9 +198,13 @@ def run_page(doc: dict, source: str) -> str:
         bound = "" if energy_coverage(doc) == EVERY_TERM else (
             ": a lower bound, not the iteration's energy (the terms not priced are listed "
             "under what was not modelled)")
-        parts.append(f"<p><b>{_esc(run_energy(doc))}</b>{_esc(bound)}; table "
+        lead = energy_total(doc.get("energy_j"), energy_coverage(doc), ".3g")
+        dense = doc.get("dense_energy_coverage")  # None: no dense twin, or an older file
+        twin = "" if dense is None else (
+            f" Dense twin: {energy_total(doc.get('dense_energy_j'), dense, '.3g')}.")
+        parts.append(f"<p><b>{_esc(lead)}</b>{_esc(bound)}; table "
                      f"<code>{_esc(energy.get('table'))}</code>. n/a: every term of it "
-                     "unpriced (never 0).</p>")
+                     f"unpriced (never 0).{_esc(twin)}</p>")
         parts.append(_table(["unit", "energy (J)", "of which static (J)"],
                             [[u, by_unit[u], static.get(u)] for u in by_unit]))
 

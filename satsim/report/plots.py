@@ -26,6 +26,7 @@ import pandas as pd
 from satsim.energy.price import EVERY_TERM
 from satsim.errors import SatsimError
 from satsim.files import write_atomic
+from satsim.report.summary import METRICS, energy_name
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -37,7 +38,7 @@ _LABELS = {
     "seconds": "time per iteration (s)",
     "utilization": "PE utilization (fraction of MAC slots)",
     "speedup": "speedup over dense training (x)",
-    "energy_j": "energy per iteration (J)",
+    "energy_j": energy_name(True, "J"),
     "macs": "MACs per iteration",
     "dense_macs": "dense MACs per iteration",
     "dense_cycles": "dense-training cycles per iteration",
@@ -63,10 +64,6 @@ _SCALED = {
 }
 _COUNTS = ("cycles", "MACs")  # scaled by a word: "cycles per iteration (millions)"
 
-# Metrics (vs config) for error messages that list the columns one could have meant.
-_METRICS = {"cycles", "seconds", "utilization", "macs", "dense_macs", "dense_cycles", "speedup",
-            "ideal_mac_speedup", "uniform_bound", "energy_complete", "energy_coverage"}
-_METRIC_SUFFIXES = ("_cycles", "_s", "_j", "_bytes", "_w", "_utilization")
 _BOOKKEEPING = {"point_id", "status", "error"}
 
 _FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -161,19 +158,19 @@ def pareto_mask(frame: pd.DataFrame, x: str, y: str, *, maximize_x: bool = False
     return mask
 
 
-def axis_scale(column: str, values: np.ndarray) -> tuple[float, str]:
+def axis_scale(column: str, values: np.ndarray, text: str | None = None) -> tuple[float, str]:
     """How an axis of ``column`` shows ``values``: the factor to divide them by and the label.
 
     A count, time, energy or size is shown in the scaled unit that puts its largest magnitude
     between 1 and 1000 (``"time per iteration (ms)"``, ``"cycles per iteration
-    (millions)"``), so its tick labels need no offset or exponent; other columns keep
-    :func:`label` and a factor of 1.
+    (millions)"``), so its tick labels need no offset or exponent; other columns keep their
+    label (``text``, default :func:`label`) and a factor of 1.
     """
     unit = _KNOWN_UNITS.get(column) or next(
         (u for suffix, u in _SUFFIX_UNITS.items() if column.endswith(suffix)
          and len(column) > len(suffix) and u in _SCALED), None)
     finite = np.abs(values[np.isfinite(values)])
-    text = label(column)
+    text = label(column) if text is None else text
     if unit is None or not finite.size or finite.max() == 0:
         return 1.0, text
     largest = finite.max()
@@ -245,13 +242,12 @@ def plot_pareto(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None
                           f"{len(frame)} rows, {why}", source=source)
 
     points = frame.loc[keep].reset_index(drop=True)
-    (x_scale, x_label), (y_scale, y_label) = axis_scale(x, xs[keep]), axis_scale(y, ys[keep])
+    energy_note = _energy_note(points) if "energy_j" in (x, y) else None
+    priced = {"energy_j": energy_name(False, "J")} if energy_note else {}
+    (x_scale, x_label), (y_scale, y_label) = (axis_scale(x, xs[keep], priced.get(x)),
+                                              axis_scale(y, ys[keep], priced.get(y)))
     px, py = xs[keep] / x_scale, ys[keep] / y_scale
     front = pareto_mask(points, x, y, maximize_x=maximize_x, maximize_y=maximize_y)
-    energy_note = _energy_note(points) if "energy_j" in (x, y) else None
-    if energy_note is not None:
-        x_label, y_label = (_priced(lbl) if col == "energy_j" else lbl
-                            for col, lbl in ((x, x_label), (y, y_label)))
 
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -335,10 +331,6 @@ def _energy_note(points: pd.DataFrame) -> str | None:
     return "priced terms only (which terms are n/a differs between points: energy_coverage)"
 
 
-def _priced(text: str) -> str:
-    return text if text.startswith("priced ") else f"priced {text}"
-
-
 def _spans_decades(values: np.ndarray) -> bool:
     """All positive and the largest at least 100x the smallest: better read on a log axis."""
     return bool(values.size) and values.min() > 0 and values.max() >= _LOG_RATIO * values.min()
@@ -367,7 +359,7 @@ def _check_columns(frame: pd.DataFrame, wanted: dict[str, str | None]) -> None:
 def _describe(names: list[str]) -> str:
     """The usable columns, metrics apart from config."""
     usable = [n for n in names if n not in _BOOKKEEPING and not n.startswith("host_")]
-    metrics = [n for n in usable if n in _METRICS or n.endswith(_METRIC_SUFFIXES)]
+    metrics = [n for n in usable if n in METRICS]
     config = [n for n in usable if n not in metrics]
     return (f"metrics: {', '.join(metrics) or '(none)'}; "
             f"config: {', '.join(config) or '(none)'}")

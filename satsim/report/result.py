@@ -23,10 +23,14 @@ OP_COLUMNS = ["index", "layer", "phase", "unit", "op", "M", "K", "N", "batch", "
 PHASES = ("FF", "BP", "WG", "MASK", "VEC", "WU")  # the order tables list them in
 UNITS = ("stce", "sore", "vector", "dram")
 STALLS = ("stall_dram", "stall_mask", "stall_dep", "stall_unit", "stall_buffer")
-# The stalls that are cycles the op's unit sat idle (each such cycle counted once, for one op).
-# stall_unit is not: it is an op's wait for its busy unit, and ops wait at once.
-IDLE_STALLS = ("stall_dram", "stall_dep", "stall_mask", "stall_buffer")
 AFTER_LAST_OP = "after_last_op"  # a unit's idle cycles after its last op's work
+# Why a compute unit sat idle (the keys of RunResult.idle_by_cause), with the label every view
+# gives each: its ops' stall_<cause> cycles (the unit idle before or during an op's work, each
+# such cycle counted once, for one op), then the cycles after its last op. stall_unit is no
+# cause: it is an op's wait for its busy unit, and ops wait at once.
+IDLE_CAUSES = {"dram": "stall DRAM", "dep": "stall dep", "mask": "stall mask",
+               "buffer": "stall buffer", AFTER_LAST_OP: "after last op"}
+IDLE_STALLS = tuple(cause for cause in IDLE_CAUSES if cause != AFTER_LAST_OP)
 _SUMMED = ("busy_cycles", "macs", "dense_macs", *STALLS, "dram_read_bytes", "dram_write_bytes")
 _NULLABLE_INTS = ("M", "K", "N", "batch", "elements")
 
@@ -130,12 +134,12 @@ class RunResult:
         return self.cycles - self.busy[unit]
 
     def idle_by_cause(self, unit: str) -> dict[str, int]:
-        """A compute unit's idle cycles by cause: its ops' :data:`IDLE_STALLS` (``dram``,
-        ``dep``, ``mask``, ``buffer``: the idle cycles before or during each op's work) and
-        ``after_last_op`` (the rest: from the end of its last work to the iteration's end).
-        They sum to :meth:`idle_cycles`."""
+        """A compute unit's idle cycles by cause (:data:`IDLE_CAUSES`): its ops' stalls
+        (``dram``, ``dep``, ``mask``, ``buffer``: the idle cycles before or during each op's
+        work) and ``after_last_op`` (the rest: from the end of its last work to the
+        iteration's end). They sum to :meth:`idle_cycles`."""
         mine = [r for r in self.rows if r["unit"] == unit]
-        causes = {s.removeprefix("stall_"): sum(r[s] for r in mine) for s in IDLE_STALLS}
+        causes = {c: sum(r[f"stall_{c}"] for r in mine) for c in IDLE_STALLS}
         return causes | {AFTER_LAST_OP: self.idle_cycles(unit) - sum(causes.values())}
 
     def phase_totals(self) -> list[PhaseTotal]:

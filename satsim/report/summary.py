@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from satsim.energy.price import EVERY_TERM
+from satsim.energy.price import EVERY_TERM, same_terms_priced
 from satsim.report.bounds import Bounds
 from satsim.report.columns import text_table
-from satsim.report.result import AFTER_LAST_OP, STALLS, UNITS, RunResult
+from satsim.report.result import IDLE_CAUSES, IDLE_STALLS, STALLS, UNITS, RunResult
 from satsim.trace.workload import SparsitySummary
 
 
@@ -55,35 +56,10 @@ class RunReport:
     timeline: dict | None = None  # Chrome trace-event document, when asked for
 
     def metrics(self) -> dict[str, int | float | bool | str | None]:
-        """Every number this run reports, by name (``None``: not modelled or not asked for),
-        and what its energy covers (``energy_complete``, ``energy_coverage``).
-
-        Sweeps take all of them: a metric added here needs its column type in
-        ``satsim.sweep.worker.METRICS`` (a row with an undeclared column is refused).
-        """
-        res, b, e = self.result, self.bounds, self.result.energy
-        metrics = {
-            "cycles": res.cycles, "seconds": res.seconds, "macs": res.macs,
-            "dense_macs": res.dense_macs, "utilization": res.utilization, "energy_j": res.energy_j,
-            "energy_complete": None if e is None else e.complete,
-            "energy_coverage": None if e is None else e.coverage,
-            "compute_only_cycles": (self.compute_only or res).cycles,
-            "dram_read_bytes": res.total("dram_read_bytes"),
-            "dram_write_bytes": res.total("dram_write_bytes"),
-        }
-        metrics |= {s: res.total(s) for s in STALLS}
-        metrics |= {f"{u}_busy_cycles": res.busy.get(u) for u in UNITS}
-        metrics |= {f"{u}_idle_cycles": res.idle_cycles(u) if u in res.busy else None
-                    for u in UNITS}
-        metrics |= {f"{u}_utilization": res.unit_utilization(u) if u in res.busy else None
-                    for u in UNITS}
-        metrics |= {
-            "dense_cycles": self.dense.cycles if self.dense else None,
-            "speedup": b.speedup if b else None,
-            "ideal_mac_speedup": b.mac_ideal if b else None,
-            "uniform_bound": b.uniform if b else None,
-        }
-        return metrics
+        """Every number this run reports, by name: one per :data:`METRICS` entry, in its
+        order (``None``: not modelled or not asked for), with what its energy covers
+        (``energy_complete``, ``energy_coverage``)."""
+        return {name: metric.of(self) for name, metric in METRICS.items()}
 
     def to_json(self) -> dict:
         """The ``satsim.result/2`` document (docs/results.md)."""
@@ -176,19 +152,62 @@ class RunReport:
         return lines
 
 
+@dataclass(frozen=True)
+class Metric:
+    """One number every run reports (:meth:`RunReport.metrics`); a sweep stores it as a
+    column of type ``kind``."""
+
+    kind: str  # "int", "float", "bool" or "str" (satsim.sweep.store.row_schema)
+    of: Callable[[RunReport], int | float | bool | str | None]  # its value in a run
+
+
+def _per_unit(suffix: str, kind: str, value: Callable[[RunResult, str], int | float]
+              ) -> dict[str, Metric]:
+    """``<unit>_<suffix>`` for every unit (None in a run whose hardware does not time it)."""
+    return {f"{unit}_{suffix}": Metric(kind, lambda r, unit=unit: value(r.result, unit)
+                                       if unit in r.result.busy else None) for unit in UNITS}
+
+
+# Every metric of a run, the one declaration: metrics() computes these and nothing else, and a
+# sweep's shards have one column of the declared type per metric (a failed row, or a shard
+# whose points all lack one, still has every column).
+METRICS: dict[str, Metric] = {
+    "cycles": Metric("int", lambda r: r.result.cycles),
+    "seconds": Metric("float", lambda r: r.result.seconds),
+    "macs": Metric("int", lambda r: r.result.macs),
+    "dense_macs": Metric("int", lambda r: r.result.dense_macs),
+    "utilization": Metric("float", lambda r: r.result.utilization),
+    "energy_j": Metric("float", lambda r: r.result.energy_j),
+    "energy_complete": Metric("bool", lambda r: None if r.result.energy is None
+                              else r.result.energy.complete),
+    "energy_coverage": Metric("str", lambda r: None if r.result.energy is None
+                              else r.result.energy.coverage),
+    "compute_only_cycles": Metric("int", lambda r: (r.compute_only or r.result).cycles),
+    "dram_read_bytes": Metric("int", lambda r: r.result.total("dram_read_bytes")),
+    "dram_write_bytes": Metric("int", lambda r: r.result.total("dram_write_bytes")),
+    **{stall: Metric("int", lambda r, stall=stall: r.result.total(stall)) for stall in STALLS},
+    **_per_unit("busy_cycles", "int", lambda res, unit: res.busy[unit]),
+    **_per_unit("idle_cycles", "int", RunResult.idle_cycles),
+    **_per_unit("utilization", "float", RunResult.unit_utilization),
+    "dense_cycles": Metric("int", lambda r: r.dense.cycles if r.dense else None),
+    "speedup": Metric("float", lambda r: r.bounds.speedup if r.bounds else None),
+    "ideal_mac_speedup": Metric("float", lambda r: r.bounds.mac_ideal if r.bounds else None),
+    "uniform_bound": Metric("float", lambda r: r.bounds.uniform if r.bounds else None),
+}
+
+
 def _phase_table(res: RunResult) -> list[str]:
     """Per phase: unit, ops, busy cycles and time, MAC utilization, stalls, DRAM bytes."""
     ms = res.clock_mhz * 1e3
-    rows = [["phase", "unit", "ops", "busy cycles", "time (ms)", "util", "stall DRAM",
-             "stall dep", "stall mask", "stall buffer", "DRAM MB"]]
+    rows = [["phase", "unit", "ops", "busy cycles", "time (ms)", "util",
+             *(IDLE_CAUSES[c] for c in IDLE_STALLS), "DRAM MB"]]
     for t in res.phase_totals():
         util = f"{t.macs / (t.busy_cycles * res.pes):.1%}" if (
             t.unit == "stce" and t.busy_cycles) else "-"
         moved = (t.dram_read_bytes + t.dram_write_bytes) / 1e6
         rows.append([t.phase, t.unit, f"{t.ops:,}", f"{t.busy_cycles:,}",
-                     f"{t.busy_cycles / ms:,.3f}", util, f"{t.stall_dram:,}",
-                     f"{t.stall_dep:,}", f"{t.stall_mask:,}", f"{t.stall_buffer:,}",
-                     f"{moved:,.1f}"])
+                     f"{t.busy_cycles / ms:,.3f}", util,
+                     *(f"{getattr(t, f'stall_{c}'):,}" for c in IDLE_STALLS), f"{moved:,.1f}"])
     return text_table(rows, "<<" + ">" * (len(rows[0]) - 2))
 
 
@@ -197,15 +216,13 @@ def _unit_table(res: RunResult) -> list[str]:
     cause."""
     names = {"stce": "STCE (PE array)", "sore": "SORE (mask generator)",
              "vector": "vector / weight-update unit", "dram": "DRAM (moving data)"}
-    causes = {"dram": "stall DRAM", "dep": "stall dep", "mask": "stall mask",
-              "buffer": "stall buffer", AFTER_LAST_OP: "after last op"}
-    rows = [["unit", "busy cycles", "busy", "idle cycles", *causes.values()]]
+    rows = [["unit", "busy cycles", "busy", "idle cycles", *IDLE_CAUSES.values()]]
     for unit in UNITS:
         if unit in res.busy:
             idle = {} if unit == "dram" else res.idle_by_cause(unit)  # the DMA has no ops
             rows.append([names[unit], f"{res.busy[unit]:,}", f"{res.unit_utilization(unit):.1%}",
                          f"{res.idle_cycles(unit):,}",
-                         *(f"{idle[c]:,}" if idle else "-" for c in causes)])
+                         *(f"{idle[c]:,}" if idle else "-" for c in IDLE_CAUSES)])
     return [*text_table(rows, "<" + ">" * (len(rows[0]) - 1)),
             f"  each unit: busy + idle = {res.cycles:,} cycles (the iteration); "
             "idle = its stalls + after its last op"]
@@ -222,11 +239,21 @@ def joules(value: float | None, spec: str = ".3f") -> str:
     return f"{value / 1e-9:{spec}} nJ"
 
 
-def energy_total(value: float | None, covers: str, spec: str = ".3f") -> str:
+def energy_name(complete: bool, unit: str | None = None) -> str:
+    """A run's energy total as a label names it (an axis, a column, a table row): ``"energy
+    per iteration"`` when every term is priced (``complete``), else ``"priced energy per
+    iteration"``, what it covers said beside it (:func:`energy_total`); ``unit`` in
+    parentheses after it."""
+    name = "energy per iteration" if complete else "priced energy per iteration"
+    return name if unit is None else f"{name} ({unit})"
+
+
+def energy_total(value: float | None, covers: str | None, spec: str = ".3f") -> str:
     """A run's energy as it must be read: ``"291.236 mJ per iteration"`` when every term is
     priced, else what the sum covers first, ``"198.484 mJ priced (DRAM only; 26 of 28 terms
-    n/a)"``; ``covers``: :func:`satsim.energy.price.coverage` of its prices."""
-    if value is None:
+    n/a)"``; ``covers``: :func:`satsim.energy.price.coverage` of its prices (None, or no
+    ``value``: energy not modelled)."""
+    if value is None or covers is None:
         return "not modelled"
     if covers == EVERY_TERM:
         return f"{joules(value, spec)} per iteration"
@@ -247,10 +274,12 @@ def _energy_lines(res: RunResult, dense: RunResult | None) -> list[str]:
     if e.excluded:
         lines.append(f"  n/a (not priced): {', '.join(e.excluded)}")
     if dense is not None and dense.energy is not None and dense.energy_j:
-        same = set(e.excluded) == set(dense.energy.excluded)  # the same terms priced
-        saved = (f"{1 - e.energy_j / dense.energy_j:.1%} saved"
-                 + ("" if e.complete else " on the priced terms") if same
-                 else "different terms n/a: no saving computed")
+        if not same_terms_priced(e, dense.energy):
+            saving = "the two runs price different terms: no saving computed"
+        else:
+            saved = 1 - e.energy_j / dense.energy_j
+            saving = (f"{saved:.1%} saved" if saved >= 0 else f"{-saved:.1%} more") + (
+                "" if e.complete and dense.energy.complete else " on the priced terms")
         lines.append("  dense training on the same hardware: "
-                     f"{energy_total(dense.energy_j, dense.energy.coverage)}; {saved}")
+                     f"{energy_total(dense.energy_j, dense.energy.coverage)}; {saving}")
     return lines

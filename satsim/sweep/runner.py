@@ -25,6 +25,7 @@ from satsim import __version__
 from satsim.config import load_dataflow, load_hardware
 from satsim.errors import SatsimError
 from satsim.pool import local_pool, worker_count
+from satsim.report.summary import METRICS
 from satsim.sweep.spec import Point, SweepSpec, expand, load_spec
 from satsim.sweep.store import (
     SCHEMA,
@@ -34,7 +35,7 @@ from satsim.sweep.store import (
     value_kind,
     write_shard,
 )
-from satsim.sweep.worker import HOST, METRICS, run_batch
+from satsim.sweep.worker import HOST, run_batch
 
 REASONS_SHOWN = 3  # the most common reasons of failure a summary names
 REASON_CHARS = 160  # each cut to this length
@@ -199,7 +200,8 @@ def run_sweep(spec_path: str | Path, out: str | Path, *, engine: str = "local",
         "presets": presets, "points": len(points), "columns": columns, "column_types": types,
     }
     schema = row_schema({"point_id": "str", **types, "status": "str", "error": "str",
-                         **dict(sorted(METRICS.items())), **dict(sorted(HOST.items()))})
+                         **{name: METRICS[name].kind for name in sorted(METRICS)},
+                         **dict(sorted(HOST.items()))})
     out = Path(out)
     finished = check_store(out, manifest, resume)
     todo = [p for p in points if p.point_id not in finished]

@@ -97,7 +97,7 @@ def write_shard(out: Path, rows: list[dict], schema) -> Path:
     unknown = {key for row in rows for key in row} - set(schema.names)
     if unknown:  # a metric added to the runs but not to the sweep's schema would be lost
         raise ValueError(f"result columns outside the sweep's schema: {sorted(unknown)} "
-                         "(declare each metric in satsim.sweep.worker.METRICS)")
+                         "(declare each metric in satsim.report.summary.METRICS)")
     table = pa.Table.from_pylist(rows, schema=schema)
     path = out / SHARDS / f"{rows[0]['point_id']}-{len(rows)}.parquet"
     write_atomic(path, lambda handle: pq.write_table(table, handle, compression="zstd"))

@@ -12,23 +12,8 @@ import time
 
 from satsim.errors import SatsimError
 from satsim.files import file_sha256
-from satsim.report.result import STALLS, UNITS
 from satsim.sweep.spec import Point
 
-# Every metric of a run (RunReport.metrics) with its column type. Each shard carries all of
-# them, so a row that failed, or a shard whose points all lack one, still has every column.
-METRICS: dict[str, str] = {
-    "cycles": "int", "seconds": "float", "macs": "int", "dense_macs": "int",
-    "utilization": "float", "energy_j": "float", "energy_complete": "bool",
-    "energy_coverage": "str", "compute_only_cycles": "int",
-    "dram_read_bytes": "int", "dram_write_bytes": "int",
-    **{stall: "int" for stall in STALLS},
-    **{f"{unit}_busy_cycles": "int" for unit in UNITS},
-    **{f"{unit}_idle_cycles": "int" for unit in UNITS},
-    **{f"{unit}_utilization": "float" for unit in UNITS},
-    "dense_cycles": "int", "speedup": "float", "ideal_mac_speedup": "float",
-    "uniform_bound": "float",
-}
 # Where and when a point ran, not what it is: leave them out when comparing results.
 HOST: dict[str, str] = {"host_wall_s": "float", "host_worker": "str"}
 
