@@ -374,11 +374,16 @@ def _records(name: str) -> list[dict[str, Any]]:
     return [json.loads(x) for x in _WORKLOADS[name].read_text().splitlines()]
 
 
-def _trace_seed() -> list[Any]:
-    """A few records of the shipped ResNet-18 and GPT-2 traces: every kind, conv-lowered and
-    plain GEMMs (whose dims a mutation can change alone), sparse and dense, batched."""
+# Fields of a v2 record that name tensors of the table (a version-1 trace has none).
+_TENSOR_REFS = ("a", "b", "c", "bias", "reads", "writes")
+
+
+def _cut_seed() -> list[Any]:
+    """A few records of the shipped ResNet-18 and GPT-2 traces as a version-1 trace (no tensor
+    table, so any records make a trace): every kind, conv-lowered and plain GEMMs (whose dims a
+    mutation can change alone), sparse and dense, batched."""
     lines = _records("resnet18-cifar-bdwp")
-    header = lines[0]
+    header = {k: v for k, v in lines[0].items() if k != "precision"} | {"version": 1}
     header["meta"] = {k: header["meta"][k] for k in ("model", "method", "nm", "batch")}
     gemms = [r for r in lines if r.get("kind") == "gemm"]
     plain = [r for r in _records("gpt2-small-bdwp") if r.get("kind") == "gemm"]
@@ -386,10 +391,16 @@ def _trace_seed() -> list[Any]:
              next(r for r in gemms if r["phase"] == "WG" and "sparsity" not in r),
              next(r for r in plain if "sparsity" in r), next(r for r in plain if "batch" in r)]
     picks += [next(r for r in lines if r.get("kind") == k) for k in ("vector", "update", "maskgen")]
+    picks = [{k: v for k, v in r.items() if k not in _TENSOR_REFS} for r in picks]
     return [_as_obj(r) for r in [header, *picks, {"kind": "end", "records": len(picks)}]]
 
 
-TRACE_SEED = _trace_seed()
+# A whole version-2 trace (tensor table and dataflow graph) small enough to run in a blink:
+# `satsim capture resnet9-cifar --method bdwp --nm 2:4 --batch 2 --model-option width=8
+# --model-option image_size=8`, 125 records of every kind.
+_TINY_TRACE = Path(__file__).parent / "data" / "fuzz" / "resnet9-tiny-bdwp.jsonl"
+TRACE_SEEDS = [_cut_seed(), [_as_obj(json.loads(line))
+                             for line in _TINY_TRACE.read_text().splitlines()]]
 TRACE_FIELDS = ["format", "version", "name", "source", "meta", "kind", "phase", "layer", "M", "K",
                 "N", "batch", "weight", "sparsity", "prunable", "conv", "dtype", "op", "elements",
                 "param", "optimizer", "direction", "records", "in_channels", "out_channels",
@@ -458,9 +469,10 @@ def _mutate_obj(draw: st.DrawFn, obj: Obj, depth: int = 0) -> None:
 
 @st.composite
 def trace_case(draw: st.DrawFn) -> Case:
-    """A shipped trace cut to a few records, mutated line by line, field by field, byte by byte."""
-    empty = [TRACE_SEED[0], Obj([("kind", "end"), ("records", 0)])]
-    lines: list[Any] = draw(st.sampled_from([TRACE_SEED] * 4 + [empty]))
+    """A shipped trace cut to a few records (version 1), or a whole tiny capture (version 2:
+    tensor table and graph), mutated line by line, field by field, byte by byte."""
+    empty = [TRACE_SEEDS[0][0], Obj([("kind", "end"), ("records", 0)])]
+    lines: list[Any] = draw(st.sampled_from(TRACE_SEEDS * 2 + [empty]))
     lines = copy.deepcopy(lines)  # the seeds are shared
     for _ in range(draw(st.integers(0, 4))):
         op = draw(st.sampled_from(["field"] * 5 + ["swap", "copy", "drop", "insert", "end"]))
