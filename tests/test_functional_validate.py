@@ -226,6 +226,27 @@ def test_tampered_fresh_fp16_result_exits_1(fresh, tmp_path, cli):
     assert failed[0].endswith("FAIL (PyTorch's tensor)")
 
 
+def test_table_columns_are_sized_from_the_data():
+    """The text table's columns are as wide as their widest cell: the err/bound column ends at
+    one position on every line, with the gap after it, and reads "bit-exact" for the mask and
+    update checks, a ratio for the rest."""
+    lines = validate(SHIPPED, "sat", overrides=BF16).text().splitlines()
+    top = next(i for i, line in enumerate(lines) if line.startswith("layer "))
+    end = lines[top].index("err/bound") + len("err/bound")
+    rows = lines[top + 1: lines.index("", top)]
+    kinds = {"bit-exact": 0, "ratio": 0}
+    for line in rows:
+        cell = line[:end].split()[-1]
+        assert line[end:end + 2] == "  "
+        if not line.startswith(" ") and line.split()[1] in ("MASK", "WU"):
+            assert cell == "bit-exact"
+            kinds["bit-exact"] += 1
+        else:
+            float(cell)
+            kinds["ratio"] += 1
+    assert kinds == {"bit-exact": 16, "ratio": 27}  # 4 masks, 12 updates; 9 GEMMs x 3
+
+
 def test_json_carries_three_comparisons():
     """``--json``: every GEMM check has its datapath-vs-exact, PyTorch-vs-exact and
     datapath-vs-PyTorch comparisons (max error, ratio to the bound, identical share); a mask

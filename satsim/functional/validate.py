@@ -54,6 +54,7 @@ from satsim.functional.schedule import k_slices, op_mapping
 from satsim.functional.sore import sore_mask, ties
 from satsim.functional.update import recast, sgd_momentum, srste_gradient
 from satsim.mapping.lowering import Lowering
+from satsim.report.columns import text_table
 from satsim.trace.schema import GemmOp, Trace
 from satsim.types import NMPattern, Phase
 
@@ -72,7 +73,7 @@ class Comparison:
     """One tensor against another, element by element."""
 
     max_abs_error: float
-    bound_ratio: float | None  # max |error| / bound over the elements (None: exact check)
+    bound_ratio: float | None  # max |error| / bound over the elements (None: bit-exact check)
     identical: float  # share of bit-identical elements
 
 
@@ -161,20 +162,15 @@ class Validation:
                 f"accumulation (captured in {self.capture_precision})")
         lines = [head, *(f"note: {n}" for n in self.notes), ""]
         rows = [("layer", "phase", "tensor", "mapping", "elements", "compared", "max |err|",
-                 "err/bound", "identical", "")]
+                 "err/bound", "identical", "result")]
         for c in self.checks:
             for i, (what, cmp, result) in enumerate(c.rows()):
                 first = (c.layer, c.phase, c.tensor, c.mapping, f"{c.elements:,}") if i == 0 \
                     else ("",) * 5
                 rows.append((*first, what, f"{cmp.max_abs_error:.3g}",
-                             "exact" if cmp.bound_ratio is None else f"{cmp.bound_ratio:.3g}",
+                             "bit-exact" if cmp.bound_ratio is None else f"{cmp.bound_ratio:.3g}",
                              _percent(cmp.identical), result))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-        for r in rows:
-            cells = (v.ljust(w) if i in (0, 1, 2, 3, 5) else v.rjust(w)
-                     for i, (v, w) in enumerate(zip(r, widths, strict=False)))
-            lines.append(("  ".join(cells) + "  " + r[-1]).rstrip())
-        return "\n".join([*lines, "", *self.summary()])
+        return "\n".join([*lines, *text_table(rows, "<<<<><>>><"), "", *self.summary()])
 
 
 def _percent(share: float) -> str:
