@@ -41,12 +41,6 @@ def applies(conv: ConvParams | None, phase: Phase) -> bool:
             and conv.dilation == (1, 1))
 
 
-def roundings(phase: Phase, conv: ConvParams) -> int:
-    """The most roundings to the 16-bit format on the path of one element: BP rounds each
-    tap's column and each addition of it, WG each addition of a sample."""
-    return 2 * conv.kernel[0] * conv.kernel[1] if phase is Phase.BP else conv.batch
-
-
 def grad(phase: Phase, a: np.ndarray, b: np.ndarray, conv: ConvParams, fmt: str) -> np.ndarray:
     """slow_conv2d's dX (``phase`` BP) or dW (WG) in the 16-bit ``fmt`` from the lowered
     operands A [M, K], B [K, N] (as float32 values of ``fmt``), in the GEMM's layout [M, N]."""
