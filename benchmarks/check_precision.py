@@ -13,8 +13,10 @@ fell back to (``_slow_conv2d*``: per-sample im2col GEMMs summed in fp32 but stor
 Then, per 16-bit format, for a GEMM and a convolution's FF, BP and WG: which kernel torch ran,
 how often its results are correctly rounded (equal to the exact result: the same operands
 summed exactly, rounded once; ``satsim.functional.exact``), how often fp32 sums of the same
-operands rounded once are, and how much of torch's result the emulation of slow_conv2d's
-16-bit sums (``satsim.functional.slowconv``) reproduces bit for bit.
+operands rounded once are, how much of torch's result the emulation of slow_conv2d's
+16-bit sums (``satsim.functional.slowconv``) reproduces bit for bit, and how many of its
+elements lie outside what that kernel gives in any fp32 summation order
+(``slowconv.enclosure``).
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def rounding() -> None:
     conv = ConvParams(batch=8, in_channels=64, out_channels=64, height=16, width=16,
                       kernel=(3, 3), padding=(1, 1))
     print("\n| format | op | torch ran | torch correctly rounded | fp32 sums rounded once "
-          "correctly rounded | slow_conv2d emulation = torch |\n|---|---|---|---|---|---|")
+          "correctly rounded | slow_conv2d emulation = torch | torch outside slow_conv2d's "
+          "range |\n|---|---|---|---|---|---|---|")
     for precision, dtype in DTYPES.items():
         low = getattr(torch, dtype)
         a = torch.randn(256, 1024, generator=gen).to(low)
@@ -85,11 +88,13 @@ def rounding() -> None:
         for op, (lhs, rhs, out, out32, phase, ran) in cases.items():
             exact = exact_gemm(lhs, rhs, precision).values
             once = round_to(out32, precision)
-            emulated = "-"
+            emulated = outside = "-"
             if phase is not None:
                 emulated = f"{np.mean(slowconv.grad(phase, lhs, rhs, conv, precision) == out):.3%}"
+                lo, hi = slowconv.enclosure(phase, lhs, rhs, conv, precision)
+                outside = f"{np.sum(~((lo <= out) & (out <= hi))):,} of {out.size:,}"
             print(f"| {precision} | {op} | {ran} | {np.mean(out == exact):.3%} | "
-                  f"{np.mean(once == exact):.3%} | {emulated} |", flush=True)
+                  f"{np.mean(once == exact):.3%} | {emulated} | {outside} |", flush=True)
 
 
 def conv_backward(dy, x, w):

@@ -126,3 +126,14 @@ def test_exact_gemm_beyond_fp32_range():
     tiny = exact_gemm(np.array([[2.0**-100]]), np.array([[2.0**-100]]), "bf16")
     for got, peak in ((big, 2.0**201), (tiny, 2.0**-200)):
         assert _bits(got.values[0, 0]) == _bits(0.0) and got.magnitude[0, 0] >= peak
+
+
+def test_exact_zeros_are_decided_without_the_exact_sum():
+    """Rows of A that are all zero (the zero-inserted rows of a strided conv's BP) give exact
+    zeros with a zero magnitude: decided at once, none summed again in exact arithmetic."""
+    a = round_to(np.random.default_rng(4).standard_normal((8, 16)), "fp16")
+    a[::2] = 0
+    b = round_to(np.random.default_rng(5).standard_normal((16, 4)), "fp16")
+    got = exact_gemm(a, b, "fp16")
+    assert (got.magnitude[::2] == 0).all() and (_bits(got.values[::2]) == _bits(0.0)).all()
+    assert got.recomputed == 0

@@ -83,16 +83,26 @@ def _abs_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Summed in fp32, twice as fast as float64, then enlarged to a bound: a sum of K
     non-negative products in fp32 is at most ``γ_K(2⁻²⁴) <= 2·K·2⁻²⁴`` below the true one, and
-    each product below fp32's range loses at most 2⁻¹⁴⁹. Where fp32 overflows, float64.
+    each product below fp32's normal range loses at most 2⁻¹⁴⁹ — only when the operands' least
+    non-zero magnitudes allow such a product, so that an exact zero keeps a zero bound (and is
+    decided at once). Where fp32 overflows, float64.
     """
     k = a.shape[1]
     with np.errstate(over="ignore"):
         fast = np.abs(np.asarray(a, np.float32)) @ np.abs(np.asarray(b, np.float32))
-    bound = fast.astype(np.float64) * (1 + 2 * (k + 1) * 2.0**-24) + k * 2.0**-149
+    lost = k * 2.0**-149 if _least(a) * _least(b) < 2.0**-126 else 0.0
+    bound = fast.astype(np.float64) * (1 + 2 * (k + 1) * 2.0**-24) + lost
     if not np.isfinite(bound).all():
         bound = (np.abs(np.asarray(a, np.float64)) @ np.abs(np.asarray(b, np.float64))) * (
             1 + 2 * (k + 1) * U64)
     return bound
+
+
+def _least(x: np.ndarray) -> float:
+    """The least non-zero magnitude in ``x`` (inf if there is none), as float64."""
+    nonzero = np.abs(np.asarray(x, dtype=np.float64))
+    nonzero = nonzero[nonzero != 0]
+    return float(nonzero.min()) if nonzero.size else math.inf
 
 
 def _exact_sum(products: np.ndarray) -> Fraction:
