@@ -106,7 +106,7 @@ BAD_INPUTS = {
     "bad option": (lambda d: ["--colour"], "unrecognized arguments"),
     "json folder": (lambda d: ["--json", str(d / "no" / "r.json")], "folder does not exist"),
     "json is a folder": (lambda d: ["--json", str(d)], "is a folder"),
-    "json empty path": (lambda d: ["--json", ""], "empty output path"),
+    "json empty path": (lambda d: ["--json", ""], "--json: empty: expected a file name"),
     "json unwritable": (lambda d: ["--json", "/proc/satsim.json"], "cannot write"),
     "binary config": (lambda d: ["--hw", _bytes(d, "b.yaml", b"\xff\xfe\x00name")], "not UTF-8"),
     "binary trace": (lambda d: ["--workload", _bytes(d, "b.jsonl", b"\x89PNG\r\n\x1a\n")],
