@@ -9,7 +9,7 @@ dataflow, bdwp 2:8, on shape-only captures (needs the torch extra): ResNet-18 CI
 captured here and written to temporary files; each is then simulated in a fresh process that
 imports satsim without torch, after a warm-up run, so that its peak RSS is the simulator's.
 Prints the offline scheduler's search (the first run, no disk cache), medians of the
-one-pass clock with the schedule cached (``satsim.timing.fast``) and of building the Program
+one-pass clock with the schedule cached (``satsim.search.evaluate``) and of building the Program
 and executing it with SimPy (the same numbers, tested), the Program's tasks, those timed one
 by one, the events SimPy processed, the process's peak RSS after the one-pass runs (the
 simulator's own) and after the SimPy ones, and the b64 / b32 time ratio.
@@ -51,10 +51,9 @@ def peak_rss_gb() -> float:
 def child(path: str, repeat: int, simpy: bool, dataflow: str) -> None:
     """Time one trace in this process (no torch) and print a JSON line."""
     from satsim.config import load_dataflow, load_hardware
-    from satsim.schedule.plain import plan
-    from satsim.timing.fast import evaluate
-    from satsim.timing.machine import execute
-    from satsim.timing.units import Machine
+    from satsim.machine.costs import Machine
+    from satsim.search.evaluate import evaluate, plan
+    from satsim.timing.engine import execute
     from satsim.trace.io import read_trace
 
     trace = read_trace(path)

@@ -29,7 +29,7 @@ from satsim.compare import METHODS, model_traces
 from satsim.config import load_dataflow, load_hardware
 from satsim.pool import local_pool, worker_count
 from satsim.resources import PAPER_MODELS
-from satsim.timing.fast import evaluate
+from satsim.search.evaluate import evaluate
 from satsim.types import NMPattern
 
 BUFFERS = {"act": 1024, "wgt": 512, "out": 512, "vec": 256, "msk": 128}  # the preset's

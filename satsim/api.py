@@ -151,7 +151,7 @@ def schedule(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sa
              sparsity: str | None = None, overrides: Sequence[str] = ()) -> Schedule:
     """The offline scheduler's choices for the run :func:`run` would simulate (what
     ``satsim schedule`` writes; see :mod:`satsim.schedule.choices`)."""
-    from satsim.timing.fast import evaluate
+    from satsim.search.evaluate import evaluate
     hw, policy, _, _, trace = _inputs(workload, hardware, dataflow, method, sparsity,
                                       overrides)
     return evaluate(trace, hw, policy).schedule
@@ -160,10 +160,10 @@ def schedule(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sa
 def timeline_events(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
                     schedule: Schedule | None = None) -> dict:
     """The iteration as a Chrome trace-event document (Perfetto, chrome://tracing)."""
+    from satsim.machine.costs import Machine
     from satsim.report.timeline import chrome_trace
-    from satsim.schedule.plain import plan
-    from satsim.timing.machine import execute
-    from satsim.timing.units import Machine
+    from satsim.search.evaluate import plan
+    from satsim.timing.engine import execute
 
     program, machine = plan(trace, hw, policy, schedule=schedule), Machine.from_hardware(hw)
     return chrome_trace(program, execute(program.program, machine), machine, hw.clock_mhz,

@@ -566,7 +566,7 @@ def _cache(args: argparse.Namespace) -> contextlib.AbstractContextManager:
     """--no-cache: the schedule cache off for this command and the processes it starts."""
     if not getattr(args, "no_cache", False):
         return contextlib.nullcontext()
-    from satsim.schedule.choices import caching_off
+    from satsim.search.cache import caching_off
 
     return caching_off()
 

@@ -8,9 +8,10 @@ from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.energy.price import price_run
 from satsim.report.result import RunResult
 from satsim.schedule.choices import Schedule
-from satsim.schedule.plain import OpPlan, phase_of
+from satsim.schedule.steps import phase_of
+from satsim.schedule.walk import OpPlan
+from satsim.search.evaluate import evaluate
 from satsim.timing.accounting import OpTiming
-from satsim.timing.fast import evaluate
 from satsim.trace.schema import GemmOp, MaskGenOp, Trace, UpdateOp, VectorOp
 from satsim.trace.workload import trace_method, trace_pattern
 from satsim.types import sparsity_label

@@ -4,11 +4,11 @@ import pytest
 
 from satsim.config import load_dataflow, load_hardware
 from satsim.errors import SatsimError
+from satsim.machine.costs import Machine
 from satsim.mapping import map_gemm
-from satsim.schedule.plain import plan
+from satsim.search.evaluate import plan
 from satsim.simulate import simulate
-from satsim.timing.machine import execute
-from satsim.timing.units import Machine
+from satsim.timing.engine import execute
 from satsim.trace.schema import GemmOp, Trace, TraceHeader, VectorOp
 from satsim.types import NMPattern, Phase
 

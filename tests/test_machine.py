@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from satsim.schedule.program import (
+from satsim.machine.costs import Machine, Port
+from satsim.machine.program import (
     Access,
     Compute,
     Hold,
@@ -16,9 +17,9 @@ from satsim.schedule.program import (
     Transfer,
     VectorJob,
 )
-from satsim.timing.machine import BufferOverflow, execute
+from satsim.timing.engine import execute
 from satsim.timing.machine_reference import run_reference
-from satsim.timing.units import Machine, Port
+from satsim.timing.timeline import BufferOverflow
 
 MACHINE = Machine(dram_channels=2, dram_bytes_per_cycle=4, dram_latency_cycles=3,
                   sore_lanes=2, vector_lanes=4)

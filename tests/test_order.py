@@ -4,9 +4,9 @@ import pytest
 
 from satsim.config import load_dataflow, load_hardware
 from satsim.resources import shipped
-from satsim.schedule.order import candidate_orders
-from satsim.schedule.plain import dependencies
-from satsim.timing.fast import evaluate
+from satsim.schedule.hazards import dependencies
+from satsim.search.evaluate import evaluate
+from satsim.search.order import candidate_orders
 from satsim.trace.io import read_trace
 from satsim.trace.schema import GemmOp, UpdateOp, VectorOp
 from satsim.types import Phase
@@ -65,7 +65,7 @@ def test_a_trace_without_a_graph_has_one_order():
 def test_the_choice_is_remembered_for_the_same_inputs(monkeypatch):
     """A second evaluation of the same trace, hardware and policy reuses the choice (one
     order timed) and reports the same run and candidates; another hardware chooses anew."""
-    import satsim.timing.fast as fast
+    import satsim.search.evaluate as fast
     trace = read_trace(TRACES["resnet9-cifar-bdwp"])
     first = evaluate(trace, SAT, POLICY)
     calls = []

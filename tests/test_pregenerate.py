@@ -5,7 +5,7 @@ import pytest
 from satsim.config import load_dataflow, load_hardware
 from satsim.errors import SatsimError
 from satsim.resources import shipped
-from satsim.timing.fast import evaluate
+from satsim.search.evaluate import evaluate
 from satsim.trace.io import read_trace
 from satsim.trace.schema import GemmOp, MaskGenOp
 from satsim.types import Phase

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from satsim.timing.scalesim import (
+from satsim.machine.scalesim import (
     scalesim_compressed_k,
     scalesim_compute_cycles,
     scalesim_conv_gemm,

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from satsim.config import load_dataflow, load_hardware
 from satsim.errors import SatsimError
+from satsim.machine.costs import Machine
+from satsim.machine.program import Unit
 from satsim.resources import shipped
-from satsim.schedule.plain import plan
-from satsim.schedule.program import Unit
-from satsim.timing.machine import execute
-from satsim.timing.units import Machine
+from satsim.search.evaluate import plan
+from satsim.timing.engine import execute
 from satsim.trace.io import read_trace
 from satsim.trace.schema import GemmOp, MaskGenOp, Trace, TraceHeader, VectorOp
 from satsim.types import NMPattern, Phase
@@ -203,7 +203,7 @@ def test_an_optimized_schedule_never_slows_with_more_resources(at, switches):
     SORE and vector lanes, and each buffer's capacity and port width. A bigger buffer leaves
     the run as it was: the schedule's tiles and chunks do not use the room (only a new
     search can, and it is not monotone: docs/microarchitecture.md)."""
-    from satsim.timing.fast import evaluate
+    from satsim.search.evaluate import evaluate
     trace = read_trace(shipped("workloads", (".jsonl",))["resnet9-cifar-bdwp"])
     interleave, offline, ahead = switches
     policy = load_dataflow("sat").model_copy(update={
@@ -264,8 +264,8 @@ def test_small_schedules_equal_the_machine_reference():
         assert len(p.program.on(Unit.DRAM)) > 50
         assert (engine.start, engine.end, engine.peak_bytes) == (
             reference.start, reference.end, reference.peak_bytes)
+        from satsim.search.evaluate import evaluate
         from satsim.timing.accounting import op_timings
-        from satsim.timing.fast import evaluate
         fast = evaluate(trace, hw, policy)
         assert fast.rows == op_timings(p, reference, m)
         assert (fast.cycles, fast.peak_bytes) == (reference.cycles, reference.peak_bytes)
@@ -334,8 +334,8 @@ def test_the_one_pass_clock_equals_the_simpy_engine(name, memory):
     same cycles, unit busy cycles and buffer peaks, double or single buffered or with narrow
     bank ports, though with memory it times only a part of the tasks one by one (it skips
     repeating periods of identical steps)."""
+    from satsim.search.evaluate import evaluate
     from satsim.timing.accounting import op_timings, unit_busy
-    from satsim.timing.fast import evaluate
     trace = read_trace(shipped("workloads", (".jsonl",))[name])
     hw = {"double": WITH_MEMORY, "mixed": MIXED, "narrow": NARROW, None: SAT}[memory]
     p = plan(trace, hw, POLICY)
@@ -356,7 +356,7 @@ def test_ops_side_by_side_skip_their_periods_together(monkeypatch):
     turns repeat, the one-pass clock skips whole periods of all of them at once: the same
     run as timing every turn, with fewer tasks timed one by one."""
     from satsim.schedule import skip
-    from satsim.timing.fast import timed
+    from satsim.search.evaluate import timed
     trace = read_trace(shipped("workloads", (".jsonl",))["resnet9-cifar-bdwp"])
     order = list(range(len(trace.records)))
     together = timed(trace, WITH_MEMORY, POLICY, order)
@@ -428,7 +428,7 @@ def test_a_bigger_buffer_never_slows_a_real_run(name):
     above (double-buffered) and with one eight times smaller but for the activations,
     single-buffered: tiles and chunks are chosen per op among sizes that fit, and a bigger
     buffer only adds sizes."""
-    from satsim.timing.fast import evaluate
+    from satsim.search.evaluate import evaluate
     trace = read_trace(shipped("workloads", (".jsonl",))[name])
     for kib, double in ((DEFAULT_KIB, True), (SMALL_KIB, False)):
         def cycles(sizes, double=double):
@@ -444,7 +444,7 @@ def test_wider_bank_ports_never_slow_a_real_run():
     """ResNet-18 (bdwp) with single-ported 64 B/cycle banks: widening any one buffer's
     ports to 128 B/cycle, or giving it a second port, never adds a cycle (and both save
     cycles somewhere), and the narrow banks are slower than the SAT preset's."""
-    from satsim.timing.fast import evaluate
+    from satsim.search.evaluate import evaluate
     trace = read_trace(shipped("workloads", (".jsonl",))["resnet18-cifar-bdwp"])
 
     def cycles(**changed):
@@ -494,7 +494,7 @@ def test_a_bigger_buffer_never_slows_random_gemms(shapes, kib, buffer, more, dou
     """Chains of small (batched, dense or 2:4) GEMMs on a 4x4 array with buffers of a few
     KiB: growing any buffer by any amount never adds a cycle (a configuration too small for
     some tile is an error, and stays one only while smaller)."""
-    from satsim.timing.fast import evaluate
+    from satsim.search.evaluate import evaluate
     trace = _gemm_chain(shapes)
 
     def cycles(sizes):
@@ -517,7 +517,7 @@ def test_a_bigger_buffer_never_slows_random_gemms(shapes, kib, buffer, more, dou
 def test_wider_bank_ports_never_slow_random_gemms(shapes, ports, buffer, more, dual):
     """The same GEMM chains with 4-8 KiB buffers of random bank ports: widening one
     buffer's ports, or giving it a second, never adds a cycle."""
-    from satsim.timing.fast import evaluate
+    from satsim.search.evaluate import evaluate
     trace = _gemm_chain(shapes)
 
     def cycles(widths):
@@ -550,7 +550,7 @@ def test_a_bigger_buffer_never_slows_a_tiny_training_step(tiny_gpt2, kib, buffer
     """A tiny GPT-2 training step (GEMMs, vector work, masks and updates streaming through
     the vector buffer) on a 4x4 array with buffers of a few KiB: growing any buffer by any
     amount never adds a cycle."""
-    from satsim.timing.fast import evaluate
+    from satsim.search.evaluate import evaluate
 
     def cycles(sizes):
         hw = load_hardware("sat-small", [
@@ -569,7 +569,7 @@ def test_interleaved_ops_overlap_across_units():
     on the array (their transfers interleaved on the DMA), and the iteration is shorter;
     one op at a time, no two ops' spans overlap, as every op loads after the previous
     op's last store."""
-    from satsim.timing.fast import evaluate
+    from satsim.search.evaluate import evaluate
     trace = read_trace(shipped("workloads", (".jsonl",))["resnet18-cifar-bdwp"])
 
     def overlaps(run) -> int:
@@ -594,8 +594,8 @@ def test_the_k_slices_of_an_output_tile_are_skipped_exactly():
     """A long reduction sliced under one output tile (K = 2^18: 128 slices) is timed by the
     one-pass clock as by building the Program and executing it with SimPy, record, cycles
     and buffer peaks alike, though it times only a few of the slices one by one."""
+    from satsim.search.evaluate import evaluate
     from satsim.timing.accounting import op_timings
-    from satsim.timing.fast import evaluate
     trace = _one_gemm(K=2**18)
     p, m = plan(trace, WITH_MEMORY, POLICY), Machine.from_hardware(WITH_MEMORY)
     t, run = execute(p.program, m), evaluate(trace, WITH_MEMORY, POLICY)
@@ -609,7 +609,7 @@ def test_the_tasks_timed_one_by_one_do_not_grow_with_a_dimension(dim):
     """A GEMM 256 times bigger along any one dimension (2^16 -> 2^24) has 256 times the
     tasks, yet the one-pass clock times the same few of them one by one: the repeating tiles
     are accounted for in closed form, so a big dimension runs in seconds."""
-    from satsim.timing.fast import evaluate
+    from satsim.search.evaluate import evaluate
     small, big = (evaluate(_one_gemm(**{dim: 2**e}), WITH_MEMORY, POLICY) for e in (16, 24))
     assert big.tasks > 200 * small.tasks
     assert big.timed == small.timed < 40

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import satsim.timing.fast as fast
+import satsim.search.evaluate as fast
 from satsim.config import load_dataflow, load_hardware
-from satsim.schedule.choices import cache_dir, caching_off
+from satsim.search.cache import cache_dir, caching_off
 from satsim.trace.workload import load_workload
 
 SAT, POLICY = load_hardware("sat"), load_dataflow("sat")  # tiles: every GEMM has choices

@@ -5,13 +5,13 @@ import re
 
 import pytest
 
-import satsim.timing.fast as fast
+import satsim.search.evaluate as fast
 from satsim.config import load_dataflow, load_hardware
 from satsim.errors import SatsimError
 from satsim.resources import shipped
 from satsim.schedule.choices import GemmChoice, read_schedule, write_schedule
 from satsim.schedule.tiling import Sizes, gemm_bytes
-from satsim.timing.fast import evaluate
+from satsim.search.evaluate import evaluate
 from satsim.trace.io import read_trace
 from satsim.types import Stationarity
 

@@ -1,8 +1,8 @@
 """Each dataflow switch on a scenario small enough to time by hand: exact cycles off and on.
 
 The expected numbers are derived in each test's docstring from the documented timing rules
-(``docs/microarchitecture.md``; :mod:`satsim.timing.stce` for folds,
-:mod:`satsim.schedule.plain` and :mod:`satsim.schedule.order` for ops), not read off the
+(``docs/microarchitecture.md``; :mod:`satsim.machine.stce` for folds,
+:mod:`satsim.schedule.walk` and :mod:`satsim.search.order` for ops), not read off the
 simulator. Notation: R x C the array, T a fold's stream length, F the folds, L the DRAM
 latency in cycles; a unit takes its tasks in Program order and a task starts at
 ``max(ready, unit free)``, a transfer at ``max(ready + L, DMA free)``.

@@ -3,7 +3,7 @@
 Stationarity, lowering and parts come from :func:`satsim.mapping.map_gemm`. With a memory
 system the plain schedule may slice the reduction (``kt`` < K, partial sums kept in the
 output buffer); the slice changes the accumulation order, so it is asked of the scheduler's
-own tiler (``satsim.schedule.plain.Tiler.tile_sizes``). On ideal memory nothing is sliced.
+own tiler (``satsim.search.tiler.Tiler.tile_sizes``). On ideal memory nothing is sliced.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ def op_mapping(op: GemmOp, hw: HardwareConfig, policy: DataflowPolicy) -> GemmMa
 def k_slices(trace: Trace, index: int, op: GemmOp, mapping: GemmMapping, hw: HardwareConfig,
              policy: DataflowPolicy) -> list[int]:
     """The reduction length ``kt`` of each part's tiles (``part.shape.k``: not sliced)."""
-    from satsim.schedule.plain import Emitter, Tiler
+    from satsim.schedule.emitter import Emitter
     from satsim.schedule.tiling import FORMAT_BYTES, Sizes, gemm_bytes
+    from satsim.search.tiler import Tiler
 
     roles = Emitter(hw, None).roles
     if roles is None:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
+from satsim.machine.scalesim import scalesim_compressed_k, scalesim_compute_cycles, scalesim_folds
+from satsim.machine.stce import FoldRun, run_cycles
 from satsim.mapping.lowering import GemmShape, Lowering, lower
-from satsim.timing.scalesim import scalesim_compressed_k, scalesim_compute_cycles, scalesim_folds
-from satsim.timing.stce import FoldRun, run_cycles
 from satsim.trace.schema import GemmOp
 from satsim.types import NMPattern, Phase, Stationarity
 

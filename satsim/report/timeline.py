@@ -8,10 +8,10 @@ every event also carries its exact start and end cycle in ``args``.
 
 from __future__ import annotations
 
-from satsim.schedule.plain import Plan
-from satsim.schedule.program import Transfer, Unit
-from satsim.timing.machine import Timeline, occupancy
-from satsim.timing.units import Machine, busy_cycles
+from satsim.machine.costs import Machine, busy_cycles
+from satsim.machine.program import Transfer, Unit
+from satsim.schedule.build import Plan
+from satsim.timing.timeline import Timeline, occupancy
 
 PID = 1
 _TRACKS = {Unit.STCE: (1, "STCE (PE array)"), Unit.SORE: (2, "SORE (mask generator)"),

@@ -19,7 +19,7 @@ Counts are per ``(unit, action)``, non-negative by construction:
 
 from __future__ import annotations
 
-from satsim.schedule.program import Access, MaskJob, VectorJob
+from satsim.machine.program import Access, MaskJob, VectorJob
 from satsim.schedule.tiling import Slot, Tile
 from satsim.trace.schema import MaskGenOp, UpdateOp
 

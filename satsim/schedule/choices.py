@@ -12,21 +12,14 @@ the edit says; a record the file leaves out of ``ops`` is chosen by the schedule
 schedule names the SHA-256 of the workload, hardware and dataflow it was made for and is
 rejected for any other.
 
-Schedules are also cached on disk by the hash of those inputs and of satsim's scheduling
-code (:func:`cache_dir`: ``$SATSIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/satsim``, else
-``~/.cache/satsim``; ``SATSIM_CACHE_DIR=off`` or ``--no-cache`` disables it), so the search
-runs once per design point. A cache that cannot be read or written costs only time: the run
-searches.
+Schedules are also cached on disk (:mod:`satsim.search.cache`), so the search runs once per
+design point.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
-import json
-import os
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Literal
@@ -42,16 +35,15 @@ from pydantic import (
     model_validator,
 )
 
-from satsim import __version__
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.config.loader import first_problem, parse_yaml
 from satsim.errors import SatsimError
 from satsim.files import write_text
+from satsim.schedule.hazards import dependencies
 from satsim.trace.schema import MAX_DIM, Dim, Trace
 from satsim.types import Stationarity
 
 FORMAT, VERSION = "satsim.schedule", 1
-CACHE_ENV = "SATSIM_CACHE_DIR"
 # libyaml's safe dumper where PyYAML has it (a ResNet-50 schedule: 10x faster).
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 LOOPS = {"n-outer": True, "m-outer": False}
@@ -116,18 +108,18 @@ def timing_json(hw: HardwareConfig) -> str:
 
 def fingerprint(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> dict:
     """The name and SHA-256 of each input a schedule is made for."""
-    return {"workload": {"name": trace.name, "sha256": _sha(trace.model_dump_json())},
-            "hardware": {"name": hw.name, "sha256": _sha(timing_json(hw))},
-            "dataflow": {"name": policy.name, "sha256": _sha(policy.model_dump_json())}}
+    return {"workload": {"name": trace.name, "sha256": sha256_of(trace.model_dump_json())},
+            "hardware": {"name": hw.name, "sha256": sha256_of(timing_json(hw))},
+            "dataflow": {"name": policy.name, "sha256": sha256_of(policy.model_dump_json())}}
 
 
-def _sha(text: str) -> str:
+def sha256_of(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 # The file's structure, checked strictly (a bool is not an int, an unknown key is an error);
-# :func:`_parse` then checks it against the run.
-Index = Annotated[int, Strict(), Field(ge=0, le=MAX_DIM)]  # a record's; its range: _parse's
+# :func:`parse_schedule` then checks it against the run.
+Index = Annotated[int, Strict(), Field(ge=0, le=MAX_DIM)]  # a record's; its range: parse_schedule's
 Cycles = Annotated[int, Strict(), Field(ge=0, le=MAX_CYCLES)]
 
 
@@ -196,10 +188,10 @@ def read_schedule(path: str | Path, trace: Trace, hw: HardwareConfig,
     """The schedule in ``path``, checked against the run it is for (one error naming the
     file and the field otherwise)."""
     doc = parse_yaml(Path(path))
-    return replace(_parse(doc, str(path), trace, hw, policy), source=str(path))
+    return replace(parse_schedule(doc, str(path), trace, hw, policy), source=str(path))
 
 
-def _parse(doc, source: str, trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
+def parse_schedule(doc, source: str, trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
            expected: dict | None = None) -> Schedule:
     def fail(where: str, why: str):
         raise SatsimError(why, source=source, field=where)
@@ -222,7 +214,6 @@ def _parse(doc, source: str, trace: Trace, hw: HardwareConfig, policy: DataflowP
     order = file.issue_order
     if sorted(order) != list(range(count)):
         fail("issue_order", f"must list every record index 0..{count - 1} once")
-    from satsim.schedule.plain import dependencies  # plain reads schedules: import here
     at = {index: position for position, index in enumerate(order)}
     for index, deps in dependencies(trace, range(count)).items():
         early = [d for d in deps if at[d] > at[index]]
@@ -245,101 +236,3 @@ def _parse(doc, source: str, trace: Trace, hw: HardwareConfig, policy: DataflowP
 
 def write_schedule(schedule: Schedule, path: str | Path) -> None:
     write_text(path, schedule.to_yaml())
-
-
-# The disk cache. Its key covers the code that makes schedules, so a changed scheduler
-# never reuses an old choice.
-_CODE = ("schedule", "timing", "mapping")
-
-
-def cache_dir() -> Path | None:
-    """The cache's folder: ``$SATSIM_CACHE_DIR`` (``off``: no cache), else
-    ``$XDG_CACHE_HOME/satsim`` (if absolute, as the XDG base directory spec asks), else
-    ``~/.cache/satsim`` (None without a home folder)."""
-    where = os.environ.get(CACHE_ENV, "")
-    if where == "off":
-        return None
-    if where:
-        return Path(where)
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    if os.path.isabs(xdg):
-        return Path(xdg) / "satsim"
-    try:
-        return Path.home() / ".cache" / "satsim"
-    except RuntimeError:  # no home folder to be found
-        return None
-
-
-@contextlib.contextmanager
-def caching_off() -> Iterator[None]:
-    """No cache inside (``--no-cache``), in this process and in the worker processes it
-    starts, which inherit the environment."""
-    before = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = "off"
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[CACHE_ENV]
-        else:
-            os.environ[CACHE_ENV] = before
-
-
-@functools.cache
-def _code_hash() -> str:
-    """The hash of satsim's scheduling code, read once per process."""
-    root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256(__version__.encode())
-    for package in _CODE:
-        for path in sorted((root / package).glob("*.py")):
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _cache_path(inputs: dict) -> Path | None:
-    """Where the schedule of these inputs (a :func:`fingerprint`) is cached (None: caching
-    off)."""
-    folder = cache_dir()
-    if folder is None:
-        return None
-    key = _sha(_code_hash() + "".join(v["sha256"] for v in inputs.values()))
-    return folder / "schedules" / f"{key}.json"
-
-
-def cached(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
-           inputs: dict) -> Schedule | None:
-    """The cached schedule of these inputs (``inputs``: their :func:`fingerprint`), if any:
-    an entry or a folder that cannot be read, or an entry changed since it was written (its
-    checksum), counts as none."""
-    path = _cache_path(inputs)
-    if path is None:
-        return None
-    try:
-        if not path.is_file():
-            return None
-        entry = json.loads(path.read_bytes())
-        doc = entry["schedule"]
-        if entry["sha256"] != _sha(_entry_text(doc)):  # damaged since it was written
-            return None
-        return _parse(doc, str(path), trace, hw, policy, inputs)
-    except (OSError, ValueError, TypeError, KeyError, RecursionError, SatsimError):
-        return None
-
-
-def cache(schedule: Schedule) -> None:
-    """Store ``schedule`` under the inputs it names; a cache that cannot be written (read-only,
-    not a folder, not ours) is skipped: it only saves time."""
-    path = _cache_path(schedule.inputs)
-    if path is None:
-        return
-    doc = schedule.to_doc()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, json.dumps({"sha256": _sha(_entry_text(doc)), "schedule": doc}))
-    except (OSError, SatsimError):
-        pass
-
-
-def _entry_text(doc: dict) -> str:
-    """What a cache entry's checksum covers: its schedule, as compact JSON."""
-    return json.dumps(doc, separators=(",", ":"))

@@ -1,6 +1,6 @@
 """Skipping repeating periods of steps: what makes the one-pass clock fast.
 
-An op's steps (:mod:`satsim.schedule.plain`) repeat themselves in nested loops: identical
+An op's steps (:mod:`satsim.schedule.steps`) repeat themselves in nested loops: identical
 chunks, the K slices of an output tile, the tiles of a column, the instances of a batched
 GEMM. Timing them is a max-plus recurrence of fixed structure, so once two consecutive
 periods over identical steps moved every time the rest can depend on by the same ``delta``,
@@ -27,19 +27,40 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
-from satsim.schedule.program import Unit
+from satsim.machine.program import Unit
 
-if TYPE_CHECKING:
-    from satsim.schedule.plain import Emitter, _Op
+
+class Emitter(Protocol):
+    """What skipping reads of the emitter (:class:`satsim.schedule.emitter.Emitter`)."""
+
+    sink: Any  # a one-pass clock (:class:`satsim.timing.clock.Clock`)
+    occupied: dict[str, deque[list]]
+
+
+class _Op(Protocol):
+    """What skipping reads of an op being emitted
+    (:class:`satsim.schedule.emitter.RunningOp`)."""
+
+    emitter: Emitter
+    sink: Any
+    index: int
+    unit: Unit
+    s: int
+    steps: list
+    state: dict
+    held: dict
+    loads: list
+    repeats: Repeats
+    roles: tuple[str, ...]
 
 
 class Repeats:
     """Where an op's steps stop repeating themselves with a period. Equal steps are one
-    object (see ``plain._steps``): steps compare by identity."""
+    object (see :mod:`satsim.schedule.steps`): steps compare by identity."""
 
     def __init__(self, steps: list) -> None:
         self.keys = np.fromiter(map(id, steps), dtype=np.uint64, count=len(steps))

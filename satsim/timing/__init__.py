@@ -1,1 +1,2 @@
-"""Timing: the SimPy engine, the STCE's closed forms and the cycle-stepped reference."""
+"""Timing: what executes a Program (the one-pass clock, the SimPy engine, the cycle-stepped
+references) and the timeline they produce."""

@@ -20,11 +20,18 @@ ports (operands or results slower than the unit; not part of its busy cycles).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from satsim.schedule.plain import Plan
-from satsim.schedule.program import Transfer, Unit
-from satsim.timing.machine import Timeline
-from satsim.timing.units import Machine, own_cycles
+from satsim.machine.costs import Machine, own_cycles
+from satsim.machine.program import Program, Transfer, Unit
+from satsim.timing.timeline import Timeline
+
+
+class Plan(Protocol):
+    """A Program and what its tasks stand for (:class:`satsim.schedule.build.Plan`)."""
+
+    program: Program
+    ops: dict  # record index -> its OpPlan: .tasks, .inputs, .dram_read/write_bytes
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The one-pass clock: times tasks as the schedule emits them, in Program order.
 
 Program order is topological and every unit's order, so one pass applies the machine's
-contract (:mod:`satsim.schedule.program`) exactly: ``start = max(ready + latency, unit
-free)``. The emitter (:mod:`satsim.schedule.plain`) may skip repeating periods of identical
+contract (:mod:`satsim.machine.program`) exactly: ``start = max(ready + latency, unit
+free)``. The emitter (:mod:`satsim.schedule.emitter`) may skip repeating periods of identical
 steps; the clock accounts for them (:meth:`Clock.shift`).
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from itertools import chain
 
-from satsim.schedule.program import Unit, Work
-from satsim.timing.units import Machine, latency, own_cycles, port_cycles
+from satsim.machine.costs import Machine, latency, own_cycles, port_cycles
+from satsim.machine.program import Unit, Work
 
 UNIT_AT = {unit: i for i, unit in enumerate(Unit)}
 GAPS = len(Unit)

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from satsim.schedule.program import Compute, MaskJob, Program, Task, Transfer, Unit, VectorJob
-from satsim.timing.machine import BufferOverflow, Timeline
-from satsim.timing.units import Machine, Port
+from satsim.machine.costs import Machine, Port
+from satsim.machine.program import Compute, MaskJob, Program, Task, Transfer, Unit, VectorJob
+from satsim.timing.timeline import BufferOverflow, Timeline
 
 MAX_CYCLES = 1_000_000  # a reference run longer than this is a bug in the test, not a Program
 

@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from satsim.errors import SatsimError
-from satsim.timing.scalesim import scalesim_conv_gemm, scalesim_output_size
+from satsim.machine.scalesim import scalesim_conv_gemm, scalesim_output_size
 from satsim.trace.schema import ConvParams, GemmOp, Trace, TraceHeader
 from satsim.types import NMPattern, Phase
 

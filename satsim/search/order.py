@@ -13,7 +13,7 @@ computes; units take their ops in it. The candidates:
   its GEMMs in trace order, so the vector unit works on the chain while the array computes
   weight gradients.
 
-The offline scheduler times every candidate (:func:`satsim.timing.fast.evaluate`) and keeps
+The offline scheduler times every candidate (:func:`satsim.search.evaluate.evaluate`) and keeps
 the fastest, the earlier on a tie, so it is never slower than the trace's order.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 
 from satsim.config import DataflowPolicy
-from satsim.schedule.plain import dependencies
+from satsim.schedule.hazards import dependencies
 from satsim.trace.schema import Trace, UpdateOp, VectorOp
 from satsim.types import Phase
 

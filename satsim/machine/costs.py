@@ -7,12 +7,12 @@ and must agree with them exactly:
 * the DMA runs one transfer at a time over all C channels, byte ``i`` on channel ``i mod C``;
   each channel moves at most ``bytes_per_cycle`` a cycle, so B bytes take
   ``ceil(ceil(B / C) / bytes_per_cycle)`` cycles of data (the access latency comes first and
-  overlaps the previous transfer, see :mod:`satsim.schedule.program`);
+  overlaps the previous transfer, see :mod:`satsim.machine.program`);
 * a SORE job of G groups of M deals the groups round-robin to L lanes, a lane taking one
   weight per cycle (each compared against the kept ones): ``ceil(G / L) * M``;
 * a vector job of E elements deals them round-robin to L lanes, each element taking c cycles:
   ``ceil(E / L) * c``;
-* STCE work is timed by the fold closed forms (:mod:`satsim.timing.stce`) when it is built;
+* STCE work is timed by the fold closed forms (:mod:`satsim.machine.stce`) when it is built;
 * a buffer bank's port moves at most ``bytes_per_cycle`` a cycle: reads and writes together
   on a single-ported bank, each on its own port on a dual-ported one. A task's bank traffic
   flows while its unit works (operands stream through FIFOs), so the task takes the longer
@@ -29,7 +29,7 @@ from functools import cached_property
 
 from satsim.config.hardware import HardwareConfig
 from satsim.errors import SatsimError
-from satsim.schedule.program import Access, Compute, MaskJob, Transfer, VectorJob, Work
+from satsim.machine.program import Access, Compute, MaskJob, Transfer, VectorJob, Work
 
 
 def _ceil(a: int, b: int) -> int:

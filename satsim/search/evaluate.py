@@ -1,38 +1,36 @@
 """Time the schedule as it is emitted, without building the Program.
 
-The emitter of :mod:`satsim.schedule.plain` hands each task to the one-pass clock
+The emitter of :mod:`satsim.schedule.emitter` hands each task to the one-pass clock
 (:mod:`satsim.timing.clock`) in Program order, which is topological and every unit's order,
-so one pass applies the machine's contract (:mod:`satsim.schedule.program`) exactly:
+so one pass applies the machine's contract (:mod:`satsim.machine.program`) exactly:
 ``start = max(ready + latency, unit free)``. The emitter skips repeating periods of
-identical steps once they repeat exactly (see ``plain._Skipper``), and the clock accounts for
-them. The result equals executing the built Program with the SimPy engine (tested on every
-shipped trace), at a fraction of the cost: no task objects, no events, and work in
-proportion to the periods that differ. With offline scheduling every candidate issue order
+identical steps once they repeat exactly (see :mod:`satsim.schedule.skip`), and the clock
+accounts for them. The result equals executing the built Program with the SimPy engine
+(tested on every shipped trace), at a fraction of the cost: no task objects, no events, and
+work in proportion to the periods that differ. With offline scheduling every candidate issue order
 is timed this way and the fastest kept (:func:`evaluate`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from satsim.config import DataflowPolicy, HardwareConfig
-from satsim.schedule.choices import (
-    GemmChoice,
-    Schedule,
-    cache,
-    cached,
-    fingerprint,
-    timing_json,
-)
-from satsim.schedule.order import candidate_orders
-from satsim.schedule.plain import Emitter, OpPlan, Tiler, walk
-from satsim.schedule.program import Unit
+from satsim.machine.costs import Machine
+from satsim.machine.program import Unit
+from satsim.schedule.build import Plan, build
+from satsim.schedule.choices import GemmChoice, Schedule, fingerprint, timing_json
+from satsim.schedule.emitter import Emitter
 from satsim.schedule.tiling import capacities
+from satsim.schedule.walk import OpPlan, walk
+from satsim.search.cache import cache, cached
+from satsim.search.order import candidate_orders
+from satsim.search.tiler import Tiler
 from satsim.timing.accounting import OpTiming, stalls
 from satsim.timing.clock import BANK, GAPS, TASKS, UNIT_AT, Clock
-from satsim.timing.units import Machine
 from satsim.trace.schema import Trace
 
 
@@ -57,11 +55,11 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
              schedule: Schedule | None = None) -> MachineRun:
     """The schedule of ``trace`` on ``hw`` under ``policy``, timed: as ``schedule`` fixes
     it, else as the offline scheduler chooses. It times every issue order ``policy``
-    allows (:func:`satsim.schedule.order.candidate_orders`) and keeps the fastest (the
+    allows (:func:`satsim.search.order.candidate_orders`) and keeps the fastest (the
     earlier on a tie: never slower than the trace's order), with each op's tiles or chunks
     the fastest alone. The choice (:attr:`MachineRun.schedule`) is remembered in this
     process for the same trace object, hardware and policy, and on disk for the same
-    contents (:mod:`satsim.schedule.choices`): a schedule computed offline once, then
+    contents (:mod:`satsim.search.cache`): a schedule computed offline once, then
     reused."""
     key = (id(trace), timing_json(hw), policy.model_dump_json())
     given = schedule is not None  # a user's (perhaps edited) schedule is not remembered
@@ -119,6 +117,20 @@ def chosen_order(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy) -> li
     return list(evaluate(trace, hw, policy).schedule.order)
 
 
+def plan(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
+         order: Sequence[int] | None = None, schedule: Schedule | None = None) -> Plan:
+    """The Program of ``trace`` on ``hw`` under ``policy``: as ``schedule`` fixes it, else
+    in ``order``, else in the order the offline scheduler chooses (:func:`chosen_order`);
+    each op's tiles or chunks the fastest alone."""
+    if schedule is not None:
+        order = schedule.order
+    elif order is None:
+        order = chosen_order(trace, hw, policy)
+    roles = Emitter(hw, None).roles
+    tiler = Tiler(hw, policy, roles, schedule) if roles else None
+    return build(trace, hw, policy, order, tiler, schedule)
+
+
 def timed(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, order: list[int],
           tiler: Tiler | None = None, schedule: Schedule | None = None) -> MachineRun:
     """The schedule of ``trace`` on ``hw`` with its records issued in ``order`` (and the
@@ -126,6 +138,8 @@ def timed(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, order: list[
     machine = Machine.from_hardware(hw)
     clock = Clock(machine)
     emitter = Emitter(hw, clock)
+    if tiler is None and emitter.roles:
+        tiler = Tiler(hw, policy, emitter.roles, schedule)
     ops = walk(trace, hw, policy, emitter, order, tiler, schedule)
     start, end, unit_of = clock.start, clock.end, clock.unit
     rows, busy, unit_at = [], dict.fromkeys(Unit, 0), {}
@@ -154,7 +168,7 @@ def timed(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, order: list[
 
 
 def _peaks(buffers: dict[str, int], holds: list, start: list, end: list) -> dict[str, int]:
-    """Most bytes each buffer holds at once (:func:`satsim.timing.machine.curves`' highest
+    """Most bytes each buffer holds at once (:func:`satsim.timing.timeline.curves`' highest
     point): holdings taken at their holder's start, freed at their releaser's end (a
     skipped one, -1, stands in its shifted copy). Within a cycle frees come first, so the
     running sum's maximum is a cycle's end."""

@@ -9,7 +9,7 @@ order of the tasks on every unit. The engines only execute it, under one contrac
   ended; a DRAM transfer's access latency starts when it is ready and overlaps the previous
   transfer's data (requests are pipelined, data is not):
   ``start = max(ready + latency, end of the unit's previous task)``;
-* ``end = start + busy cycles`` (:func:`satsim.timing.units.busy_cycles`): the unit's own
+* ``end = start + busy cycles`` (:func:`satsim.machine.costs.busy_cycles`): the unit's own
   cycles, or longer when the buffer banks the task reads and writes (its :class:`Access`)
   cannot move its bytes in that time;
 * a task's :class:`Hold` takes buffer space when the task starts and gives it back when the

@@ -1,33 +1,14 @@
-"""The SimPy engine: executes a :class:`~satsim.schedule.program.Program` and nothing else.
+"""When a Program's tasks ran, and what its buffers held: the engines' common output.
 
-One process per unit walks that unit's tasks in Program order; a task waits for the events
-of the tasks it depends on, then holds its unit for its busy cycles (closed forms,
-:mod:`satsim.timing.units`). A handful of events per task: the cost follows tasks, never
-cycles or bytes. Buffer occupancy follows from the starts and ends; a Program whose holdings
-exceed a buffer is a scheduler bug and raises.
+Plain data and arithmetic on it (no SimPy): the production path reads timelines without
+importing an engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass
 
-import simpy
-
-from satsim.schedule.program import Program, Task, Unit
-from satsim.timing.units import Machine, busy_cycles, latency
-
-
-class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it processes (engine cost, for tests)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.processed = 0
-
-    def step(self) -> None:
-        self.processed += 1
-        super().step()
+from satsim.machine.program import Program
 
 
 class BufferOverflow(RuntimeError):
@@ -90,33 +71,3 @@ def peaks(program: Program, start, end) -> dict[str, int]:
                              f"its {program.buffers[name]}")
     # Frees sort first within a cycle: each point is read after the cycle's takes.
     return {name: max((held for _, held in curve), default=0) for name, curve in curves.items()}
-
-
-def execute(program: Program, machine: Machine) -> Timeline:
-    """Run ``program`` on ``machine``; every task's start and end cycle."""
-    env = CountingEnvironment()
-    n = len(program.tasks)
-    start, end = [0] * n, [0] * n
-    done = [env.event() for _ in range(n)]
-
-    def unit(tasks: list[Task]) -> Generator:
-        previous_end = 0
-        for task in tasks:
-            waiting = [done[d] for d in task.deps if not done[d].processed]
-            if waiting:
-                yield env.all_of(waiting)
-            ready = max((end[d] for d in task.deps), default=0)
-            begin = max(ready + latency(task.work, machine), previous_end)
-            if begin > env.now:
-                yield env.timeout(begin - env.now)
-            start[task.id] = begin
-            yield env.timeout(busy_cycles(task.work, machine))
-            end[task.id] = previous_end = int(env.now)
-            done[task.id].succeed()
-
-    for kind in Unit:
-        tasks = program.on(kind)
-        if tasks:
-            env.process(unit(tasks))
-    env.run()
-    return Timeline(tuple(start), tuple(end), peaks(program, start, end), env.processed)

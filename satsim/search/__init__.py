@@ -1,0 +1,1 @@
+"""The offline scheduler: the search over issue orders, tiles, chunks and stationarities."""
