@@ -271,7 +271,7 @@ def validate(workload: str | Path, hardware: str | Path = "sat", dataflow: str |
 
     Returns
     -------
-    satsim.functional.validate.Validation
+    satsim.functional.checks.Validation
         One check per layer, phase and tensor; ``passed`` when every one passes.
     """
     from satsim.functional.validate import validate as run_validation

@@ -335,7 +335,7 @@ def test_json_carries_three_comparisons():
 
 def test_failed_check_names_its_side():
     """A failed GEMM check says whether the datapath or PyTorch's tensor broke its bound."""
-    from satsim.functional.validate import Check, Comparison
+    from satsim.functional.checks import Check, Comparison
 
     good, bad = Comparison(0.0, 0.5, 1.0), Comparison(1.0, 3.0, 0.5)
     datapath = Check("l", "FF", "y", "os dense", 1, False, bad, good, bad)
@@ -348,7 +348,7 @@ def test_failed_check_names_its_side():
 def test_json_has_no_infinity():
     """An error where the bound is zero (ratio inf) is written as the string "inf": the JSON
     stays valid."""
-    from satsim.functional.validate import Check, Comparison, Validation
+    from satsim.functional.checks import Check, Comparison, Validation
 
     result = Validation("t", "sat", "bf16", "bf16", "fp32")
     inf = Comparison(1.0, float("inf"), 0.0)

@@ -30,40 +30,27 @@ torch.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
 from satsim.functional import im2col, slowconv
+from satsim.functional.bound import comparison, k_scaled
+from satsim.functional.checks import Check, Comparison, Validation, percent
 from satsim.functional.datapath import StoredWeight, emulate
 from satsim.functional.dump import Dump
 from satsim.functional.exact import ExactResult, exact_gemm
-from satsim.functional.formats import (
-    FLOAT_DTYPES,
-    TORCH_NAMES,
-    Arithmetic,
-    int8_scale,
-    quantize_int8,
-    round_to,
-)
-from satsim.functional.nm import groups
+from satsim.functional.formats import TORCH_NAMES, Arithmetic, int8_scale, quantize_int8, round_to
+from satsim.functional.operands import Layer, finite, store
 from satsim.functional.schedule import k_slices, op_mapping
 from satsim.functional.sore import sore_mask, ties
 from satsim.functional.update import recast, sgd_momentum, srste_gradient
 from satsim.mapping.lowering import Lowering
-from satsim.report.columns import text_table
 from satsim.trace.schema import GemmOp, Trace
 from satsim.types import NMPattern, Phase
-
-# Dumped names of a conv's operands and result per phase (a linear op: a, b, c).
-_CONV_KEYS = {Phase.FF: ("x", "w", "y"), Phase.BP: ("dy", "w", "dx"), Phase.WG: ("dy", "x", "dw")}
-
 
 # A known kernel explains PyTorch's tensor when its emulation reproduces at least this share
 # of the elements that differ from the exact result, bit for bit (the emulation's fp32 sums
@@ -71,208 +58,8 @@ _CONV_KEYS = {Phase.FF: ("x", "w", "y"), Phase.BP: ("dy", "w", "dx"), Phase.WG: 
 EXPLAINED = 0.99
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """One tensor against another, element by element."""
-
-    max_abs_error: float
-    bound_ratio: float | None  # max |error| / bound over the elements (None: bit-exact check)
-    identical: float  # share of bit-identical elements
-
-
-@dataclass(frozen=True)
-class Check:
-    """One compared tensor: a GEMM result, a mask or an update tensor.
-
-    Every check compares the datapath with PyTorch; for a GEMM result both are also compared
-    with the exact result.
-    """
-
-    layer: str
-    phase: str
-    tensor: str
-    mapping: str
-    elements: int
-    passed: bool
-    datapath_vs_exact: Comparison | None  # None: a bit-exact check against PyTorch alone
-    torch_vs_exact: Comparison | None
-    datapath_vs_torch: Comparison
-    note: str = ""
-    digest: str = ""  # sha256 (16 hex digits) of the modelled tensor's bits: same on any run
-
-    @property
-    def torch_over_bound(self) -> bool:
-        """Whether PyTorch's own tensor breaks the bound against the exact result."""
-        return self.torch_vs_exact is not None and self.torch_vs_exact.bound_ratio > 1
-
-    def rows(self) -> list[tuple[str, Comparison, str]]:
-        """(what is compared, the comparison, the result column) per comparison."""
-        verdict = "pass" if self.passed else "FAIL"
-        if self.datapath_vs_exact is None:
-            return [("datapath vs PyTorch", self.datapath_vs_torch,
-                     verdict + (f" ({self.note})" if self.note else ""))]
-        if not self.passed:  # the datapath's own condition, or else PyTorch's
-            verdict += (" (the datapath)" if self.datapath_vs_exact.bound_ratio > 1
-                        else " (PyTorch's tensor)")
-        return [("datapath vs exact", self.datapath_vs_exact, verdict),
-                ("PyTorch vs exact", self.torch_vs_exact, self.note),
-                ("datapath vs PyTorch", self.datapath_vs_torch, "")]
-
-
-@dataclass
-class Validation:
-    """Every check of one trace on one hardware config."""
-
-    trace: str
-    hardware: str
-    capture_precision: str
-    operand: str
-    accumulate: str
-    notes: list[str] = field(default_factory=list)
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.checks) and all(c.passed for c in self.checks)
-
-    def summary(self) -> list[str]:
-        """The closing lines: how many checks failed, and where PyTorch is over the bound."""
-        failed = sum(not c.passed for c in self.checks)
-        lines = [f"{len(self.checks)} checks, {failed} failed: "
-                 + ("PASS" if self.passed else "FAIL")]
-        over = [c for c in self.checks if c.torch_over_bound]
-        if over:
-            gemms = sum(c.torch_vs_exact is not None for c in self.checks)
-            lines.append(
-                f"PyTorch's own tensor is over the bound against the exact result in "
-                f"{len(over)} of {gemms} GEMM results ("
-                + ", ".join(f"{c.layer} {c.phase} {c.tensor}" for c in over)
-                + "): see their notes; the datapath is judged against the exact result")
-        return lines
-
-    def to_dict(self) -> dict:
-        return {"trace": self.trace, "hardware": self.hardware,
-                "capture_precision": self.capture_precision, "operand": self.operand,
-                "accumulate": self.accumulate, "notes": self.notes, "passed": self.passed,
-                "summary": self.summary(),
-                "checks": [_json_number(asdict(c)) for c in self.checks]}
-
-    def json_text(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
-
-    def text(self) -> str:
-        head = (f"{self.trace} on {self.hardware}: {self.operand} operands, {self.accumulate} "
-                f"accumulation (captured in {self.capture_precision})")
-        lines = [head, *(f"note: {n}" for n in self.notes), ""]
-        rows = [("layer", "phase", "tensor", "mapping", "elements", "compared", "max |err|",
-                 "err/bound", "identical", "result")]
-        for c in self.checks:
-            for i, (what, cmp, result) in enumerate(c.rows()):
-                first = (c.layer, c.phase, c.tensor, c.mapping, f"{c.elements:,}") if i == 0 \
-                    else ("",) * 5
-                rows.append((*first, what, f"{cmp.max_abs_error:.3g}",
-                             "bit-exact" if cmp.bound_ratio is None else f"{cmp.bound_ratio:.3g}",
-                             _percent(cmp.identical), result))
-        return "\n".join([*lines, *text_table(rows, "<<<<><>>><"), "", *self.summary()])
-
-
-def _percent(share: float) -> str:
-    """A share in percent; 100.00% only when it is all."""
-    return "99.99%" if 0.9999 <= share < 1 else f"{share:.2%}"
-
-
-def _json_number(value):
-    """JSON has no inf or NaN: an infinite error ratio (error where the bound is 0) is "inf"."""
-    if isinstance(value, dict):
-        return {k: _json_number(v) for k, v in value.items()}
-    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def _unit_roundoff(fmt: str) -> float:
-    if fmt in ("fp32", "int32"):
-        return 2.0**-24
-    return float(ml_dtypes.finfo(FLOAT_DTYPES[fmt]).eps) / 2
-
-
-def _ulp(x: np.ndarray, fmt: str) -> np.ndarray:
-    """One ulp of ``fmt`` at the magnitude of ``x`` (the subnormal spacing at least)."""
-    info = ml_dtypes.finfo(FLOAT_DTYPES[fmt])
-    mag = np.abs(x).astype(np.float64)
-    with np.errstate(divide="ignore"):
-        exp = np.floor(np.log2(np.maximum(mag, float(info.smallest_normal))))
-    return np.exp2(exp) * float(info.eps)
-
-
 def _digest(x: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(x, dtype=np.float32).tobytes()).hexdigest()[:16]
-
-
-def _finite(x: np.ndarray, dump: Dump, key: str) -> None:
-    bad = ~np.isfinite(x)
-    if bad.any():
-        raise SatsimError(
-            f"{int(bad.sum())} NaN/inf operand elements: the sparse datapath never multiplies "
-            "a pruned weight (no 0·inf), while torch's dense W⊙mask product gives NaN there, "
-            "so this step cannot be compared", source=dump.path, field=key)
-
-
-def _comparison(x: np.ndarray, y: np.ndarray, scaled: np.ndarray, fmt: str) -> Comparison:
-    """``x`` against ``y`` per element (NaN counts as an infinite error) against the bound:
-    ``scaled``, plus one ulp of ``fmt`` at the larger of ``|x|`` and ``|y|`` when ``fmt`` is a
-    rounded output format. The bound depends on the two compared tensors alone, so a wrong
-    element of a third cannot widen it."""
-    with np.errstate(invalid="ignore"):
-        err = np.where(x == y, 0.0, np.abs(x.astype(np.float64) - y.astype(np.float64)))
-    err = np.where(np.isnan(err), np.inf, err)
-    bound = scaled if fmt == "fp32" else scaled + _ulp(np.maximum(np.abs(x), np.abs(y)), fmt)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(bound > 0, err / bound, np.where(err > 0, np.inf, 0.0))
-    ratio = np.where(np.isnan(ratio), np.inf, ratio)  # an infinite error over an infinite ulp
-    same = x.astype(np.float32).view(np.uint32) == y.astype(np.float32).view(np.uint32)
-    return Comparison(float(err.max(initial=0.0)), float(ratio.max(initial=0.0)),
-                      float(same.mean()) if same.size else 1.0)
-
-
-class _Layer:
-    """One layer's dumped tensors and trace records."""
-
-    def __init__(self, name: str, trace: Trace, dump: Dump):
-        self.name, self.dump = name, dump
-        self.ops = {r.phase: (i, r) for i, r in enumerate(trace.records)
-                    if isinstance(r, GemmOp) and r.layer == name}
-
-    def key(self, phase: Phase, name: str) -> str:
-        return f"{self.name}/{phase}/{name}"
-
-
-def _store(b: np.ndarray, mask: np.ndarray, op_pattern: NMPattern, claim: NMPattern,
-           dump: Dump, key: str) -> StoredWeight:
-    """B [K, N] stored as the hardware stores it: per group the kept positions from the mask
-    (non-zero weights first), values and in-group indices. Rejects a mask that is not N:M and
-    a weight that is not pruned by it."""
-    k, n_cols = b.shape
-    m = op_pattern.m
-    bg, mg = groups(b, m), groups(mask, m)  # zero-padded: padding is not kept
-    g = bg.shape[0]
-    over = mg.sum(axis=1) > claim.n
-    if over.any():
-        raise SatsimError(f"the mask is not {claim}: {int(over.sum())} groups of {m} keep more "
-                          f"than {claim.n}", source=dump.path, field=key)
-    outside = (bg != 0) & ~mg
-    if outside.any():
-        raise SatsimError(f"a dense operand given to a {op_pattern} sparse mapping: "
-                          f"{int(outside.sum())} non-zero weights lie outside the mask",
-                          source=dump.path, field=key)
-    pos = np.arange(m)[None, :, None]
-    rank = (bg == 0) * 2 * m + (~mg) * m + pos  # non-zero, then masked, then lower index
-    ranked = np.argsort(rank, axis=1, kind="stable")
-    kept = np.sort(ranked[:, : op_pattern.n, :], axis=1)
-    if np.take_along_axis(bg != 0, ranked, axis=1)[:, op_pattern.n:, :].any():
-        raise SatsimError(f"a dense operand given to a {op_pattern} sparse mapping: groups "
-                          f"hold more than {op_pattern.n} non-zeros", source=dump.path, field=key)
-    values = np.take_along_axis(bg, kept, axis=1).reshape(g * op_pattern.n, n_cols)
-    return StoredWeight(values, kept.reshape(g * op_pattern.n, n_cols).astype(np.uint8),
-                        op_pattern, k)
 
 
 def _mapping_label(mapping, slices: list[int]) -> str:
@@ -310,14 +97,14 @@ class Validator:
         self.claim = NMPattern.parse(nm) if isinstance(nm, str) else None
 
     # -- GEMMs ------------------------------------------------------------------------------
-    def gemm(self, layer: _Layer, phase: Phase) -> None:
+    def gemm(self, layer: Layer, phase: Phase) -> None:
         index, op = layer.ops[phase]
         if op.batch != 1 or (op.conv is not None and op.conv.groups != 1):
             raise SatsimError("batched and grouped GEMMs are not validated yet",
                               source=self.dump.path, field=f"{layer.name}/{phase}")
         mapping = op_mapping(op, self.hw, self.policy)
         slices = k_slices(self.trace, index, op, mapping, self.hw, self.policy)
-        a, b, c_torch, bias, mask, keys = self._operands(layer, phase, op)
+        a, b, c_torch, bias, mask, keys = layer.operands(phase, op)
         weight_key = keys[1]
         # Parts: rows of A/C and K columns of each sub-GEMM (one part unless decomposed).
         if mapping.lowering is Lowering.DECOMPOSE:
@@ -343,7 +130,7 @@ class Validator:
             else:
                 claim = self.claim if self.claim and self.claim.m == mapping.pattern.m \
                     else mapping.pattern
-                stored = _store(b_part, mask[cols], mapping.pattern, claim, self.dump,
+                stored = store(b_part, mask[cols], mapping.pattern, claim, self.dump,
                                 weight_key)
                 slice_rows = -(-kt // mapping.pattern.m) * mapping.pattern.n
             acc[rows] = emulate(a_part, stored, stationarity=mapping.stationarity,
@@ -363,11 +150,11 @@ class Validator:
             hw_out = self.arith.add(hw_out, bias_hw[None, :])
         hw_out = round_to(hw_out, out_fmt)
         ref = c_torch if self.same else self._torch_reference(a_ref, b_ref, bias_hw, out_fmt)
-        scaled = self._scaled(exact.magnitude, op.K + (bias is not None))
-        hw_exact = _comparison(hw_out, exact.values, scaled, out_fmt)
-        torch_exact = _comparison(ref, exact.values, scaled, out_fmt)
+        scaled = k_scaled(exact.magnitude, op.K + (bias is not None), self.arith.accumulate)
+        hw_exact = comparison(hw_out, exact.values, scaled, out_fmt)
+        torch_exact = comparison(ref, exact.values, scaled, out_fmt)
         # Shown, not judged: both sides are held to the exact result (see the module).
-        hw_torch = _comparison(hw_out, ref, scaled, out_fmt)
+        hw_torch = comparison(hw_out, ref, scaled, out_fmt)
         note, torch_ok = "", torch_exact.bound_ratio <= 1
         if not torch_ok:  # only an identified kernel's own arithmetic may explain the excess
             note, torch_ok = self._explain(op, phase, a_hw, b_hw, ref, exact)
@@ -376,63 +163,6 @@ class Validator:
             layer.name, str(phase), keys[2].rsplit("/", 1)[-1], _mapping_label(mapping, slices),
             int(hw_out.size), passed, hw_exact, torch_exact, hw_torch, note, _digest(hw_out)))
 
-    def _operands(self, layer: _Layer, phase: Phase, op: GemmOp):
-        """GEMM operands A [M, K], B [K, N] (weight as B), torch's C, bias, B's mask."""
-        dump, conv = self.dump, op.conv
-        mask = None
-        if conv is not None:
-            names = _CONV_KEYS[phase]
-            keys = [layer.key(phase, n) for n in names]
-            first, second, result = (dump.tensor(k) for k in keys)
-            _finite(first, dump, keys[0])
-            _finite(second, dump, keys[1])
-            self._check_shape(first, keys[0], op)
-            if phase is Phase.FF:
-                a, b = im2col.ff_operands(first, second, conv)
-                c = result.transpose(0, 2, 3, 1).reshape(a.shape[0], -1)
-            elif phase is Phase.BP:
-                a, b = im2col.bp_operands(first, second, conv)
-                c = result.transpose(0, 2, 3, 1).reshape(a.shape[0], -1)
-            else:
-                a, b = im2col.wg_operands(first, second, conv)
-                c = result.transpose(0, 2, 3, 1).reshape(a.shape[0], -1)
-            if op.sparsity is not None:
-                direction = "FF" if phase is Phase.FF else "BP"
-                raw = dump.mask(layer.name, direction)
-                mask = im2col.ff_weight(raw) if phase is Phase.FF else im2col.bp_weight(raw)
-        else:
-            keys = [layer.key(phase, n) for n in ("a", "b", "c")]
-            a, b, c = (dump.tensor(k) for k in keys)
-            _finite(a, dump, keys[0])
-            _finite(b, dump, keys[1])
-            if op.weight == "A":  # run transposed: the weight is operand B
-                a, b, c = b.T, a.T, c.T
-                keys = [keys[1], keys[0], keys[2]]
-            if op.sparsity is not None:
-                raw = dump.mask(layer.name, "FF" if phase is Phase.FF else "BP")
-                mask = raw.T if raw.shape != b.shape or phase is Phase.FF else raw
-        for x, key, want in ((a, keys[0], (op.M, op.K)), (b, keys[1], (op.K, op.N))):
-            if op.weight == "A":
-                want = (op.N, op.K) if x is a else (op.K, op.M)
-            if x.shape != want:
-                raise SatsimError(f"shape {list(x.shape)} as a GEMM operand does not match the "
-                                  f"trace's record ({list(want)})", source=dump.path, field=key)
-        if c.shape != (a.shape[0], b.shape[1]):
-            raise SatsimError(f"result shape does not match the operands ({a.shape[0]} x "
-                              f"{b.shape[1]})", source=dump.path, field=keys[2])
-        if mask is not None and mask.shape != b.shape:
-            raise SatsimError(f"mask shape does not match the weight {list(b.shape)}",
-                              source=dump.path, field=f"{layer.name}/mask")
-        bias = None
-        if op.bias or op.conv is not None and dump.has(layer.key(phase, "bias")):
-            bias = dump.tensor(layer.key(phase, "bias")).reshape(-1)
-        return a, b, c, bias, mask, keys
-
-    def _check_shape(self, x: np.ndarray, key: str, op: GemmOp) -> None:
-        conv = op.conv
-        if x.ndim != 4 or x.shape[0] != conv.batch:
-            raise SatsimError(f"shape {list(x.shape)} does not match the trace's convolution "
-                              f"(batch {conv.batch})", source=self.dump.path, field=key)
 
     def _torch_reference(self, a: np.ndarray, b: np.ndarray, bias: np.ndarray | None,
                          out_fmt: str) -> np.ndarray:
@@ -448,11 +178,6 @@ class Validator:
         if bias is not None:
             c = c + torch.from_numpy(np.asarray(bias, np.float32))
         return round_to(c.numpy(), out_fmt)
-
-    def _scaled(self, magnitude: np.ndarray, terms: int) -> np.ndarray:
-        """The bound's K-scaled part per element, ``2·terms·u·magnitude`` (:func:`_comparison`
-        adds the output format's ulp)."""
-        return 2 * terms * max(_unit_roundoff(self.arith.accumulate), 2.0**-24) * magnitude
 
     def _explain(self, op: GemmOp, phase: Phase, a: np.ndarray, b: np.ndarray,
                  ref: np.ndarray, exact: ExactResult) -> tuple[str, bool]:
@@ -475,23 +200,23 @@ class Validator:
                      if phase is Phase.BP else f"{op.conv.batch} samples' dW") + f" in {fmt}")
         if share < EXPLAINED:
             return (f"PyTorch over the bound: cause not identified ({kernel}, reproduces only "
-                    f"{_percent(share)} of the elements that differ from exact)", False)
+                    f"{percent(share)} of the elements that differ from exact)", False)
         low, high = slowconv.enclosure(phase, a, b, op.conv, fmt)
         outside = int(np.sum(~((ref >= low) & (ref <= high))))  # NaN is outside
         within = ("and every element lies within" if not outside else
                   "but 1 element lies outside" if outside == 1 else
                   f"but {outside:,} elements lie outside")
-        return (f"PyTorch over the bound: {kernel} (its emulation reproduces {_percent(share)} "
+        return (f"PyTorch over the bound: {kernel} (its emulation reproduces {percent(share)} "
                 f"of the elements that differ from exact, {within} what that kernel gives in "
                 "any fp32 summation order)", outside == 0)
 
     # -- SORE and WUVE ----------------------------------------------------------------------
-    def masks(self, layer: _Layer) -> None:
+    def masks(self, layer: Layer) -> None:
         dump, name = self.dump, layer.name
         if self.claim is None or not dump.has(f"{name}/WU/w"):
             return
         master = dump.tensor(f"{name}/WU/w")
-        _finite(master, dump, f"{name}/WU/w")
+        finite(master, dump, f"{name}/WU/w")
         for direction, dim in (("FF", 1), ("BP", 0)):
             if not dump.has(f"{name}/mask_{direction}"):
                 continue
@@ -512,7 +237,7 @@ class Validator:
                 f"{self.claim.m} along dim {dim}", int(same.size), bool(same.all()), None, None,
                 differ, note, _digest(ours)))
 
-    def update(self, layer: _Layer) -> None:
+    def update(self, layer: Layer) -> None:
         dump, name = self.dump, layer.name
         if not dump.has(f"{name}/WU/w_new"):
             return
@@ -560,7 +285,7 @@ def validate(trace: Trace, trace_path: Path, hw: HardwareConfig,
     if not layers:
         raise SatsimError("the dump holds no layer tensors", source=dump.path)
     for name in layers:
-        layer = _Layer(name, trace, dump)
+        layer = Layer(name, trace, dump)
         if not layer.ops:
             raise SatsimError(f"layer {name!r} has dumped tensors but no GEMM in the trace",
                               source=dump.path, field=name)
