@@ -44,11 +44,11 @@ from pydantic import (
 
 from satsim import __version__
 from satsim.config import DataflowPolicy, HardwareConfig
-from satsim.config.loader import first_problem, parse_yaml
 from satsim.errors import SatsimError
 from satsim.files import write_text
 from satsim.trace.schema import MAX_DIM, Dim, Trace
 from satsim.types import Stationarity
+from satsim.yaml_input import first_problem, parse_yaml
 
 FORMAT, VERSION = "satsim.schedule", 1
 CACHE_ENV = "SATSIM_CACHE_DIR"
