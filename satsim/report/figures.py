@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from satsim.energy.price import EVERY_TERM, coverage
+from satsim.energy.breakdown import EVERY_TERM, coverage
 from satsim.errors import SatsimError
 from satsim.files import read_text, write_atomic
 from satsim.report.plots import _NO_DATE, format_of
@@ -604,7 +604,7 @@ def energy_label(value: float | None) -> str:
 
 
 def energy_coverage(doc: dict) -> str | None:
-    """What a run document's ``energy_j`` covers (:func:`satsim.energy.price.coverage`;
+    """What a run document's ``energy_j`` covers (:func:`satsim.energy.breakdown.coverage`;
     computed from ``energy.prices`` for a file written before ``energy.coverage`` existed);
     None without an energy table."""
     energy = doc.get("energy")

@@ -16,7 +16,7 @@ import html
 import json
 from pathlib import Path
 
-from satsim.energy.price import EVERY_TERM
+from satsim.energy.breakdown import EVERY_TERM
 from satsim.errors import SatsimError
 from satsim.files import write_text
 from satsim.report.figures import (

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from satsim.energy.price import EVERY_TERM
+from satsim.energy.breakdown import EVERY_TERM
 from satsim.errors import SatsimError
 from satsim.files import write_atomic
 from satsim.report.summary import METRICS, energy_name
