@@ -12,10 +12,11 @@ import pytest
 from satsim.api import run
 from satsim.config import load_hardware
 from satsim.energy import load_energy_table, price_run
-from satsim.energy.price import STATIC, coverage, exact
+from satsim.energy.breakdown import STATIC, coverage
+from satsim.energy.price import exact
 from satsim.energy.table import EnergyTable, shipped_tables
 from satsim.report.summary import joules
-from satsim.report.tidy import ENERGY_COLUMNS
+from satsim.report.tidy import ENERGY_COLUMNS, tidy_frame
 
 PJ, MJ = Fraction(1, 10**12), Fraction(1, 10**3)
 
@@ -172,7 +173,7 @@ def test_fpga_profile_shows_unpriced_terms_as_na_never_zero(fpga_report):
     doc = json.loads(report.json_text())
     assert doc["energy"]["by_unit"]["stce"] is None and doc["energy"]["static"]["stce"] is None
     assert doc["energy"]["complete"] is False
-    frame = res.table()
+    frame = tidy_frame(res)
     gemms = frame[frame["op"] == "gemm"]
     assert gemms["stce_j"].isna().all() and gemms["buffer_j"].isna().all()
     assert (gemms["dram_j"] > 0).all()
@@ -290,7 +291,7 @@ def test_the_python_api_returns_floats_never_fractions(default_report):
         assert type(e.exact.total) is Fraction and float(e.exact.total) == e.energy_j
         assert e.by_unit == {u: None if j is None else float(j)
                              for u, j in e.exact.by_unit.items()}
-        frame = res.table()
+        frame = tidy_frame(res)
         assert all(str(frame[c].dtype) == "Float64" for c in ENERGY_COLUMNS)
     leaves = _values([default_report.metrics(), default_report.to_json()])
     assert not [v for v in leaves if isinstance(v, Fraction)]
@@ -305,7 +306,7 @@ def test_without_a_table_energy_is_not_modelled():
     assert doc["energy_j"] is None and doc["energy"] is None
     assert report.metrics()["energy_j"] is None
     assert "energy     not modelled" in report.text()
-    assert report.result.table()["energy_j"].isna().all()
+    assert tidy_frame(report.result)["energy_j"].isna().all()
 
 
 def test_sram_price_is_log_log_in_the_bank_capacity():

@@ -12,8 +12,19 @@ import pytest
 
 from satsim.cli import main
 from satsim.errors import SatsimError
-from satsim.report import figures
+from satsim.report.compare_figures import speedup_figure
+from satsim.report.documents import run_title
+from satsim.report.energy_figures import energy_data, energy_figure, energy_label
 from satsim.report.html import write_report
+from satsim.report.result import PHASES
+from satsim.report.time_figures import (
+    UNIT_NAMES,
+    breakdown_figure,
+    layer_utilization,
+    roofline_data,
+    roofline_figure,
+    utilization_figure,
+)
 
 WORKLOAD = "resnet9-cifar-bdwp"
 
@@ -71,7 +82,7 @@ def _container_gids(fig):
 def test_breakdown_stacks_each_phases_busy_cycles_on_its_unit(run_doc):
     """Every phase of the JSON is one segment on its unit's bar, as long as the phase's busy
     cycles; a unit's stack is the sum of its phases."""
-    fig = figures.breakdown_figure(run_doc)
+    fig = breakdown_figure(run_doc)
     bars = _container_gids(fig)
     for phase, total in run_doc["phases"].items():
         (segment,) = bars[f"breakdown-{phase}"].patches
@@ -83,7 +94,7 @@ def test_breakdown_stacks_each_phases_busy_cycles_on_its_unit(run_doc):
 
 def test_speedup_has_one_bar_per_model_and_method_at_its_speedup(compare_doc):
     """Three models, two methods: three bars per method, each as tall as its speedup."""
-    fig = figures.speedup_figure(compare_doc)
+    fig = speedup_figure(compare_doc)
     bars = _container_gids(fig)
     for method in ("srste", "bdwp"):
         heights = [p.get_height() for p in bars[f"speedup-{method}"].patches]
@@ -95,13 +106,13 @@ def test_speedup_has_one_bar_per_model_and_method_at_its_speedup(compare_doc):
 def test_energy_bars_sum_to_the_json_per_phase_and_static(run_doc):
     """Each phase's stack (its ops' energy per unit) is energy.by_phase of that phase, the
     static bar energy.by_phase.static, and all of them energy_j."""
-    _, bars = figures.energy_data(run_doc)
+    _, bars = energy_data(run_doc)
     by_phase = run_doc["energy"]["by_phase"]
-    assert list(bars) == [*[p for p in figures.PHASES if p in by_phase], "static"]
+    assert list(bars) == [*[p for p in PHASES if p in by_phase], "static"]
     for name, per_unit in bars.items():
         total = sum(v for v in per_unit.values() if v is not None)
         assert total == pytest.approx(by_phase[name], rel=1e-9)
-    fig = figures.energy_figure(run_doc)
+    fig = energy_figure(run_doc)
     stacks = [sum(bars.patches[i].get_height() for bars in _container_gids(fig).values())
               for i in range(len(by_phase))]
     assert [h / 1e3 for h in stacks] == pytest.approx(list(by_phase.values()), rel=1e-9)
@@ -115,9 +126,9 @@ def test_energy_of_an_unpriced_unit_is_na_not_zero(run_doc):
     for op in doc["ops"]:
         if "sore" in op["energy_by_unit"]:
             op["energy_by_unit"]["sore"] = None
-    _, bars = figures.energy_data(doc)
+    _, bars = energy_data(doc)
     assert bars["MASK"]["sore"] is None
-    legend = [t.get_text() for t in figures.energy_figure(doc).legends[0].get_texts()]
+    legend = [t.get_text() for t in energy_figure(doc).legends[0].get_texts()]
     assert "SORE: n/a" in legend
 
 
@@ -139,16 +150,16 @@ def test_energy_figure_leads_with_what_the_total_covers(run_doc):
     covers = run_doc["energy"]["coverage"]
     assert covers.startswith(f"{len(run_doc['energy']['excluded'])} of "
                              f"{len(run_doc['energy']['prices'])} terms n/a: static power of")
-    total = figures.energy_label(run_doc["energy_j"])
+    total = energy_label(run_doc["energy_j"])
     older = copy.deepcopy(run_doc)
     del older["energy"]["coverage"]
     for doc in (run_doc, older):
-        ax = figures.energy_figure(doc).axes[0]
+        ax = energy_figure(doc).axes[0]
         title, energy = ax.get_title().split("\n", 1)
-        assert title == figures._title(doc)
+        assert title == run_title(doc)
         assert energy.replace("\n", " ") == f"{total} priced ({covers})"
         assert ax.get_ylabel() == "priced energy per iteration (mJ)"
-    ax = figures.energy_figure(_every_term_priced(run_doc)).axes[0]
+    ax = energy_figure(_every_term_priced(run_doc)).axes[0]
     assert ax.get_title().endswith(f"\n{total} per iteration")
     assert ax.get_ylabel() == "energy per iteration (mJ)"
 
@@ -157,20 +168,20 @@ def test_energy_without_a_table_is_an_error_naming_the_field(run_doc):
     """A run without an energy table has nothing to stack: an error, not an empty plot."""
     doc = dict(run_doc, energy=None, energy_j=None)
     with pytest.raises(SatsimError, match=r"run.json: energy: no energy in this run"):
-        figures.energy_figure(doc, "run.json")
+        energy_figure(doc, "run.json")
 
 
 def test_utilization_per_layer_is_macs_over_busy_pe_cycles(run_doc):
     """A layer's FF point is its FF MACs over (busy cycles x rows x cols); the unit bars are
     the JSON's units' utilization."""
-    layers, values = figures.layer_utilization(run_doc)
+    layers, values = layer_utilization(run_doc)
     pes = run_doc["hardware_config"]["array"]["rows"] * run_doc["hardware_config"]["array"][
         "cols"]
     first = [o for o in run_doc["ops"] if o["layer"] == layers[0] and o["phase"] == "FF"]
     expected = sum(o["macs"] for o in first) / (sum(o["busy_cycles"] for o in first) * pes)
     assert values["FF"][0] == pytest.approx(expected)
     assert all(0 < v <= 1 for vs in values.values() for v in vs if v is not None)
-    fig = figures.utilization_figure(run_doc)
+    fig = utilization_figure(run_doc)
     widths = [p.get_width() for p in _container_gids(fig)["utilization-units"].patches]
     assert widths == [100 * run_doc["units"][u]["utilization"]
                       for u in ("stce", "sore", "vector", "dram") if u in run_doc["units"]]
@@ -179,7 +190,7 @@ def test_utilization_per_layer_is_macs_over_busy_pe_cycles(run_doc):
 def test_roofline_points_lie_under_both_ceilings(run_doc):
     """One point per GEMM that moved DRAM bytes; none above the array's peak or the DRAM
     line (an op's bytes all move between its start and end)."""
-    data = figures.roofline_data(run_doc)
+    data = roofline_data(run_doc)
     hw = run_doc["hardware_config"]
     assert data.peak == hw["array"]["rows"] * hw["array"]["cols"] * hw["clock_mhz"] * 1e6
     dram = hw["memory"]["dram"]
@@ -197,7 +208,7 @@ def test_roofline_on_ideal_memory_is_an_error(run_doc):
     for op in doc["ops"]:
         op["dram_read_bytes"] = op["dram_write_bytes"] = 0
     with pytest.raises(SatsimError, match="memory is ideal"):
-        figures.roofline_figure(doc)
+        roofline_figure(doc)
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
@@ -289,8 +300,8 @@ def test_report_leads_with_what_the_energy_total_covers(tmp_path, run_doc):
         quantities)
     assert not [q for q in quantities if q.endswith("energy per iteration")
                 and "priced" not in q]
-    run = f"{figures.energy_label(run_doc['energy_j'])} priced ({run_doc['energy']['coverage']})"
-    dense = (f"{figures.energy_label(run_doc['dense_energy_j'])} priced "
+    run = f"{energy_label(run_doc['energy_j'])} priced ({run_doc['energy']['coverage']})"
+    dense = (f"{energy_label(run_doc['dense_energy_j'])} priced "
              f"({run_doc['dense_energy_coverage']})")
     assert f"<p><b>{html.escape(run)}</b>: a lower bound" in page
     assert f"Dense twin: {html.escape(dense)}." in page
@@ -299,7 +310,7 @@ def test_report_leads_with_what_the_energy_total_covers(tmp_path, run_doc):
     quantities = [row[0] for row in _tables(page)["Totals"]]
     assert {"energy per iteration", "dense twin's energy per iteration"} <= set(quantities)
     assert not [q for q in quantities if "priced" in q] and "lower bound" not in page
-    assert f"<p><b>{figures.energy_label(run_doc['energy_j'])} per iteration</b>;" in page
+    assert f"<p><b>{energy_label(run_doc['energy_j'])} per iteration</b>;" in page
 
 
 def test_report_explains_the_stalls_and_each_units_idle_cycles(tmp_path, run_doc):
@@ -314,7 +325,7 @@ def test_report_explains_the_stalls_and_each_units_idle_cycles(tmp_path, run_doc
     causes = ["dram", "dep", "mask", "buffer", "after_last_op"]
     assert header[3:] == ["idle (cycles)", "idle: stall DRAM", "idle: stall dep",
                           "idle: stall mask", "idle: stall buffer", "idle: after last op"]
-    units = {figures.UNIT_NAMES[u]: v for u, v in run_doc["units"].items()}
+    units = {UNIT_NAMES[u]: v for u, v in run_doc["units"].items()}
     assert [row[0] for row in rows] == list(units) and len(rows) == 4
     for name, busy, _, idle, *by_cause in rows:
         unit = units[name]

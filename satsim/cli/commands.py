@@ -50,9 +50,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.json is not None and not to_stdout:
         write_text(args.json, report.json_text())
     if args.table is not None:
-        from satsim.report.tidy import write_table
+        from satsim.report.tidy import tidy_frame, write_table
 
-        write_table(report.result.table(), args.table)
+        write_table(tidy_frame(report.result), args.table)
     print(report.text(), file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         sys.stdout.write(report.json_text())

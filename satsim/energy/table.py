@@ -22,6 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from satsim.yaml_input import read_yaml, validate
+
 FORMATS = ("fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "int32")
 # A key that looks like an energy or power unit: pj, fj, nj, uj, mj, j, mw, w, pj_per_bit, ...
 _UNIT_KEY = re.compile(r"(?:[fpnum]?j|[num]?w)(?:_per_\w+)?")
@@ -223,6 +225,4 @@ def load_energy_table(spec: str | Path, relative_to: Path | None = None) -> Ener
 
 @functools.lru_cache(maxsize=16)
 def _load(path: str, size: int, mtime_ns: int) -> EnergyTable:
-    from satsim.config.loader import read_yaml, validate
-
     return validate(EnergyTable, read_yaml(Path(path)), Path(path))

@@ -16,21 +16,16 @@ import html
 import json
 from pathlib import Path
 
-from satsim.energy.price import EVERY_TERM
+from satsim.energy.breakdown import EVERY_TERM
 from satsim.errors import SatsimError
 from satsim.files import write_text
-from satsim.report.figures import (
-    COMPARE,
-    KINDS,
-    PHASES,
-    UNIT_NAMES,
-    _title,
-    energy_coverage,
-    figure_bytes,
-    load_input,
-)
-from satsim.report.result import IDLE_CAUSES, IDLE_STALLS
+from satsim.report.canvas import figure_bytes
+from satsim.report.documents import COMPARE, load_input, run_title
+from satsim.report.energy_figures import energy_coverage
+from satsim.report.figures import KINDS
+from satsim.report.result import IDLE_CAUSES, IDLE_STALLS, PHASES
 from satsim.report.summary import energy_name, energy_total
+from satsim.report.time_figures import UNIT_NAMES
 
 _CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
@@ -128,7 +123,7 @@ def _list(items: list[str]) -> str:
 def run_page(doc: dict, source: str) -> str:
     """The HTML page of a ``satsim run --json`` document."""
     mhz = doc.get("clock_mhz") or 0
-    parts = [f"<h1>{_esc(_title(doc))}</h1>",
+    parts = [f"<h1>{_esc(run_title(doc))}</h1>",
              f'<p class="sub">dataflow {_esc(doc.get("dataflow", "?"))}, memory '
              f'{_esc(doc.get("memory", "?"))}; from {_esc(Path(source).name)}, satsim '
              f'{_esc(doc.get("satsim_version", "?"))}</p>']
@@ -250,7 +245,7 @@ def run_page(doc: dict, source: str) -> str:
                                           "hardware_config", "dataflow_config")}
     parts += ["<h2>Provenance</h2>",
               f"<pre>{_esc(json.dumps(provenance, indent=2, sort_keys=False))}</pre>"]
-    return _page(_title(doc), parts)
+    return _page(run_title(doc), parts)
 
 
 def compare_page(doc: dict, source: str) -> str:

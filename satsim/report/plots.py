@@ -6,9 +6,8 @@ dotted config path (``array.rows``, ``clock_mhz``, ``sparsity``, ...), metric co
 ``status``, ``error``, ``host_*``). If ``frame.attrs["source"]`` is set (e.g. the sweep
 folder), error messages name it.
 
-Figures are drawn on matplotlib's ``Agg`` canvas directly, never through ``pyplot``: no global
-backend switch, no figure registry, so this works headless, in worker processes and beside
-a user's own interactive plots. This module is imported lazily (only ``satsim plot`` needs it).
+Figures are drawn on :mod:`satsim.report.canvas` (matplotlib's ``Agg`` canvas directly, never
+``pyplot``). This module is imported lazily (only ``satsim plot`` needs it).
 """
 
 from __future__ import annotations
@@ -23,9 +22,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from satsim.energy.price import EVERY_TERM
+from satsim.energy.breakdown import EVERY_TERM
 from satsim.errors import SatsimError
-from satsim.files import write_atomic
+from satsim.report.canvas import format_of, new_figure, paper_style, save
 from satsim.report.summary import METRICS, energy_name
 
 if TYPE_CHECKING:
@@ -66,25 +65,12 @@ _COUNTS = ("cycles", "MACs")  # scaled by a word: "cycles per iteration (million
 
 _BOOKKEEPING = {"point_id", "status", "error"}
 
-_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
-# Without these the output embeds the time of writing: same data, different bytes.
-_NO_DATE = {"png": None, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
-
 _MAX_CATEGORIES = 20  # tab20's colours; more cannot be told apart in a legend
 _FEW_VALUES = 8  # a numeric colour column with at most this many values gets a legend
 _MISSING_COLOUR = "0.6"
 # Every design point: opaque, a thin white rim to part neighbours, above the front's rings.
 _POINT = {"s": 30, "alpha": 1.0, "edgecolors": "white", "linewidths": 0.5, "zorder": 3}
 _LOG_RATIO = 100  # an axis whose positive values span this factor or more is drawn log
-
-
-def format_of(out: str | Path) -> str:
-    """The image format ``out``'s suffix names; an error naming the file otherwise."""
-    fmt = _FORMATS.get(Path(out).suffix.lower())
-    if fmt is None:
-        raise SatsimError(f"unknown plot format {Path(out).suffix or '(no suffix)'!r}: "
-                          f"use one of {', '.join(_FORMATS)}", source=out)
-    return fmt
 
 
 def label(column: str) -> str:
@@ -226,7 +212,8 @@ def plot_pareto(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None
     """
     source = _source(frame)
     # Before any drawing: a typo should not cost the render.
-    fmt = format_of(out) if out is not None else None
+    if out is not None:
+        format_of(out)
     _check_columns(frame, {"x": x, "y": y, "color": color})
     xs, ys = _numeric(frame, x), _numeric(frame, y)
 
@@ -249,16 +236,10 @@ def plot_pareto(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None
     px, py = xs[keep] / x_scale, ys[keep] / y_scale
     front = pareto_mask(points, x, y, maximize_x=maximize_x, maximize_y=maximize_y)
 
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from matplotlib.ticker import ScalarFormatter
 
-    from satsim.report.figures import STYLE
-
-    with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(5.0, 3.4), dpi=100, layout="constrained")
-        FigureCanvasAgg(fig)
+    with paper_style():
+        fig = new_figure((5.0, 3.4))
         ax = fig.add_subplot()
         numeric_colour = color is not None and not _is_categorical(points[color])
         if color is None:
@@ -302,9 +283,8 @@ def plot_pareto(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None
                                title=None if color is None else label(color), frameon=False)
             legend.get_title().set_horizontalalignment("left")
 
-        if out is not None and fmt is not None:
-            write_atomic(out, lambda handle: fig.savefig(handle, format=fmt, dpi=300,
-                                                         metadata=_NO_DATE[fmt]))
+        if out is not None:
+            save(fig, out)
     return fig
 
 

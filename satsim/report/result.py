@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from satsim.energy.price import EnergyBreakdown
+    from satsim.energy.breakdown import EnergyBreakdown
 
 SCHEMA = "satsim.result/2"
 OP_COLUMNS = ["index", "layer", "phase", "unit", "op", "M", "K", "N", "batch", "elements",
@@ -88,12 +88,6 @@ class RunResult:
     def energy_j(self) -> float | None:
         """The priced energy of the iteration in J (None: energy not modelled)."""
         return None if self.energy is None else self.energy.energy_j
-
-    def table(self) -> pd.DataFrame:
-        """The tidy frame: one row per op, unit-suffixed columns (:mod:`satsim.report.tidy`)."""
-        from satsim.report.tidy import tidy_frame
-
-        return tidy_frame(self)
 
     @cached_property
     def ops(self) -> pd.DataFrame:

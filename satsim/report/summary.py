@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from satsim.energy.price import EVERY_TERM, same_terms_priced
+from satsim.energy.breakdown import EVERY_TERM, same_terms_priced
 from satsim.report.bounds import Bounds
 from satsim.report.columns import text_table
 from satsim.report.result import IDLE_CAUSES, IDLE_STALLS, STALLS, UNITS, RunResult
@@ -251,7 +251,7 @@ def energy_name(complete: bool, unit: str | None = None) -> str:
 def energy_total(value: float | None, covers: str | None, spec: str = ".3f") -> str:
     """A run's energy as it must be read: ``"291.236 mJ per iteration"`` when every term is
     priced, else what the sum covers first, ``"198.484 mJ priced (DRAM only; 26 of 28 terms
-    n/a)"``; ``covers``: :func:`satsim.energy.price.coverage` of its prices (None, or no
+    n/a)"``; ``covers``: :func:`satsim.energy.breakdown.coverage` of its prices (None, or no
     ``value``: energy not modelled)."""
     if value is None or covers is None:
         return "not modelled"

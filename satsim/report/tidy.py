@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from satsim.errors import SatsimError
+from satsim.report.result import OP_COLUMNS, RunResult
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from satsim.report.result import RunResult
 
 RUN_COLUMNS = ["workload", "hardware", "dataflow", "method"]
 # the result rows' columns, renamed where the unit is not in the name yet
@@ -43,8 +42,6 @@ def _sum(values) -> Fraction | None:
 def tidy_frame(result: RunResult) -> pd.DataFrame:
     """One row per op of ``result`` (the order the records completed)."""
     import pandas as pd
-
-    from satsim.report.result import OP_COLUMNS
 
     rows = []
     for row in result.rows:

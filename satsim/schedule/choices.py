@@ -36,12 +36,12 @@ from pydantic import (
 )
 
 from satsim.config import DataflowPolicy, HardwareConfig
-from satsim.config.loader import first_problem, parse_yaml
 from satsim.errors import SatsimError
 from satsim.files import write_text
 from satsim.schedule.hazards import dependencies
 from satsim.trace.schema import MAX_DIM, Dim, Trace
 from satsim.types import Stationarity
+from satsim.yaml_input import first_problem, parse_yaml
 
 FORMAT, VERSION = "satsim.schedule", 1
 # libyaml's safe dumper where PyYAML has it (a ResNet-50 schedule: 10x faster).

@@ -29,12 +29,13 @@ from satsim.config import (
     load_dataflow,
     load_hardware,
 )
-from satsim.config.loader import read_yaml, split_pairs, validate
+from satsim.config.loader import split_pairs
 from satsim.errors import SatsimError
 from satsim.files import file_sha256
 from satsim.resources import find, shipped
 from satsim.trace.workload import load_workload, resolve_workload, shipped_workloads
 from satsim.types import Method, NMPattern
+from satsim.yaml_input import read_yaml, validate
 
 SPECIAL = ("sparsity", "method", "workload")  # axis paths that are not config fields
 MAX_POINTS = 1_000_000  # a spec that expands beyond this is a typo, not a study
