@@ -43,7 +43,7 @@ def main() -> None:
     table = {}
     for model in args.models.split(","):
         print(f"{model} ...", file=sys.stderr, flush=True)
-        traces = model_traces(model, pattern, hw.sparsity.max_m)
+        traces = model_traces(model, pattern, hw)
         for setting, on in SETTINGS.items():
             # The offline scheduler also picks each op's stationarity (sat: auto).
             policy = naive.model_copy(update={

@@ -41,7 +41,7 @@ MORE = [("memory.dram.channels", 8), ("memory.dram.gbps_per_channel", 38.4),
 
 def one_trace(model: str, method: str) -> tuple[str, str, int, dict[str, tuple[int, int]]]:
     """The preset's cycles, and per doubled resource the searched and fixed cycles."""
-    trace = model_traces(model, NMPattern(2, 8), 16)[method][0]
+    trace = model_traces(model, NMPattern(2, 8), load_hardware("sat"))[method][0]
     policy = load_dataflow("sat")
     base = evaluate(trace, load_hardware("sat"), policy)
     found = {}

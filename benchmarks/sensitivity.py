@@ -102,7 +102,7 @@ def _buffer_values(field: str):
 
 def _lanes(unit: str, values: tuple[int, int]):
     def ends(hw):
-        return None if getattr(hw, unit) is None else _set(f"{unit}.lanes", values)(hw)
+        return None if unit not in hw.units else _set(f"{unit}.lanes", values)(hw)
     return ends
 
 
@@ -133,7 +133,7 @@ PARAMS: dict[str, Param] = {
     # would fit. 64x64: 4,096 fp16 MACs, about what the xcvu9p's ~5,800 kernel DSPs hold
     # at one DSP per MAC beside the SORE and the WUVE; beyond it the device runs out.
     "array": Param("STCE rows x cols (`array`)",
-                   lambda hw: f"{hw.array.rows}x{hw.array.cols}",
+                   lambda hw: f"{hw.engine.rows}x{hw.engine.cols}",
                    lambda hw: tuple((f"{n}x{n}", (f"array.rows={n}", f"array.cols={n}"))
                                     for n in (16, 64))),
     # 150-300 MHz is the usual range of a large systolic array on Virtex UltraScale+ with a
@@ -168,7 +168,7 @@ PARAMS: dict[str, Param] = {
     # The paper gives 32 lanes; what it does not give is a lane's rate (one weight per
     # cycle assumed). Half to twice the rate is 16 to 64 lanes at one weight per cycle.
     "sore_lanes": Param("SORE lanes (`sore.lanes`)",
-                        lambda hw: str(hw.sore.lanes) if hw.sore else "not timed",
+                        lambda hw: str(hw.maskgen.lanes) if hw.maskgen else "not timed",
                         _lanes("sore", (16, 64))),
     # Assumed equal to the SORE's 32; half to twice that width.
     "vector_lanes": Param("vector lanes (`vector.lanes`)",

@@ -14,6 +14,7 @@ from pathlib import Path
 from satsim import __version__
 from satsim.config import (
     NO_EFFECT_YET,
+    UNTIMED,
     DataflowPolicy,
     HardwareConfig,
     load_dataflow,
@@ -42,7 +43,8 @@ from satsim.trace.workload import (
 from satsim.types import NMPattern, Phase
 
 
-def reannotate(trace: Trace, method: str | None, sparsity: str | None, max_m: int) -> Trace:
+def reannotate(trace: Trace, method: str | None, sparsity: str | None,
+               hw: HardwareConfig) -> Trace:
     """Apply ``--method`` / ``--sparsity`` (the trace unchanged when neither is given).
 
     ``--sparsity`` alone keeps the trace's sparse method (bdwp for a dense trace);
@@ -70,9 +72,9 @@ def reannotate(trace: Trace, method: str | None, sparsity: str | None, max_m: in
                 raise SatsimError(f"--method {chosen} needs an N:M pattern, not dense",
                                   source="--sparsity")
             pattern = NMPattern(2, 8)  # SAT's headline setting
-        if pattern.m > max_m:
-            raise SatsimError(f"{pattern} needs M <= max_m = {max_m} of the hardware",
-                              source="--sparsity")
+        problem = hw.pattern_problem(pattern)
+        if problem is not None:
+            raise SatsimError(problem, source="--sparsity")
     return annotate(trace, chosen, pattern if chosen is not Method.DENSE else None)
 
 
@@ -120,7 +122,7 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     }
     hint = None
     if pattern is None and method is None and sparsity is None:
-        hint = _sparse_hint(trace, hw.sparsity.max_m)
+        hint = _sparse_hint(trace, hw)
     scope = _scope(trace, hw)
     events = None
     if timeline:
@@ -131,7 +133,7 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
                      sparsity=summarize_sparsity(trace) if pattern is not None else None,
                      reannotated=trace is not recorded, scope=scope, provenance=provenance,
                      warnings=_warnings(recorded, path, overrides, scope.no_effect, result),
-                     hint=hint, array=(hw.array.rows, hw.array.cols),
+                     hint=hint, array=(hw.engine.rows, hw.engine.cols),
                      strided_bp=hw.conv.strided_bp, timeline=events)
 
 
@@ -142,8 +144,7 @@ def _inputs(workload, hardware, dataflow, method, sparsity, overrides):
     policy = load_dataflow(dataflow, df_overrides)
     path = resolve_workload(workload)
     recorded = load_workload(path)
-    return hw, policy, path, recorded, reannotate(recorded, method, sparsity,
-                                                  hw.sparsity.max_m)
+    return hw, policy, path, recorded, reannotate(recorded, method, sparsity, hw)
 
 
 def schedule(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
@@ -174,22 +175,30 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
     kinds = Counter(r.kind for r in trace.records)
     present = {op.phase for op in trace.gemms}
     phases = ", ".join(p.value for p in Phase if p in present) or "none"
-    timed = [f"GEMMs ({phases}) on the STCE" if hw.array.timing == "satsim" else
+    engine = hw.engine
+    timed = [f"GEMMs ({phases}) on {hw.routes.FF} ({engine.rows}x{engine.cols} systolic)"
+             if engine.timing == "satsim" else
              f"GEMMs ({phases}) in SCALE-Sim 3.0.0's compute-cycle conventions"]
     not_timed, no_effect = {}, dict(NO_EFFECT_YET)
-    for unit, kinds_of_unit, what in (
-            ("sore", ("maskgen",), "N:M mask generation (MASK) on the SORE"),
-            ("vector", ("vector", "update"),
-             "vector work (VEC) and weight updates (WU) on the vector unit")):
-        count = sum(kinds[k] for k in kinds_of_unit)
-        if getattr(hw, unit) is None:
-            not_timed |= {k: f"{kinds[k]} records ({unit}: null)"
-                          for k in kinds_of_unit if kinds[k]}
-        elif count:
-            timed.append(what)
-        else:
-            no_effect[unit] = f"the trace has no {' or '.join(kinds_of_unit)} records"
-    if not kinds["maskgen"] or hw.sore is None:
+    served: dict[str, list[str]] = {name: [] for name in hw.units}  # unit -> its routes
+    for route, what in (("maskgen", "N:M mask generation (MASK)"), ("vector", "vector work (VEC)"),
+                        ("update", "weight updates (WU)")):
+        target = getattr(hw.routes, route)
+        if target == UNTIMED:
+            if kinds[route]:
+                not_timed[route] = f"{kinds[route]} records (routes.{route}: {UNTIMED})"
+            continue
+        served[target].append(route)
+        if kinds[route]:
+            timed.append(f"{what} on {target}")
+    for name, routes in served.items():  # a unit's fields: set as NAME.FIELD
+        if name == hw.routes.FF:
+            continue
+        if not routes:
+            no_effect[name] = "no route names it"
+        elif not any(kinds[route] for route in routes):
+            no_effect[name] = f"the trace has no {' or '.join(routes)} records"
+    if not kinds["maskgen"] or hw.maskgen is None:
         no_effect["dataflow.pregenerate"] = "no mask generation is timed"
     elif hw.memory == "ideal" or not trace.has_graph:
         no_effect["dataflow.pregenerate"] = (
@@ -243,6 +252,7 @@ def _warnings(recorded: Trace, path: Path, overrides: Sequence[str],
     for key, what in notes:
         warnings += [f"{path.name}: {what}: {item}" for item in recorded.header.meta.get(key, ())]
     for key, _ in parse_overrides(list(overrides)):
+        key = key.removeprefix("units.")  # a unit's field, as NAME.FIELD too
         why = next((why for knob, why in no_effect.items()
                     if key == knob or key.startswith(knob + ".")), None)
         if why:
@@ -250,11 +260,11 @@ def _warnings(recorded: Trace, path: Path, overrides: Sequence[str],
     return tuple(warnings)
 
 
-def _sparse_hint(trace: Trace, max_m: int) -> str | None:
+def _sparse_hint(trace: Trace, hw: HardwareConfig) -> str | None:
     """A flag that makes this dense trace sparse, if one does (it is tried, not guessed)."""
     for flags, method, pattern in ((("--sparsity", "2:8"), Method.BDWP, NMPattern(2, 8)),
                                    (("--sparsity", "2:4"), Method.BDWP, NMPattern(2, 4))):
-        if pattern.m > max_m:
+        if hw.pattern_problem(pattern) is not None:
             continue
         try:
             annotate(trace, method, pattern)

@@ -16,7 +16,7 @@ from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from satsim.config import load_dataflow, load_hardware, split_overrides
+from satsim.config import HardwareConfig, load_dataflow, load_hardware, split_overrides
 from satsim.errors import SatsimError
 from satsim.pool import local_pool, worker_count
 from satsim.report.bounds import ideal_bounds
@@ -140,12 +140,13 @@ def base_workload(model: str) -> Path:
         raise SatsimError(str(exc), source="--workloads") from None
 
 
-def model_traces(model: str, pattern: NMPattern, max_m: int) -> dict[str, tuple[Trace, str]]:
+def model_traces(model: str, pattern: NMPattern,
+                 hw: HardwareConfig) -> dict[str, tuple[Trace, str]]:
     """Per method (dense included), the trace to run and where it came from."""
     workloads = shipped("workloads", (".jsonl", ".csv"))
-    if pattern.m > max_m:
-        raise SatsimError(f"{pattern} needs M <= max_m = {max_m} of the hardware",
-                          source="--nm")
+    problem = hw.pattern_problem(pattern)
+    if problem is not None:
+        raise SatsimError(problem, source="--nm")
     path = base_workload(model)
     captures = path == workloads.get(f"{model}-dense")
     captured = {m: f"{model}-{m}" for m in METHODS if captures and f"{model}-{m}" in workloads}
@@ -185,7 +186,7 @@ def compare(models: Sequence[str] = PAPER_MODELS, sparsity: str = "2:8",
     hw_overrides, df_overrides = split_overrides(overrides)
     hw = load_hardware(hardware, hw_overrides)
     policy = load_dataflow(dataflow, df_overrides)
-    runs = {model: model_traces(model, pattern, hw.sparsity.max_m) for model in models}
+    runs = {model: model_traces(model, pattern, hw) for model in models}
     jobs = sorted(((model, method) for model in runs for method in ("dense", *METHODS)),
                   key=lambda job: -len(runs[job[0]][job[1]][0].records))
     results: dict[tuple[str, str], RunResult] = {}

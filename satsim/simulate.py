@@ -22,8 +22,8 @@ def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
     """Simulate one iteration of ``trace`` on ``hw`` under ``policy``, scheduled as
     ``schedule`` fixes it or as the offline scheduler chooses.
 
-    Every record a unit of ``hw`` times is a row; records of a unit the hardware does not
-    have (``sore: null``, ``vector: null``) are not (:func:`satsim.api.run` reports them).
+    Every record a unit of ``hw`` times is a row; records of work the hardware routes
+    ``untimed`` are not (:func:`satsim.api.run` reports them).
     """
     run = evaluate(trace, hw, policy, schedule)
     rows, actions = [], {}
@@ -47,7 +47,7 @@ def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
 
 
 def _has(hw: HardwareConfig, unit: str) -> bool:
-    return {"stce": True, "sore": hw.sore is not None, "vector": hw.vector is not None,
+    return {"stce": True, "sore": hw.maskgen is not None, "vector": hw.vector is not None,
             "dram": hw.memory != "ideal"}[unit]
 
 

@@ -92,12 +92,13 @@ def parse_yaml(path: Path) -> dict[str, Any]:
 
 def validate(
     model: type[Model], data: dict[str, Any], source: str | Path, overridden: tuple[str, ...] = (),
-    prefix: str = "",
+    prefix: str = "", written: dict[str, str] | None = None,
 ) -> Model:
     """Build ``model`` from ``data``; the first problem becomes a :class:`SatsimError`.
 
-    ``overridden`` lists the dotted keys set on the command line (as ``--set {prefix}key``),
-    so that an error in one of them names the override rather than the file.
+    ``overridden`` lists the dotted keys set on the command line (as ``--set {prefix}key``,
+    or as ``written`` gives the key), so that an error in one of them names the override
+    rather than the file.
     """
     try:
         return model.model_validate(data)
@@ -108,7 +109,7 @@ def validate(
                          or key.startswith(loc + ".")), None)
         if override is not None:  # the user's --set, not the shipped file, is at fault
             raise SatsimError(f"{reason} (applied to {Path(source).name})",
-                              source=f"--set {prefix}{override}",
+                              source=f"--set {prefix}{(written or {}).get(override, override)}",
                               field=loc if loc != override else None) from None
         raise SatsimError(reason, source=source, field=loc) from None
     except RecursionError:

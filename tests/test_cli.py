@@ -93,7 +93,7 @@ BAD_INPUTS = {
     "malformed yaml": (lambda d: ["--hw", _write(d, "h.yaml", "name: [x\n")], "malformed YAML"),
     "unknown key": (lambda d: ["--set", "array.depth=2"], "array.depth: unknown key"),
     "n > m": (lambda d: ["--sparsity", "5:4"], "--sparsity: N:M needs N < M"),
-    "beyond max_m": (lambda d: ["--sparsity", "2:32"], "max_m = 16"),
+    "beyond max_m": (lambda d: ["--sparsity", "2:32"], "runs N:M with M <= 16 only"),
     "missing file": (lambda d: ["--workload", "nope.jsonl"], "nope.jsonl: no such file"),
     "missing preset": (lambda d: ["--dataflow", "fast"], "fast: no such file or preset"),
     "truncated trace": (lambda d: ["--workload", _write(

@@ -94,7 +94,7 @@ def test_cli_writes_the_table_and_json(tmp_path, capsys):
 @pytest.mark.parametrize(("argv", "message"), [
     (["--nm", "9:8"], "error: --nm: N:M needs N < M"),
     (["--nm", "dense"], "error: --nm: compare needs a sparse N:M"),
-    (["--nm", "1:32"], "error: --nm: 1:32 needs M <= max_m = 16"),
+    (["--nm", "1:32"], "error: --nm: 1:32: the MAC engine (array) runs N:M with M <= 16"),
     (["--workloads", "resnet9-cifar,nope"], "error: --workloads: nope: no such file or workload"),
     (["--workers", "0"], "error: --workers: must be 1..1024, got 0"),
 ])

@@ -9,8 +9,12 @@ from satsim.types import Phase, Stationarity
 
 def test_sat_preset_matches_the_documented_schema():
     hw = load_hardware("sat")
-    assert (hw.name, hw.clock_mhz, hw.array.rows, hw.array.cols) == ("sat", 200, 32, 32)
-    assert (hw.sparsity.max_m, hw.sore.lanes, hw.vector.lanes) == (16, 32, 32)
+    assert (hw.name, hw.clock_mhz, hw.engine.rows, hw.engine.cols) == ("sat", 200, 32, 32)
+    assert (hw.engine.sparsity.max_m, hw.maskgen.lanes, hw.vector.lanes) == (16, 32, 32)
+    assert {name: unit.kind for name, unit in hw.units.items()} == {
+        "array": "systolic", "sore": "maskgen", "vector": "vector"}
+    assert hw.routes.model_dump() == {"FF": "array", "BP": "array", "WG": "array",
+                                      "maskgen": "sore", "vector": "vector", "update": "vector"}
     dram = hw.memory.dram
     assert (dram.channels, dram.gbps_per_channel, dram.efficiency, dram.latency_ns) == (
         4, 19.2, 0.8, 100)
@@ -54,7 +58,8 @@ def test_overrides_parse_yaml_scalars():
 
 
 def test_override_changes_the_field():
-    assert load_hardware("sat", [("array.cols", 64)]).array.cols == 64
+    assert load_hardware("sat", [("array.cols", 64)]).engine.cols == 64
+    assert load_hardware("sat", [("units.array.cols", 64)]).engine.cols == 64
 
 
 def test_yaml_file_by_path(tmp_path):
@@ -68,7 +73,7 @@ def test_yaml_file_by_path(tmp_path):
     (("array.rows", 0), "array.rows", "greater than 0"),
     (("array.depth", 3), "array.depth", "unknown key"),
     (("clock_mhz", "fast"), "clock_mhz", "valid number"),
-    (("sparsity.max_m", 1), "sparsity.max_m", "greater than or equal to 2"),
+    (("array.sparsity.max_m", 1), "array.sparsity.max_m", "greater than or equal to 2"),
     (("memory", "hbm"), "memory", "'ideal'"),
 ])
 def test_bad_values_name_the_override_field_and_reason(override, field, reason):
@@ -85,7 +90,8 @@ def test_bad_value_in_a_file_names_file_and_field(tmp_path):
     """A bad value written in a YAML file names that file and the field."""
     path = tmp_path / "hw.yaml"
     path.write_text(load_hardware("sat").model_dump_json().replace('"rows":32', '"rows":0'))
-    with pytest.raises(SatsimError, match=r"hw.yaml: array.rows: Input should be greater than 0"):
+    with pytest.raises(SatsimError,
+                       match=r"hw.yaml: units.array.rows: Input should be greater than 0"):
         load_hardware(path)
 
 
@@ -97,7 +103,7 @@ def test_per_phase_stationarity_error_names_the_phase():
 def test_missing_key(tmp_path):
     path = tmp_path / "hw.yaml"
     path.write_text("name: x\nclock_mhz: 100\n")
-    with pytest.raises(SatsimError, match=r"hw.yaml: array: required key is missing"):
+    with pytest.raises(SatsimError, match=r"hw.yaml: units: required key is missing"):
         load_hardware(path)
 
 
@@ -157,13 +163,14 @@ def test_bad_memory_names_the_field(override, reason):
     assert reason in str(info.value)
 
 
-def test_units_can_be_switched_off():
-    """`sore: null` and `vector: null`: the hardware does not time mask generation or vector
-    work (SCALE-Sim's preset, which times GEMMs only, does so)."""
-    hw = load_hardware("sat", [("sore", None), ("vector", None)])
-    assert hw.sore is None and hw.vector is None
+def test_work_can_be_left_untimed():
+    """Routing mask generation, vector work and updates `untimed` leaves them out of the
+    timing (SCALE-Sim's preset, which times GEMMs only, does so)."""
+    hw = load_hardware("sat", [("routes.maskgen", "untimed"), ("routes.vector", "untimed"),
+                               ("routes.update", "untimed")])
+    assert hw.maskgen is None and hw.vector is None and hw.unit_for("update") is None
     scalesim = load_hardware("scalesim")
-    assert scalesim.sore is None and scalesim.vector is None
+    assert scalesim.maskgen is None and scalesim.vector is None
 
 
 def test_a_description_documents_a_preset_without_changing_it():

@@ -175,8 +175,8 @@ def test_utilization_per_layer_is_macs_over_busy_pe_cycles(run_doc):
     """A layer's FF point is its FF MACs over (busy cycles x rows x cols); the unit bars are
     the JSON's units' utilization."""
     layers, values = layer_utilization(run_doc)
-    pes = run_doc["hardware_config"]["array"]["rows"] * run_doc["hardware_config"]["array"][
-        "cols"]
+    array = run_doc["hardware_config"]["units"]["array"]
+    pes = array["rows"] * array["cols"]
     first = [o for o in run_doc["ops"] if o["layer"] == layers[0] and o["phase"] == "FF"]
     expected = sum(o["macs"] for o in first) / (sum(o["busy_cycles"] for o in first) * pes)
     assert values["FF"][0] == pytest.approx(expected)
@@ -192,7 +192,8 @@ def test_roofline_points_lie_under_both_ceilings(run_doc):
     line (an op's bytes all move between its start and end)."""
     data = roofline_data(run_doc)
     hw = run_doc["hardware_config"]
-    assert data.peak == hw["array"]["rows"] * hw["array"]["cols"] * hw["clock_mhz"] * 1e6
+    array = hw["units"][hw["routes"]["FF"]]
+    assert data.peak == array["rows"] * array["cols"] * hw["clock_mhz"] * 1e6
     dram = hw["memory"]["dram"]
     assert data.bandwidth == pytest.approx(
         dram["channels"] * dram["gbps_per_channel"] * dram["efficiency"] * 1e9)

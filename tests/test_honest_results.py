@@ -116,29 +116,36 @@ def test_json_says_what_is_modelled_and_where_inputs_came_from(tmp_path):
     assert doc["scope"]["not_timed"] == {}
     assert doc["scope"]["no_effect"] == {}
     assert doc["satsim_version"] == __version__
-    assert doc["hardware_config"]["array"] == {"rows": 16, "cols": 32, "timing": "satsim"}
+    assert doc["hardware_config"]["units"]["array"] == {
+        "kind": "systolic", "count": 1, "rows": 16, "cols": 32, "timing": "satsim",
+        "sparsity": {"patterns": ["N:M"], "max_m": 16}}
     assert doc["dataflow_config"]["interleave"] is False
     assert doc["overrides"] == ["array.rows=16", "dataflow.interleave=false"]
     path = shipped("workloads", (".jsonl",))["resnet18-cifar-bdwp"]
     assert doc["workload_file"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     text = report.text()
-    assert "GEMMs (FF, BP, WG) on the STCE; N:M mask generation (MASK) on the SORE" in text
+    assert ("GEMMs (FF, BP, WG) on array (16x32 systolic); N:M mask generation (MASK) on sore"
+            in text)
     json.dumps(doc)  # serializable as is
 
 
 def test_units_the_hardware_lacks_are_named_not_timed():
-    """`sore: null`, `vector: null` and ideal memory: the GEMMs alone, and the report counts
-    the records it left out and says which knobs changed nothing."""
-    report = run("resnet18-cifar-bdwp", overrides=["sore=null", "vector=null", "memory=ideal"])
+    """Mask generation, vector work and updates routed `untimed`, on ideal memory: the GEMMs
+    alone, and the report counts the records it left out and says which knobs changed
+    nothing (the units no route names)."""
+    report = run("resnet18-cifar-bdwp", overrides=[
+        "routes.maskgen=untimed", "routes.vector=untimed", "routes.update=untimed",
+        "memory=ideal"])
     trace = load_workload("resnet18-cifar-bdwp")
     doc = report.to_json()
     kinds = [r.kind for r in trace.records if r.kind != "gemm"]
     assert doc["scope"]["not_timed"] == {
-        k: f"{kinds.count(k)} records ({'sore' if k == 'maskgen' else 'vector'}: null)"
+        k: f"{kinds.count(k)} records (routes.{k}: untimed)"
         for k in ("maskgen", "vector", "update")}
     assert {r["phase"] for r in doc["ops"]} == {"FF", "BP", "WG"}
     assert "numerics" in doc["scope"]["no_effect"]
-    assert "not timed: maskgen: 38 records (sore: null)" in report.text()
+    assert {"sore", "vector"} <= doc["scope"]["no_effect"].keys()
+    assert "not timed: maskgen: 38 records (routes.maskgen: untimed)" in report.text()
 
 
 def test_setting_an_inert_knob_warns():
@@ -162,7 +169,7 @@ def test_workload_without_gemms_runs_with_a_warning(tmp_path):
     report = run(path, overrides=["memory=ideal"])
     assert report.result.cycles == 64 // 32  # 64 elements on 32 lanes, 1 cycle each
     assert any("no GEMMs" in w for w in report.warnings)
-    report = run(path, overrides=["vector=null"])
+    report = run(path, overrides=["routes.vector=untimed", "routes.update=untimed"])
     assert report.result.cycles == 0
     assert any("nothing to time" in w for w in report.warnings)
 

@@ -21,13 +21,14 @@ from satsim.types import NMPattern, Phase
 
 # The SAT preset on ideal memory (its own memory system: WITH_MEMORY below).
 SAT, POLICY = load_hardware("sat", [("memory", "ideal")]), load_dataflow("sat")
-GEMMS_ONLY = load_hardware("sat", [("sore", None), ("vector", None), ("memory", "ideal")])
+GEMMS_ONLY = load_hardware("sat", [("routes.maskgen", "untimed"), ("routes.vector", "untimed"),
+                                   ("routes.update", "untimed"), ("memory", "ideal")])
 TRACES = sorted(shipped("workloads", (".jsonl",)))
 
 
 def machine(hw) -> Machine:
     return Machine(dram_channels=1, dram_bytes_per_cycle=1, dram_latency_cycles=0,
-                   sore_lanes=hw.sore.lanes if hw.sore else 1,
+                   sore_lanes=hw.maskgen.lanes if hw.maskgen else 1,
                    vector_lanes=hw.vector.lanes if hw.vector else 1)
 
 

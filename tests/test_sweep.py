@@ -93,12 +93,12 @@ def test_invalid_points_are_failed_rows_and_do_not_stop_the_sweep(tmp_path):
     """Values valid alone but not together (2:8 on hardware of max_m 4), and a pattern that
     prunes nothing of the workload, are recorded as failed, with the reason; the other
     points run."""
-    spec = _spec(tmp_path, axes=[{"path": "sparsity.max_m", "values": [4, 8]},
+    spec = _spec(tmp_path, axes=[{"path": "array.sparsity.max_m", "values": [4, 8]},
                                  {"path": "sparsity", "values": ["3:7", "2:8"]}])
     summary = run_sweep(spec, tmp_path / "out", workers=1)
     assert (summary.done, summary.failed) == (1, 3)
-    frame = load_results(tmp_path / "out").set_index(["sparsity.max_m", "sparsity"])
-    assert "2:8 needs M <= max_m = 4" in frame.loc[(4, "2:8"), "error"]
+    frame = load_results(tmp_path / "out").set_index(["array.sparsity.max_m", "sparsity"])
+    assert "2:8: the MAC engine (array) runs N:M with M <= 4 only" in frame.loc[(4, "2:8"), "error"]
     assert "makes no layer sparse" in frame.loc[(8, "3:7"), "error"]
     ok = frame.loc[(8, "2:8")]
     assert ok["status"] == "ok" and pd.isna(ok["error"])
@@ -321,15 +321,15 @@ def test_values_valid_alone_but_not_together_are_failed_rows(tmp_path):
 
 
 @pytest.mark.parametrize(("max_m", "code", "summary"), [
-    ([4], 1, "2 of 2 points failed (the error column says why): 2 x --sparsity: 2:8 needs "
-             "M <= max_m = 4 of the hardware"),
-    ([4, 8], 0, "2 of 4 points failed (the error column says why): 2 x --sparsity: 2:8 needs "
-                "M <= max_m = 4 of the hardware"),
+    ([4], 1, "2 of 2 points failed (the error column says why): 2 x --sparsity: 2:8: the MAC "
+             "engine (array) runs N:M with M <= 4 only"),
+    ([4, 8], 0, "2 of 4 points failed (the error column says why): 2 x --sparsity: 2:8: the "
+                "MAC engine (array) runs N:M with M <= 4 only"),
 ])
 def test_exit_status_and_summary_of_failed_points(tmp_path, max_m, code, summary):
     """A sweep in which every point fails exits 1; one with some failed points exits 0. Both
     print a line counting the failed points with the most common reasons."""
-    spec = _csv_spec(tmp_path, axes=[{"path": "sparsity.max_m", "values": max_m},
+    spec = _csv_spec(tmp_path, axes=[{"path": "array.sparsity.max_m", "values": max_m},
                                      {"path": "method", "values": ["bdwp", "srste"]},
                                      {"path": "sparsity", "values": ["2:8"]}])
     out = tmp_path / "out"
@@ -341,13 +341,13 @@ def test_exit_status_and_summary_of_failed_points(tmp_path, max_m, code, summary
 def test_a_resumed_sweep_counts_the_failures_already_in_the_folder(tmp_path):
     """Resuming a finished sweep whose points all failed runs nothing, and still reports
     every failed point with its reason (so `satsim sweep --resume` exits 1 again)."""
-    spec = _csv_spec(tmp_path, axes=[{"path": "sparsity.max_m", "values": [4]},
+    spec = _csv_spec(tmp_path, axes=[{"path": "array.sparsity.max_m", "values": [4]},
                                      {"path": "sparsity", "values": ["2:8"]}])
     first = run_sweep(spec, tmp_path / "out", workers=1)
     again = run_sweep(spec, tmp_path / "out", workers=1, resume=True)
     assert (again.skipped, again.done, again.failed) == (1, 0, 0)
     assert again.failures == first.failures == (
-        ("--sparsity: 2:8 needs M <= max_m = 4 of the hardware", 1),)
+        ("--sparsity: 2:8: the MAC engine (array) runs N:M with M <= 4 only", 1),)
     assert again.all_failed
 
 
@@ -436,7 +436,7 @@ def test_a_worker_refuses_a_workload_other_than_the_planned_one(tmp_path):
 # A folder with ok and failed points, points of three methods, and one point per shard: a
 # shard of a failed point (no metric filled) and a dense point's (no speedup) among them.
 MIXED = {"batch_size": 1, "axes": [
-    {"path": "sparsity.max_m", "values": [4, 8]},
+    {"path": "array.sparsity.max_m", "values": [4, 8]},
     {"zip": {"method": ["bdwp", "srste", "dense"], "sparsity": ["2:8", "2:4", "dense"]}}]}
 
 

@@ -84,7 +84,8 @@ def test_interleaving_folds_starts_a_fold_every_period(stationarity, rows, cols,
     ``max(T, R, C)``): ``(F - 1) * P + T + R + C - 1``. Each case's numbers are derived
     beside it in ``FOLD_CASES``."""
     hw = load_hardware("sat-small", [("array.rows", rows), ("array.cols", cols),
-                                     ("sore", None), ("vector", None)])
+                                     ("routes.maskgen", "untimed"), ("routes.vector", "untimed"),
+                                     ("routes.update", "untimed")])
     trace = Trace(header=TraceHeader(name="folds"), records=(_gemm(*mkn, sparsity=sparsity),))
     cycles = {switch: simulate(trace, hw, _policy(stationarity=stationarity,
                                                   folds=switch)).cycles
@@ -97,8 +98,9 @@ def test_interleaving_folds_does_not_overlap_two_ops():
     second starts when the first's last result has left, whatever the switch. The first
     (8 x 6 x 8) takes 52 off, 31 on; the second (8 x 2 x 8) 36 off, 21 on (see
     ``FOLD_CASES``): 52 + 36 = 88 off, 31 + 21 = 52 on, the second starting at 52 and 31."""
-    hw = load_hardware("sat-small", [("array.rows", 4), ("array.cols", 4), ("sore", None),
-                                     ("vector", None)])
+    hw = load_hardware("sat-small", [("array.rows", 4), ("array.cols", 4),
+                                     ("routes.maskgen", "untimed"), ("routes.vector", "untimed"),
+                                     ("routes.update", "untimed")])
     trace = Trace(header=TraceHeader(name="two"), records=(
         _gemm(8, 6, 8, layer="g0"), _gemm(8, 2, 8, layer="g1")))
     off = simulate(trace, hw, _policy(folds=False))
@@ -121,7 +123,7 @@ MEMORY = {"dram": {"channels": 1, "gbps_per_channel": 32.0, "efficiency": 1.0,
               ("vec", "vector"))}}
 WITH_DRAM = load_hardware("sat-small", [
     ("clock_mhz", 1000), ("memory", MEMORY), ("array.rows", 4), ("array.cols", 4),
-    ("sore", None), ("vector.lanes", 4), ("vector.cycles_per_element.relu", 20)])
+    ("routes.maskgen", "untimed"), ("vector.lanes", 4), ("vector.cycles_per_element.relu", 20)])
 
 
 def _gemm_and_relu(relu_reads_the_gemm: bool) -> Trace:
@@ -172,7 +174,8 @@ def test_interleaving_ops_keeps_what_the_graph_orders():
 # -- offline_schedule --------------------------------------------------------------------------
 
 # Ideal memory, 4 x 4 OS array, vector unit of 4 lanes: relu 2 cycles per element, cast 12.
-IDEAL = load_hardware("sat-small", [("array.rows", 4), ("array.cols", 4), ("sore", None),
+IDEAL = load_hardware("sat-small", [("array.rows", 4), ("array.cols", 4),
+                                    ("routes.maskgen", "untimed"),
                                     ("vector.lanes", 4), ("vector.cycles_per_element.relu", 2),
                                     ("vector.cycles_per_element.cast", 12)])
 

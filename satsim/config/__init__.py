@@ -1,7 +1,7 @@
 """Load -> validate -> build: YAML files or preset names to typed, frozen config objects."""
 
 from satsim.config.dataflow import DataflowPolicy
-from satsim.config.hardware import HardwareConfig
+from satsim.config.hardware import UNTIMED, HardwareConfig
 from satsim.config.loader import (
     load_dataflow,
     load_hardware,
@@ -14,5 +14,5 @@ from satsim.config.loader import (
 NO_EFFECT_YET: dict[str, str] = {}
 
 
-__all__ = ["NO_EFFECT_YET", "DataflowPolicy", "HardwareConfig", "load_dataflow",
+__all__ = ["NO_EFFECT_YET", "UNTIMED", "DataflowPolicy", "HardwareConfig", "load_dataflow",
            "load_hardware", "parse_overrides", "split_overrides"]

@@ -1,49 +1,28 @@
-"""Hardware description: the STCE array, its sparsity support, numerics and units."""
+"""Hardware description: the machine's units, the routes of its work, numerics and memory.
+
+A machine is data: named unit instances of registered kinds (:mod:`satsim.config.units`),
+routes saying which unit serves which records, the DRAM and a set of named buffers serving
+named roles. Validated once, here; every later stage reads this one object.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from satsim.types import NMPattern
+from satsim.config.units import (
+    KINDS,
+    Frozen,
+    MaskGenUnit,
+    SystolicUnit,
+    UnitConfig,
+    VectorUnit,
+    invalid,
+)
 
-# Documented limits: far beyond any accelerator studied, small enough that a typo (an extra
-# zero, a stray exponent) is an error rather than an hour-long run.
-MAX_PES_PER_SIDE = 4096
-MAX_M = 64
-MAX_LANES = 4096
 MIN_CLOCK_MHZ, MAX_CLOCK_MHZ = 1.0, 10_000.0
-
-
-class _Frozen(BaseModel):
-    # strict: a YAML `true` is not the number 1, nor "16" the number 16.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class ArrayConfig(_Frozen):
-    """The STCE: a systolic array of PEs."""
-
-    rows: PositiveInt = Field(le=MAX_PES_PER_SIDE,
-                              description="PE rows (reduction lanes in WS, output rows in OS)")
-    cols: PositiveInt = Field(le=MAX_PES_PER_SIDE, description="PE columns (output columns)")
-    timing: Literal["satsim", "scalesim"] = Field(
-        default="satsim",
-        description="cycle-count conventions: 'satsim' (the STCE micro-architecture, proven "
-                    "against its cycle-stepped reference) or 'scalesim' (SCALE-Sim 3.0.0's "
-                    "compute cycles, for parity with its numbers; docs/scalesim.md)")
-
-
-class SparsityConfig(_Frozen):
-    """Which N:M patterns the STCE's operand muxes support."""
-
-    max_m: int = Field(ge=2, le=MAX_M,
-                       description="largest group size M; N:M needs 1 <= N < M <= max_m")
-
-    def supports(self, pattern: NMPattern | None) -> bool:
-        """Whether the array can run ``pattern`` (dense is always supported)."""
-        return pattern is None or pattern.m <= self.max_m
-
+_Frozen = Frozen
 
 Format = Literal["fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "int32"]
 
@@ -63,25 +42,6 @@ class NumericsConfig(_Frozen):
     operand: Format = Field(description="format of GEMM operands")
     accumulate: Format = Field(description="format of the PE accumulators")
     master: Format = Field(description="format of the master weights updated by the WUVE")
-
-
-class LanesConfig(_Frozen):
-    """A vector-style unit described by its parallel lanes."""
-
-    lanes: PositiveInt = Field(le=MAX_LANES, description="parallel lanes")
-
-
-class VectorConfig(LanesConfig):
-    """The weight-update / vector engine (WUVE): lanes and what each operation costs."""
-
-    cycles_per_element: dict[str, PositiveInt] = Field(
-        default_factory=dict,
-        description="cycles one lane spends per output element of each vector operation "
-                    "(the trace's op names: relu, batchnorm, softmax, add, ...)")
-    update_cycles_per_parameter: dict[str, PositiveInt] = Field(
-        default_factory=dict,
-        description="cycles one lane spends per parameter of an update: per optimizer "
-                    "(sgd, sgd-momentum) and 'recast' for writing the low-precision copy")
 
 
 MAX_CHANNELS = 64
@@ -170,28 +130,66 @@ class EnergyChoice(_Frozen):
                     "(null: the table's)")
 
 
+UNTIMED = "untimed"
+# What each route's records need of the unit serving them.
+ROUTE_KINDS = {"FF": "systolic", "BP": "systolic", "WG": "systolic", "maskgen": "maskgen",
+               "vector": "vector", "update": "vector"}
+_WORK = {"FF": "forward GEMMs", "BP": "data-gradient GEMMs", "WG": "weight-gradient GEMMs",
+         "maskgen": "N:M mask generators", "vector": "vector ops", "update": "weight updates"}
+
+
+class Routes(_Frozen):
+    """Which unit serves which records: a unit's name, or ``untimed`` to leave that work out
+    of the timing (the report's scope lines say so). Every kind of record has a route."""
+
+    FF: str = Field(min_length=1, description="the MAC engine running forward GEMMs")
+    BP: str = Field(min_length=1, description="the MAC engine running data-gradient GEMMs")
+    WG: str = Field(min_length=1, description="the MAC engine running weight-gradient GEMMs")
+    maskgen: str = Field(min_length=1, description="the unit generating N:M masks "
+                                                   "(untimed: masks cost nothing)")
+    vector: str = Field(min_length=1, description="the unit running element-wise vector work "
+                                                  "(untimed: it costs nothing)")
+    update: str = Field(min_length=1, description="the unit running weight updates "
+                                                  "(untimed: they cost nothing)")
+
+
+# The top-level keys of the format before units and routes, each with where it went.
+_MOVED = {"array": "units.<name> with kind: systolic (rows, cols, timing)",
+          "sparsity": "units.<name>.sparsity of the systolic unit",
+          "sore": "units.<name> with kind: maskgen (lanes), routed by routes.maskgen",
+          "vector": "units.<name> with kind: vector, routed by routes.vector and routes.update"}
+
+
 class HardwareConfig(_Frozen):
-    """One accelerator. Sizes are counts; the clock is in MHz."""
+    """One accelerator: its units and routes, numerics and memory. The clock is in MHz."""
 
     name: str = Field(min_length=1, description="preset name shown in reports")
     # Documentation, not the machine: left out of dumps (results, schedule fingerprints).
     description: str = Field(default="", exclude=True,
                              description="one line on what it is, shown by satsim list")
     clock_mhz: float = Field(ge=MIN_CLOCK_MHZ, le=MAX_CLOCK_MHZ, allow_inf_nan=False,
-                                     description="core clock in MHz")
-    array: ArrayConfig
-    sparsity: SparsityConfig
+                             description="core clock in MHz")
+    units: dict[str, UnitConfig] = Field(
+        min_length=1, description="the machine's units by name: each a kind (" +
+                                  ", ".join(KINDS) + "), a count and the kind's parameters")
+    routes: Routes = Field(description="which unit serves which records")
     conv: ConvConfig
     numerics: NumericsConfig
     memory: Literal["ideal"] | MemoryConfig = Field(
         description="'ideal' (operands always on chip, no stalls) or DRAM and buffers")
-    sore: LanesConfig | None = Field(
-        description="sparse online reduction engine (mask generation); null: not timed")
-    vector: VectorConfig | None = Field(
-        description="weight-update / vector engine; null: vector work and updates not timed")
     energy: EnergyChoice | None = Field(
         default=None, description="energy table (NAME|FILE, or {table: NAME|FILE, "
                                   "dram_pj_per_bit: ...}); null: energy not modelled")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_the_old_format(cls, data):
+        if isinstance(data, dict) and "units" not in data:
+            for key, where in _MOVED.items():
+                if key in data:
+                    raise ValueError(f"{key}: a machine lists its units under units: now; "
+                                     f"this goes to {where} (docs/extending.md)")
+        return data
 
     @field_validator("energy", mode="before")
     @classmethod
@@ -199,13 +197,76 @@ class HardwareConfig(_Frozen):
         return {"table": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _scalesim_counts_compute_only(self) -> HardwareConfig:
-        if self.array.timing == "scalesim" and self.memory != "ideal":
-            raise ValueError("array.timing 'scalesim' counts SCALE-Sim's compute cycles, which "
-                             "assume operands on chip: use memory: ideal with it")
+    def _units_and_routes(self) -> HardwareConfig:
+        for name, unit in self.units.items():
+            if name in type(self).model_fields or name == UNTIMED or not name.isidentifier():
+                raise invalid(("units", name), "a unit's name is a word that is no other key "
+                              "of the hardware (--set NAME.FIELD sets its fields)", name)
+            if unit.count > 1:  # the Program builder maps a record to one instance
+                raise invalid(("units", name, "count"), f"{unit.count} instances: several "
+                              "instances of a unit are not modelled yet", unit.count)
+        for route, kind in ROUTE_KINDS.items():
+            target = getattr(self.routes, route)
+            where = ("routes", route)
+            if target == UNTIMED:
+                if kind == "systolic":
+                    raise invalid(where, f"{_WORK[route]} cannot be left untimed: name the "
+                                  "MAC engine that runs them", target)
+                continue
+            unit = self.units.get(target)
+            if unit is None:
+                choices = ", ".join(self.units) + ("" if kind == "systolic" else
+                                                   f", or {UNTIMED}")
+                raise invalid(where, f"no unit {target!r} to run {_WORK[route]} (units: "
+                              f"{choices})", target)
+            if unit.kind != kind:
+                raise invalid(where, f"unit {target!r} is a {unit.kind} unit; {_WORK[route]} "
+                              f"run on a {kind} unit", target)
+        if len({self.routes.FF, self.routes.BP, self.routes.WG}) > 1:
+            raise invalid(("routes",), "FF, BP and WG on different MAC engines are not "
+                          "modelled yet: route them to one", self.routes.model_dump())
+        if len({self.routes.vector, self.routes.update} - {UNTIMED}) > 1:
+            raise invalid(("routes",), "vector work and updates on different vector units "
+                          "are not modelled yet: route them to one", self.routes.model_dump())
+        if self.engine.timing == "scalesim" and self.memory != "ideal":
+            raise invalid(("memory",), f"units.{self.routes.FF}.timing 'scalesim' counts "
+                          "SCALE-Sim's compute cycles, which assume operands on chip: use "
+                          "memory: ideal with it", "scalesim")
         return self
 
     @property
+    def idle_units(self) -> tuple[str, ...]:
+        """The units no route names: they do no work (a report lists them)."""
+        used = {getattr(self.routes, route) for route in ROUTE_KINDS}
+        return tuple(name for name in self.units if name not in used)
+
+    @property
+    def engine(self) -> SystolicUnit:
+        """The MAC engine the GEMMs are routed to."""
+        return self.units[self.routes.FF]
+
+    def unit_for(self, route: str) -> UnitConfig | None:
+        """The unit serving ``route``'s records (a :class:`Routes` field); None: untimed."""
+        return self.units.get(getattr(self.routes, route))
+
+    @property
+    def maskgen(self) -> MaskGenUnit | None:
+        """The mask generator, if mask generation is timed."""
+        return self.unit_for("maskgen")
+
+    @property
+    def vector(self) -> VectorUnit | None:
+        """The vector unit, if vector work or updates are timed."""
+        return self.unit_for("vector") or self.unit_for("update")
+
+    def pattern_problem(self, pattern) -> str | None:
+        """Why the MAC engine cannot run the N:M ``pattern`` (None: it can)."""
+        support = self.engine.sparsity
+        if support.supports(pattern):
+            return None
+        return f"{pattern}: the MAC engine ({self.routes.FF}) runs {support.describe()} only"
+
+    @property
     def pes(self) -> int:
-        """Number of PEs in the array."""
-        return self.array.rows * self.array.cols
+        """PEs of the MAC engine (all its instances)."""
+        return self.engine.pes * self.engine.count

@@ -87,9 +87,24 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
 
 def _load(model: type[Model], spec: str | Path, kind: str, overrides, prefix: str = "") -> Model:
     path = resolve(spec, kind)
-    overrides = list(overrides)
-    data = apply_overrides(shared_yaml(path), overrides)  # the one deep copy
-    return validate(model, data, path, tuple(key for key, _ in overrides), prefix)
+    shared = shared_yaml(path)
+    written = {}  # the path an override sets -> the key as the user wrote it
+    for key, _ in overrides:
+        written[unit_path(key, shared) if model is HardwareConfig else key] = key
+    overrides = [(unit_path(key, shared) if model is HardwareConfig else key, value)
+                 for key, value in overrides]
+    data = apply_overrides(shared, overrides)  # the one deep copy
+    return validate(model, data, path, tuple(written), prefix, written)
+
+
+def unit_path(key: str, data: dict[str, Any]) -> str:
+    """``NAME.FIELD`` for a unit ``NAME`` of the machine ``data`` is ``units.NAME.FIELD``
+    (``--set array.rows=16``); a unit's name is never a top-level key of the hardware."""
+    head = key.partition(".")[0]
+    units = data.get("units")
+    if head not in HardwareConfig.model_fields and isinstance(units, dict) and head in units:
+        return f"units.{key}"
+    return key
 
 
 def load_hardware(spec: str | Path = "sat", overrides=()) -> HardwareConfig:

@@ -94,8 +94,8 @@ class _Pricer:
         t, hw = self.table, self.hw
         found: dict[str, tuple[float | None, str, float]] = {
             "stce": (t.stce.static.mw_per_pe, t.stce.static.source, hw.pes)}
-        if hw.sore is not None:
-            found["sore"] = (t.sore.static.mw_per_lane, t.sore.static.source, hw.sore.lanes)
+        if hw.maskgen is not None:
+            found["sore"] = (t.sore.static.mw_per_lane, t.sore.static.source, hw.maskgen.lanes)
         if hw.vector is not None:
             found["vector"] = (t.vector.static.mw_per_lane, t.vector.static.source,
                                hw.vector.lanes)

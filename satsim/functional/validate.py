@@ -118,7 +118,7 @@ class Validator:
         else:
             a_hw, b_hw = self.arith.operands(a), self.arith.operands(b)
         acc = np.zeros((a.shape[0], b.shape[1]), dtype=np.float64 if integer else np.float32)
-        rows_of = self.hw.array.rows
+        rows_of = self.hw.engine.rows
         for (rows, cols), part, kt in zip(parts, mapping.parts, slices, strict=True):
             a_part, b_part = a_hw[rows][:, cols], b_hw[cols]
             if a_part.shape != (part.shape.m, part.shape.k):  # our lowering = the mapping's

@@ -77,7 +77,7 @@ class Machine:
         its achievable bandwidth per cycle (rounded down); the latency is rounded up. Units
         the hardware does not have (ideal memory, ``null`` units) get no tasks; their
         parameters here are placeholders."""
-        sore = hw.sore.lanes if hw.sore is not None else 1
+        sore = hw.maskgen.lanes if hw.maskgen is not None else 1
         vector = hw.vector.lanes if hw.vector is not None else 1
         if hw.memory == "ideal":
             return cls(1, 1, 0, sore, vector)

@@ -57,10 +57,10 @@ class GemmMapping:
 
 def _part(shape: GemmShape, pattern: NMPattern | None, stationarity: Stationarity,
           hw: HardwareConfig, interleave: bool) -> GemmPart:
-    rows, cols = hw.array.rows, hw.array.cols
+    rows, cols = hw.engine.rows, hw.engine.cols
     kept = shape.k if pattern is None else pattern.kept(shape.k)
     macs = shape.batch * shape.m * kept * shape.n
-    if hw.array.timing == "scalesim":
+    if hw.engine.timing == "scalesim":
         # SCALE-Sim's conventions: every fold alone, short last N:M group not padded.
         folds, stream = scalesim_folds(shape.m, shape.k, shape.n, rows, cols,
                                        stationarity.value, pattern)
@@ -81,11 +81,11 @@ def _part(shape: GemmShape, pattern: NMPattern | None, stationarity: Stationarit
 def check_compatible(hw: HardwareConfig, policy: DataflowPolicy) -> None:
     """Reject a dataflow the hardware's timing conventions cannot honour (no silent no-op)."""
     choices = {policy.stationarity_for(p) for p in (Phase.FF, Phase.BP, Phase.WG)}
-    if hw.array.timing == "satsim" and Stationarity.IS in choices:
+    if hw.engine.timing == "satsim" and Stationarity.IS in choices:
         raise SatsimError("input stationary exists only in SCALE-Sim's conventions "
                           "(array.timing: scalesim); the STCE runs os or ws",
                           source=f"dataflow {policy.name!r}", field="stationarity")
-    if hw.array.timing == "scalesim" and policy.interleave_folds:
+    if hw.engine.timing == "scalesim" and policy.interleave_folds:
         raise SatsimError("SCALE-Sim never overlaps folds: use interleave: false (as the "
                           "scalesim-* dataflows do)", source=f"dataflow {policy.name!r}",
                           field="interleave")
@@ -96,14 +96,15 @@ def map_gemm(op: GemmOp, hw: HardwareConfig, policy: DataflowPolicy,
     """Lower ``op``, then choose stationarity (``stationarity``, else fixed by the policy,
     else the faster one)."""
     pattern = op.sparsity
-    if not hw.sparsity.supports(pattern):
-        raise SatsimError(f"N:M {pattern} is beyond the array's max_m = {hw.sparsity.max_m}",
-                          source=f"hardware {hw.name!r}", field=f"layer {op.layer} ({op.phase})")
+    problem = hw.pattern_problem(pattern)
+    if problem is not None:
+        raise SatsimError(problem, source=f"hardware {hw.name!r}",
+                          field=f"layer {op.layer} ({op.phase})")
     check_compatible(hw, policy)
     lowering, shapes = lower(op, hw.conv.strided_bp)
     fixed = stationarity or policy.stationarity_for(op.phase)
     candidates = [Stationarity.WS, Stationarity.OS]
-    if hw.array.timing == "scalesim":
+    if hw.engine.timing == "scalesim":
         candidates.append(Stationarity.IS)
     best = None
     # Ties go to WS, then OS: the order of the candidates is the preference order.

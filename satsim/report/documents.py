@@ -62,6 +62,8 @@ def run_title(doc: dict) -> str:
 
 
 def array_pes(doc: dict, source: str) -> int:
-    """The PEs of the run's array (rows x cols of ``hardware_config``)."""
-    array = need(doc, source, "hardware_config", "array")
-    return int(array["rows"]) * int(array["cols"])
+    """The PEs of the run's MAC engine (rows x cols x count of the unit ``hardware_config``
+    routes the forward GEMMs to)."""
+    engine = need(doc, source, "hardware_config", "routes", "FF")
+    unit = need(doc, source, "hardware_config", "units", engine)
+    return int(unit["rows"]) * int(unit["cols"]) * int(unit.get("count", 1))

@@ -89,7 +89,7 @@ def op_steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig
     """The record's work as steps (no loads or stores on an ideal memory), and the periods
     at which they may repeat themselves (see :class:`~satsim.schedule.skip.Skipper`)."""
     if isinstance(record, GemmOp):
-        rows, cols = hw.array.rows, hw.array.cols
+        rows, cols = hw.engine.rows, hw.engine.cols
         sparse = mapping.pattern is not None
         if tiler is None:
             return [Step(Compute(part.cycles), actions=stce_actions(
@@ -140,24 +140,27 @@ def tile_steps(tiles: list[Tile], sequence: np.ndarray, sparse: bool,
 def unit_work(index: int, record, hw: HardwareConfig, sizes: Sizes | None) -> Work | None:
     """The SORE's or vector unit's work for a record (None: that unit is not timed)."""
     if isinstance(record, MaskGenOp):
-        if hw.sore is None:
+        if hw.maskgen is None:
             return None
         return MaskJob(groups=math.ceil(record.elements / record.sparsity.m),
                        m=record.sparsity.m)
-    if hw.vector is None:
+    route = "vector" if isinstance(record, VectorOp) else "update"
+    unit = hw.unit_for(route)
+    if unit is None:
         return None
+    name = getattr(hw.routes, route)
     if isinstance(record, VectorOp):
-        cost = hw.vector.cycles_per_element.get(record.op)
+        cost = unit.cycles_per_element.get(record.op)
         if cost is None:
             raise SatsimError(f"record {index} ({record.layer}, {record.phase}) is vector op "
                               f"{record.op!r}, which has no cost in the table",
                               source=f"hardware {hw.name!r}",
-                              field=f"vector.cycles_per_element.{record.op}")
+                              field=f"units.{name}.cycles_per_element.{record.op}")
         # A reduction (a loss, a bias gradient) works through its input, not its output.
         return VectorJob(max(record.elements, *(sizes.numel(t) for t in record.reads))
                          if sizes is not None and record.reads else record.elements, cost)
     if isinstance(record, UpdateOp):
-        table = hw.vector.update_cycles_per_parameter
+        table = unit.update_cycles_per_parameter
         # The WUVE updates the master weight, then writes the copy GEMMs read when the
         # operand format differs from the master's.
         steps = [record.optimizer] + (
@@ -166,6 +169,6 @@ def unit_work(index: int, record, hw: HardwareConfig, sizes: Sizes | None) -> Wo
         if missing:
             raise SatsimError(f"record {index} updates {record.param} with {missing[0]!r}, "
                               "which has no cost in the table", source=f"hardware {hw.name!r}",
-                              field=f"vector.update_cycles_per_parameter.{missing[0]}")
+                              field=f"units.{name}.update_cycles_per_parameter.{missing[0]}")
         return VectorJob(record.elements, sum(table[s] for s in steps))
     raise TypeError(f"unknown record {record!r}")

@@ -214,7 +214,7 @@ def _classes(size: int, tile: int) -> list[tuple[int, int]]:
 def _cycles(h: int, w: int, d: int, mapping: GemmMapping, hw: HardwareConfig,
             interleave: bool) -> tuple[FoldRun, int]:
     """An ``h x d`` by ``d x w`` tile's fold run on the array and its cycles."""
-    rows, cols, pattern = hw.array.rows, hw.array.cols, mapping.pattern
+    rows, cols, pattern = hw.engine.rows, hw.engine.cols, mapping.pattern
     stream = d if pattern is None else pattern.compressed_length(d)
     if mapping.stationarity is Stationarity.OS:
         run = FoldRun(-(-h // rows) * -(-w // cols), stream)
@@ -238,7 +238,7 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
     bound of the part's cycles run alone (``ahead``: steps loads run ahead, 0 or 1; with
     ``bound`` off, 0); the error naming the buffer if none does. With ``loops``, each is
     ``(mt, kt, nt, n_outer)``, both loop orders for a whole reduction (else the rule's)."""
-    rows, cols = hw.array.rows, hw.array.cols
+    rows, cols = hw.engine.rows, hw.engine.cols
     m, k, n, batch = part.shape.m, part.shape.k, part.shape.n, part.shape.batch
     group = mapping.pattern.m if mapping.pattern is not None else 1
     psum = FORMAT_BYTES[hw.numerics.accumulate]
@@ -416,9 +416,9 @@ def part_tiles(part: GemmPart, total: GemmBytes, mapping: GemmMapping, hw: Hardw
             out=(c if whole else math.ceil(psum * h * w)) if is_first else 0,
             store_c=c if is_last else 0, cycles=cycles,
             macs=h * w * (d if pattern is None else pattern.kept(d)),
-            slots=run.folds * run.stream_cycles * hw.array.rows * hw.array.cols,
-            a_reads=-(-w // hw.array.cols),
-            b_reads=(-(-h // hw.array.rows) if mapping.stationarity is Stationarity.OS
+            slots=run.folds * run.stream_cycles * hw.engine.rows * hw.engine.cols,
+            a_reads=-(-w // hw.engine.cols),
+            b_reads=(-(-h // hw.engine.rows) if mapping.stationarity is Stationarity.OS
                      else 1),
             psum=0 if whole or is_first else math.ceil(psum * h * w)))
     inner = rows_of if n_outer else cols_of  # tiles per column (N-outer) or row

@@ -10,7 +10,7 @@ units overlap only where the tensor graph allows. A record waits for
   after read: an update must not overwrite a weight a GEMM still reads);
 
 a v1 trace has no graph: each record then waits for the previous one (a sequential chain).
-A record whose unit the hardware does not time (``sore: null``, ``vector: null``) gets no
+A record the hardware routes ``untimed`` (``routes.maskgen: untimed``, ...) gets no
 task; its dependents wait for what it waited for.
 
 Within an op (:mod:`satsim.schedule.tiling`), work is a sequence of **steps**: a GEMM tile
@@ -95,7 +95,7 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emit
             return None
         if tiler is None and choice.parts:
             raise schedule.error(index, "parts", "ideal memory has no tiles")
-        if choice.stationarity is Stationarity.IS and hw.array.timing == "satsim":
+        if choice.stationarity is Stationarity.IS and hw.engine.timing == "satsim":
             raise schedule.error(index, "stationarity", "the STCE runs os or ws (is: only "
                                  "in SCALE-Sim's conventions)")
         return choice.stationarity

@@ -212,6 +212,9 @@ def _known_path(path: str) -> bool:
     mapping field's part is any key (``memory.buffers.<name>.kib``)."""
     if path in SPECIAL:
         return True
+    head = path.partition(".")[0]
+    if not path.startswith("dataflow.") and head not in HardwareConfig.model_fields:
+        path = f"units.{path}"  # a unit's field by its name (array.rows): the loader's rule
     kinds: list[Any] = [DataflowPolicy if path.startswith("dataflow.") else HardwareConfig]
     for part in path.removeprefix("dataflow.").split("."):
         inner: list[Any] = []

@@ -1,0 +1,163 @@
+"""The unit kinds a machine is built of, as its YAML describes them.
+
+A machine lists its units by name under ``units:``; each names its ``kind`` (one of
+:data:`KINDS`), a ``count`` of identical instances and the kind's parameters. Routes (see
+:class:`satsim.config.hardware.Routes`) say which unit serves which records. A kind is one
+pydantic model here, registered in :data:`KINDS`; its cost interface lives in
+:mod:`satsim.machine.costs`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PositiveInt,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from satsim.types import NMPattern
+
+# Documented limits: far beyond any accelerator studied, small enough that a typo (an extra
+# zero, a stray exponent) is an error rather than an hour-long run.
+MAX_PES_PER_SIDE = 4096
+MAX_M = 64
+MAX_LANES = 4096
+MAX_COUNT = 1024
+
+
+class Frozen(BaseModel):
+    # strict: a YAML `true` is not the number 1, nor "16" the number 16.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def invalid(where: tuple[str, ...], why: str, value: object) -> ValidationError:
+    """A validation error at the field ``where`` of the model being validated: a check
+    across fields (a route naming a unit) still names the field at fault."""
+    return ValidationError.from_exception_data("machine", [InitErrorDetails(
+        type=PydanticCustomError("machine", "{why}", {"why": why}), loc=where, input=value)])
+
+
+# A family of N:M patterns a MAC engine runs: "2:4" (that pattern), "N:4" (any N < 4 with
+# groups of 4), "N:M" (any pattern whose M is at most max_m).
+ANY = "N:M"
+
+
+class NMSupport(Frozen):
+    """Which N:M patterns a MAC engine's operand selection runs (dense always runs)."""
+
+    patterns: list[str] = Field(
+        default_factory=lambda: [ANY], min_length=1,
+        description="what the operand muxes select: each 'n:m' (that pattern, e.g. 2:4), "
+                    "'N:m' (any N < m for groups of m, e.g. N:4) or 'N:M' (any pattern with "
+                    "M <= max_m)")
+    max_m: int | None = Field(default=None, ge=2, le=MAX_M,
+                              description="largest group size M of the 'N:M' family")
+
+    @field_validator("patterns")
+    @classmethod
+    def _readable(cls, patterns: list[str]) -> list[str]:
+        for text in patterns:
+            if text == ANY:
+                continue
+            n, sep, m = text.partition(":")
+            if not sep or not m.isascii() or not m.isdigit() or not (
+                    n == "N" or (n.isascii() and n.isdigit())):
+                raise ValueError(f"{text!r}: expected 'n:m' (e.g. 2:4), 'N:m' (e.g. N:4) or "
+                                 "'N:M' (with max_m)")
+            if not 2 <= int(m) <= MAX_M or (n != "N" and not 1 <= int(n) < int(m)):
+                raise ValueError(f"{text!r}: needs 1 <= n < m <= {MAX_M}")
+        return patterns
+
+    @model_validator(mode="after")
+    def _max_m_with_the_family(self) -> NMSupport:
+        if (ANY in self.patterns) != (self.max_m is not None):
+            raise ValueError("'N:M' needs max_m, and max_m bounds only 'N:M': give both or "
+                             "neither")
+        return self
+
+    def supports(self, pattern: NMPattern | None) -> bool:
+        """Whether the engine runs ``pattern`` (dense, None, always)."""
+        if pattern is None:
+            return True
+        return any(text == f"{pattern.n}:{pattern.m}" or text == f"N:{pattern.m}"
+                   or (text == ANY and pattern.m <= self.max_m) for text in self.patterns)
+
+    def describe(self) -> str:
+        """The patterns it runs, for messages: ``2:4``, ``N:4``, ``N:M with M <= 16``."""
+        return ", ".join(f"N:M with M <= {self.max_m}" if text == ANY else text
+                         for text in self.patterns)
+
+
+class _Unit(Frozen):
+    count: PositiveInt = Field(default=1, le=MAX_COUNT, description="identical instances")
+
+
+class SystolicUnit(_Unit):
+    """A systolic array of PEs (SAT's STCE): GEMMs as folds, timed by closed forms proven
+    against the cycle-stepped array reference."""
+
+    kind: Literal["systolic"]
+    rows: PositiveInt = Field(le=MAX_PES_PER_SIDE,
+                              description="PE rows (reduction lanes in WS, output rows in OS)")
+    cols: PositiveInt = Field(le=MAX_PES_PER_SIDE, description="PE columns (output columns)")
+    timing: Literal["satsim", "scalesim"] = Field(
+        default="satsim",
+        description="cycle-count conventions: 'satsim' (the STCE micro-architecture, proven "
+                    "against its cycle-stepped reference) or 'scalesim' (SCALE-Sim 3.0.0's "
+                    "compute cycles, for parity with its numbers; docs/scalesim.md)")
+    sparsity: NMSupport = Field(description="the N:M patterns its operand muxes run")
+
+    @property
+    def pes(self) -> int:
+        """PEs of one instance."""
+        return self.rows * self.cols
+
+
+class MaskGenUnit(_Unit):
+    """A mask generator (SAT's SORE): top-n selection over groups of m weights on lanes."""
+
+    kind: Literal["maskgen"]
+    lanes: PositiveInt = Field(le=MAX_LANES, description="parallel top-k lanes")
+
+
+class VectorUnit(_Unit):
+    """A vector / weight-update unit (SAT's WUVE): lanes and what each operation costs."""
+
+    kind: Literal["vector"]
+    lanes: PositiveInt = Field(le=MAX_LANES, description="parallel lanes")
+    cycles_per_element: dict[str, PositiveInt] = Field(
+        default_factory=dict,
+        description="cycles one lane spends per output element of each vector operation "
+                    "(the trace's op names: relu, batchnorm, softmax, add, ...)")
+    update_cycles_per_parameter: dict[str, PositiveInt] = Field(
+        default_factory=dict,
+        description="cycles one lane spends per parameter of an update: per optimizer "
+                    "(sgd, sgd-momentum) and 'recast' for writing the low-precision copy")
+
+
+# The registry: a kind's name -> its model. The YAML's `kind:` picks one.
+KINDS: dict[str, type[_Unit]] = {"systolic": SystolicUnit, "maskgen": MaskGenUnit,
+                                 "vector": VectorUnit}
+
+
+def _kind(value: object) -> str | None:
+    """The model of a unit's ``kind`` (its class name: reports leave it out of locations)."""
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    model = KINDS.get(kind) if isinstance(kind, str) else None
+    return None if model is None else model.__name__
+
+
+UnitConfig = Annotated[
+    Annotated[SystolicUnit, Tag("SystolicUnit")] | Annotated[MaskGenUnit, Tag("MaskGenUnit")]
+    | Annotated[VectorUnit, Tag("VectorUnit")],
+    Discriminator(_kind, custom_error_type="unit_kind",
+                  custom_error_message="kind: expected one of " + ", ".join(KINDS))]
