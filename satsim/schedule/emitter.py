@@ -21,8 +21,9 @@ from satsim.schedule.tiling import slots
 
 class Emitter:
     """Walks each op's steps in Program order and hands every task to a sink, with slot
-    reuse as dependencies: :class:`Recorder` builds the Program, a timing sink
-    (:mod:`satsim.search.evaluate`) times it on the fly. Handles are the sink's."""
+    reuse as dependencies: a :class:`~satsim.schedule.build.Recorder` builds the Program, a
+    one-pass clock (:mod:`satsim.search.evaluate`) times it on the fly. Handles are the
+    sink's."""
 
     def __init__(self, hw: HardwareConfig, sink):
         self.sink = sink

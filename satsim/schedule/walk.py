@@ -1,15 +1,9 @@
 """The walk over a trace's records: each op's steps emitted, ops one at a time or side by side.
 
 Without SAT's optimizations every unit takes its work in trace order, masks are generated on
-demand (where the trace computes them, right before the layer's FF GEMM), every op reads its inputs
-from DRAM and writes its results back (no tensor stays on chip from one op to the next), and
-units overlap only where the tensor graph allows. A record waits for
-
-* the last writer of every tensor it reads (read after write),
-* the last writer and every reader since of every tensor it writes (write after write, write
-  after read: an update must not overwrite a weight a GEMM still reads);
-
-a v1 trace has no graph: each record then waits for the previous one (a sequential chain).
+demand (where the trace computes them, right before the layer's FF GEMM), every op reads its
+inputs from DRAM and writes its results back (no tensor stays on chip from one op to the
+next), and units overlap only where the tensor graph allows (:mod:`satsim.schedule.hazards`).
 A record the hardware routes ``untimed`` (``routes.maskgen: untimed``, ...) gets no
 task; its dependents wait for what it waited for.
 
@@ -17,7 +11,7 @@ Within an op (:mod:`satsim.schedule.tiling`), work is a sequence of **steps**: a
 (load its A and B tiles unless already on chip, fold runs on the STCE, store its C tile) or a
 chunk of streamed vector / update / SORE work (load the inputs, compute, store the outputs).
 Their sizes are the fastest alone among those of buffer-independent ladders that fit
-(:class:`Tiler`), so that a bigger buffer never slows a run.
+(:class:`satsim.search.tiler.Tiler`), so that a bigger buffer never slows a run.
 Loads run one step ahead when their buffers are double-buffered; a load waits for a free slot
 (the slot's previous data released by the last step that used it); a GEMM's result holds an
 output slot until it is stored. On an ideal memory there are no loads or stores, and a GEMM
@@ -31,8 +25,9 @@ iteration of training repeats the same static schedule), so every layer's update
 exists when it starts, and the SORE generates the iteration's sparse weights from then on,
 in trace order, while the other units work, instead of when the GEMMs reach them.
 
-The emitter hands each task to a sink: :class:`Recorder` builds the Program (for the engines,
-the reference and the timeline), :mod:`satsim.search.evaluate` times it on the fly.
+The emitter (:mod:`satsim.schedule.emitter`) hands each task to a sink: a
+:class:`satsim.schedule.build.Recorder` builds the Program (for the engines, the reference and
+the timeline), :mod:`satsim.search.evaluate` times it on the fly.
 """
 
 from __future__ import annotations
