@@ -17,10 +17,8 @@ from satsim.config import (
     UNTIMED,
     DataflowPolicy,
     HardwareConfig,
-    load_dataflow,
-    load_hardware,
+    load_machine,
     parse_overrides,
-    split_overrides,
 )
 from satsim.errors import SatsimError
 from satsim.files import file_sha256
@@ -79,15 +77,16 @@ def reannotate(trace: Trace, method: str | None, sparsity: str | None,
 
 
 def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
-        dataflow: str | Path = "sat", *, method: str | None = None, sparsity: str | None = None,
-        overrides: Sequence[str] = (), baseline: bool = True,
+        dataflow: str | Path | None = None, *, method: str | None = None,
+        sparsity: str | None = None, overrides: Sequence[str] = (), baseline: bool = True,
         timeline: bool = False, schedule: str | Path | None = None) -> RunReport:
     """Simulate ``workload`` on ``hardware`` under ``dataflow`` and report it honestly.
 
     Parameters
     ----------
     workload, hardware, dataflow
-        Shipped names or files (trace ``.jsonl`` or ``.csv``; YAML presets).
+        Shipped names or files (trace ``.jsonl`` or ``.csv``; YAML presets); no dataflow: the
+        one the hardware names.
     method, sparsity
         Re-annotate the trace's prunable weights (see :func:`reannotate`).
     overrides
@@ -139,16 +138,14 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
 
 def _inputs(workload, hardware, dataflow, method, sparsity, overrides):
     """The hardware, the dataflow, the workload's path, its trace as recorded and as run."""
-    hw_overrides, df_overrides = split_overrides(overrides)
-    hw = load_hardware(hardware, hw_overrides)
-    policy = load_dataflow(dataflow, df_overrides)
+    hw, policy = load_machine(hardware, dataflow, overrides)
     path = resolve_workload(workload)
     recorded = load_workload(path)
     return hw, policy, path, recorded, reannotate(recorded, method, sparsity, hw)
 
 
 def schedule(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
-             dataflow: str | Path = "sat", *, method: str | None = None,
+             dataflow: str | Path | None = None, *, method: str | None = None,
              sparsity: str | None = None, overrides: Sequence[str] = ()) -> Schedule:
     """The offline scheduler's choices for the run :func:`run` would simulate (what
     ``satsim schedule`` writes; see :mod:`satsim.schedule.choices`)."""
@@ -274,8 +271,8 @@ def _sparse_hint(trace: Trace, hw: HardwareConfig) -> str | None:
     return None
 
 
-def validate(workload: str | Path, hardware: str | Path = "sat", dataflow: str | Path = "sat",
-             *, overrides: Sequence[str] = ()):
+def validate(workload: str | Path, hardware: str | Path = "sat",
+             dataflow: str | Path | None = None, *, overrides: Sequence[str] = ()):
     """Recompute a captured step's dumped tensors on the modelled datapath and compare them
     with PyTorch's (what ``satsim validate`` does); see :mod:`satsim.functional.validate`.
 
@@ -286,9 +283,7 @@ def validate(workload: str | Path, hardware: str | Path = "sat", dataflow: str |
     """
     from satsim.functional.validate import validate as run_validation
 
-    hw_overrides, df_overrides = split_overrides(overrides)
-    hw = load_hardware(hardware, hw_overrides)
-    policy = load_dataflow(dataflow, df_overrides)
+    hw, policy = load_machine(hardware, dataflow, overrides)
     path = resolve_workload(workload)
     if path.suffix != ".jsonl":
         raise SatsimError("validate needs a captured trace (.jsonl) with a tensor dump",

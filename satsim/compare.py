@@ -16,7 +16,7 @@ from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from satsim.config import HardwareConfig, load_dataflow, load_hardware, split_overrides
+from satsim.config import HardwareConfig, load_machine
 from satsim.errors import SatsimError
 from satsim.pool import local_pool, worker_count
 from satsim.report.bounds import ideal_bounds
@@ -165,7 +165,7 @@ def model_traces(model: str, pattern: NMPattern,
 
 
 def compare(models: Sequence[str] = PAPER_MODELS, sparsity: str = "2:8",
-            hardware: str | Path = "sat", dataflow: str | Path = "sat",
+            hardware: str | Path = "sat", dataflow: str | Path | None = None,
             overrides: Sequence[str] = (), workers: int | None = 1,
             progress: Callable[[str], None] | None = None) -> Comparison:
     """Dense, SR-STE and BDWP at ``sparsity`` on every model (see the module).
@@ -183,9 +183,7 @@ def compare(models: Sequence[str] = PAPER_MODELS, sparsity: str = "2:8",
     if not models:
         raise SatsimError("no models given", source="--workloads")
     workers = worker_count(workers)
-    hw_overrides, df_overrides = split_overrides(overrides)
-    hw = load_hardware(hardware, hw_overrides)
-    policy = load_dataflow(dataflow, df_overrides)
+    hw, policy = load_machine(hardware, dataflow, overrides)
     runs = {model: model_traces(model, pattern, hw) for model in models}
     jobs = sorted(((model, method) for model in runs for method in ("dense", *METHODS)),
                   key=lambda job: -len(runs[job[0]][job[1]][0].records))

@@ -123,3 +123,25 @@ def test_untimed_work_is_named_in_the_scope(tmp_path):
     assert report.scope.not_timed == {"maskgen": "14 records (routes.maskgen: untimed)"}
     assert report.scope.no_effect["sore"] == "no route names it"
     assert all(row["phase"] != "MASK" for row in report.result.rows)
+
+
+def test_a_preset_names_the_dataflow_it_runs_by_default(tmp_path, cli):
+    """`satsim run --hw scalesim` runs SCALE-Sim's WS dataflow, as `--dataflow scalesim-ws`
+    does; `--dataflow` still picks another; sat's is sat."""
+    (tmp_path / "w.csv").write_text(CSV)
+    default = run(tmp_path / "w.csv", "scalesim")
+    assert default.result.dataflow == "scalesim-ws"
+    assert default.result.cycles == run(tmp_path / "w.csv", "scalesim", "scalesim-ws").result.cycles
+    assert run(tmp_path / "w.csv", "scalesim", "scalesim-os").result.dataflow == "scalesim-os"
+    assert run(tmp_path / "w.csv").result.dataflow == "sat"
+    done = cli("run", "--hw", "scalesim", "--workload", "w.csv", cwd=tmp_path)
+    assert done.returncode == 0 and "dataflow   scalesim-ws" in done.stdout
+
+
+def test_a_default_dataflow_must_be_shipped(tmp_path):
+    """A hardware file's `dataflow:` names a shipped dataflow; anything else is an error
+    naming the field."""
+    path = _machine(tmp_path, lambda d: d.update(dataflow="mine"))
+    with pytest.raises(SatsimError, match=r"machine.yaml: dataflow: 'mine': not a shipped "
+                                          r"dataflow \(naive, plain, sat, scalesim-is"):
+        load_hardware(path)

@@ -20,6 +20,7 @@ from satsim.config import load_hardware
 from satsim.errors import SatsimError
 from satsim.report.summary import METRICS
 from satsim.sweep import expand, load_results, load_spec, run_sweep
+from satsim.sweep.spec import SweepSpec
 
 BASE = {"name": "t", "workloads": ["resnet18-cifar-dense"]}
 
@@ -558,3 +559,12 @@ def test_a_row_with_an_undeclared_column_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"\['new_metric'\].*METRICS"):
         write_shard(tmp_path, [{"point_id": "a", "new_metric": 1}], row_schema({"point_id": "str"}))
     assert not any((tmp_path / "shards").iterdir())
+
+
+def test_a_spec_without_a_dataflow_takes_the_hardwares():
+    """A spec that names hardware but no dataflow sweeps under the dataflow the hardware
+    names (scalesim: scalesim-ws), as `satsim run --hw scalesim` does."""
+    spec = SweepSpec.model_validate({"name": "s", "hardware": "scalesim",
+                                     "workloads": ["resnet9-cifar-dense"],
+                                     "axes": [{"path": "array.rows", "values": [8, 16]}]})
+    assert {point.dataflow for point in expand(spec)} == {"scalesim-ws"}

@@ -80,8 +80,9 @@ def _machine_options(parser: argparse.ArgumentParser, *, hw_note: str = "",
     """The machine a command simulates: --hw, --dataflow, --set."""
     parser.add_argument("--hw", default="sat", metavar="NAME|FILE",
                         help=f"hardware preset or YAML file (default: sat){hw_note}")
-    parser.add_argument("--dataflow", default="sat", metavar="NAME|FILE",
-                        help="dataflow preset or YAML file (default: sat)")
+    parser.add_argument("--dataflow", metavar="NAME|FILE",
+                        help="dataflow preset or YAML file (default: the one the hardware "
+                             "names; sat for sat)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE",
                         help=f"override a config field, e.g. {set_example}; repeatable")

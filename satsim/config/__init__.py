@@ -5,6 +5,7 @@ from satsim.config.hardware import UNTIMED, HardwareConfig
 from satsim.config.loader import (
     load_dataflow,
     load_hardware,
+    load_machine,
     parse_overrides,
     split_overrides,
 )
@@ -15,4 +16,4 @@ NO_EFFECT_YET: dict[str, str] = {}
 
 
 __all__ = ["NO_EFFECT_YET", "UNTIMED", "DataflowPolicy", "HardwareConfig", "load_dataflow",
-           "load_hardware", "parse_overrides", "split_overrides"]
+           "load_hardware", "load_machine", "parse_overrides", "split_overrides"]

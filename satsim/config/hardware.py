@@ -20,6 +20,7 @@ from satsim.config.units import (
     VectorUnit,
     invalid,
 )
+from satsim.resources import shipped
 
 MIN_CLOCK_MHZ, MAX_CLOCK_MHZ = 1.0, 10_000.0
 _Frozen = Frozen
@@ -167,6 +168,10 @@ class HardwareConfig(_Frozen):
     # Documentation, not the machine: left out of dumps (results, schedule fingerprints).
     description: str = Field(default="", exclude=True,
                              description="one line on what it is, shown by satsim list")
+    # Which dataflow runs it when none is given: a default, not the machine (left out too).
+    dataflow: str = Field(default="sat", exclude=True,
+                          description="the shipped dataflow a run uses when --dataflow is not "
+                                      "given")
     clock_mhz: float = Field(ge=MIN_CLOCK_MHZ, le=MAX_CLOCK_MHZ, allow_inf_nan=False,
                              description="core clock in MHz")
     units: dict[str, UnitConfig] = Field(
@@ -190,6 +195,14 @@ class HardwareConfig(_Frozen):
                     raise ValueError(f"{key}: a machine lists its units under units: now; "
                                      f"this goes to {where} (docs/extending.md)")
         return data
+
+    @field_validator("dataflow")
+    @classmethod
+    def _shipped_dataflow(cls, name: str) -> str:
+        shipped_dataflows = shipped("dataflows", (".yaml", ".yml"))
+        if name not in shipped_dataflows:
+            raise ValueError(f"{name!r}: not a shipped dataflow ({', '.join(shipped_dataflows)})")
+        return name
 
     @field_validator("energy", mode="before")
     @classmethod

@@ -131,17 +131,28 @@ def load_hardware(spec: str | Path = "sat", overrides=()) -> HardwareConfig:
     return hw
 
 
+def load_machine(hardware: str | Path = "sat", dataflow: str | Path | None = None,
+                 overrides: Sequence[str] = ()) -> tuple[HardwareConfig, DataflowPolicy]:
+    """The hardware and the dataflow a run simulates, with ``--set`` items applied: the
+    dataflow given, else the one the hardware names (``dataflow:`` of its preset)."""
+    hw_overrides, df_overrides = split_overrides(overrides)
+    hw = load_hardware(hardware, hw_overrides)
+    return hw, load_dataflow(hw.dataflow if dataflow is None else dataflow, df_overrides)
+
+
 def load_dataflow(spec: str | Path = "sat", overrides=()) -> DataflowPolicy:
     """Dataflow preset name or YAML file, plus ``(dotted.path, value)`` overrides."""
     return _load(DataflowPolicy, spec, "dataflows", overrides, prefix="dataflow.")
 
 
-def input_files(hardware: str | Path, dataflow: str | Path,
+def input_files(hardware: str | Path, dataflow: str | Path | None,
                 overrides: Sequence[str] = ()) -> list[tuple[str, Path]]:
-    """The files a machine is read from, as ``(option, path)``: ``--hw``, ``--dataflow`` and
-    the energy table. For the check that an output overwrites none of them."""
+    """The files a machine is read from, as ``(option, path)``: ``--hw``, ``--dataflow`` (the
+    hardware's when None) and the energy table. For the check that an output overwrites none
+    of them."""
     hw = load_hardware(hardware, split_overrides(overrides)[0])
-    files = [("--hw", resolve(hardware, "configs")), ("--dataflow", resolve(dataflow, "dataflows"))]
+    files = [("--hw", resolve(hardware, "configs")),
+             ("--dataflow", resolve(hw.dataflow if dataflow is None else dataflow, "dataflows"))]
     if hw.energy is not None:
         files.append(("the energy table", resolve_table(hw.energy.table)))
     return files

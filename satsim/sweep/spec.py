@@ -140,7 +140,9 @@ class SweepSpec(_Strict):
     name: str = Field(min_length=1, description="shown in reports and the manifest")
     description: str = Field(default="", description="one line on the study (satsim list)")
     hardware: str = Field(default="sat", min_length=1, description="base preset or YAML file")
-    dataflow: str = Field(default="sat", min_length=1, description="base preset or YAML file")
+    dataflow: str | None = Field(default=None, min_length=1,
+                                 description="base preset or YAML file (default: the one the "
+                                             "hardware names)")
     workloads: list[str] | None = Field(
         default=None, min_length=1,
         description="shipped names or trace/CSV files (or else a `workload` axis)")
@@ -200,7 +202,8 @@ def input_files(path: str | Path) -> list[tuple[str, str]]:
     workloads = [*(spec.workloads or ()), *(row["workload"] for rows in _settings(spec)
                                             for row in rows if "workload" in row)]
     named = [("hardware", spec.hardware, shipped("configs", _YAML)),
-             ("dataflow", spec.dataflow, shipped("dataflows", _YAML)),
+             *([("dataflow", spec.dataflow, shipped("dataflows", _YAML))]
+               if spec.dataflow is not None else []),
              *(("workload", str(w), shipped_workloads()) for w in workloads)]
     return [("SPEC", str(source))] + [
         (f"{what} of the spec", found) for what, name, files in named
@@ -282,9 +285,15 @@ def expand(spec: SweepSpec, source: str | Path | None = None) -> list[Point]:
     # Files named in the spec are found beside it first, then as given.
     base = Path.cwd() if source is None else spec_file(source).parent
     source = "sweep spec" if source is None else source
+    hardware = _beside(spec.hardware, base, shipped("configs", _YAML))
+    dataflow = spec.dataflow
+    if dataflow is None:  # the one the base hardware names
+        try:
+            dataflow = load_hardware(hardware).dataflow
+        except SatsimError as exc:
+            raise SatsimError(str(exc), source=source, field="hardware") from None
     spec = spec.model_copy(update={
-        "hardware": _beside(spec.hardware, base, shipped("configs", _YAML)),
-        "dataflow": _beside(spec.dataflow, base, shipped("dataflows", _YAML))})
+        "hardware": hardware, "dataflow": _beside(dataflow, base, shipped("dataflows", _YAML))})
     for what, load in (("hardware", load_hardware), ("dataflow", load_dataflow)):
         try:  # the base presets: an error names the spec's field and what it found there
             load(getattr(spec, what))
