@@ -93,12 +93,14 @@ def parse_yaml(path: Path) -> dict[str, Any]:
 def validate(
     model: type[Model], data: dict[str, Any], source: str | Path, overridden: tuple[str, ...] = (),
     prefix: str = "", written: dict[str, str] | None = None,
+    original: dict[str, Any] | None = None,
 ) -> Model:
     """Build ``model`` from ``data``; the first problem becomes a :class:`SatsimError`.
 
     ``overridden`` lists the dotted keys set on the command line (as ``--set {prefix}key``,
     or as ``written`` gives the key), so that an error in one of them names the override
-    rather than the file.
+    rather than the file; so does an error elsewhere when ``original`` (the file's data,
+    before the overrides) is valid: the overrides made it.
     """
     try:
         return model.model_validate(data)
@@ -111,9 +113,21 @@ def validate(
             raise SatsimError(f"{reason} (applied to {Path(source).name})",
                               source=f"--set {prefix}{(written or {}).get(override, override)}",
                               field=loc if loc != override else None) from None
+        if overridden and original is not None and _valid(model, original):
+            shown = ", ".join(f"{prefix}{(written or {}).get(key, key)}" for key in overridden)
+            raise SatsimError(f"{reason} (applied to {Path(source).name})",
+                              source=f"--set {shown}", field=loc) from None
         raise SatsimError(reason, source=source, field=loc) from None
     except RecursionError:
         raise SatsimError("nested too deeply", source=source) from None
+
+
+def _valid(model: type[Model], data: dict[str, Any]) -> bool:
+    try:
+        model.model_validate(data)
+    except (ValidationError, RecursionError):
+        return False
+    return True
 
 
 def first_problem(exc: ValidationError) -> tuple[tuple[str | int, ...], str]:

@@ -48,7 +48,7 @@ def test_every_record_kind_has_a_route_to_a_unit_of_its_kind():
      "kind: expected one of systolic, maskgen, vector"),
     (lambda d: d["units"]["array"].update(lanes=4), "units.array.lanes", "unknown key"),
     (lambda d: d["units"].update(memory={"kind": "maskgen", "lanes": 4}), "units.memory",
-     "a unit's name is a word that is no other key of the hardware"),
+     "a unit's name is a word of letters, digits and _ that is no other key"),
     (lambda d: d["units"]["array"]["sparsity"].update(patterns=["2:4"]),
      "units.array.sparsity", "'N:M' needs max_m, and max_m bounds only 'N:M'"),
     (lambda d: d["units"]["array"].update(sparsity={"patterns": ["4:4"]}),
@@ -145,3 +145,27 @@ def test_a_default_dataflow_must_be_shipped(tmp_path):
     with pytest.raises(SatsimError, match=r"machine.yaml: dataflow: 'mine': not a shipped "
                                           r"dataflow \(naive, plain, sat, scalesim-is"):
         load_hardware(path)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ([("array.kind", "vector")],
+     "--set array.kind: units.array.lanes: required key is missing (applied to sat.yaml)"),
+    ([("array.sparsity.patterns", [124])], "--set array.sparsity.patterns: YAML reads an "
+                                           "unquoted 2:4 as the base-60 number 124: quote it"),
+    ([("dataflow", "naive")], "--set dataflow: choose the dataflow with --dataflow"),
+])
+def test_a_bad_override_is_blamed_on_the_override(overrides, message):
+    """An override that breaks another field (a kind without its parameters), an unquoted
+    pattern YAML read as a number, and the hardware's default dataflow set by --set (it
+    would change nothing: --dataflow chooses the dataflow) each name the --set item."""
+    with pytest.raises(SatsimError) as info:
+        load_hardware("sat", overrides)
+    assert str(info.value).startswith(message)
+
+
+def test_a_unit_added_by_an_override_is_set_by_its_name():
+    """`--set units.npu={...}` then `--set npu.rows=8`: the second finds the new unit."""
+    hw = load_hardware("sat", [
+        ("units.npu", {"kind": "systolic", "rows": 4, "cols": 4, "sparsity": {"max_m": 4}}),
+        ("npu.rows", 8), ("routes.FF", "npu"), ("routes.BP", "npu"), ("routes.WG", "npu")])
+    assert (hw.engine.rows, hw.engine.cols) == (8, 4)

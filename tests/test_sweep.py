@@ -4,6 +4,7 @@ executor, nothing lost or duplicated when killed and resumed, clean errors."""
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -568,3 +569,19 @@ def test_a_spec_without_a_dataflow_takes_the_hardwares():
                                      "workloads": ["resnet9-cifar-dense"],
                                      "axes": [{"path": "array.rows", "values": [8, 16]}]})
     assert {point.dataflow for point in expand(spec)} == {"scalesim-ws"}
+
+
+@pytest.mark.parametrize(("axes", "expected"), [
+    ([{"path": "dataflow", "values": ["sat", "naive"]}],
+     'axes.0 (dataflow): "sat": choose the dataflow with --dataflow'),
+    ([{"path": "array.rows", "values": [8]}, {"path": "units.array.rows", "values": [16]}],
+     "axes.1 (units.array.rows): axes.0 (array.rows) sets array.rows already"),
+    ([{"path": "arrray.rows", "values": [8]}], "axes.0 (arrray.rows): no such config path"),
+])
+def test_unit_paths_are_checked_as_the_loader_reads_them(tmp_path, axes, expected):
+    """A unit's field is one path however it is spelled (NAME.FIELD or units.NAME.FIELD); a
+    name that is no unit is no path; the hardware's default dataflow is no axis."""
+    spec = _spec(tmp_path, axes=axes)
+    with pytest.raises(SatsimError, match=re.escape(expected)):
+        expand(load_spec(spec)[0], spec)
+    assert not (tmp_path / "out").exists()

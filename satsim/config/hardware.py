@@ -23,12 +23,11 @@ from satsim.config.units import (
 from satsim.resources import shipped
 
 MIN_CLOCK_MHZ, MAX_CLOCK_MHZ = 1.0, 10_000.0
-_Frozen = Frozen
 
 Format = Literal["fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "int32"]
 
 
-class ConvConfig(_Frozen):
+class ConvConfig(Frozen):
     """How the STCE runs convolutions lowered to GEMMs (implicit GEMM)."""
 
     strided_bp: Literal["zero_insert", "decompose"] = Field(
@@ -37,7 +36,7 @@ class ConvConfig(_Frozen):
                     "sub-GEMM per stride phase (the forward's MACs)")
 
 
-class NumericsConfig(_Frozen):
+class NumericsConfig(Frozen):
     """Number formats of the datapath (used by the functional model)."""
 
     operand: Format = Field(description="format of GEMM operands")
@@ -56,7 +55,7 @@ BufferRole = Literal["activations", "weights", "outputs", "vector", "masks"]
 REQUIRED_ROLES = ("activations", "weights", "outputs", "vector")
 
 
-class DramConfig(_Frozen):
+class DramConfig(Frozen):
     """Off-chip memory: channels working in parallel on every transfer."""
 
     channels: PositiveInt = Field(le=MAX_CHANNELS, description="independent channels")
@@ -68,7 +67,7 @@ class DramConfig(_Frozen):
                               description="from a transfer's request to its first data, in ns")
 
 
-class BufferConfig(_Frozen):
+class BufferConfig(Frozen):
     """One on-chip buffer (SRAM) and the operands it holds."""
 
     kib: PositiveInt = Field(le=MAX_KIB, description="capacity in KiB")
@@ -91,7 +90,7 @@ class BufferConfig(_Frozen):
                                "wide (a unit reading its inputs while writing its results)")
 
 
-class MemoryConfig(_Frozen):
+class MemoryConfig(Frozen):
     """DRAM and the on-chip buffers; every buffer role is held by exactly one buffer (masks:
     at most one)."""
 
@@ -119,7 +118,7 @@ class MemoryConfig(_Frozen):
                 for name, b in self.buffers.items() for role in b.holds}
 
 
-class EnergyChoice(_Frozen):
+class EnergyChoice(Frozen):
     """The energy table pricing the run's actions, and the values a sweep may vary."""
 
     table: str = Field(min_length=1, description="energy table: a shipped name "
@@ -139,7 +138,7 @@ _WORK = {"FF": "forward GEMMs", "BP": "data-gradient GEMMs", "WG": "weight-gradi
          "maskgen": "N:M mask generators", "vector": "vector ops", "update": "weight updates"}
 
 
-class Routes(_Frozen):
+class Routes(Frozen):
     """Which unit serves which records: a unit's name, or ``untimed`` to leave that work out
     of the timing (the report's scope lines say so). Every kind of record has a route."""
 
@@ -161,7 +160,7 @@ _MOVED = {"array": "units.<name> with kind: systolic (rows, cols, timing)",
           "vector": "units.<name> with kind: vector, routed by routes.vector and routes.update"}
 
 
-class HardwareConfig(_Frozen):
+class HardwareConfig(Frozen):
     """One accelerator: its units and routes, numerics and memory. The clock is in MHz."""
 
     name: str = Field(min_length=1, description="preset name shown in reports")
@@ -212,9 +211,11 @@ class HardwareConfig(_Frozen):
     @model_validator(mode="after")
     def _units_and_routes(self) -> HardwareConfig:
         for name, unit in self.units.items():
-            if name in type(self).model_fields or name == UNTIMED or not name.isidentifier():
-                raise invalid(("units", name), "a unit's name is a word that is no other key "
-                              "of the hardware (--set NAME.FIELD sets its fields)", name)
+            if (name in type(self).model_fields or name in (UNTIMED, "hw")
+                    or not name.isidentifier()):
+                raise invalid(("units", name), "a unit's name is a word of letters, digits and "
+                              "_ that is no other key of the hardware, nor untimed or hw "
+                              "(--set NAME.FIELD sets its fields)", name)
             if unit.count > 1:  # the Program builder maps a record to one instance
                 raise invalid(("units", name, "count"), f"{unit.count} instances: several "
                               "instances of a unit are not modelled yet", unit.count)
@@ -246,12 +247,6 @@ class HardwareConfig(_Frozen):
                           "SCALE-Sim's compute cycles, which assume operands on chip: use "
                           "memory: ideal with it", "scalesim")
         return self
-
-    @property
-    def idle_units(self) -> tuple[str, ...]:
-        """The units no route names: they do no work (a report lists them)."""
-        used = {getattr(self.routes, route) for route in ROUTE_KINDS}
-        return tuple(name for name in self.units if name not in used)
 
     @property
     def engine(self) -> SystolicUnit:

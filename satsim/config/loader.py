@@ -89,12 +89,20 @@ def _load(model: type[Model], spec: str | Path, kind: str, overrides, prefix: st
     path = resolve(spec, kind)
     shared = shared_yaml(path)
     written = {}  # the path an override sets -> the key as the user wrote it
-    for key, _ in overrides:
-        written[unit_path(key, shared) if model is HardwareConfig else key] = key
-    overrides = [(unit_path(key, shared) if model is HardwareConfig else key, value)
-                 for key, value in overrides]
-    data = apply_overrides(shared, overrides)  # the one deep copy
-    return validate(model, data, path, tuple(written), prefix, written)
+    data = shared
+    for key, value in overrides:
+        if model is HardwareConfig:
+            if key == "dataflow":  # a default of the hardware's, not a knob of the run
+                raise SatsimError("choose the dataflow with --dataflow (in a sweep spec: "
+                                  "dataflow:), not on the hardware", source="--set dataflow")
+            full = unit_path(key, data)  # units added by earlier overrides count
+        else:
+            full = key
+        written[full] = key
+        data = apply_overrides(data, [(full, value)])
+    if data is shared:
+        data = apply_overrides(shared, [])  # callers own what they get
+    return validate(model, data, path, tuple(written), prefix, written, original=shared)
 
 
 def unit_path(key: str, data: dict[str, Any]) -> str:

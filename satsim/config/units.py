@@ -62,9 +62,22 @@ class NMSupport(Frozen):
     max_m: int | None = Field(default=None, ge=2, le=MAX_M,
                               description="largest group size M of the 'N:M' family")
 
+    @field_validator("patterns", mode="before")
+    @classmethod
+    def _quoted(cls, patterns: object) -> object:
+        for value in patterns if isinstance(patterns, list) else ():
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 60:
+                # YAML 1.1 (PyYAML) reads digits:digits as a base-60 integer.
+                text = f"{value // 60}:{value % 60}"
+                raise ValueError(f"YAML reads an unquoted {text} as the base-60 number "
+                                 f"{value}: quote it, \"{text}\"")
+        return patterns
+
     @field_validator("patterns")
     @classmethod
     def _readable(cls, patterns: list[str]) -> list[str]:
+        if len(set(patterns)) < len(patterns):
+            raise ValueError("a pattern listed twice")
         for text in patterns:
             if text == ANY:
                 continue
@@ -81,7 +94,7 @@ class NMSupport(Frozen):
     def _max_m_with_the_family(self) -> NMSupport:
         if (ANY in self.patterns) != (self.max_m is not None):
             raise ValueError("'N:M' needs max_m, and max_m bounds only 'N:M': give both or "
-                             "neither")
+                             "neither (to list patterns instead, set max_m: null too)")
         return self
 
     def supports(self, pattern: NMPattern | None) -> bool:

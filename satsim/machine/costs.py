@@ -74,9 +74,9 @@ class Machine:
     @classmethod
     def from_hardware(cls, hw: HardwareConfig) -> Machine:
         """The timing parameters of ``hw`` at its clock. A channel moves the whole bytes of
-        its achievable bandwidth per cycle (rounded down); the latency is rounded up. Units
-        the hardware does not have (ideal memory, ``null`` units) get no tasks; their
-        parameters here are placeholders."""
+        its achievable bandwidth per cycle (rounded down); the latency is rounded up. Work
+        the hardware does not time (ideal memory, routes set ``untimed``) gets no tasks; its
+        units' parameters here are placeholders."""
         sore = hw.maskgen.lanes if hw.maskgen is not None else 1
         vector = hw.vector.lanes if hw.vector is not None else 1
         if hw.memory == "ideal":

@@ -83,7 +83,7 @@ def check_compatible(hw: HardwareConfig, policy: DataflowPolicy) -> None:
     choices = {policy.stationarity_for(p) for p in (Phase.FF, Phase.BP, Phase.WG)}
     if hw.engine.timing == "satsim" and Stationarity.IS in choices:
         raise SatsimError("input stationary exists only in SCALE-Sim's conventions "
-                          "(array.timing: scalesim); the STCE runs os or ws",
+                          f"(units.{hw.routes.FF}.timing: scalesim); the STCE runs os or ws",
                           source=f"dataflow {policy.name!r}", field="stationarity")
     if hw.engine.timing == "scalesim" and policy.interleave_folds:
         raise SatsimError("SCALE-Sim never overlaps folds: use interleave: false (as the "

@@ -7,14 +7,12 @@ next), and units overlap only where the tensor graph allows (:mod:`satsim.schedu
 A record the hardware routes ``untimed`` (``routes.maskgen: untimed``, ...) gets no
 task; its dependents wait for what it waited for.
 
-Within an op (:mod:`satsim.schedule.tiling`), work is a sequence of **steps**: a GEMM tile
-(load its A and B tiles unless already on chip, fold runs on the STCE, store its C tile) or a
-chunk of streamed vector / update / SORE work (load the inputs, compute, store the outputs).
-Their sizes are the fastest alone among those of buffer-independent ladders that fit
-(:class:`satsim.search.tiler.Tiler`), so that a bigger buffer never slows a run.
-Loads run one step ahead when their buffers are double-buffered; a load waits for a free slot
-(the slot's previous data released by the last step that used it); a GEMM's result holds an
-output slot until it is stored. On an ideal memory there are no loads or stores, and a GEMM
+Within an op, work is a sequence of **steps** (:mod:`satsim.schedule.steps`): GEMM tiles
+(:mod:`satsim.schedule.tiling`) or chunks of streamed vector / update / SORE work
+(:mod:`satsim.schedule.chunks`), their sizes the fastest alone among those of
+buffer-independent ladders that fit (:class:`satsim.search.tiler.Tiler`), so that a bigger
+buffer never slows a run; the emitter (:mod:`satsim.schedule.emitter`) runs loads ahead and
+reuses buffer slots. On an ideal memory there are no loads or stores, and a GEMM
 is one task per part of its mapping (the closed forms, exactly). With a memory system all
 transfers go through one DMA queue in Program order. One op at a time, ops that use DRAM
 follow each other and overlap only within their own pipeline; with ``interleave`` (SAT's

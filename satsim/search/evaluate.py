@@ -1,4 +1,5 @@
-"""Time the schedule as it is emitted, without building the Program.
+"""The offline scheduler's evaluation: time each candidate schedule as it is emitted, keep
+the fastest (:func:`evaluate`), and build the Program of the one chosen (:func:`plan`).
 
 The emitter of :mod:`satsim.schedule.emitter` hands each task to the one-pass clock
 (:mod:`satsim.timing.clock`) in Program order, which is topological and every unit's order,
@@ -28,7 +29,7 @@ from satsim.schedule.tiling import capacities
 from satsim.schedule.walk import OpPlan, walk
 from satsim.search.cache import cache, cached
 from satsim.search.order import candidate_orders
-from satsim.search.tiler import Tiler
+from satsim.search.tiler import Tiler, tiler_for
 from satsim.timing.accounting import OpTiming, stalls
 from satsim.timing.clock import BANK, GAPS, TASKS, UNIT_AT, Clock
 from satsim.trace.schema import Trace
@@ -71,16 +72,15 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
         else:
             inputs = fingerprint(trace, hw, policy)
             schedule = cached(trace, hw, policy, inputs)
-    roles = Emitter(hw, None).roles
     if schedule is not None:
-        tiler = Tiler(hw, policy, roles, schedule) if roles else None
+        tiler = tiler_for(hw, policy, schedule)
         run = timed(trace, hw, policy, list(schedule.order), tiler, schedule)
         if not given:
             _remember(key, trace, schedule)
         return replace(run, order=schedule.order_name, tried=schedule.tried,
                        schedule=schedule)
     orders = candidate_orders(trace, policy)
-    tiler = Tiler(hw, policy, roles) if roles else None  # one tile choice for all orders
+    tiler = tiler_for(hw, policy)  # one tile choice for all orders
     runs = {name: timed(trace, hw, policy, order, tiler) for name, order in orders.items()}
     name = min(runs, key=lambda n: runs[n].cycles)  # min keeps the first of equals
     tried = {n: r.cycles for n, r in runs.items()}
@@ -126,9 +126,7 @@ def plan(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
         order = schedule.order
     elif order is None:
         order = chosen_order(trace, hw, policy)
-    roles = Emitter(hw, None).roles
-    tiler = Tiler(hw, policy, roles, schedule) if roles else None
-    return build(trace, hw, policy, order, tiler, schedule)
+    return build(trace, hw, policy, order, tiler_for(hw, policy, schedule), schedule)
 
 
 def timed(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, order: list[int],
@@ -138,8 +136,8 @@ def timed(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, order: list[
     machine = Machine.from_hardware(hw)
     clock = Clock(machine)
     emitter = Emitter(hw, clock)
-    if tiler is None and emitter.roles:
-        tiler = Tiler(hw, policy, emitter.roles, schedule)
+    if tiler is None:
+        tiler = tiler_for(hw, policy, schedule)
     ops = walk(trace, hw, policy, emitter, order, tiler, schedule)
     start, end, unit_of = clock.start, clock.end, clock.unit
     rows, busy, unit_at = [], dict.fromkeys(Unit, 0), {}

@@ -34,6 +34,14 @@ from satsim.trace.schema import GemmOp, MaskGenOp
 from satsim.types import Stationarity
 
 
+def tiler_for(hw: HardwareConfig, policy: DataflowPolicy,
+              schedule: Schedule | None = None) -> Tiler | None:
+    """The tiler of ``hw`` under ``policy`` (with the choices ``schedule`` fixes); None on
+    an ideal memory, which has no tiles."""
+    roles = Emitter(hw, None).roles
+    return Tiler(hw, policy, roles, schedule) if roles else None
+
+
 class Tiler:
     """Chooses each op's tiles (a GEMM part) or chunks (a stream) with a memory system.
 

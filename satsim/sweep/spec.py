@@ -29,13 +29,13 @@ from satsim.config import (
     load_dataflow,
     load_hardware,
 )
-from satsim.config.loader import split_pairs
+from satsim.config.loader import resolve, split_pairs, unit_path
 from satsim.errors import SatsimError
 from satsim.files import file_sha256
 from satsim.resources import find, shipped
 from satsim.trace.workload import load_workload, resolve_workload, shipped_workloads
 from satsim.types import Method, NMPattern
-from satsim.yaml_input import read_yaml, validate
+from satsim.yaml_input import read_yaml, shared_yaml, validate
 
 SPECIAL = ("sparsity", "method", "workload")  # axis paths that are not config fields
 MAX_POINTS = 1_000_000  # a spec that expands beyond this is a typo, not a study
@@ -215,9 +215,6 @@ def _known_path(path: str) -> bool:
     mapping field's part is any key (``memory.buffers.<name>.kib``)."""
     if path in SPECIAL:
         return True
-    head = path.partition(".")[0]
-    if not path.startswith("dataflow.") and head not in HardwareConfig.model_fields:
-        path = f"units.{path}"  # a unit's field by its name (array.rows): the loader's rule
     kinds: list[Any] = [DataflowPolicy if path.startswith("dataflow.") else HardwareConfig]
     for part in path.removeprefix("dataflow.").split("."):
         inner: list[Any] = []
@@ -338,21 +335,32 @@ def _check_paths(spec: SweepSpec, source: str | Path) -> None:
     """Every axis path names a config field or a special path, and each is set once: by one
     axis (or the workloads list), not inside another axis's mapping either."""
     owners: dict[str, str] = {"workload": "workloads"} if spec.workloads else {}
+    shown = {"workload": "workload"}  # a path as the spec wrote it
     for i, axis in enumerate(spec.axes):
         for path in axis.paths():
             field = f"axes.{i} ({path})"
-            if not _known_path(path):
-                raise SatsimError("no such config path (hardware fields, dataflow.<field>, "
-                                  "sparsity, method or workload)", source=source, field=field)
-            clash = next((other for other in owners if _overlap(path, other)), None)
-            if clash is not None:
-                raise SatsimError(f"{owners[clash]} sets {clash} already: give each config "
-                                  "field one axis (a zip axis moves several together)",
+            full = _full_path(spec, path)
+            if not _known_path(full):
+                raise SatsimError("no such config path (hardware fields, a unit's NAME.FIELD, "
+                                  "dataflow.<field>, sparsity, method or workload)",
                                   source=source, field=field)
-            owners[path] = field
+            clash = next((other for other in owners if _overlap(full, other)), None)
+            if clash is not None:
+                raise SatsimError(f"{owners[clash]} sets {shown[clash]} already: give each "
+                                  "config field one axis (a zip axis moves several together)",
+                                  source=source, field=field)
+            owners[full], shown[full] = field, path
     if not owners.get("workload"):
         raise SatsimError("give the workloads to simulate, or a workload axis", source=source,
                           field="workloads")
+
+
+def _full_path(spec: SweepSpec, path: str) -> str:
+    """``path`` with a unit's ``NAME.FIELD`` spelled out (``units.NAME.FIELD``) for a unit of
+    the spec's base hardware, as ``--set`` takes it."""
+    if path in SPECIAL or path.startswith("dataflow."):
+        return path
+    return unit_path(path, shared_yaml(resolve(spec.hardware, "configs")))
 
 
 def _overlap(path: str, other: str) -> bool:
@@ -388,7 +396,7 @@ def _rejection(spec: SweepSpec, path: str, value: Any) -> str | None:
     if path == "workload":  # read with the listed ones
         return None if isinstance(value, str) else "not a workload name or file"
     hardware, dataflow = split_pairs([(path, value)])
-    field = path.removeprefix("dataflow.")
+    field = _full_path(spec, path).removeprefix("dataflow.")
     try:
         if hardware:
             load_hardware(spec.hardware, hardware)
@@ -396,9 +404,9 @@ def _rejection(spec: SweepSpec, path: str, value: Any) -> str | None:
             load_dataflow(spec.dataflow, dataflow)
     except SatsimError as exc:
         about = exc.field or ""
-        if (about == field or about.startswith(field + ".")
+        if (about in (field, path) or about.startswith((field + ".", path + "."))
                 or (not about and exc.source == f"--set {path}")):
-            shown = [str(exc.source)] + ([about] if about == field else [])
+            shown = [str(exc.source)] + ([about] if about in (field, path) else [])
             return str(exc).removeprefix(": ".join(shown) + ": ")  # the part below the path
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         return "beyond the 64-bit integers a results column holds"
