@@ -64,32 +64,30 @@ def split_pairs(pairs) -> tuple[list, list]:
     return hardware, dataflow
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Copy of ``data`` with each ``dotted.path`` set; intermediate mappings are created."""
-    data = copy.deepcopy(data)
-    for key, value in overrides:
-        node = data
-        *parents, leaf = key.split(".")
-        for i, part in enumerate(parents):
-            child = node.get(part)
-            if child is None or isinstance(child, str):
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                path = ".".join(parents[: i + 1])
-                raise SatsimError(f"{path} is not a mapping, cannot set {key}", source="--set")
-            node = child
-        try:  # the caller's value stays theirs when a later override sets inside it
-            node[leaf] = copy.deepcopy(value)
-        except RecursionError:
-            raise SatsimError(f"the value of {key} is nested too deeply", source="--set") from None
-    return data
+def set_path(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set the ``dotted.path`` ``key`` of ``data`` to a copy of ``value``, in place;
+    intermediate mappings are created."""
+    node = data
+    *parents, leaf = key.split(".")
+    for i, part in enumerate(parents):
+        child = node.get(part)
+        if child is None or isinstance(child, str):
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            path = ".".join(parents[: i + 1])
+            raise SatsimError(f"{path} is not a mapping, cannot set {key}", source="--set")
+        node = child
+    try:  # the caller's value stays theirs when a later override sets inside it
+        node[leaf] = copy.deepcopy(value)
+    except RecursionError:
+        raise SatsimError(f"the value of {key} is nested too deeply", source="--set") from None
 
 
 def _load(model: type[Model], spec: str | Path, kind: str, overrides, prefix: str = "") -> Model:
     path = resolve(spec, kind)
     shared = shared_yaml(path)
+    data = copy.deepcopy(shared)  # the one deep copy: the cached parse stays as read
     written = {}  # the path an override sets -> the key as the user wrote it
-    data = shared
     for key, value in overrides:
         if model is HardwareConfig:
             if key == "dataflow":  # a default of the hardware's, not a knob of the run
@@ -99,9 +97,7 @@ def _load(model: type[Model], spec: str | Path, kind: str, overrides, prefix: st
         else:
             full = key
         written[full] = key
-        data = apply_overrides(data, [(full, value)])
-    if data is shared:
-        data = apply_overrides(shared, [])  # callers own what they get
+        set_path(data, full, value)
     return validate(model, data, path, tuple(written), prefix, written, original=shared)
 
 
