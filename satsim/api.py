@@ -22,6 +22,7 @@ from satsim.config import (
 )
 from satsim.errors import SatsimError
 from satsim.files import file_sha256
+from satsim.machine.mac import mac_engine
 from satsim.report.bounds import ideal_bounds
 from satsim.report.result import RunResult
 from satsim.report.summary import RunReport, Scope
@@ -132,7 +133,7 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
                      sparsity=summarize_sparsity(trace) if pattern is not None else None,
                      reannotated=trace is not recorded, scope=scope, provenance=provenance,
                      warnings=_warnings(recorded, path, overrides, scope.no_effect, result),
-                     hint=hint, array=(hw.engine.rows, hw.engine.cols),
+                     hint=hint, engine=mac_engine(hw.engine).describe(),
                      strided_bp=hw.conv.strided_bp, timeline=events)
 
 
@@ -172,10 +173,9 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
     kinds = Counter(r.kind for r in trace.records)
     present = {op.phase for op in trace.gemms}
     phases = ", ".join(p.value for p in Phase if p in present) or "none"
-    engine = hw.engine
-    timed = [f"GEMMs ({phases}) on {hw.routes.FF} ({engine.rows}x{engine.cols} systolic)"
-             if engine.timing == "satsim" else
-             f"GEMMs ({phases}) in SCALE-Sim 3.0.0's compute-cycle conventions"]
+    timed = [f"GEMMs ({phases}) in SCALE-Sim 3.0.0's compute-cycle conventions"
+             if hw.scalesim_timing else
+             f"GEMMs ({phases}) on {hw.routes.FF} ({mac_engine(hw.engine).describe()})"]
     not_timed, no_effect = {}, dict(NO_EFFECT_YET)
     served: dict[str, list[str]] = {name: [] for name in hw.units}  # unit -> its routes
     for route, what in (("maskgen", "N:M mask generation (MASK)"), ("vector", "vector work (VEC)"),
@@ -195,7 +195,7 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
             no_effect[name] = "no route names it"
         elif not any(kinds[route] for route in routes):
             no_effect[name] = f"the trace has no {' or '.join(routes)} records"
-    if not kinds["maskgen"] or hw.maskgen is None:
+    if not kinds["maskgen"] or hw.routes.maskgen == UNTIMED:
         no_effect["dataflow.pregenerate"] = "no mask generation is timed"
     elif hw.memory == "ideal" or not trace.has_graph:
         no_effect["dataflow.pregenerate"] = (
@@ -203,7 +203,7 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
             if hw.memory == "ideal" else "without a tensor graph the records form a chain")
     if hw.memory == "ideal":
         memory = "ideal (operands always on chip: no transfers, no memory stalls)"
-        if hw.vector is None:
+        if hw.unit_for("update") is None:
             no_effect["numerics"] = ("on ideal memory formats only decide whether updates "
                                      "write a low-precision copy, and updates are not timed")
         else:

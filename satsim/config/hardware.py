@@ -13,8 +13,10 @@ from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from satsim.config.units import (
     KINDS,
+    MAC_KINDS,
     Frozen,
     MaskGenUnit,
+    MmaUnit,
     SystolicUnit,
     UnitConfig,
     VectorUnit,
@@ -132,8 +134,10 @@ class EnergyChoice(Frozen):
 
 UNTIMED = "untimed"
 # What each route's records need of the unit serving them.
-ROUTE_KINDS = {"FF": "systolic", "BP": "systolic", "WG": "systolic", "maskgen": "maskgen",
-               "vector": "vector", "update": "vector"}
+# Per route, the kinds of unit that can serve it: GEMMs on a MAC engine; masks on a mask
+# generator or, costing its cycles, on a vector unit.
+ROUTE_KINDS = {"FF": MAC_KINDS, "BP": MAC_KINDS, "WG": MAC_KINDS,
+               "maskgen": ("maskgen", "vector"), "vector": ("vector",), "update": ("vector",)}
 _WORK = {"FF": "forward GEMMs", "BP": "data-gradient GEMMs", "WG": "weight-gradient GEMMs",
          "maskgen": "N:M mask generators", "vector": "vector ops", "update": "weight updates"}
 
@@ -219,39 +223,48 @@ class HardwareConfig(Frozen):
             if unit.count > 1:  # the Program builder maps a record to one instance
                 raise invalid(("units", name, "count"), f"{unit.count} instances: several "
                               "instances of a unit are not modelled yet", unit.count)
-        for route, kind in ROUTE_KINDS.items():
+        for route, kinds in ROUTE_KINDS.items():
             target = getattr(self.routes, route)
             where = ("routes", route)
+            gemms = kinds == MAC_KINDS
             if target == UNTIMED:
-                if kind == "systolic":
+                if gemms:
                     raise invalid(where, f"{_WORK[route]} cannot be left untimed: name the "
                                   "MAC engine that runs them", target)
                 continue
             unit = self.units.get(target)
             if unit is None:
-                choices = ", ".join(self.units) + ("" if kind == "systolic" else
-                                                   f", or {UNTIMED}")
+                choices = ", ".join(self.units) + ("" if gemms else f", or {UNTIMED}")
                 raise invalid(where, f"no unit {target!r} to run {_WORK[route]} (units: "
                               f"{choices})", target)
-            if unit.kind != kind:
+            if unit.kind not in kinds:
                 raise invalid(where, f"unit {target!r} is a {unit.kind} unit; {_WORK[route]} "
-                              f"run on a {kind} unit", target)
+                              f"run on a {' or '.join(kinds)} unit", target)
         if len({self.routes.FF, self.routes.BP, self.routes.WG}) > 1:
             raise invalid(("routes",), "FF, BP and WG on different MAC engines are not "
                           "modelled yet: route them to one", self.routes.model_dump())
-        if len({self.routes.vector, self.routes.update} - {UNTIMED}) > 1:
-            raise invalid(("routes",), "vector work and updates on different vector units "
-                          "are not modelled yet: route them to one", self.routes.model_dump())
-        if self.engine.timing == "scalesim" and self.memory != "ideal":
+        vector = {self.routes.vector, self.routes.update, self.routes.maskgen} & {
+            name for name, unit in self.units.items() if unit.kind == "vector"}
+        if len(vector) > 1:
+            raise invalid(("routes",), "vector work, updates and masks on different vector "
+                          "units are not modelled yet: route them to one",
+                          self.routes.model_dump())
+        if self.scalesim_timing and self.memory != "ideal":
             raise invalid(("memory",), f"units.{self.routes.FF}.timing 'scalesim' counts "
                           "SCALE-Sim's compute cycles, which assume operands on chip: use "
                           "memory: ideal with it", "scalesim")
         return self
 
     @property
-    def engine(self) -> SystolicUnit:
+    def engine(self) -> SystolicUnit | MmaUnit:
         """The MAC engine the GEMMs are routed to."""
         return self.units[self.routes.FF]
+
+    @property
+    def scalesim_timing(self) -> bool:
+        """Whether GEMMs are timed in SCALE-Sim's conventions (a systolic engine's
+        ``timing: scalesim``)."""
+        return getattr(self.engine, "timing", None) == "scalesim"
 
     def unit_for(self, route: str) -> UnitConfig | None:
         """The unit serving ``route``'s records (a :class:`Routes` field); None: untimed."""
@@ -259,13 +272,18 @@ class HardwareConfig(Frozen):
 
     @property
     def maskgen(self) -> MaskGenUnit | None:
-        """The mask generator, if mask generation is timed."""
-        return self.unit_for("maskgen")
+        """The mask generator (SAT's SORE), if masks are made on one."""
+        unit = self.unit_for("maskgen")
+        return unit if isinstance(unit, MaskGenUnit) else None
 
     @property
     def vector(self) -> VectorUnit | None:
-        """The vector unit, if vector work or updates are timed."""
-        return self.unit_for("vector") or self.unit_for("update")
+        """The vector unit, if vector work, updates or masks are timed on it."""
+        for route in ("vector", "update", "maskgen"):
+            unit = self.unit_for(route)
+            if isinstance(unit, VectorUnit):
+                return unit
+        return None
 
     def pattern_problem(self, pattern) -> str | None:
         """Why the MAC engine cannot run the N:M ``pattern`` (None: it can)."""
@@ -276,5 +294,5 @@ class HardwareConfig(Frozen):
 
     @property
     def pes(self) -> int:
-        """PEs of the MAC engine (all its instances)."""
+        """PEs (MAC lanes) of the MAC engine, all its instances."""
         return self.engine.pes * self.engine.count

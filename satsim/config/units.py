@@ -135,6 +135,38 @@ class SystolicUnit(_Unit):
         return self.rows * self.cols
 
 
+class MmaUnit(_Unit):
+    """A tensor-core-style matrix unit: each issue computes one ``m x n x k`` fragment,
+    ``k`` reduction slots of its weight operand (dense: k of K; N:M: k kept weights, the
+    activations selected by their metadata), timed by the closed forms of
+    :mod:`satsim.machine.mma` proven against its cycle-stepped reference."""
+
+    kind: Literal["mma"]
+    m: PositiveInt = Field(le=MAX_PES_PER_SIDE, description="output rows of a fragment")
+    n: PositiveInt = Field(le=MAX_PES_PER_SIDE, description="output columns of a fragment")
+    k: PositiveInt = Field(le=MAX_PES_PER_SIDE,
+                           description="reduction slots of a fragment (N:M: kept weights)")
+    cycles_per_issue: PositiveInt = Field(
+        le=MAX_LANES, description="cycles between two issues (the initiation interval)")
+    latency_cycles: PositiveInt = Field(
+        le=MAX_LANES, description="cycles from an issue to its result (at least "
+                                  "cycles_per_issue)")
+    sparsity: NMSupport = Field(description="the N:M patterns its metadata selects")
+
+    @model_validator(mode="after")
+    def _latency_covers_the_interval(self) -> MmaUnit:
+        if self.latency_cycles < self.cycles_per_issue:
+            raise invalid(("latency_cycles",), "an issue's result cannot come before the "
+                          f"next issue may start: latency_cycles >= cycles_per_issue "
+                          f"({self.cycles_per_issue})", self.latency_cycles)
+        return self
+
+    @property
+    def pes(self) -> int:
+        """MAC lanes of one instance: a fragment's products per cycle of its interval."""
+        return self.m * self.n * self.k // self.cycles_per_issue
+
+
 class MaskGenUnit(_Unit):
     """A mask generator (SAT's SORE): top-n selection over groups of m weights on lanes."""
 
@@ -158,8 +190,10 @@ class VectorUnit(_Unit):
 
 
 # The registry: a kind's name -> its model. The YAML's `kind:` picks one.
-KINDS: dict[str, type[_Unit]] = {"systolic": SystolicUnit, "maskgen": MaskGenUnit,
-                                 "vector": VectorUnit}
+KINDS: dict[str, type[_Unit]] = {"systolic": SystolicUnit, "mma": MmaUnit,
+                                 "maskgen": MaskGenUnit, "vector": VectorUnit}
+# The kinds that run GEMMs.
+MAC_KINDS = ("systolic", "mma")
 
 
 def _kind(value: object) -> str | None:
@@ -170,7 +204,8 @@ def _kind(value: object) -> str | None:
 
 
 UnitConfig = Annotated[
-    Annotated[SystolicUnit, Tag("SystolicUnit")] | Annotated[MaskGenUnit, Tag("MaskGenUnit")]
+    Annotated[SystolicUnit, Tag("SystolicUnit")] | Annotated[MmaUnit, Tag("MmaUnit")]
+    | Annotated[MaskGenUnit, Tag("MaskGenUnit")]
     | Annotated[VectorUnit, Tag("VectorUnit")],
     Discriminator(_kind, custom_error_type="unit_kind",
                   custom_error_message="kind: expected one of " + ", ".join(KINDS))]

@@ -48,6 +48,7 @@ from satsim.functional.operands import Layer, finite, store
 from satsim.functional.schedule import k_slices, op_mapping
 from satsim.functional.sore import sore_mask, ties
 from satsim.functional.update import recast, sgd_momentum, srste_gradient
+from satsim.machine.mac import mac_engine
 from satsim.mapping.lowering import Lowering
 from satsim.trace.schema import GemmOp, Trace
 from satsim.types import NMPattern, Phase
@@ -118,7 +119,7 @@ class Validator:
         else:
             a_hw, b_hw = self.arith.operands(a), self.arith.operands(b)
         acc = np.zeros((a.shape[0], b.shape[1]), dtype=np.float64 if integer else np.float32)
-        rows_of = self.hw.engine.rows
+        rows_of = mac_engine(self.hw.engine).rows
         for (rows, cols), part, kt in zip(parts, mapping.parts, slices, strict=True):
             a_part, b_part = a_hw[rows][:, cols], b_hw[cols]
             if a_part.shape != (part.shape.m, part.shape.k):  # our lowering = the mapping's

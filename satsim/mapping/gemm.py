@@ -1,4 +1,4 @@
-"""Map a GEMM op onto the STCE: lowering, N:M compression, folds, stationarity."""
+"""Map a GEMM op onto the MAC engine: lowering, stationarity, its parts' cycles."""
 
 from __future__ import annotations
 
@@ -6,34 +6,25 @@ from dataclasses import dataclass
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
-from satsim.machine.scalesim import scalesim_compressed_k, scalesim_compute_cycles, scalesim_folds
-from satsim.machine.stce import FoldRun, run_cycles
+from satsim.machine.mac import MacEngine, mac_engine
 from satsim.mapping.lowering import GemmShape, Lowering, lower
 from satsim.trace.schema import GemmOp
 from satsim.types import NMPattern, Phase, Stationarity
 
 
-def _ceil(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 @dataclass(frozen=True)
 class GemmPart:
-    """One GEMM the array runs for an op, with its reduction as streamed and its timing.
-
-    ``k_eff`` is K, or K padded to whole N:M groups and compressed to n slots per group.
-    """
+    """One GEMM the MAC engine runs for an op, with its timing."""
 
     shape: GemmShape
-    k_eff: int
-    run: FoldRun
-    cycles: int  # on the array, from the closed forms
+    cycles: int  # on the engine, from its closed forms
+    slots: int  # MAC slots its run streams through: executed and gated
     macs: int  # executed (non-pruned) multiply-accumulates
 
 
 @dataclass(frozen=True)
 class GemmMapping:
-    """How one GEMM op runs on the array: one stationarity, one or more parts in order."""
+    """How one GEMM op runs on the engine: one stationarity, one or more parts in order."""
 
     stationarity: Stationarity
     pattern: NMPattern | None
@@ -56,39 +47,28 @@ class GemmMapping:
 
 
 def _part(shape: GemmShape, pattern: NMPattern | None, stationarity: Stationarity,
-          hw: HardwareConfig, interleave: bool) -> GemmPart:
-    rows, cols = hw.engine.rows, hw.engine.cols
+          engine: MacEngine, interleave: bool) -> GemmPart:
     kept = shape.k if pattern is None else pattern.kept(shape.k)
-    macs = shape.batch * shape.m * kept * shape.n
-    if hw.engine.timing == "scalesim":
-        # SCALE-Sim's conventions: every fold alone, short last N:M group not padded.
-        folds, stream = scalesim_folds(shape.m, shape.k, shape.n, rows, cols,
-                                       stationarity.value, pattern)
-        cycles = scalesim_compute_cycles(shape.m, shape.k, shape.n, rows, cols,
-                                         stationarity.value, pattern)
-        return GemmPart(shape, scalesim_compressed_k(shape.k, pattern),
-                        FoldRun(folds * shape.batch, stream), cycles * shape.batch, macs)
-    k_eff = shape.k if pattern is None else pattern.compressed_length(shape.k)
-    if stationarity is Stationarity.OS:
-        folds, stream = _ceil(shape.m, rows) * _ceil(shape.n, cols), k_eff
-    else:
-        folds, stream = _ceil(k_eff, rows) * _ceil(shape.n, cols), shape.m
-    run = FoldRun(folds * shape.batch, stream)
-    return GemmPart(shape, k_eff, run, run_cycles(run, stationarity, rows, cols, interleave),
-                    macs)
+    run = engine.run(shape.m, shape.n, shape.k, shape.batch, pattern, stationarity, interleave)
+    return GemmPart(shape, run.cycles, run.slots, shape.batch * shape.m * kept * shape.n)
 
 
 def check_compatible(hw: HardwareConfig, policy: DataflowPolicy) -> None:
-    """Reject a dataflow the hardware's timing conventions cannot honour (no silent no-op)."""
-    choices = {policy.stationarity_for(p) for p in (Phase.FF, Phase.BP, Phase.WG)}
-    if hw.engine.timing == "satsim" and Stationarity.IS in choices:
-        raise SatsimError("input stationary exists only in SCALE-Sim's conventions "
-                          f"(units.{hw.routes.FF}.timing: scalesim); the STCE runs os or ws",
-                          source=f"dataflow {policy.name!r}", field="stationarity")
-    if hw.engine.timing == "scalesim" and policy.interleave_folds:
+    """Reject a dataflow the MAC engine cannot honour (no silent no-op)."""
+    choices = {policy.stationarity_for(p) for p in (Phase.FF, Phase.BP, Phase.WG)} - {None}
+    runs = mac_engine(hw.engine).stationarities
+    if hw.scalesim_timing and policy.interleave_folds:
         raise SatsimError("SCALE-Sim never overlaps folds: use interleave: false (as the "
                           "scalesim-* dataflows do)", source=f"dataflow {policy.name!r}",
                           field="interleave")
+    if choices - set(runs):
+        if hw.engine.kind == "systolic":
+            why = ("input stationary exists only in SCALE-Sim's conventions "
+                   f"(units.{hw.routes.FF}.timing: scalesim); the STCE runs os or ws")
+        else:
+            why = (f"the {hw.engine.kind} unit {hw.routes.FF} keeps its accumulators in its "
+                   "registers: it runs " + " or ".join(s.value for s in runs) + " (or auto)")
+        raise SatsimError(why, source=f"dataflow {policy.name!r}", field="stationarity")
 
 
 def map_gemm(op: GemmOp, hw: HardwareConfig, policy: DataflowPolicy,
@@ -103,14 +83,12 @@ def map_gemm(op: GemmOp, hw: HardwareConfig, policy: DataflowPolicy,
     check_compatible(hw, policy)
     lowering, shapes = lower(op, hw.conv.strided_bp)
     fixed = stationarity or policy.stationarity_for(op.phase)
-    candidates = [Stationarity.WS, Stationarity.OS]
-    if hw.engine.timing == "scalesim":
-        candidates.append(Stationarity.IS)
+    engine = mac_engine(hw.engine)
     best = None
     # Ties go to WS, then OS: the order of the candidates is the preference order.
-    for stationarity in [fixed] if fixed else candidates:
+    for stationarity in [fixed] if fixed else engine.stationarities:
         mapping = GemmMapping(stationarity, pattern, lowering, tuple(
-            _part(s, pattern, stationarity, hw, policy.interleave_folds) for s in shapes))
+            _part(s, pattern, stationarity, engine, policy.interleave_folds) for s in shapes))
         if best is None or mapping.cycles < best.cycles:
             best = mapping
     return best

@@ -49,7 +49,7 @@ class RunReport:
     reannotated: bool  # --method / --sparsity changed the trace's annotations
     scope: Scope
     provenance: dict
-    array: tuple[int, int]
+    engine: str  # the MAC engine, in a few words: 32x32 systolic
     strided_bp: str
     warnings: tuple[str, ...] = ()
     hint: str | None = None  # a flag that makes a dense trace sparse, if one does
@@ -86,10 +86,10 @@ class RunReport:
 
     def text(self) -> str:
         """The tables ``satsim run`` prints."""
-        res, (rows, cols) = self.result, self.array
+        res = self.result
         lines = [
             f"workload   {res.workload}  ({res.method}, {res.sparsity})",
-            f"hardware   {res.hardware}  ({rows}x{cols} PEs @ {res.clock_mhz:g} MHz, "
+            f"hardware   {res.hardware}  ({self.engine} @ {res.clock_mhz:g} MHz, "
             f"strided conv BP: {self.strided_bp})",
             f"memory     {self.scope.memory}",
             f"dataflow   {res.dataflow}",

@@ -89,12 +89,10 @@ def op_steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig
     """The record's work as steps (no loads or stores on an ideal memory), and the periods
     at which they may repeat themselves (see :class:`~satsim.schedule.skip.Skipper`)."""
     if isinstance(record, GemmOp):
-        rows, cols = hw.engine.rows, hw.engine.cols
         sparse = mapping.pattern is not None
         if tiler is None:
-            return [Step(Compute(part.cycles), actions=stce_actions(
-                part.macs, part.run.folds * part.run.stream_cycles * rows * cols, sparse))
-                for part in mapping.parts], set()
+            return [Step(Compute(part.cycles), actions=stce_actions(part.macs, part.slots, sparse))
+                    for part in mapping.parts], set()
         return tiler.gemm(index, record, mapping,
                           gemm_bytes(record, sizes, FORMAT_BYTES[hw.numerics.operand]))
     work = unit_work(index, record, hw, sizes)
@@ -139,23 +137,27 @@ def tile_steps(tiles: list[Tile], sequence: np.ndarray, sparse: bool,
 
 def unit_work(index: int, record, hw: HardwareConfig, sizes: Sizes | None) -> Work | None:
     """The SORE's or vector unit's work for a record (None: that unit is not timed)."""
-    if isinstance(record, MaskGenOp):
-        if hw.maskgen is None:
-            return None
-        return MaskJob(groups=math.ceil(record.elements / record.sparsity.m),
-                       m=record.sparsity.m)
-    route = "vector" if isinstance(record, VectorOp) else "update"
+    route = {MaskGenOp: "maskgen", VectorOp: "vector"}.get(type(record), "update")
     unit = hw.unit_for(route)
     if unit is None:
         return None
     name = getattr(hw.routes, route)
-    if isinstance(record, VectorOp):
-        cost = unit.cycles_per_element.get(record.op)
+    if isinstance(record, MaskGenOp) and hw.maskgen is not None:
+        return MaskJob(groups=math.ceil(record.elements / record.sparsity.m),
+                       m=record.sparsity.m)
+    if isinstance(record, MaskGenOp | VectorOp):
+        # Masks on a vector unit: one pass over the weights (top-n of each group), priced
+        # per weight by the unit's "maskgen" entry.
+        op = "maskgen" if isinstance(record, MaskGenOp) else record.op
+        cost = unit.cycles_per_element.get(op)
         if cost is None:
-            raise SatsimError(f"record {index} ({record.layer}, {record.phase}) is vector op "
-                              f"{record.op!r}, which has no cost in the table",
-                              source=f"hardware {hw.name!r}",
-                              field=f"units.{name}.cycles_per_element.{record.op}")
+            what = ("generates N:M masks" if isinstance(record, MaskGenOp)
+                    else f"is vector op {op!r}")
+            raise SatsimError(f"record {index} ({record.layer}, {record.phase}) {what}, "
+                              "which has no cost in the table", source=f"hardware {hw.name!r}",
+                              field=f"units.{name}.cycles_per_element.{op}")
+        if isinstance(record, MaskGenOp):
+            return VectorJob(record.elements, cost)
         # A reduction (a loss, a bias gradient) works through its input, not its output.
         return VectorJob(max(record.elements, *(sizes.numel(t) for t in record.reads))
                          if sizes is not None and record.reads else record.elements, cost)

@@ -40,11 +40,10 @@ import numpy as np
 from satsim.config.hardware import HardwareConfig, MemoryConfig
 from satsim.errors import SatsimError
 from satsim.machine.costs import Machine
-from satsim.machine.stce import FoldRun, run_cycles
+from satsim.machine.mac import MacEngine, MacRun, mac_engine
 from satsim.mapping import GemmMapping
 from satsim.mapping.gemm import GemmPart
 from satsim.trace.schema import GemmOp, Role, Trace
-from satsim.types import Stationarity
 
 FORMAT_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8_e4m3": 1, "fp8_e5m2": 1, "int8": 1,
                 "int32": 4}
@@ -211,16 +210,10 @@ def _classes(size: int, tile: int) -> list[tuple[int, int]]:
     return [(tile, full)] * bool(full) + [(rest, 1)] * bool(rest)
 
 
-def _cycles(h: int, w: int, d: int, mapping: GemmMapping, hw: HardwareConfig,
-            interleave: bool) -> tuple[FoldRun, int]:
-    """An ``h x d`` by ``d x w`` tile's fold run on the array and its cycles."""
-    rows, cols, pattern = hw.engine.rows, hw.engine.cols, mapping.pattern
-    stream = d if pattern is None else pattern.compressed_length(d)
-    if mapping.stationarity is Stationarity.OS:
-        run = FoldRun(-(-h // rows) * -(-w // cols), stream)
-    else:
-        run = FoldRun(-(-stream // rows) * -(-w // cols), h)
-    return run, run_cycles(run, mapping.stationarity, rows, cols, interleave)
+def _run(h: int, w: int, d: int, mapping: GemmMapping, engine: MacEngine,
+         interleave: bool) -> MacRun:
+    """An ``h x d`` by ``d x w`` tile's run on the MAC engine."""
+    return engine.run(h, w, d, 1, mapping.pattern, mapping.stationarity, interleave)
 
 
 def _n_outer(total: GemmBytes, rows_of_tiles: int, cols_of_tiles: int, slices: int) -> bool:
@@ -238,7 +231,8 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
     bound of the part's cycles run alone (``ahead``: steps loads run ahead, 0 or 1; with
     ``bound`` off, 0); the error naming the buffer if none does. With ``loops``, each is
     ``(mt, kt, nt, n_outer)``, both loop orders for a whole reduction (else the rule's)."""
-    rows, cols = hw.engine.rows, hw.engine.cols
+    engine = mac_engine(hw.engine)
+    rows, cols = engine.rows, engine.cols
     m, k, n, batch = part.shape.m, part.shape.k, part.shape.n, part.shape.batch
     group = mapping.pattern.m if mapping.pattern is not None else 1
     psum = FORMAT_BYTES[hw.numerics.accumulate]
@@ -250,7 +244,7 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
 
     def cycles(h: int, w: int, d: int) -> int:
         if (h, w, d) not in known:
-            known[h, w, d] = _cycles(h, w, d, mapping, hw, interleave)[1]
+            known[h, w, d] = _run(h, w, d, mapping, engine, interleave).cycles
         return known[h, w, d]
 
     found, crowded = [], False
@@ -290,9 +284,9 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
     role = next(r for r, b in need.items() if b > roles[r].bytes)
     slot = roles[role]
     raise SatsimError(f"record {index} ({op.layer}, {op.phase}): its smallest {role} tile "
-                      f"({math.ceil(need[role])} bytes: one fold of the {rows}x{cols} "
-                      f"array over {kt} of K) does not fit a {slot.bytes}-byte slot of "
-                      f"buffer {slot.buffer}",
+                      f"({math.ceil(need[role])} bytes: one step, {rows}x{cols} outputs, "
+                      f"of the {engine.describe()} engine over {kt} of K) does not fit a "
+                      f"{slot.bytes}-byte slot of buffer {slot.buffer}",
                       field=f"memory.buffers.{slot.buffer.split(':')[0]}.kib")
 
 
@@ -367,7 +361,7 @@ def part_tiles(part: GemmPart, total: GemmBytes, mapping: GemmMapping, hw: Hardw
     Also the periods of the loop nest (steps per K slice, per output tile, per row or column
     of tiles, per batch instance): where the sequence can repeat itself, for the one-pass
     clock to skip."""
-    pattern = mapping.pattern
+    pattern, engine = mapping.pattern, mac_engine(hw.engine)
     m, k, n, batch = part.shape.m, part.shape.k, part.shape.n, part.shape.batch
     mt, kt, nt = size
     psum = FORMAT_BYTES[hw.numerics.accumulate]
@@ -410,16 +404,14 @@ def part_tiles(part: GemmPart, total: GemmBytes, mapping: GemmMapping, hw: Hardw
     for at in first.tolist():
         h, w, d, a, b, c, is_first, is_last, stays_a, stays_b = (
             values[int(code[at])] for values, code in fields)
-        run, cycles = _cycles(h, w, d, mapping, hw, interleave)
+        run = _run(h, w, d, mapping, engine, interleave)
+        a_reads, b_reads = engine.reads(h, w, mapping.stationarity)
         tiles.append(Tile(
             load_a=0 if stays_a else a, load_b=0 if stays_b else b, a_bytes=a, b_bytes=b,
             out=(c if whole else math.ceil(psum * h * w)) if is_first else 0,
-            store_c=c if is_last else 0, cycles=cycles,
-            macs=h * w * (d if pattern is None else pattern.kept(d)),
-            slots=run.folds * run.stream_cycles * hw.engine.rows * hw.engine.cols,
-            a_reads=-(-w // hw.engine.cols),
-            b_reads=(-(-h // hw.engine.rows) if mapping.stationarity is Stationarity.OS
-                     else 1),
+            store_c=c if is_last else 0, cycles=run.cycles,
+            macs=h * w * (d if pattern is None else pattern.kept(d)), slots=run.slots,
+            a_reads=a_reads, b_reads=b_reads,
             psum=0 if whole or is_first else math.ceil(psum * h * w)))
     inner = rows_of if n_outer else cols_of  # tiles per column (N-outer) or row
     return tiles, sequence, {1, slices, slices * inner, slices * tiles_per}

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
+from satsim.machine.mac import mac_engine
 from satsim.mapping import GemmMapping, map_gemm
 from satsim.schedule.choices import GemmChoice, Schedule
 from satsim.schedule.emitter import Emitter, RunningOp
@@ -88,9 +89,12 @@ def walk(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, emitter: Emit
             return None
         if tiler is None and choice.parts:
             raise schedule.error(index, "parts", "ideal memory has no tiles")
-        if choice.stationarity is Stationarity.IS and hw.engine.timing == "satsim":
-            raise schedule.error(index, "stationarity", "the STCE runs os or ws (is: only "
-                                 "in SCALE-Sim's conventions)")
+        runs = mac_engine(hw.engine).stationarities
+        if choice.stationarity is not None and choice.stationarity not in runs:
+            raise schedule.error(index, "stationarity", f"the {hw.engine.kind} engine runs "
+                                 + " or ".join(s.value for s in runs) +
+                                 (" (is: only in SCALE-Sim's conventions)"
+                                  if choice.stationarity is Stationarity.IS else ""))
         return choice.stationarity
     order = range(len(trace.records)) if order is None else order
     need = dependencies(trace, order)
