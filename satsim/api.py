@@ -133,7 +133,7 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
                      sparsity=summarize_sparsity(trace) if pattern is not None else None,
                      reannotated=trace is not recorded, scope=scope, provenance=provenance,
                      warnings=_warnings(recorded, path, overrides, scope.no_effect, result),
-                     hint=hint, engine=mac_engine(hw.engine).describe(),
+                     hint=hint, engine=mac_engine(hw.engine).describe(), units=unit_names(hw),
                      strided_bp=hw.conv.strided_bp, timeline=events)
 
 
@@ -167,6 +167,15 @@ def timeline_events(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
     program, machine = plan(trace, hw, policy, schedule=schedule), Machine.from_hardware(hw)
     return chrome_trace(program, execute(program.program, machine), machine, hw.clock_mhz,
                         trace.name)
+
+
+def unit_names(hw: HardwareConfig) -> dict[str, tuple[str, str]]:
+    """Per Program unit, the name the machine gives it and what it is, for the reports."""
+    return {"stce": (hw.routes.FF, mac_engine(hw.engine).describe()),
+            "sore": (hw.routes.maskgen, "mask generator"),
+            "vector": (next((n for n, u in hw.units.items() if u is hw.vector), "vector"),
+                       "vector unit"),
+            "dram": ("DRAM", "moving data")}
 
 
 def _scope(trace: Trace, hw: HardwareConfig) -> Scope:

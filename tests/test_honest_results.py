@@ -311,15 +311,17 @@ def test_text_tables_size_every_column_from_its_numbers():
     """However large the numbers, the per-phase and per-unit tables keep two spaces between
     columns: split on them, each line gives back exactly its cells (15,760,067 and
     122,421,324 never print as one)."""
+    from satsim.api import unit_names
+    from satsim.config import load_hardware
     from satsim.report.summary import _phase_table, _unit_table
 
-    res = _huge_result()
-    phase = [re.split(r" {2,}", line) for line in _phase_table(res)]
+    res, names = _huge_result(), unit_names(load_hardware("sat"))
+    phase = [re.split(r" {2,}", line) for line in _phase_table(res, names)]
     assert {len(cells) for cells in phase} == {11}
     assert phase[1][6:8] == ["15,760,067", "122,421,324"]
     assert phase[2][3] == "123,456,789,012" and phase[2][7] == "999,999,999,999"
-    unit = [re.split(r" {2,}", line) for line in _unit_table(res)[:-1]]
+    unit = [re.split(r" {2,}", line) for line in _unit_table(res, names)[:-1]]
     assert {len(cells) for cells in unit} == {9}
     assert unit[2][3:6] == ["1,876,543,210,988", "0", "999,999,999,999"]
-    widths = {len(line) for line in _phase_table(res)}
+    widths = {len(line) for line in _phase_table(res, names)}
     assert len(widths) == 1  # every line as wide: the columns line up

@@ -35,8 +35,10 @@ def test_every_record_kind_has_a_route_to_a_unit_of_its_kind():
 @pytest.mark.parametrize(("change", "field", "reason"), [
     (lambda d: d["routes"].update(FF="stce"), "routes.FF",
      "no unit 'stce' to run forward GEMMs (units: array, sore, vector)"),
-    (lambda d: d["routes"].update(maskgen="vector"), "routes.maskgen",
-     "unit 'vector' is a vector unit; N:M mask generators run on a maskgen unit"),
+    (lambda d: d["routes"].update(maskgen="array"), "routes.maskgen",
+     "unit 'array' is a systolic unit; N:M mask generators run on a maskgen or vector unit"),
+    (lambda d: d["routes"].update(vector="sore"), "routes.vector",
+     "unit 'sore' is a maskgen unit; vector ops run on a vector unit"),
     (lambda d: d["routes"].update(WG="untimed"), "routes.WG",
      "weight-gradient GEMMs cannot be left untimed"),
     (lambda d: d["routes"].pop("update"), "routes.update", "required key is missing"),
@@ -45,7 +47,7 @@ def test_every_record_kind_has_a_route_to_a_unit_of_its_kind():
     (lambda d: d["units"]["array"].update(count=2), "units.array.count",
      "2 instances: several instances of a unit are not modelled yet"),
     (lambda d: d["units"]["sore"].update(kind="tpu"), "units.sore",
-     "kind: expected one of systolic, maskgen, vector"),
+     "kind: expected one of systolic, mma, maskgen, vector"),
     (lambda d: d["units"]["array"].update(lanes=4), "units.array.lanes", "unknown key"),
     (lambda d: d["units"].update(memory={"kind": "maskgen", "lanes": 4}), "units.memory",
      "a unit's name is a word of letters, digits and _ that is no other key"),
@@ -93,10 +95,11 @@ def test_a_unit_field_is_set_by_its_name():
     (["N:4"], None, ["1:4", "2:4", "3:4"], ["2:8", "1:2"]),
     (["N:M"], 8, ["1:2", "2:4", "3:8", "7:8"], ["1:16", "2:9"]),
     (["1:4", "2:4", "N:8"], None, ["1:4", "2:4", "1:8", "4:8"], ["3:4", "2:16"]),
+    ([], None, [], ["1:2", "2:4"]),
 ])
 def test_an_engine_runs_exactly_the_patterns_it_lists(patterns, max_m, runs, refuses):
     """A pattern ('2:4'), a family of one group size ('N:4') or every pattern up to max_m
-    ('N:M'); dense always."""
+    ('N:M'); dense always, and only dense when it lists none."""
     support = NMSupport(patterns=patterns, max_m=max_m)
     assert support.supports(None)
     assert all(support.supports(NMPattern.parse(p)) for p in runs)

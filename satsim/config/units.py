@@ -55,10 +55,10 @@ class NMSupport(Frozen):
     """Which N:M patterns a MAC engine's operand selection runs (dense always runs)."""
 
     patterns: list[str] = Field(
-        default_factory=lambda: [ANY], min_length=1,
+        default_factory=lambda: [ANY],
         description="what the operand muxes select: each 'n:m' (that pattern, e.g. 2:4), "
                     "'N:m' (any N < m for groups of m, e.g. N:4) or 'N:M' (any pattern with "
-                    "M <= max_m)")
+                    "M <= max_m); none: a dense engine")
     max_m: int | None = Field(default=None, ge=2, le=MAX_M,
                               description="largest group size M of the 'N:M' family")
 
@@ -105,9 +105,10 @@ class NMSupport(Frozen):
                    or (text == ANY and pattern.m <= self.max_m) for text in self.patterns)
 
     def describe(self) -> str:
-        """The patterns it runs, for messages: ``2:4``, ``N:4``, ``N:M with M <= 16``."""
+        """The patterns it runs, for messages: ``2:4``, ``N:4``, ``N:M with M <= 16``,
+        ``dense``."""
         return ", ".join(f"N:M with M <= {self.max_m}" if text == ANY else text
-                         for text in self.patterns)
+                         for text in self.patterns) or "dense"
 
 
 class _Unit(Frozen):

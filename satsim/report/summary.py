@@ -50,6 +50,7 @@ class RunReport:
     scope: Scope
     provenance: dict
     engine: str  # the MAC engine, in a few words: 32x32 systolic
+    units: dict[str, tuple[str, str]]  # per Program unit (stce, ...): the machine's name, what
     strided_bp: str
     warnings: tuple[str, ...] = ()
     hint: str | None = None  # a flag that makes a dense trace sparse, if one does
@@ -97,7 +98,8 @@ class RunReport:
         if self.sparsity is not None:
             how = "re-annotated" if self.reannotated else "as captured"
             lines.append(f"sparsity   {how}: {self.sparsity.describe()}")
-        lines += ["", *_phase_table(res), "", *_unit_table(res), "", *self._totals(),
+        lines += ["", *_phase_table(res, self.units), "",
+                  *_unit_table(res, self.units), "", *self._totals(),
                   *_energy_lines(res, self.dense), ""]
         lines += self._speedup()
         lines += ["", *self.scope.lines()]
@@ -196,7 +198,7 @@ METRICS: dict[str, Metric] = {
 }
 
 
-def _phase_table(res: RunResult) -> list[str]:
+def _phase_table(res: RunResult, units: dict[str, tuple[str, str]]) -> list[str]:
     """Per phase: unit, ops, busy cycles and time, MAC utilization, stalls, DRAM bytes."""
     ms = res.clock_mhz * 1e3
     rows = [["phase", "unit", "ops", "busy cycles", "time (ms)", "util",
@@ -205,22 +207,20 @@ def _phase_table(res: RunResult) -> list[str]:
         util = f"{t.macs / (t.busy_cycles * res.pes):.1%}" if (
             t.unit == "stce" and t.busy_cycles) else "-"
         moved = (t.dram_read_bytes + t.dram_write_bytes) / 1e6
-        rows.append([t.phase, t.unit, f"{t.ops:,}", f"{t.busy_cycles:,}",
+        rows.append([t.phase, units[t.unit][0], f"{t.ops:,}", f"{t.busy_cycles:,}",
                      f"{t.busy_cycles / ms:,.3f}", util,
                      *(f"{getattr(t, f'stall_{c}'):,}" for c in IDLE_STALLS), f"{moved:,.1f}"])
     return text_table(rows, "<<" + ">" * (len(rows[0]) - 2))
 
 
-def _unit_table(res: RunResult) -> list[str]:
+def _unit_table(res: RunResult, units: dict[str, tuple[str, str]]) -> list[str]:
     """Per unit: busy cycles, the share of the iteration it worked, its idle cycles by
     cause."""
-    names = {"stce": "STCE (PE array)", "sore": "SORE (mask generator)",
-             "vector": "vector / weight-update unit", "dram": "DRAM (moving data)"}
     rows = [["unit", "busy cycles", "busy", "idle cycles", *IDLE_CAUSES.values()]]
     for unit in UNITS:
         if unit in res.busy:
             idle = {} if unit == "dram" else res.idle_by_cause(unit)  # the DMA has no ops
-            rows.append([names[unit], f"{res.busy[unit]:,}", f"{res.unit_utilization(unit):.1%}",
+            rows.append(["{} ({})".format(*units[unit]), f"{res.busy[unit]:,}", f"{res.unit_utilization(unit):.1%}",
                          f"{res.idle_cycles(unit):,}",
                          *(f"{idle[c]:,}" if idle else "-" for c in IDLE_CAUSES)])
     return [*text_table(rows, "<" + ">" * (len(rows[0]) - 1)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.machine.costs import Machine
+from satsim.machine.mac import mac_engine
 from satsim.machine.program import MaskJob, Transfer, VectorJob, Work
 from satsim.mapping import GemmMapping, map_gemm
 from satsim.schedule.actions import stream_access, stream_actions, unit_actions
@@ -117,6 +118,8 @@ class Tiler:
         op_bytes = gemm_bytes(record, sizes, FORMAT_BYTES[self.hw.numerics.operand])
         other = (Stationarity.OS if mapping.stationarity is Stationarity.WS
                  else Stationarity.WS)
+        if other not in mac_engine(self.hw.engine).stationarities:  # an MMA unit: OS only
+            return mapping
         key = (mapping.lowering, tuple(p.shape for p in mapping.parts), mapping.pattern,
                op_bytes, mapping.stationarity)
         if key not in self.faster:
