@@ -5,16 +5,20 @@ import json
 import math
 from dataclasses import replace
 from fractions import Fraction
+from typing import ClassVar, Literal
 
 import pandas as pd
 import pytest
+from pydantic import PositiveInt
 
 from satsim.api import run
 from satsim.config import load_hardware
+from satsim.config.units import KINDS, Action, Component, Price, _Unit
 from satsim.energy import load_energy_table, price_run
 from satsim.energy.breakdown import STATIC, coverage
 from satsim.energy.price import exact
-from satsim.energy.table import EnergyTable, shipped_tables
+from satsim.energy.table import EnergyTable, components, shipped_tables
+from satsim.errors import SatsimError
 from satsim.report.summary import joules
 from satsim.report.tidy import ENERGY_COLUMNS, tidy_frame
 
@@ -25,13 +29,13 @@ PJ, MJ = Fraction(1, 10**12), Fraction(1, 10**3)
 TINY_TABLE = """\
 name: tiny
 description: hand-made prices for a hand-computed case
-stce:
+systolic:
   mac: {fp16/fp32: {pj: 2.0, source: test}}
   mac_gated: {pj: 0.5, source: test}
   mux_select: {pj: 0.25, source: test}
   index_read: {pj: 0.125, source: test}
   static: {mw_per_pe: 1.5, source: test}
-sore:
+maskgen:
   compare: {pj: 0.75, source: test}
   static: {mw_per_lane: null, source: "not modelled in this test"}
 vector:
@@ -84,6 +88,76 @@ def test_tiny_sparse_gemm_costs_exactly_its_priced_actions_and_leakage(tmp_path)
     assert res.to_json()["energy_j"] == float(dynamic + static)
 
 
+def test_a_null_price_is_excluded_never_zero(tmp_path):
+    """The tiny GEMM with mux selects priced null: the term is left out of every sum (not
+    added as 0), named with its source among the excluded, and its price shown as None."""
+    why = "not modelled in this test"
+    report = _tiny_gemm(tmp_path, TINY_TABLE.replace(
+        "mux_select: {pj: 0.25, source: test}", f"mux_select: {{pj: null, source: {why}}}"))
+    res = report.result
+    macs = 64 * 256 * 256
+    seconds = Fraction(res.cycles, 200 * 10**6)
+    dynamic = macs * (Fraction(2) + Fraction(1, 8)) * PJ
+    assert res.energy.exact.by_phase["FF"] == dynamic
+    assert res.energy.exact.total == dynamic + (64 * Fraction(3, 2) + 16) * seconds * MJ
+    assert res.energy.excluded == {"sore.static": why, "stce.mux_select": why}
+    assert res.energy.prices["stce.mux_select"] is None and not res.energy.complete
+
+
+class ToyUnit(_Unit):
+    """A kind no code knows: one action, and static power per widget."""
+
+    kind: Literal["toy"]
+    widgets: PositiveInt
+
+    ENERGY: ClassVar[Component] = Component(
+        {"spin": Action(Price.PJ, "a widget spins once")}, static_per="widget")
+
+    def static_count(self) -> int:
+        return self.widgets
+
+
+TOY_PRICES = """\
+toy:
+  spin: {pj: 0.375, source: test}
+  static: {mw_per_widget: 0.5, source: test}
+"""
+
+
+def test_a_new_kind_is_priced_from_its_declaration_alone(tmp_path, monkeypatch):
+    """A kind added to the registry (by this test) with one action and a static power per
+    widget: a table prices it under its name with no schema code, and when the GEMMs' engine
+    is of that kind, the engine's counts take its prices: 40 spins at 0.375 pJ and 3 widgets
+    leaking 0.5 mW each over the tiny GEMM's run."""
+    res = _tiny_gemm(tmp_path).result
+    monkeypatch.setitem(KINDS, "toy", ToyUnit)
+    (tmp_path / "toy.yaml").write_text(TINY_TABLE + TOY_PRICES)
+    hw = load_hardware("sat-small", [("energy.table", str(tmp_path / "toy.yaml"))])
+    hw = hw.model_copy(update={"units": {**hw.units,
+                                         hw.routes.FF: ToyUnit(kind="toy", widgets=3)}})
+    first = res.rows[0]["index"]
+    e = price_run(replace(res, actions={first: {"stce": {"spin": 40}}}), hw)
+    leak = 3 * Fraction(1, 2) * Fraction(res.cycles, 200 * 10**6) * MJ
+    assert e.exact.by_op[first] == {"stce": 40 * Fraction(3, 8) * PJ}
+    assert e.exact.static["stce"] == leak
+    assert e.prices["stce.spin"] == 0.375 and e.prices["stce.static"] == 0.5
+
+
+def test_a_machine_with_a_kind_its_table_leaves_out_is_an_error(tmp_path):
+    """A table may leave a kind out (it prices machines without one), but a machine with a
+    unit of that kind cannot use it: one error naming the table's file and the kind, which
+    must price its actions or say why not (null with a source)."""
+    table = TINY_TABLE[:TINY_TABLE.index("maskgen:")] + TINY_TABLE[TINY_TABLE.index("vector:"):]
+    (tmp_path / "no-maskgen.yaml").write_text(table)
+    assert load_energy_table(tmp_path / "no-maskgen.yaml").prices("maskgen") is None
+    with pytest.raises(SatsimError) as failed:
+        load_hardware("sat-small", [("energy.table", str(tmp_path / "no-maskgen.yaml"))])
+    assert str(failed.value) == (
+        f"{tmp_path / 'no-maskgen.yaml'}: maskgen: prices no maskgen unit, and unit sore is "
+        "one: give the table a maskgen section (each action priced, or null with a source "
+        "saying why)")
+
+
 def test_every_breakdown_sums_exactly_to_the_total(default_report):
     """Per unit, per phase (with the static share), per layer (with the static share) and
     per op plus static: each sums to the run's energy, exactly."""
@@ -103,11 +177,11 @@ def test_total_is_each_counted_action_times_its_table_price_plus_static(default_
     table = load_energy_table("asic-45nm")
     hw = load_hardware("sat")
     counts = res.action_totals()
-    expected = (counts["stce"]["mac"] * exact(table.stce.mac["fp16/fp32"].pj)
-                + counts["stce"]["mac_gated"] * exact(table.stce.mac_gated.pj)
-                + counts["stce"]["mux_select"] * exact(table.stce.mux_select.pj)
-                + counts["stce"]["index_read"] * exact(table.stce.index_read.pj)
-                + counts["sore"]["compare"] * exact(table.sore.compare.pj)
+    expected = (counts["stce"]["mac"] * exact(table.systolic.mac["fp16/fp32"].pj)
+                + counts["stce"]["mac_gated"] * exact(table.systolic.mac_gated.pj)
+                + counts["stce"]["mux_select"] * exact(table.systolic.mux_select.pj)
+                + counts["stce"]["index_read"] * exact(table.systolic.index_read.pj)
+                + counts["sore"]["compare"] * exact(table.maskgen.compare.pj)
                 + counts["vector"]["lane_op"] * exact(table.vector.lane_op.pj)
                 + counts["vector"]["update_lane_op"] * exact(table.vector.update_lane_op.pj)
                 + 8 * (counts["dram"]["read_bytes"] + counts["dram"]["write_bytes"])
@@ -143,14 +217,14 @@ def test_sparse_run_does_fewer_macs_and_pays_for_indices_and_muxes(default_repor
     assert s["mac"] < d["mac"]
     assert s["mux_select"] == s["index_read"] > 0 == d["mux_select"] == d["index_read"]
     table = load_energy_table("asic-45nm")
-    sparse_only = (s["mux_select"] * exact(table.stce.mux_select.pj)
-                   + s["index_read"] * exact(table.stce.index_read.pj)) * PJ
-    mac_j = (s["mac"] * exact(table.stce.mac["fp16/fp32"].pj)
-             + s["mac_gated"] * exact(table.stce.mac_gated.pj)) * PJ
+    sparse_only = (s["mux_select"] * exact(table.systolic.mux_select.pj)
+                   + s["index_read"] * exact(table.systolic.index_read.pj)) * PJ
+    mac_j = (s["mac"] * exact(table.systolic.mac["fp16/fp32"].pj)
+             + s["mac_gated"] * exact(table.systolic.mac_gated.pj)) * PJ
     sums = sparse.energy.exact
     assert sums.by_unit["stce"] == mac_j + sparse_only + sums.static["stce"]
-    dense_mac_j = (d["mac"] * exact(table.stce.mac["fp16/fp32"].pj)
-                   + d["mac_gated"] * exact(table.stce.mac_gated.pj)) * PJ
+    dense_mac_j = (d["mac"] * exact(table.systolic.mac["fp16/fp32"].pj)
+                   + d["mac_gated"] * exact(table.systolic.mac_gated.pj)) * PJ
     assert dense.energy.exact.by_unit["stce"] == dense_mac_j + dense.energy.exact.static["stce"]
 
 
@@ -322,23 +396,18 @@ def test_sram_price_is_log_log_in_the_bank_capacity():
 
 
 def test_shipped_tables_cite_a_public_source_for_every_price():
-    """Every price of every shipped table has a source, and none points at project notes."""
-    def prices(model):
-        for name in type(model).model_fields:
-            value = getattr(model, name)
-            if hasattr(value, "source"):
-                yield value
-            elif isinstance(value, dict):
-                for item in value.values():
-                    yield from ([item] if hasattr(item, "source") else [])
-            elif hasattr(type(value), "model_fields"):
-                yield from prices(value)
-
+    """Every shipped table prices every action each component declares and its static power,
+    each with a source, and none points at project notes."""
     assert set(shipped_tables()) == {"asic-45nm", "vcu1525"}
     for name in shipped_tables():
         table = load_energy_table(name)
         assert isinstance(table, EnergyTable)
-        found = list(prices(table))
+        found = []
+        for component, declared in components().items():
+            prices = table.prices(component)
+            for action in [*declared.actions, "static"]:
+                entry = getattr(prices, action)
+                found += entry.values() if isinstance(entry, dict) else [entry]
         assert len(found) >= 14
         for price in found:
             assert price.source.strip() and "REFERENCE" not in price.source
@@ -380,24 +449,42 @@ def _hw_with_table(tmp_path, table_text):
 
 BAD_TABLES = {
     "negative value": (TINY_TABLE.replace("mux_select: {pj: 0.25", "mux_select: {pj: -0.25"),
-                       "stce.mux_select.pj: Input should be greater than or equal to 0"),
+                       "systolic.mux_select.pj: Input should be greater than or equal to 0"),
     "missing source": (TINY_TABLE.replace("index_read: {pj: 0.125, source: test}",
                                           "index_read: {pj: 0.125}"),
-                       "stce.index_read.source: required key is missing"),
-    "unknown action": (TINY_TABLE.replace("  compare: {pj: 0.75, source: test}",
-                                          "  compare: {pj: 0.75, source: test}\n"
-                                          "  sort: {pj: 1.0, source: test}"),
-                       "sore.sort: unknown key"),
+                       "systolic.index_read.source: required key is missing"),
+    "null without a source": (TINY_TABLE.replace("compare: {pj: 0.75, source: test}",
+                                                 "compare: {pj: null}"),
+                              "maskgen.compare.source: required key is missing"),
+    "undeclared action": (TINY_TABLE.replace("  compare: {pj: 0.75, source: test}",
+                                             "  compare: {pj: 0.75, source: test}\n"
+                                             "  sort: {pj: 1.0, source: test}"),
+                          "maskgen.sort: not an action it declares (compare; and static)"),
+    "action of another kind": (TINY_TABLE.replace("  compare: {pj: 0.75, source: test}",
+                                                  "  compare: {pj: 0.75, source: test}\n"
+                                                  "  lane_op: {pj: 1.0, source: test}"),
+                               "maskgen.lane_op: not an action it declares"),
+    "missing action": (TINY_TABLE.replace("  mac_gated: {pj: 0.5, source: test}\n", ""),
+                       "systolic.mac_gated: required key is missing"),
+    "missing kind": (TINY_TABLE[:TINY_TABLE.index("maskgen:")]
+                     + TINY_TABLE[TINY_TABLE.index("vector:"):],
+                     "maskgen: prices no maskgen unit, and unit sore is one"),
+    "unknown component": (TINY_TABLE + "wuve:\n  lane_op: {pj: 1.0, source: test}\n",
+                          "wuve: no unit kind or memory of that name (systolic, mma, maskgen, "
+                          "vector, dram, sram)"),
+    "keyed by unit, as before": (TINY_TABLE.replace("systolic:", "stce:"),
+                                 "stce: a table is keyed by unit kind now: this is systolic"),
     "wrong unit": (TINY_TABLE.replace("mw_per_pe: 1.5", "pj: 1.5"),
-                   "stce.static: wrong unit 'pj': this price is in 'mw_per_pe'"),
+                   "systolic.static: wrong unit 'pj': this price is in 'mw_per_pe'"),
+    "static per another measure": (TINY_TABLE.replace("mw_per_pe: 1.5", "mw_per_lane: 1.5"),
+                                   "systolic.static: wrong unit 'mw_per_lane': this price is "
+                                   "in 'mw_per_pe'"),
     "dram in pJ per byte": (TINY_TABLE.replace("read: {pj_per_bit: 16.0",
                                                "read: {pj_per_byte: 128.0"),
                             "dram.read: wrong unit 'pj_per_byte': this price is in "
                             "'pj_per_bit'"),
-    "missing price": (TINY_TABLE.replace("  mac_gated: {pj: 0.5, source: test}\n", ""),
-                      "stce.mac_gated: required key is missing"),
     "unknown format": (TINY_TABLE.replace("fp16/fp32", "fp16/fp64"),
-                       "stce.mac: 'fp16/fp64': expected 'operand/accumulate'"),
+                       "systolic.mac: 'fp16/fp64': expected 'operand/accumulate'"),
     "sram not positive": (TINY_TABLE.replace("{8: 0.25,", "{8: 0,"),
                           "sram.access.pj_per_bit_by_kib: the price at 8 KiB "
                           "must be a positive number"),

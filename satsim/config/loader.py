@@ -11,7 +11,7 @@ import yaml
 
 from satsim.config.dataflow import DataflowPolicy
 from satsim.config.hardware import HardwareConfig
-from satsim.energy.table import load_energy_table, resolve_table, shipped_tables
+from satsim.energy import table as energy_table  # a module: it may be loading (it imports units)
 from satsim.errors import SatsimError
 from satsim.resources import find, shipped
 from satsim.yaml_input import FAST_SAFE_LOADER, Model, shared_yaml, validate
@@ -123,15 +123,20 @@ def load_hardware(spec: str | Path = "sat", overrides=()) -> HardwareConfig:
     base = resolve(spec, "configs")
     named_here = any(key in ("energy", "energy.table") for key, _ in overrides)
     try:
-        table = resolve_table(hw.energy.table, None if named_here else base.parent)
+        table = energy_table.resolve_table(hw.energy.table, None if named_here else base.parent)
     except SatsimError as exc:
         if named_here:
             raise SatsimError(str(exc), source="--set energy") from None
         raise SatsimError(str(exc), source=base, field="energy.table") from None
-    if table != shipped_tables().get(hw.energy.table):  # a file, not a shipped name
+    if table != energy_table.shipped_tables().get(hw.energy.table):  # a file, not a shipped name
         table = table.resolve()
         hw = hw.model_copy(update={"energy": hw.energy.model_copy(update={"table": str(table)})})
-    load_energy_table(table)
+    prices = energy_table.load_energy_table(table)
+    for name, unit in hw.units.items():
+        if prices.prices(unit.kind) is None:
+            raise SatsimError(f"prices no {unit.kind} unit, and unit {name} is one: give the "
+                              f"table a {unit.kind} section (each action priced, or null with "
+                              "a source saying why)", source=table, field=unit.kind)
     return hw
 
 
@@ -158,5 +163,5 @@ def input_files(hardware: str | Path, dataflow: str | Path | None,
     files = [("--hw", resolve(hardware, "configs")),
              ("--dataflow", resolve(hw.dataflow if dataflow is None else dataflow, "dataflows"))]
     if hw.energy is not None:
-        files.append(("the energy table", resolve_table(hw.energy.table)))
+        files.append(("the energy table", energy_table.resolve_table(hw.energy.table)))
     return files

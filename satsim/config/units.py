@@ -4,12 +4,15 @@ A machine lists its units by name under ``units:``; each names its ``kind`` (one
 :data:`KINDS`), a ``count`` of identical instances and the kind's parameters. Routes (see
 :class:`satsim.config.hardware.Routes`) say which unit serves which records. A kind is one
 pydantic model here, registered in :data:`KINDS`; its cost interface lives in
-:mod:`satsim.machine.costs`.
+:mod:`satsim.machine.costs`, and its actions and static power, which energy tables price, are
+declared here (:attr:`_Unit.ENERGY`), beside the memories' (:data:`MEMORIES`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -111,8 +114,69 @@ class NMSupport(Frozen):
                          for text in self.patterns) or "dense"
 
 
+class Price(StrEnum):
+    """What an action's price is per, as an energy table writes it (satsim.energy.table)."""
+
+    PJ = "pj"  # pJ per action: {pj: ..., source: ...}
+    PJ_BY_FORMAT = "pj_by_format"  # pJ per action, per datapath formats: {fp16/fp32: {pj: ...}}
+    PJ_PER_BIT = "pj_per_bit"  # pJ per bit moved; the schedule counts bytes
+    PJ_PER_BIT_BY_KIB = "pj_per_bit_by_kib"  # pJ per bit, by the bank's capacity in KiB
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action a component does, which every energy table prices (or marks n/a)."""
+
+    price: Price
+    description: str
+    counts: tuple[str, ...] = ()  # the schedule's counts it prices; empty: its own name
+
+    def counted(self, name: str) -> tuple[str, ...]:
+        """The schedule's counts this action, declared as ``name``, prices."""
+        return self.counts or (name,)
+
+
+@dataclass(frozen=True)
+class Component:
+    """What costs energy in a component: its actions, and what its static power is per (a
+    table's ``static: {mw_per_<per>: ...}``)."""
+
+    actions: dict[str, Action]
+    static_per: str
+
+
+# A MAC engine's actions (satsim.schedule.actions counts them).
+MAC_ACTIONS = {
+    "mac": Action(Price.PJ_BY_FORMAT, "one multiply-accumulate, per 'operand/accumulate' "
+                                      "formats (e.g. fp16/fp32); formats absent: MACs not "
+                                      "priced"),
+    "mac_gated": Action(Price.PJ, "a MAC slot of a fold that does no work"),
+    "mux_select": Action(Price.PJ, "an N:M MAC's M:1 operand multiplexer select"),
+    "index_read": Action(Price.PJ, "an N:M MAC's read of its weight's index"),
+}
+
+# The memories: priced like the kinds, but no unit kinds (the hardware's memory: has them).
+MEMORIES = {
+    "dram": Component({"read": Action(Price.PJ_PER_BIT, "a bit read from DRAM",
+                                      counts=("read_bytes",)),
+                       "write": Action(Price.PJ_PER_BIT, "a bit written to DRAM",
+                                       counts=("write_bytes",))}, static_per="channel"),
+    "sram": Component({"access": Action(Price.PJ_PER_BIT_BY_KIB,
+                                        "a bit read or written in a buffer, by the capacity "
+                                        "of its bank", counts=("read_bytes", "write_bytes"))},
+                      static_per="kib"),
+}
+
+
 class _Unit(Frozen):
+    # What the kind's instances do that costs energy: every energy table prices it.
+    ENERGY: ClassVar[Component]
+
     count: PositiveInt = Field(default=1, le=MAX_COUNT, description="identical instances")
+
+    def static_count(self) -> int:
+        """How many of ``ENERGY.static_per`` one instance has (its PEs, its lanes)."""
+        raise NotImplementedError
 
 
 class SystolicUnit(_Unit):
@@ -130,10 +194,15 @@ class SystolicUnit(_Unit):
                     "compute cycles, for parity with its numbers; docs/scalesim.md)")
     sparsity: NMSupport = Field(description="the N:M patterns its operand muxes run")
 
+    ENERGY: ClassVar[Component] = Component(MAC_ACTIONS, static_per="pe")
+
     @property
     def pes(self) -> int:
         """PEs of one instance."""
         return self.rows * self.cols
+
+    def static_count(self) -> int:
+        return self.pes
 
 
 class MmaUnit(_Unit):
@@ -154,6 +223,8 @@ class MmaUnit(_Unit):
                                   "cycles_per_issue)")
     sparsity: NMSupport = Field(description="the N:M patterns its metadata selects")
 
+    ENERGY: ClassVar[Component] = Component(MAC_ACTIONS, static_per="pe")
+
     @model_validator(mode="after")
     def _latency_covers_the_interval(self) -> MmaUnit:
         if self.latency_cycles < self.cycles_per_issue:
@@ -167,12 +238,21 @@ class MmaUnit(_Unit):
         """MAC lanes of one instance: a fragment's products per cycle of its interval."""
         return self.m * self.n * self.k // self.cycles_per_issue
 
+    def static_count(self) -> int:
+        return self.pes
+
 
 class MaskGenUnit(_Unit):
     """A mask generator (SAT's SORE): top-n selection over groups of m weights on lanes."""
 
     kind: Literal["maskgen"]
     lanes: PositiveInt = Field(le=MAX_LANES, description="parallel top-k lanes")
+
+    ENERGY: ClassVar[Component] = Component(
+        {"compare": Action(Price.PJ, "a weight compared against a kept one")}, static_per="lane")
+
+    def static_count(self) -> int:
+        return self.lanes
 
 
 class VectorUnit(_Unit):
@@ -188,6 +268,14 @@ class VectorUnit(_Unit):
         default_factory=dict,
         description="cycles one lane spends per parameter of an update: per optimizer "
                     "(sgd, sgd-momentum) and 'recast' for writing the low-precision copy")
+
+    ENERGY: ClassVar[Component] = Component(
+        {"lane_op": Action(Price.PJ, "a lane's cycle of vector work"),
+         "update_lane_op": Action(Price.PJ, "a lane's cycle of a weight update")},
+        static_per="lane")
+
+    def static_count(self) -> int:
+        return self.lanes
 
 
 # The registry: a kind's name -> its model. The YAML's `kind:` picks one.

@@ -19,8 +19,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from satsim.config.units import Price
 from satsim.energy.breakdown import STATIC, Bucket, EnergyBreakdown, ExactJoules, unit_order
-from satsim.energy.table import EnergyTable, load_energy_table
+from satsim.energy.table import ActionPrice, EnergyTable, components, load_energy_table
+from satsim.machine.program import Unit
 from satsim.report.result import PHASES, RunResult
 
 if TYPE_CHECKING:
@@ -37,13 +39,20 @@ def exact(value: float) -> Fraction:
 
 class _Pricer:
     """Prices of one hardware's actions (per action, or per byte for data movement), and why
-    a term is not priced."""
+    a term is not priced.
+
+    A count's unit is one of the Program's (:class:`satsim.machine.program.Unit`: the MAC
+    engine, the mask generator, the vector unit, DRAM) or a buffer; the component pricing it
+    is the kind of the unit instance its route names, ``dram``, or ``sram``."""
 
     def __init__(self, hw: HardwareConfig, table: EnergyTable):
         self.hw, self.table = hw, table
         self.why: dict[str, str] = {}
         self.used: dict[str, float | None] = {}
         self._cache: dict[tuple[str, str], Fraction | None] = {}
+        self.units = {str(unit): instance for unit, instance in (
+            (Unit.STCE, hw.engine), (Unit.SORE, hw.maskgen), (Unit.VECTOR, hw.vector))
+            if instance is not None}  # a Program's unit -> the unit instance doing its work
         self.banks: dict[str, float] = {}  # buffer unit -> bank KiB
         self.capacity: dict[str, float] = {}  # buffer unit -> KiB
         if hw.memory != "ideal":
@@ -60,59 +69,56 @@ class _Pricer:
             self._cache[key] = self._price(unit, action)
         return self._cache[key]
 
+    def _component(self, unit: str) -> str:
+        """The component (a unit kind or a memory) whose prices ``unit``'s counts take."""
+        if unit in self.units:
+            return self.units[unit].kind
+        if unit in self.banks:
+            return "sram"
+        if unit == Unit.DRAM:
+            return "dram"
+        raise LookupError(f"actions counted for {unit!r}, a unit the hardware does not have")
+
     def _price(self, unit: str, action: str) -> Fraction | None:
-        t, term = self.table, f"{unit}.{action}"
-        price, why, per_byte = None, None, False
-        if unit == "stce" and action == "mac":
+        term, component = f"{unit}.{action}", self._component(unit)
+        declared = components()[component].actions
+        name = next((name for name, a in declared.items() if action in a.counted(name)), None)
+        if name is None:  # the schedule counts what the component does not declare: a bug
+            raise LookupError(f"{term}: no action of {component} prices it ({', '.join(declared)})")
+        entry, how = getattr(self.table.prices(component), name), declared[name].price
+        if how is Price.PJ_BY_FORMAT:  # the datapath's formats pick the price
             pair = f"{self.hw.numerics.operand}/{self.hw.numerics.accumulate}"
-            entry = t.stce.mac.get(pair)
-            if entry is None:
-                why = f"the table has no price for {pair} MACs"
-            else:
-                price, why = entry.pj, entry.source
-        elif unit in ("stce", "sore", "vector") and action in type(getattr(t, unit)).model_fields:
-            entry = getattr(getattr(t, unit), action)
-            price, why = entry.pj, entry.source
-        elif unit == "dram" and action in ("read_bytes", "write_bytes"):
-            entry = t.dram.read if action == "read_bytes" else t.dram.write
-            override = self.hw.energy.dram_pj_per_bit if self.hw.energy is not None else None
-            price = entry.pj_per_bit if override is None else override
-            why, per_byte = entry.source, True
-        elif unit in self.banks and action in ("read_bytes", "write_bytes"):
-            price = t.sram.access.at(self.banks[unit])
-            why, per_byte = t.sram.access.source, True
-        else:
-            why = "the table has no entry for this action"
+            entry = entry.get(pair, ActionPrice(
+                pj=None, source=f"the table has no price for {pair} {name}"))
+        price = entry.at(self.banks[unit]) if how is Price.PJ_PER_BIT_BY_KIB else entry.value
+        override = None if self.hw.energy is None else self.hw.energy.dram_pj_per_bit
+        if component == "dram" and override is not None:
+            price = override
         self.used[term] = price
         if price is None:
-            self.why[term] = why
+            self.why[term] = entry.source
             return None
+        per_byte = how in (Price.PJ_PER_BIT, Price.PJ_PER_BIT_BY_KIB)  # bits priced, bytes counted
         return exact(price) * (8 if per_byte else 1)
 
     def static_mw(self) -> dict[str, Fraction | None]:
-        """Static power of every unit the hardware has, in mW (None: not priced)."""
-        t, hw = self.table, self.hw
-        found: dict[str, tuple[float | None, str, float]] = {
-            "stce": (t.stce.static.mw_per_pe, t.stce.static.source, hw.pes)}
-        if hw.maskgen is not None:
-            found["sore"] = (t.sore.static.mw_per_lane, t.sore.static.source, hw.maskgen.lanes)
-        if hw.vector is not None:
-            found["vector"] = (t.vector.static.mw_per_lane, t.vector.static.source,
-                               hw.vector.lanes)
-        for unit, kib in self.capacity.items():
-            found[unit] = (t.sram.static.mw_per_kib, t.sram.static.source, kib)
-        if hw.memory != "ideal":
-            found["dram"] = (t.dram.static.mw_per_channel, t.dram.static.source,
-                             hw.memory.dram.channels)
+        """Static power of every unit the hardware has, in mW (None: not priced): each routed
+        unit's per its kind's measure (PEs, lanes), each buffer's per KiB, DRAM's per
+        channel."""
+        found = {unit: (instance.kind, instance.static_count() * instance.count)
+                 for unit, instance in self.units.items()}
+        found |= {unit: ("sram", kib) for unit, kib in self.capacity.items()}
+        if self.hw.memory != "ideal":
+            found[str(Unit.DRAM)] = ("dram", self.hw.memory.dram.channels)
         power = {}
-        for unit, (each, source, count) in found.items():
-            term = f"{unit}.{STATIC}"
-            self.used[term] = each
-            if each is None:
-                self.why[term] = source
+        for unit, (component, count) in found.items():
+            term, entry = f"{unit}.{STATIC}", self.table.prices(component).static
+            self.used[term] = entry.value
+            if entry.value is None:
+                self.why[term] = entry.source
                 power[unit] = None
             else:
-                power[unit] = exact(each) * exact(count)
+                power[unit] = exact(entry.value) * exact(count)
         return power
 
 

@@ -1,15 +1,18 @@
-"""Energy tables: what each counted action costs, and each unit's static power.
+"""Energy tables: what each declared action costs, and each component's static power.
 
 A table is a YAML file (``configs/energy/<name>.yaml``, or any file) validated into a frozen
-:class:`EnergyTable`. Every price names its unit in its key (``pj`` per action,
-``pj_per_bit``, ``mw_per_pe``, ...) and carries a ``source``: the public paper or datasheet
-it comes from, or, for ``null``, why it is not priced. ``null`` means *not modelled*: the
-term is left out of the total and listed as excluded, never counted as 0.
+:class:`EnergyTable`, keyed by component and action as Accelergy's energy reference tables
+are. Its components are the unit kinds (:data:`satsim.config.units.KINDS`) and the memories
+(``dram``, ``sram``); each maps every action its declaration lists
+(:class:`satsim.config.units.Component`) to a price, plus its ``static`` power. The schema is
+made from those declarations: a new kind needs no code here, and every table must then price
+its actions (or say why not). A component missing from a table, an action missing from one,
+and an action no declaration lists are errors naming the table's file and field.
 
-The actions are the simulator's (:mod:`satsim.schedule.actions`): ``stce`` (``mac``,
-``mac_gated``, ``mux_select``, ``index_read``), ``sore`` (``compare``), ``vector``
-(``lane_op``, ``update_lane_op``), ``dram`` (``read``/``write`` per bit) and the on-chip
-buffers (``sram``: per bit read or written, by bank capacity, interpolated log-log).
+Every price names its unit in its key (``pj`` per action, ``pj_per_bit``, ``mw_per_pe``, ...)
+and carries a ``source``: the public paper or datasheet it comes from, or, for ``null``, why it
+is not priced. ``null`` means *not modelled*: the term is left out of the total and listed as
+excluded, never counted as 0.
 """
 
 from __future__ import annotations
@@ -18,17 +21,25 @@ import functools
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
+from satsim.config.units import KINDS, MEMORIES, Component, Price, invalid
 from satsim.yaml_input import read_yaml, validate
 
 FORMATS = ("fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "int32")
 # A key that looks like an energy or power unit: pj, fj, nj, uj, mj, j, mw, w, pj_per_bit, ...
 _UNIT_KEY = re.compile(r"(?:[fpnum]?j|[num]?w)(?:_per_\w+)?")
-
-NonNegative = Field(ge=0, allow_inf_nan=False)
 
 
 class _Frozen(BaseModel):
@@ -73,31 +84,6 @@ class BitPrice(_Price):
     pj_per_bit: float | None = Field(ge=0, allow_inf_nan=False, description="pJ per bit")
 
 
-class PePower(_Price):
-    """Static (leakage) power of one PE, in mW."""
-
-    mw_per_pe: float | None = Field(ge=0, allow_inf_nan=False, description="mW per PE")
-
-
-class LanePower(_Price):
-    """Static power of one lane, in mW."""
-
-    mw_per_lane: float | None = Field(ge=0, allow_inf_nan=False, description="mW per lane")
-
-
-class KibPower(_Price):
-    """Static power of on-chip memory, in mW per KiB of capacity."""
-
-    mw_per_kib: float | None = Field(ge=0, allow_inf_nan=False, description="mW per KiB")
-
-
-class ChannelPower(_Price):
-    """Static (background) power of one DRAM channel, in mW."""
-
-    mw_per_channel: float | None = Field(ge=0, allow_inf_nan=False,
-                                         description="mW per channel")
-
-
 class SramCurve(_Price):
     """Energy per bit read or written by bank capacity (KiB), interpolated log-log."""
 
@@ -135,68 +121,108 @@ class SramCurve(_Price):
         return y0 * math.exp(slope * math.log(kib / x0))
 
 
-class StceTable(_Frozen):
-    """The PE array."""
+def _format_pairs(prices: dict[str, ActionPrice]) -> dict[str, ActionPrice]:
+    for key in prices:
+        operand, sep, accumulate = key.partition("/")
+        if not sep or operand not in FORMATS or accumulate not in FORMATS:
+            raise ValueError(f"{key!r}: expected 'operand/accumulate' formats, each one of "
+                             f"{', '.join(FORMATS)}")
+    return prices
 
-    mac: dict[str, ActionPrice] = Field(
-        min_length=1, description="one multiply-accumulate, per 'operand/accumulate' formats "
-                                  "(e.g. fp16/fp32); formats absent: MACs not priced")
-    mac_gated: ActionPrice = Field(description="a MAC slot of a fold that does no work")
-    mux_select: ActionPrice = Field(description="an N:M MAC's M:1 operand multiplexer select")
-    index_read: ActionPrice = Field(description="an N:M MAC's read of its weight's index")
-    static: PePower
 
-    @field_validator("mac")
+# Each way of pricing an action (:class:`~satsim.config.units.Price`): its table entry.
+PRICE_ENTRIES: dict[Price, Any] = {
+    Price.PJ: ActionPrice,
+    Price.PJ_BY_FORMAT: Annotated[dict[str, ActionPrice], Field(min_length=1),
+                                  AfterValidator(_format_pairs)],
+    Price.PJ_PER_BIT: BitPrice,
+    Price.PJ_PER_BIT_BY_KIB: SramCurve,
+}
+
+
+# A table's sections before tables were keyed by kind (named by unit), and their kinds.
+_RENAMED = {"stce": "systolic", "sore": "maskgen"}
+
+
+class _Declared(_Frozen):
+    """A mapping of declared keys (its fields): another key is an error saying which are."""
+
+    @model_validator(mode="before")
     @classmethod
-    def _format_pairs(cls, mac: dict[str, ActionPrice]) -> dict[str, ActionPrice]:
-        for key in mac:
-            operand, sep, accumulate = key.partition("/")
-            if not sep or operand not in FORMATS or accumulate not in FORMATS:
-                raise ValueError(f"{key!r}: expected 'operand/accumulate' formats, each one of "
-                                 f"{', '.join(FORMATS)}")
-        return mac
+    def _only_declared(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if key not in cls.model_fields:
+                    raise invalid((key,), cls._unknown(key), value)
+        return data
+
+    @classmethod
+    def _unknown(cls, key: str) -> str:
+        raise NotImplementedError
 
 
-class SoreTable(_Frozen):
-    """The mask generator."""
+class _Component(_Declared):
+    """One component's prices: a field per declared action, and ``static``."""
 
-    compare: ActionPrice = Field(description="a weight compared against a kept one")
-    static: LanePower
-
-
-class VectorTable(_Frozen):
-    """The vector / weight-update unit."""
-
-    lane_op: ActionPrice = Field(description="a lane's cycle of vector work")
-    update_lane_op: ActionPrice = Field(description="a lane's cycle of a weight update")
-    static: LanePower
+    @classmethod
+    def _unknown(cls, key: str) -> str:
+        actions = ", ".join(name for name in cls.model_fields if name != "static")
+        return f"not an action it declares ({actions}; and static)"
 
 
-class DramTable(_Frozen):
-    """Off-chip memory."""
-
-    read: BitPrice
-    write: BitPrice
-    static: ChannelPower
-
-
-class SramTable(_Frozen):
-    """The on-chip buffers."""
-
-    access: SramCurve = Field(description="a bit read or written, by bank capacity")
-    static: KibPower
-
-
-class EnergyTable(_Frozen):
-    """Prices of every counted action and the static power of every unit."""
+class EnergyTable(_Declared):
+    """Prices of every declared action and the static power of every component. A loaded
+    table is of a subclass with a field per component (:func:`schema`): read them with
+    :meth:`prices`."""
 
     name: str = Field(min_length=1, description="table name shown in reports")
     description: str = Field(min_length=1, description="technology, voltage, what it models")
-    stce: StceTable
-    sore: SoreTable
-    vector: VectorTable
-    dram: DramTable
-    sram: SramTable
+
+    @classmethod
+    def _unknown(cls, key: str) -> str:
+        if key in _RENAMED:
+            return f"a table is keyed by unit kind now: this is {_RENAMED[key]}"
+        names = ", ".join(name for name in cls.model_fields if name not in ("name", "description"))
+        return f"no unit kind or memory of that name ({names})"
+
+    def prices(self, component: str) -> _Component | None:
+        """The prices of ``component`` (a unit kind or a memory); None: a kind the table
+        leaves out."""
+        return getattr(self, component)
+
+
+def components() -> dict[str, Component]:
+    """Every component a table prices, by name: each unit kind, then the memories."""
+    return {name: model.ENERGY for name, model in KINDS.items()} | MEMORIES
+
+
+def schema() -> type[EnergyTable]:
+    """The model of a table pricing every component declared now (:func:`components`)."""
+    return _schema(tuple(KINDS.items()))
+
+
+@functools.cache
+def _schema(kinds: tuple[tuple[str, type], ...]) -> type[EnergyTable]:
+    """The table's model for the registry ``kinds`` (the cache's key: a kind registered later,
+    as a test does, makes another model)."""
+    fields: dict[str, Any] = {}
+    for name, component in components().items():
+        actions = {action: (PRICE_ENTRIES[a.price], Field(description=a.description))
+                   for action, a in component.actions.items()}
+        prices = create_model(f"{name.title()}Prices", __base__=_Component, **actions,
+                              static=(_power(component.static_per), ...))
+        # A kind may be left out: a machine with a unit of that kind then cannot use the
+        # table (satsim.config.loader says so); the memories every machine has.
+        fields[name] = (prices, ...) if name in MEMORIES else (prices | None, None)
+    return create_model("EnergyTableOfKinds", __base__=EnergyTable, **fields)
+
+
+@functools.cache
+def _power(per: str) -> type[_Price]:
+    """Static power per ``per`` (a PE, a lane, a KiB, a channel), in mW: ``mw_per_<per>``."""
+    value = Field(ge=0, allow_inf_nan=False, description=f"mW per {per}")
+    return create_model(f"PowerPer{per.title()}", __base__=_Price,
+                        **{f"mw_per_{per}": (float | None, value)})
 
 
 def shipped_tables() -> dict[str, Path]:
@@ -220,9 +246,9 @@ def load_energy_table(spec: str | Path, relative_to: Path | None = None) -> Ener
     and field. Cached by (path, size, modification time)."""
     path = resolve_table(spec, relative_to)
     info = path.stat()
-    return _load(str(path), info.st_size, info.st_mtime_ns)
+    return _load(str(path), info.st_size, info.st_mtime_ns, schema())
 
 
 @functools.lru_cache(maxsize=16)
-def _load(path: str, size: int, mtime_ns: int) -> EnergyTable:
-    return validate(EnergyTable, read_yaml(Path(path)), Path(path))
+def _load(path: str, size: int, mtime_ns: int, model: type[EnergyTable]) -> EnergyTable:
+    return validate(model, read_yaml(Path(path)), Path(path))

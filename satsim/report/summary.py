@@ -220,8 +220,9 @@ def _unit_table(res: RunResult, units: dict[str, tuple[str, str]]) -> list[str]:
     for unit in UNITS:
         if unit in res.busy:
             idle = {} if unit == "dram" else res.idle_by_cause(unit)  # the DMA has no ops
-            rows.append(["{} ({})".format(*units[unit]), f"{res.busy[unit]:,}", f"{res.unit_utilization(unit):.1%}",
-                         f"{res.idle_cycles(unit):,}",
+            name, what = units[unit]
+            rows.append([f"{name} ({what})", f"{res.busy[unit]:,}",
+                         f"{res.unit_utilization(unit):.1%}", f"{res.idle_cycles(unit):,}",
                          *(f"{idle[c]:,}" if idle else "-" for c in IDLE_CAUSES)])
     return [*text_table(rows, "<" + ">" * (len(rows[0]) - 1)),
             f"  each unit: busy + idle = {res.cycles:,} cycles (the iteration); "
