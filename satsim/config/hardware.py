@@ -85,6 +85,9 @@ class BufferConfig(Frozen):
         description="width of one bank's port: bytes it reads or writes per cycle. Every "
                     "slot (a role's share, each half when double-buffered) is a bank of "
                     "its own, so the DMA and a unit never share a port")
+    private_to: str | None = Field(
+        default=None, description="a unit whose instances each have a buffer like this of "
+                                  "their own (null: one buffer, shared by every unit)")
     # An int in 1..2, not Literal[1, 2]: a Literal matches by equality, so True and 2.0 pass.
     ports: int = Field(
         default=1, ge=1, le=2, description="ports per bank: 1, reads and writes share the bank's "
@@ -249,11 +252,59 @@ class HardwareConfig(Frozen):
             raise invalid(("routes",), "vector work, updates and masks on different vector "
                           "units are not modelled yet: route them to one",
                           self.routes.model_dump())
+        if self.memory != "ideal":
+            self._private_buffers(self.memory)
         if self.scalesim_timing and self.memory != "ideal":
             raise invalid(("memory",), f"units.{self.routes.FF}.timing 'scalesim' counts "
                           "SCALE-Sim's compute cycles, which assume operands on chip: use "
                           "memory: ideal with it", "scalesim")
         return self
+
+    def shares(self) -> dict[str, tuple[tuple[str, ...], BufferConfig]]:
+        """Per role, where it sits: the Program buffers (one, or one per instance of the
+        unit a private buffer belongs to: ``act#0``, ``act#1``; ``name:role`` for a role's
+        share of a buffer holding several) and the buffer config."""
+        found = {}
+        for role, (label, buffer) in self.memory.shares().items():
+            owner = buffer.private_to
+            count = self.units[owner].count if owner is not None else 1
+            if count == 1:
+                found[role] = ((label,), buffer)
+                continue
+            name, sep, rest = label.partition(":")
+            found[role] = (tuple(f"{name}#{i}{sep}{rest}" for i in range(count)), buffer)
+        return found
+
+    def users(self, role: str) -> set[str]:
+        """The units whose work reads or writes ``role``'s buffer."""
+        if role in ("activations", "weights", "outputs"):
+            return {self.routes.FF}
+        if role == "masks":
+            return {self.routes.maskgen} - {UNTIMED}
+        masks_apart = self.memory != "ideal" and any(
+            "masks" in b.holds for b in self.memory.buffers.values())
+        # Without a masks buffer, mask generation streams through the vector role's slots.
+        routes = ("vector", "update") if masks_apart else ("vector", "update", "maskgen")
+        return {getattr(self.routes, r) for r in routes} - {UNTIMED}
+
+    def _private_buffers(self, memory: MemoryConfig) -> None:
+        """A private buffer belongs to a unit, and every unit using its roles is that one:
+        another unit's instances would have no buffer for that operand."""
+        for name, buffer in memory.buffers.items():
+            owner = buffer.private_to
+            if owner is None:
+                continue
+            where = ("memory", "buffers", name, "private_to")
+            if owner not in self.units:
+                raise invalid(where, f"no unit {owner!r} (units: {', '.join(self.units)})",
+                              owner)
+            for role in buffer.holds:
+                others = sorted(self.users(role) - {owner})
+                if others:
+                    raise invalid(where, f"{name} holds {role} for the instances of {owner} "
+                                  f"only, so {others[0]} has no buffer for its {role}: share "
+                                  f"the buffer (private_to: null) or move {role} to a buffer "
+                                  "of its own", owner)
 
     @property
     def engine(self) -> SystolicUnit | MmaUnit:

@@ -58,9 +58,10 @@ class _Pricer:
         if hw.memory != "ideal":
             from satsim.schedule.tiling import slots
 
-            for slot in slots(hw.memory).values():
-                self.banks[f"buffer:{slot.buffer}"] = slot.bytes / 1024
-                self.capacity[f"buffer:{slot.buffer}"] = slot.bytes * slot.slots / 1024
+            for slot in slots(hw).values():
+                for name in slot.buffers:
+                    self.banks[f"buffer:{name}"] = slot.bytes / 1024
+                    self.capacity[f"buffer:{name}"] = slot.bytes * slot.slots / 1024
 
     def per_action(self, unit: str, action: str) -> Fraction | None:
         """pJ per counted action (data movement: per byte); None when not priced."""

@@ -90,7 +90,7 @@ class Machine:
                               field="memory.dram.gbps_per_channel")
         latency = math.ceil(dram.latency_ns * hw.clock_mhz / 1000)
         ports = tuple((label, Port(b.bytes_per_cycle, b.ports == 2))
-                      for label, b in hw.memory.shares().values())
+                      for labels, b in hw.shares().values() for label in labels)
         return cls(dram.channels, per_cycle, latency, sore, vector, ports)
 
 

@@ -138,6 +138,16 @@ class Mma:
 ENGINES: dict[str, type] = {"systolic": Systolic, "mma": Mma}
 
 
+def partition(rows: int, step: int, instances: int) -> list[int]:
+    """Output rows of each instance that works on ``rows`` rows of output (the others have
+    none): the rows are cut into blocks of ``step`` (an array's rows, a fragment's), dealt
+    in contiguous runs of ``ceil(blocks / instances)`` blocks, the first instance first. So
+    the first instance has the most rows; instances run a tile's blocks side by side."""
+    blocks = -(-rows // step)
+    each = -(-blocks // instances) * step
+    return [min(each, rows - at) for at in range(0, rows, each)]
+
+
 def mac_engine(unit: SystolicUnit | MmaUnit) -> MacEngine:
     """The cost interface of a MAC engine's config."""
     return ENGINES[unit.kind](unit)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.errors import SatsimError
-from satsim.machine.mac import MacEngine, mac_engine
+from satsim.machine.mac import MacEngine, mac_engine, partition
 from satsim.mapping.lowering import GemmShape, Lowering, lower
 from satsim.trace.schema import GemmOp
 from satsim.types import NMPattern, Phase, Stationarity
@@ -14,12 +14,15 @@ from satsim.types import NMPattern, Phase, Stationarity
 
 @dataclass(frozen=True)
 class GemmPart:
-    """One GEMM the MAC engine runs for an op, with its timing."""
+    """One GEMM the MAC engine runs for an op, with its timing. On an engine of several
+    instances its output rows are dealt to them (:func:`satsim.machine.mac.partition`):
+    ``cycles`` are the first instance's (it has the most rows), ``gang`` the others'."""
 
     shape: GemmShape
     cycles: int  # on the engine, from its closed forms
-    slots: int  # MAC slots its run streams through: executed and gated
+    slots: int  # MAC slots its run streams through: executed and gated, on every instance
     macs: int  # executed (non-pruned) multiply-accumulates
+    gang: tuple[int, ...] = ()  # cycles of the other instances with rows, in order
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,12 @@ class GemmMapping:
 
 
 def _part(shape: GemmShape, pattern: NMPattern | None, stationarity: Stationarity,
-          engine: MacEngine, interleave: bool) -> GemmPart:
+          engine: MacEngine, instances: int, interleave: bool) -> GemmPart:
     kept = shape.k if pattern is None else pattern.kept(shape.k)
-    run = engine.run(shape.m, shape.n, shape.k, shape.batch, pattern, stationarity, interleave)
-    return GemmPart(shape, run.cycles, run.slots, shape.batch * shape.m * kept * shape.n)
+    runs = [engine.run(rows, shape.n, shape.k, shape.batch, pattern, stationarity, interleave)
+            for rows in partition(shape.m, engine.rows, instances)]
+    return GemmPart(shape, runs[0].cycles, sum(r.slots for r in runs),
+                    shape.batch * shape.m * kept * shape.n, tuple(r.cycles for r in runs[1:]))
 
 
 def check_compatible(hw: HardwareConfig, policy: DataflowPolicy) -> None:
@@ -88,7 +93,8 @@ def map_gemm(op: GemmOp, hw: HardwareConfig, policy: DataflowPolicy,
     # Ties go to WS, then OS: the order of the candidates is the preference order.
     for stationarity in [fixed] if fixed else engine.stationarities:
         mapping = GemmMapping(stationarity, pattern, lowering, tuple(
-            _part(s, pattern, stationarity, engine, policy.interleave_folds) for s in shapes))
+            _part(s, pattern, stationarity, engine, hw.engine.count, policy.interleave_folds)
+            for s in shapes))
         if best is None or mapping.cycles < best.cycles:
             best = mapping
     return best

@@ -43,25 +43,30 @@ def bank_actions(*accesses: Access) -> Actions:
                               ((f"buffer:{name}", "read_bytes"), read)))
 
 
-def tile_access(tile: Tile, roles: dict[str, Slot]) -> tuple[Access, ...]:
-    """What the array reads and writes for a GEMM tile: its A tile once per column of folds,
-    its B tile once per row of folds (OS) or once (WS); its results, and over a sliced
-    reduction the fp32 partial sums of every slice after the first, read and rewritten."""
-    act, wgt, out = (roles[r].buffer for r in ("activations", "weights", "outputs"))
-    return (Access(act, read=tile.a_bytes * tile.a_reads),
-            Access(wgt, read=tile.b_bytes * tile.b_reads),
-            Access(out, read=tile.psum, write=tile.store_c + tile.psum))
-
-
-def tile_actions(tile: Tile, sparse: bool, roles: dict[str, Slot]) -> Actions:
-    """A GEMM tile's array work and its buffer and DRAM traffic: the DMA writes the loaded
-    operands, the array's accesses (:func:`tile_access`), the DMA reads the results."""
-    act, wgt, out = (roles[r].buffer for r in ("activations", "weights", "outputs"))
-    return (*stce_actions(tile.macs, tile.slots, sparse),
-            *bank_actions(Access(act, write=tile.load_a), Access(wgt, write=tile.load_b),
-                          *tile_access(tile, roles), Access(out, read=tile.store_c)),
-            (("dram", "read_bytes"), tile.load_a + tile.load_b),
-            (("dram", "write_bytes"), tile.store_c))
+def gang_access(tile: Tile, roles: dict[str, Slot]) -> list[tuple[Access, ...]]:
+    """What each instance's array reads and writes for a GEMM tile (the first instance's
+    :class:`Tile`, then its ``gang``): its A tile once per column of folds, its B tile once
+    per row of folds (OS) or once (WS); its results, and over a sliced reduction the fp32
+    partial sums of every slice after the first, read and rewritten. In a buffer private to
+    the instances, each its own; in a shared one, the first instance's task carries all the
+    traffic (one set of ports serves them), and B, the same for all, is read once for all
+    (broadcast)."""
+    lanes = (tile, *tile.gang)
+    found: list[list[Access]] = [[] for _ in lanes]
+    for role, reads, writes in (
+            ("activations", lambda t: t.a_bytes * t.a_reads, lambda t: 0),
+            ("weights", lambda t: t.b_bytes * t.b_reads, lambda t: 0),
+            ("outputs", lambda t: t.psum, lambda t: t.store_c + t.psum)):
+        slot = roles[role]
+        if slot.private:
+            for i, t in enumerate(lanes):
+                found[i].append(Access(slot.at(i), read=reads(t), write=writes(t)))
+        elif role == "weights":
+            found[0].append(Access(slot.buffer, read=reads(tile)))
+        else:
+            found[0].append(Access(slot.buffer, read=sum(map(reads, lanes)),
+                                   write=sum(map(writes, lanes))))
+    return [tuple(a) for a in found]
 
 
 def stream_access(load: int, store: int, buffer: str) -> tuple[Access, ...]:

@@ -16,7 +16,7 @@ from functools import cached_property
 from satsim.config import HardwareConfig
 from satsim.schedule.skip import Repeats, Skipper
 from satsim.schedule.steps import Step, distinct, phase_of
-from satsim.schedule.tiling import slots
+from satsim.schedule.tiling import slot_key, slots
 
 
 class Emitter:
@@ -27,25 +27,29 @@ class Emitter:
 
     def __init__(self, hw: HardwareConfig, sink):
         self.sink = sink
-        self.roles = None if hw.memory == "ideal" else slots(hw.memory)
-        # Per role: the holdings occupying its slots, oldest first.
-        self.occupied: dict[str, deque[list]] = {r: deque() for r in (self.roles or {})}
+        self.roles = None if hw.memory == "ideal" else slots(hw)
+        # Per role (and instance, in a buffer private to the instances: slot_key): the
+        # holdings occupying its slots, oldest first.
+        self.occupied: dict[str, deque[list]] = {
+            slot_key(role, i): deque() for role, slot in (self.roles or {}).items()
+            for i in range(len(slot.buffers) or 1)}
         self.lookahead = int(bool(self.roles) and all(
             s.slots > 1 for s in self.roles.values()))
 
-    def _wait_slot(self, role: str) -> list:
-        """Reserve a slot of ``role``: the handle whose end frees the oldest one, if taken."""
-        queue = self.occupied[role]
+    def _wait_slot(self, role: str, instance: int = 0) -> list:
+        """Reserve a slot of ``role`` (``instance``'s, if private): the handle whose end
+        frees the oldest one, if taken."""
+        queue = self.occupied[slot_key(role, instance)]
         if len(queue) < self.roles[role].slots:
             return []
         oldest = queue.popleft()
         assert oldest[2] is not None, "a slot reused before its last user was emitted"
         return [oldest[2]]
 
-    def _hold(self, role: str, holder, footprint: int) -> list:
+    def _hold(self, role: str, holder, footprint: int, instance: int = 0) -> list:
         """``[buffer, bytes, released by, holder]``, freed when its third item is set."""
-        hold = [self.roles[role].buffer, footprint, None, holder]
-        self.occupied[role].append(hold)
+        hold = [self.roles[role].at(instance), footprint, None, holder]
+        self.occupied[slot_key(role, instance)].append(hold)
         self.sink.hold(hold)
         return hold
 
@@ -73,10 +77,11 @@ class RunningOp:
         self.waits, self.phase, self.label = list(waits), phase_of(record), record.layer
         self.unit = steps[0].work.unit
         self.made: list = []
-        self.held: dict[int, list[tuple[list, bool]]] = {}  # last step -> (hold, until store)
+        self.held: dict[int, list[tuple[list, bool, int]]] = {}  # last step -> (hold, until
+        # store, instance)
         self.loads: list[list] = []  # [first user, last user + 1, task] of each load in use
-        # The output tile being accumulated, bytes read and written so far.
-        self.state = {"out": None, "read": 0, "written": 0}
+        # Per instance, the output tile being accumulated; bytes read and written so far.
+        self.state = {"out": {}, "read": 0, "written": 0}
         self.s = 0  # the next step
         self.ready: int | None = None  # see key
         skips = getattr(self.sink, "skips", False) and len(steps) >= Skipper.MIN_STEPS
@@ -94,39 +99,48 @@ class RunningOp:
             self.ready = max((self.sink.end[h] for h in self.waits), default=0)
         return self.sink.free[self.unit], self.ready
 
-    def _new(self, work, deps) -> object:
+    def _new(self, work, deps, instance: int = 0) -> object:
         deps = list(deps) if self.made else [*deps, *self.waits]
-        self.made.append(self.sink.task(work, deps, self.index, self.phase, self.label))
+        self.made.append(self.sink.task(work, deps, self.index, self.phase, self.label,
+                                        instance))
         return self.made[-1]
 
     def _load(self, s: int) -> None:
         emitter = self.emitter
         for item in self.steps[s].loads:
-            task = self._new(item.work, emitter._wait_slot(item.role))
+            task = self._new(item.work, emitter._wait_slot(item.role, item.instance))
+            hold = emitter._hold(item.role, task, item.footprint, item.instance)
             self.held.setdefault(s + item.span - 1, []).append(
-                (emitter._hold(item.role, task, item.footprint), item.until_store))
+                (hold, item.until_store, item.instance))
             self.loads.append([s, s + item.span, task])
             self.state["read"] += item.work.bytes
 
     def _process(self, s: int) -> None:
+        """Step ``s``: its computes, one per instance it has work for (``step.gang``), each
+        after all the step's loads and output slots, so that they start together and the
+        first instance's, which has the most work, ends last: it frees what they share."""
         emitter, step, state = self.emitter, self.steps[s], self.state
         if s + emitter.lookahead < len(self.steps):
             self._load(s + emitter.lookahead)
         deps = [task for first, end, task in self.loads if first <= s < end]
         self.loads = [load for load in self.loads if load[1] > s + 1]
-        if step.out:  # a GEMM output tile, held (partial sums, then results) until stored
-            deps += emitter._wait_slot("outputs")
-        compute = self._new(step.work, deps)
-        if step.out:
-            state["out"] = emitter._hold("outputs", compute, step.out)
-        store = None
-        if step.store is not None:
-            store = self._new(step.store, [compute])
-            state["written"] += step.store.bytes
-            if state["out"] is not None:
-                state["out"][2], state["out"] = store, None
-        for hold, until_store in self.held.pop(s, []):
-            hold[2] = store if until_store and store is not None else compute
+        lanes = (step, *step.gang)
+        for i, lane in enumerate(lanes):
+            if lane.out:  # a GEMM output tile, held (partial sums, then results) until stored
+                deps += emitter._wait_slot("outputs", i)
+        computes = [self._new(lane.work, deps, i) for i, lane in enumerate(lanes)]
+        stores = [None] * len(lanes)
+        for i, lane in enumerate(lanes):
+            if lane.out:
+                state["out"][i] = emitter._hold("outputs", computes[i], lane.out, i)
+        for i, lane in enumerate(lanes):
+            if lane.store is not None:
+                stores[i] = self._new(lane.store, [computes[i]])
+                state["written"] += lane.store.bytes
+                if i in state["out"]:
+                    state["out"].pop(i)[2] = stores[i]
+        for hold, until_store, i in self.held.pop(s, []):
+            hold[2] = stores[i] if until_store and stores[i] is not None else computes[i]
 
     def advance(self, alone: bool = True, before: int | None = None) -> None:
         """Emit the next step. Repeating periods are skipped only while no other op's tasks
@@ -153,9 +167,10 @@ class RunningOp:
         """The roles whose slots its steps use."""
         used = {}
         for step in distinct(self.steps).values():
-            used.update(dict.fromkeys(load.role for load in step.loads))
-            if step.out:
-                used["outputs"] = None
-            if step.store is not None:
-                used[step.store_role] = None
+            used.update(dict.fromkeys(slot_key(load.role, load.instance) for load in step.loads))
+            for i, lane in enumerate((step, *step.gang)):
+                if lane.out:
+                    used[slot_key("outputs", i)] = None
+                if lane.store is not None:
+                    used[slot_key(step.store_role, i)] = None
         return tuple(used)

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from satsim.machine.program import Unit
+from satsim.schedule.tiling import slot_key
 
 
 class Emitter(Protocol):
@@ -99,12 +100,13 @@ def snapshot(emitter: Emitter, roles: tuple[str, ...], ops: list[_Op]) -> Snapsh
     done = []  # bytes read and written, per op
     for op in ops:
         state = op.state
-        out = state["out"]
-        shape.append(out is not None)
+        outs = state["out"]
+        shape.append(tuple(sorted(outs)))
         # An output tile the periods neither start nor store (the K slices accumulating
         # into it) is the same holding throughout, like an operand kept across them.
-        if out is not None and "outputs" in roles:
-            handles.append(out[3])
+        for i in sorted(outs):
+            if slot_key("outputs", i) in roles:
+                handles.append(outs[i][3])
         done += (state["read"], state["written"])
     times, free, tally = emitter.sink.state(handles, [op.index for op in ops])
     return Snapshot(roles, tuple(shape), handles, times, free, tally, tuple(done))
@@ -171,12 +173,13 @@ def _pending(op: _Op, jump: int, moved: dict) -> None:
                 else [first, end, h] for first, end, h in op.loads]
     later_held = {}
     for k in [k for k in op.held if k >= op.s]:
-        for h, flag in op.held.pop(k):
+        for h, flag, instance in op.held.pop(k):
             key = k + jump if id(h) in moved else k
-            later_held.setdefault(key, []).append((moved.get(id(h), h), flag))
+            later_held.setdefault(key, []).append((moved.get(id(h), h), flag, instance))
     op.held.update(later_held)
-    if op.state["out"] is not None:
-        op.state["out"] = moved.get(id(op.state["out"]), op.state["out"])
+    outs = op.state["out"]
+    for i, out in outs.items():
+        outs[i] = moved.get(id(out), out)
 
 
 class Skipper:

@@ -17,9 +17,9 @@ import numpy as np
 
 from satsim.config import HardwareConfig
 from satsim.errors import SatsimError
-from satsim.machine.program import Compute, MaskJob, Transfer, VectorJob, Work
+from satsim.machine.program import Access, Compute, MaskJob, Transfer, VectorJob, Work
 from satsim.mapping import GemmMapping
-from satsim.schedule.actions import stce_actions, tile_access, tile_actions, unit_actions
+from satsim.schedule.actions import bank_actions, gang_access, stce_actions, unit_actions
 from satsim.schedule.tiling import FORMAT_BYTES, Sizes, Slot, Tile, gemm_bytes
 from satsim.trace.schema import GemmOp, MaskGenOp, UpdateOp, VectorOp
 from satsim.types import Phase
@@ -32,6 +32,16 @@ class Load:
     footprint: int  # held on chip
     span: int = 1  # steps that use it (a GEMM operand kept across the loop)
     until_store: bool = False  # held until the (last) step's result is stored, not computed
+    instance: int = 0  # whose buffer, when the role's buffer is private to the instances
+
+
+@dataclass(slots=True)
+class Lane:
+    """Another instance's share of a GEMM step (see :attr:`Step.gang`)."""
+
+    work: Work
+    out: int = 0
+    store: Transfer | None = None
 
 
 @dataclass(slots=True)
@@ -42,6 +52,9 @@ class Step:
     store: Transfer | None = None  # its result's bytes, from the slot of store_role
     store_role: str = "outputs"
     actions: tuple[tuple[tuple[str, str], int], ...] = ()  # ((unit, action), count)
+    # On a MAC engine of several instances, the others' shares of the step, instance 1 on:
+    # they run beside the first instance's ``work``, after the same loads.
+    gang: tuple[Lane, ...] = ()
 
 
 
@@ -91,7 +104,8 @@ def op_steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig
     if isinstance(record, GemmOp):
         sparse = mapping.pattern is not None
         if tiler is None:
-            return [Step(Compute(part.cycles), actions=stce_actions(part.macs, part.slots, sparse))
+            return [Step(Compute(part.cycles), actions=stce_actions(part.macs, part.slots, sparse),
+                         gang=tuple(Lane(Compute(cycles)) for cycles in part.gang))
                     for part in mapping.parts], set()
         return tiler.gemm(index, record, mapping,
                           gemm_bytes(record, sizes, FORMAT_BYTES[hw.numerics.operand]))
@@ -106,7 +120,7 @@ def op_steps(index: int, record, mapping: GemmMapping | None, hw: HardwareConfig
 
 
 def tile_steps(tiles: list[Tile], sequence: np.ndarray, sparse: bool,
-                roles: dict[str, Slot]) -> list[Step]:
+               roles: dict[str, Slot]) -> list[Step]:
     """A GEMM part's tiles (step ``s`` is ``tiles[sequence[s]]``) as steps. A loaded
     operand stays on chip for the following tiles that load nothing for it: its span runs
     to the next tile that loads it. (Equal steps are one object: runs compare by identity.
@@ -120,19 +134,48 @@ def tile_steps(tiles: list[Tile], sequence: np.ndarray, sparse: bool,
         values, codes = np.unique(spans[role], return_inverse=True)
         key = key * len(values) + codes
     _, first, order = np.unique(key, return_index=True, return_inverse=True)
-    same = []
-    for at in first.tolist():
-        tile = tiles[sequence[at]]
-        # The works are made once here: the clock looks their costs up by identity.
-        loads = [Load(role, Transfer(moved, False, roles[role].buffer), footprint,
-                       int(spans[role][at]))
-                 for role, moved, footprint in (
-                     ("activations", tile.load_a, tile.a_bytes),
-                     ("weights", tile.load_b, tile.b_bytes)) if moved]
-        store = Transfer(tile.store_c, True, roles["outputs"].buffer) if tile.store_c else None
-        same.append(Step(Compute(tile.cycles, tile_access(tile, roles)), loads, out=tile.out,
-                          store=store, actions=tile_actions(tile, sparse, roles)))
+    # The works are made once here: the clock looks their costs up by identity.
+    same = [_tile_step(tiles[sequence[at]], {role: int(spans[role][at]) for role in spans},
+                       sparse, roles) for at in first.tolist()]
     return list(map(same.__getitem__, order.tolist()))
+
+
+def _tile_step(tile: Tile, spans: dict[str, int], sparse: bool,
+               roles: dict[str, Slot]) -> Step:
+    """One tile's step: on several instances (``tile.gang``), a role's buffer private to
+    them holds each instance's share (its own B, a copy); a shared one holds them all, moved
+    with the first instance's work (B once: it is the same for all)."""
+    lanes = (tile, *tile.gang)
+    loads, outs, stores = [], [0] * len(lanes), [0] * len(lanes)
+    for role, moved, footprint in (("activations", "load_a", "a_bytes"),
+                                   ("weights", "load_b", "b_bytes")):
+        slot, span = roles[role], spans[role]
+        if slot.private:
+            shares = [(i, getattr(t, moved), getattr(t, footprint)) for i, t in enumerate(lanes)]
+        elif role == "weights":
+            shares = [(0, tile.load_b, tile.b_bytes)]
+        else:
+            shares = [(0, sum(getattr(t, moved) for t in lanes),
+                       sum(getattr(t, footprint) for t in lanes))]
+        loads += [Load(role, Transfer(bytes_, False, slot.at(i)), held, span, instance=i)
+                  for i, bytes_, held in shares if bytes_]
+    out = roles["outputs"]
+    for i, t in enumerate(lanes):
+        at = i if out.private else 0
+        outs[at] += t.out
+        stores[at] += t.store_c
+    store = [Transfer(n, True, out.at(i)) if n else None for i, n in enumerate(stores)]
+    access = gang_access(tile, roles)
+    moved = [a for load in loads for a in load.work.access]
+    stored = [Access(s.buffer, read=s.bytes) for s in store if s is not None]
+    actions = (*stce_actions(sum(t.macs for t in lanes), sum(t.slots for t in lanes), sparse),
+               *bank_actions(*moved, *(a for acc in access for a in acc), *stored),
+               (("dram", "read_bytes"), sum(load.work.bytes for load in loads)),
+               (("dram", "write_bytes"), sum(s.bytes for s in store if s is not None)))
+    return Step(Compute(tile.cycles, access[0]), loads, out=outs[0], store=store[0],
+                actions=actions,
+                gang=tuple(Lane(Compute(t.cycles, access[i]), outs[i], store[i])
+                           for i, t in enumerate(lanes) if i))
 
 
 def unit_work(index: int, record, hw: HardwareConfig, sizes: Sizes | None) -> Work | None:

@@ -33,14 +33,14 @@ that fit the buffers (the streamed work's chunks: :mod:`satsim.schedule.chunks`)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from satsim.config.hardware import HardwareConfig, MemoryConfig
+from satsim.config.hardware import HardwareConfig
 from satsim.errors import SatsimError
 from satsim.machine.costs import Machine
-from satsim.machine.mac import MacEngine, MacRun, mac_engine
+from satsim.machine.mac import MacEngine, MacRun, mac_engine, partition
 from satsim.mapping import GemmMapping
 from satsim.mapping.gemm import GemmPart
 from satsim.trace.schema import GemmOp, Role, Trace
@@ -55,26 +55,45 @@ MAX_STEPS = 2**20
 
 @dataclass(frozen=True)
 class Slot:
-    """Where one role's data sits: the Program buffer's name, bytes per slot, slots."""
+    """Where one role's data sits: the Program buffer's name, bytes per slot, slots; with a
+    buffer private to the instances of a unit, one Program buffer per instance
+    (``buffers``)."""
 
     buffer: str
     bytes: int
     slots: int
+    buffers: tuple[str, ...] = ()  # per instance, when private; else just ``buffer``
+
+    @property
+    def private(self) -> bool:
+        return len(self.buffers) > 1
+
+    def at(self, instance: int) -> str:
+        """The Program buffer of ``instance`` (the shared one's for every instance)."""
+        return self.buffers[instance] if self.private else self.buffer
 
 
-def slots(memory: MemoryConfig) -> dict[str, Slot]:
-    """Per role (activations, weights, outputs, vector): its share of its buffer."""
+def slot_key(role: str, instance: int) -> str:
+    """The emitter's name for a role's slots: ``outputs``, or ``outputs#1`` for another
+    instance's own, in a buffer private to the instances."""
+    return f"{role}#{instance}" if instance else role
+
+
+def slots(hw: HardwareConfig) -> dict[str, Slot]:
+    """Per role (activations, weights, outputs, vector, masks): its share of its buffer."""
     found = {}
-    for role, (label, buffer) in memory.shares().items():
+    for role, (labels, buffer) in hw.shares().items():
         count = 2 if buffer.double_buffer else 1
-        found[role] = Slot(label, buffer.kib * 1024 // len(buffer.holds) // count, count)
+        found[role] = Slot(labels[0], buffer.kib * 1024 // len(buffer.holds) // count, count,
+                           labels)
     return found
 
 
 def capacities(roles: dict[str, Slot] | None) -> dict[str, int]:
     """Bytes of every Program buffer (a role's share of a shared buffer); none on ideal
     memory."""
-    return {s.buffer: s.bytes * s.slots for s in (roles or {}).values()}
+    return {name: s.bytes * s.slots for s in (roles or {}).values()
+            for name in (s.buffers or (s.buffer,))}
 
 
 class Sizes:
@@ -144,6 +163,9 @@ class Tile:
     a_reads: int  # times the array reads its A tile (once per column of folds)
     b_reads: int  # times it reads its B tile (OS: once per row of folds; WS: once)
     psum: int  # partial-sum bytes it reads back and rewrites (a slice after the first)
+    # On a MAC engine of several instances this is the first instance's share of the tile
+    # (the most output rows, :func:`satsim.machine.mac.partition`); the others' follow.
+    gang: tuple[Tile, ...] = ()
 
 
 def split(total: int, units: list[int]) -> list[int]:
@@ -231,12 +253,20 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
     bound of the part's cycles run alone (``ahead``: steps loads run ahead, 0 or 1; with
     ``bound`` off, 0); the error naming the buffer if none does. With ``loops``, each is
     ``(mt, kt, nt, n_outer)``, both loop orders for a whole reduction (else the rule's)."""
-    engine = mac_engine(hw.engine)
+    engine, count = mac_engine(hw.engine), hw.engine.count
     rows, cols = engine.rows, engine.cols
     m, k, n, batch = part.shape.m, part.shape.k, part.shape.n, part.shape.batch
     group = mapping.pattern.m if mapping.pattern is not None else 1
     psum = FORMAT_BYTES[hw.numerics.accumulate]
     a_slot, b_slot, c_slot = (roles[r].bytes for r in ("activations", "weights", "outputs"))
+
+    def first(h: int) -> int:
+        """Output rows of a tile of ``h`` the first instance takes (it has the most)."""
+        return partition(h, rows, count)[0]
+
+    # A private buffer holds one instance's rows of A or C; a shared one the whole tile's.
+    a_rows, c_rows = (first if roles[r].private else (lambda h: h)
+                      for r in ("activations", "outputs"))
     bandwidth = machine.dram_channels * machine.dram_bytes_per_cycle
     latency = machine.dram_latency_cycles
     single = (roles["activations"].slots == 1, roles["weights"].slots == 1)
@@ -244,7 +274,7 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
 
     def cycles(h: int, w: int, d: int) -> int:
         if (h, w, d) not in known:
-            known[h, w, d] = _run(h, w, d, mapping, engine, interleave).cycles
+            known[h, w, d] = _run(first(h), w, d, mapping, engine, interleave).cycles
         return known[h, w, d]
 
     found, crowded = [], False
@@ -252,12 +282,12 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
         # An output element's bytes while the tile is accumulated: the result's share of C,
         # or an fp32 partial sum over a sliced reduction (as a fraction: num / den).
         acc_num, acc_den = (total.c, batch * m * n) if kt == k else (psum, 1)
-        for mt in ladder(m, rows):  # a tile's share of an operand (rounded up) fits a slot
-            if total.a * mt * kt > a_slot * batch * m * k:
+        for mt in ladder(m, rows * count):  # a tile's share of an operand (rounded up) fits
+            if total.a * a_rows(mt) * kt > a_slot * batch * m * k:
                 break
             for nt in ladder(n, cols):
                 if (total.b * kt * nt > b_slot * batch * k * n
-                        or acc_num * mt * nt > c_slot * acc_den):
+                        or acc_num * c_rows(mt) * nt > c_slot * acc_den):
                     break
                 if batch * -(-m // mt) * -(-k // kt) * -(-n // nt) > MAX_STEPS:
                     crowded = True
@@ -361,7 +391,7 @@ def part_tiles(part: GemmPart, total: GemmBytes, mapping: GemmMapping, hw: Hardw
     Also the periods of the loop nest (steps per K slice, per output tile, per row or column
     of tiles, per batch instance): where the sequence can repeat itself, for the one-pass
     clock to skip."""
-    pattern, engine = mapping.pattern, mac_engine(hw.engine)
+    pattern, engine, count = mapping.pattern, mac_engine(hw.engine), hw.engine.count
     m, k, n, batch = part.shape.m, part.shape.k, part.shape.n, part.shape.batch
     mt, kt, nt = size
     psum = FORMAT_BYTES[hw.numerics.accumulate]
@@ -404,14 +434,18 @@ def part_tiles(part: GemmPart, total: GemmBytes, mapping: GemmMapping, hw: Hardw
     for at in first.tolist():
         h, w, d, a, b, c, is_first, is_last, stays_a, stays_b = (
             values[int(code[at])] for values, code in fields)
-        run = _run(h, w, d, mapping, engine, interleave)
-        a_reads, b_reads = engine.reads(h, w, mapping.stationarity)
-        tiles.append(Tile(
-            load_a=0 if stays_a else a, load_b=0 if stays_b else b, a_bytes=a, b_bytes=b,
-            out=(c if whole else math.ceil(psum * h * w)) if is_first else 0,
-            store_c=c if is_last else 0, cycles=run.cycles,
-            macs=h * w * (d if pattern is None else pattern.kept(d)), slots=run.slots,
-            a_reads=a_reads, b_reads=b_reads,
-            psum=0 if whole or is_first else math.ceil(psum * h * w)))
+        kept = d if pattern is None else pattern.kept(d)
+        lanes = []
+        shares = partition(h, engine.rows, count)  # each instance's rows of the tile
+        for rows, a_i, c_i in zip(shares, split(a, shares), split(c, shares), strict=True):
+            run = _run(rows, w, d, mapping, engine, interleave)
+            a_reads, b_reads = engine.reads(rows, w, mapping.stationarity)
+            lanes.append(Tile(
+                load_a=0 if stays_a else a_i, load_b=0 if stays_b else b, a_bytes=a_i,
+                b_bytes=b, out=(c_i if whole else math.ceil(psum * rows * w)) if is_first
+                else 0, store_c=c_i if is_last else 0, cycles=run.cycles,
+                macs=rows * w * kept, slots=run.slots, a_reads=a_reads, b_reads=b_reads,
+                psum=0 if whole or is_first else math.ceil(psum * rows * w)))
+        tiles.append(replace(lanes[0], gang=tuple(lanes[1:])))
     inner = rows_of if n_outer else cols_of  # tiles per column (N-outer) or row
     return tiles, sequence, {1, slices, slices * inner, slices * tiles_per}
