@@ -223,9 +223,10 @@ class HardwareConfig(Frozen):
                 raise invalid(("units", name), "a unit's name is a word of letters, digits and "
                               "_ that is no other key of the hardware, nor untimed or hw "
                               "(--set NAME.FIELD sets its fields)", name)
-            if unit.count > 1:  # the Program builder maps a record to one instance
+            if unit.count > 1 and unit.kind not in MAC_KINDS:  # its records go to one
                 raise invalid(("units", name, "count"), f"{unit.count} instances: several "
-                              "instances of a unit are not modelled yet", unit.count)
+                              f"instances of a {unit.kind} unit are not modelled yet (a MAC "
+                              "engine's are)", unit.count)
         for route, kinds in ROUTE_KINDS.items():
             target = getattr(self.routes, route)
             where = ("routes", route)
@@ -254,6 +255,9 @@ class HardwareConfig(Frozen):
                           self.routes.model_dump())
         if self.memory != "ideal":
             self._private_buffers(self.memory)
+        if self.scalesim_timing and self.engine.count > 1:
+            raise invalid(("units", self.routes.FF, "count"), "SCALE-Sim's conventions time "
+                          "one array: count 1 with timing 'scalesim'", self.engine.count)
         if self.scalesim_timing and self.memory != "ideal":
             raise invalid(("memory",), f"units.{self.routes.FF}.timing 'scalesim' counts "
                           "SCALE-Sim's compute cycles, which assume operands on chip: use "
