@@ -315,3 +315,19 @@ def test_the_timeline_has_a_track_per_instance_and_channel():
     assert work == [(1, 0), (1001, 1), (11, 2)]
     assert {e["name"] for e in doc["traceEvents"] if e["ph"] == "C"} == {
         "DMA queue 1 bandwidth (GB/s)"}
+
+
+def test_a_record_on_a_free_instance_does_not_wait_for_the_other():
+    """Two STCEs: record 0 computes 0-5 on instance 0, record 1 (no inputs) 0-3 on instance 1,
+    record 2 after record 0 on instance 1 (5-7): record 1 neither waited for its unit nor
+    sat idle; record 2's instance sat idle 3-5 waiting for its input, record 0."""
+    from satsim.timing.accounting import op_timings
+
+    program = Program((Task(0, Compute(5), op=0), Task(1, Compute(3), op=1, instance=1),
+                       Task(2, Compute(2), deps=(0,), op=2, instance=1)))
+    ops = {i: SimpleNamespace(tasks=[i], inputs=[0] if i == 2 else [], dram_read_bytes=0,
+                              dram_write_bytes=0) for i in range(3)}
+    rows = op_timings(SimpleNamespace(program=program, ops=ops), execute(program, TWO_OF_EACH),
+                      TWO_OF_EACH)
+    assert [(r.start, r.end, r.stall_unit, r.stall_dep) for r in rows] == [
+        (0, 5, 0, 0), (0, 3, 0, 0), (5, 7, 0, 2)]
