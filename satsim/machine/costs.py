@@ -59,7 +59,7 @@ class Port:
 class Machine:
     """What the engines need to know of the hardware beyond a Program's work.
 
-    ``instances`` names the units with more than one identical instance (a unit not named
+    ``instances`` counts the identical instances of the units it names (a unit not named
     has one); the DRAM's are its DMA queues, which divide ``dram_channels`` equally.
     """
 

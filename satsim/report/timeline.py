@@ -3,8 +3,9 @@
 One process, the machine; one track per unit instance (STCE, SORE, vector unit) and per DRAM
 channel (DMA queue ``q`` moves its transfers over channels ``q C .. q C + C - 1``);
 one complete event per task with its layer, phase, trace record and bytes; counters for the
-DRAM bandwidth and every buffer's occupancy. Times are microseconds at the hardware's clock;
-every event also carries its exact start and end cycle in ``args``.
+DRAM bandwidth (each DMA queue's, with several) and every buffer's occupancy. Times are
+microseconds at the hardware's clock; every event also carries its exact start and end cycle
+in ``args``.
 """
 
 from __future__ import annotations

@@ -3,11 +3,10 @@
 Every instance of every unit is stepped one clock at a time, with its own physical state and
 none of the engine's closed forms:
 
-* each **DMA queue** owns its share of the channels (the ``C = channels / queues`` numbered
-  ``q C .. q C + C - 1`` for queue ``q``) and hands a transfer to all of them at once, byte
-  ``i`` to its channel ``i mod C``, once the transfer's latency has passed since it became
-  ready and the queue's previous transfer has left every one of its channels; each channel
-  moves at most ``bytes_per_cycle`` of its share per cycle;
+* each **DMA queue** owns ``C = channels / queues`` of the channels and hands a transfer to
+  all of them at once, byte ``i`` to its channel ``i mod C``, once the transfer's latency
+  has passed since it became ready and the queue's previous transfer has left every one of
+  its channels; each channel moves at most ``bytes_per_cycle`` of its share per cycle;
 * a **SORE** deals a job's groups round-robin to its lanes; each busy lane compares one
   weight per cycle against the kept ones, so a group of M takes M cycles;
 * a **vector unit** deals a job's elements round-robin to its lanes; each element takes its
