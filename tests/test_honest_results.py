@@ -325,3 +325,29 @@ def test_text_tables_size_every_column_from_its_numbers():
     assert unit[2][3:6] == ["1,876,543,210,988", "0", "999,999,999,999"]
     widths = {len(line) for line in _phase_table(res, names)}
     assert len(widths) == 1  # every line as wide: the columns line up
+
+
+def test_a_unit_with_several_instances_is_busy_over_all_their_cycles():
+    """Two STCEs of 16 PEs in a 100-cycle iteration, busy 150 cycles between them (summed):
+    busy 75 % of their 200 instance-cycles, idle 50 of them; a FF phase of 1,800 MACs in
+    those 150 cycles used 75 % of an array's MAC slots while busy, 56.25 % of both arrays'
+    over the iteration. The JSON and the per-unit table say so."""
+    from satsim.report.result import OP_COLUMNS, RunResult
+    from satsim.report.summary import _unit_table
+
+    row = dict.fromkeys(OP_COLUMNS, 0) | {"index": 0, "layer": "l0", "phase": "FF",
+                                          "unit": "stce", "op": "gemm", "busy_cycles": 150,
+                                          "macs": 1800, "stall_dep": 20}
+    res = RunResult(hardware="hw", dataflow="df", workload="w", sparsity="dense",
+                    method="dense", clock_mhz=100.0, pes=32, memory="ideal", cycles=100,
+                    rows=(row,), busy={"stce": 150}, instances={"stce": 2})
+    assert res.unit_utilization("stce") == 0.75 and res.idle_cycles("stce") == 50
+    assert res.idle_by_cause("stce") == {"dram": 0, "dep": 20, "mask": 0, "buffer": 0,
+                                         "after_last_op": 30}
+    assert res.by_phase().loc["FF", "utilization"] == 0.75
+    assert res.utilization == 0.5625
+    assert res.to_json()["units"]["stce"] | {"idle_by_cause": None} == {
+        "instances": 2, "busy_cycles": 150, "utilization": 0.75, "idle_cycles": 50,
+        "idle_by_cause": None}
+    table = _unit_table(res)
+    assert table[1].startswith("STCE (PE array) x 2") and "x its instances" in table[-1]
