@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from satsim import __version__
-from satsim.api import run
+from satsim.api import run, unit_names
+from satsim.config import load_hardware
 from satsim.errors import SatsimError
 from satsim.resources import shipped
 from satsim.trace import load_workload
@@ -311,8 +312,6 @@ def test_text_tables_size_every_column_from_its_numbers():
     """However large the numbers, the per-phase and per-unit tables keep two spaces between
     columns: split on them, each line gives back exactly its cells (15,760,067 and
     122,421,324 never print as one)."""
-    from satsim.api import unit_names
-    from satsim.config import load_hardware
     from satsim.report.summary import _phase_table, _unit_table
 
     res, names = _huge_result(), unit_names(load_hardware("sat"))
@@ -349,5 +348,5 @@ def test_a_unit_with_several_instances_is_busy_over_all_their_cycles():
     assert res.to_json()["units"]["stce"] | {"idle_by_cause": None} == {
         "instances": 2, "busy_cycles": 150, "utilization": 0.75, "idle_cycles": 50,
         "idle_by_cause": None}
-    table = _unit_table(res)
-    assert table[1].startswith("STCE (PE array) x 2") and "x its instances" in table[-1]
+    table = _unit_table(res, unit_names(load_hardware("sat")))
+    assert table[1].startswith("array (32x32 systolic) x 2") and "x its instances" in table[-1]
