@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from satsim.config import DataflowPolicy, HardwareConfig
 from satsim.energy.price import price_run
+from satsim.machine.costs import Machine
 from satsim.report.result import RunResult
 from satsim.schedule.choices import Schedule
 from satsim.schedule.steps import phase_of
@@ -35,11 +36,13 @@ def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
         actions[timing.record] = _nested(plan.actions)
     busy = {unit.value: cycles for unit, cycles in run.busy.items()
             if cycles or _has(hw, unit.value)}
+    count = Machine.from_hardware(hw).count
     result = RunResult(
         hardware=hw.name, dataflow=policy.name, workload=trace.name,
         sparsity=sparsity_label(trace_pattern(trace)), method=trace_method(trace),
         clock_mhz=hw.clock_mhz, pes=hw.pes, memory="ideal" if hw.memory == "ideal" else "dram",
         cycles=run.cycles, rows=tuple(rows), busy=busy,
+        instances={unit.value: n for unit, n in count.items() if unit.value in busy},
         buffers={name: (cap, run.peak_bytes.get(name, 0)) for name, cap in run.capacity.items()},
         actions=actions, tasks=run.tasks, timed=run.timed, order=run.order,
         orders_tried=run.tried, schedule=run.schedule)

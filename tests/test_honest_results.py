@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from satsim import __version__
-from satsim.api import run
+from satsim.api import run, unit_names
+from satsim.config import load_hardware
 from satsim.errors import SatsimError
 from satsim.resources import shipped
 from satsim.trace import load_workload
@@ -311,8 +312,6 @@ def test_text_tables_size_every_column_from_its_numbers():
     """However large the numbers, the per-phase and per-unit tables keep two spaces between
     columns: split on them, each line gives back exactly its cells (15,760,067 and
     122,421,324 never print as one)."""
-    from satsim.api import unit_names
-    from satsim.config import load_hardware
     from satsim.report.summary import _phase_table, _unit_table
 
     res, names = _huge_result(), unit_names(load_hardware("sat"))
@@ -325,3 +324,29 @@ def test_text_tables_size_every_column_from_its_numbers():
     assert unit[2][3:6] == ["1,876,543,210,988", "0", "999,999,999,999"]
     widths = {len(line) for line in _phase_table(res, names)}
     assert len(widths) == 1  # every line as wide: the columns line up
+
+
+def test_a_unit_with_several_instances_is_busy_over_all_their_cycles():
+    """Two STCEs of 16 PEs in a 100-cycle iteration, busy 150 cycles between them (summed):
+    busy 75 % of their 200 instance-cycles, idle 50 of them; a FF phase of 1,800 MACs in
+    those 150 cycles used 75 % of an array's MAC slots while busy, 56.25 % of both arrays'
+    over the iteration. The JSON and the per-unit table say so."""
+    from satsim.report.result import OP_COLUMNS, RunResult
+    from satsim.report.summary import _unit_table
+
+    row = dict.fromkeys(OP_COLUMNS, 0) | {"index": 0, "layer": "l0", "phase": "FF",
+                                          "unit": "stce", "op": "gemm", "busy_cycles": 150,
+                                          "macs": 1800, "stall_dep": 20}
+    res = RunResult(hardware="hw", dataflow="df", workload="w", sparsity="dense",
+                    method="dense", clock_mhz=100.0, pes=32, memory="ideal", cycles=100,
+                    rows=(row,), busy={"stce": 150}, instances={"stce": 2})
+    assert res.unit_utilization("stce") == 0.75 and res.idle_cycles("stce") == 50
+    assert res.idle_by_cause("stce") == {"dram": 0, "dep": 20, "mask": 0, "buffer": 0,
+                                         "after_last_op": 30}
+    assert res.by_phase().loc["FF", "utilization"] == 0.75
+    assert res.utilization == 0.5625
+    assert res.to_json()["units"]["stce"] | {"idle_by_cause": None} == {
+        "instances": 2, "busy_cycles": 150, "utilization": 0.75, "idle_cycles": 50,
+        "idle_by_cause": None}
+    table = _unit_table(res, unit_names(load_hardware("sat")))
+    assert table[1].startswith("array (32x32 systolic) x 2") and "x its instances" in table[-1]

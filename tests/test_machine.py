@@ -1,6 +1,8 @@
-"""The machine: the SimPy engine executes Programs exactly as the cycle-stepped reference."""
+"""The machine: the SimPy engine and the one-pass clock execute Programs exactly as the
+cycle-stepped reference, on machines with one or several instances of each unit."""
 
 import dataclasses
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -15,22 +17,35 @@ from satsim.machine.program import (
     Program,
     Task,
     Transfer,
+    Unit,
     VectorJob,
 )
+from satsim.report.timeline import chrome_trace
+from satsim.timing.accounting import unit_busy
+from satsim.timing.clock import UNIT_AT, Clock
 from satsim.timing.engine import execute
 from satsim.timing.machine_reference import run_reference
-from satsim.timing.timeline import BufferOverflow
+from satsim.timing.timeline import BufferOverflow, Timeline, peaks
 
 MACHINE = Machine(dram_channels=2, dram_bytes_per_cycle=4, dram_latency_cycles=3,
                   sore_lanes=2, vector_lanes=4)
 
 BUFFERS = ("act", "wgt")
 ports = st.builds(Port, bytes_per_cycle=st.integers(1, 24), dual=st.booleans())
-machines = st.builds(Machine, dram_channels=st.integers(1, 4),
-                     dram_bytes_per_cycle=st.integers(1, 16),
-                     dram_latency_cycles=st.integers(0, 6), sore_lanes=st.integers(1, 4),
-                     vector_lanes=st.integers(1, 8),
-                     ports=st.tuples(*(st.tuples(st.just(b), ports) for b in BUFFERS)))
+
+
+@st.composite
+def machines(draw, least: int = 1):
+    """Random lanes, channels, latency and ports, with ``least``-3 instances of each unit:
+    1-3 DMA queues of 1-3 channels each."""
+    counts = {unit: draw(st.integers(least, 3)) for unit in Unit}
+    return Machine(dram_channels=counts[Unit.DRAM] * draw(st.integers(1, 3)),
+                   dram_bytes_per_cycle=draw(st.integers(1, 16)),
+                   dram_latency_cycles=draw(st.integers(0, 6)),
+                   sore_lanes=draw(st.integers(1, 4)), vector_lanes=draw(st.integers(1, 8)),
+                   ports=draw(st.tuples(*(st.tuples(st.just(b), ports) for b in BUFFERS))),
+                   instances=tuple(counts.items()))
+
 accesses = st.lists(st.builds(Access, buffer=st.sampled_from(BUFFERS),
                               read=st.integers(0, 300), write=st.integers(0, 300)),
                     max_size=2, unique_by=lambda a: a.buffer).map(tuple)
@@ -45,9 +60,11 @@ works = st.one_of(
 
 
 @st.composite
-def programs(draw, capacity: int | None = None):
-    """2-20 tasks on random units, each depending on a random set of earlier tasks and
-    holding random space of two buffers until itself or a later task ends."""
+def programs(draw, machine: Machine, capacity: int | None = None):
+    """2-20 tasks on random units and random instances of ``machine``'s, each depending on a
+    random set of earlier tasks and holding random space of two buffers until itself or a
+    later task ends; a work object is sometimes reused by a later task (the scheduler's
+    steps share theirs)."""
     n = draw(st.integers(2, 20))
     tasks = []
     for i in range(n):
@@ -55,9 +72,34 @@ def programs(draw, capacity: int | None = None):
         holds = [Hold(buffer, draw(st.integers(1, 64)), draw(st.integers(i, n - 1)))
                  for buffer in draw(st.lists(st.sampled_from(["act", "wgt"]), max_size=2,
                                              unique=True))]
-        tasks.append(Task(i, draw(works), tuple(sorted(deps)), tuple(holds)))
+        work = (tasks[draw(st.integers(0, i - 1))].work if i and draw(st.booleans())
+                else draw(works))
+        instance = draw(st.integers(0, machine.count[work.unit] - 1))
+        tasks.append(Task(i, work, tuple(sorted(deps)), tuple(holds), instance=instance))
     size = capacity if capacity is not None else draw(st.integers(64, 64 * n))
     return Program(tuple(tasks), dict.fromkeys(BUFFERS, size))
+
+
+@st.composite
+def cases(draw, least: int = 1, capacity: int | None = None):
+    """A machine with ``least``-3 instances of each unit and a Program on it."""
+    machine = draw(machines(least))
+    return draw(programs(machine, capacity)), machine
+
+
+def clocked(program: Program, machine: Machine) -> Clock:
+    """The one-pass clock, handed the Program's tasks in Program order as the emitter does."""
+    clock = Clock(machine)
+    for task in program.tasks:
+        clock.task(task.work, list(task.deps), task.op, task.phase, task.label, task.instance)
+    return clock
+
+
+def run_clock(program: Program, machine: Machine) -> Timeline:
+    """The clock's timeline, its buffer peaks from its starts and ends."""
+    clock = clocked(program, machine)
+    return Timeline(tuple(clock.start), tuple(clock.end),
+                    peaks(program, clock.start, clock.end))
 
 
 def timeline(program: Program, machine: Machine, run) -> tuple | str:
@@ -68,22 +110,36 @@ def timeline(program: Program, machine: Machine, run) -> tuple | str:
     return t.start, t.end, t.peak_bytes
 
 
-@settings(max_examples=400, deadline=None, derandomize=True)
-@given(program=programs(), machine=machines)
-def test_engine_equals_machine_reference(program, machine):
-    """Every task starts and ends in the same cycle in both, the buffers peak at the same
-    bytes, and a Program that overflows a buffer is rejected by both."""
-    assert timeline(program, machine, execute) == timeline(program, machine, run_reference)
+@pytest.mark.parametrize("least", [1, 2])
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_engine_and_clock_equal_machine_reference(least, data):
+    """Every task starts and ends in the same cycle in all three, the buffers peak at the
+    same bytes, and a Program that overflows a buffer is rejected by all three; the clock's
+    busy cycles per unit, summed over its instances, are the timeline's. ``least``: the
+    fewest instances of each unit (2: 300 Programs with several of every kind)."""
+    program, machine = data.draw(cases(least))
+    reference = timeline(program, machine, run_reference)
+    assert timeline(program, machine, execute) == reference
+    assert timeline(program, machine, run_clock) == reference
+    clock = clocked(program, machine)  # every task's op: None
+    busy = unit_busy(SimpleNamespace(program=program),
+                     Timeline(tuple(clock.start), tuple(clock.end), {}), machine)
+    assert {unit: clock.tally[None][UNIT_AT[unit]] for unit in Unit} == busy
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(program=programs(capacity=10**9), machine=machines,
+@given(case=cases(capacity=10**9),
        faster=st.sampled_from(["dram_channels", "dram_bytes_per_cycle", "sore_lanes",
                                "vector_lanes", "latency", "ports", "dual"]))
-def test_more_resources_never_delay_a_task(program, machine, faster):
-    """With each unit's order fixed, more channels, bandwidth or lanes, wider or dual bank
-    ports, or a shorter DRAM latency, end no task later."""
-    if faster == "latency":
+def test_more_resources_never_delay_a_task(case, faster):
+    """With each instance's order fixed, more channels (one more per DMA queue), bandwidth
+    or lanes, wider or dual bank ports, or a shorter DRAM latency, end no task later."""
+    program, machine = case
+    if faster == "dram_channels":
+        better = dataclasses.replace(machine, dram_channels=machine.dram_channels
+                                     + machine.count[Unit.DRAM])
+    elif faster == "latency":
         better = dataclasses.replace(machine, dram_latency_cycles=0)
     elif faster in ("ports", "dual"):
         better = dataclasses.replace(machine, ports=tuple(
@@ -174,3 +230,104 @@ def test_malformed_programs_are_rejected(tasks, message):
     """The Program checks its own order, dependencies, holdings and work."""
     with pytest.raises(ValueError, match=message):
         Program(tasks, {"act": 8})
+
+
+MODELS = [execute, run_reference, run_clock]
+TWO_OF_EACH = dataclasses.replace(MACHINE, instances=tuple((unit, 2) for unit in Unit))
+
+
+def when(program: Program, machine: Machine, run) -> list[tuple[int, int]]:
+    t = run(program, machine)
+    return list(zip(t.start, t.end, strict=True))
+
+
+@pytest.mark.parametrize("run", MODELS)
+def test_two_instances_run_independent_tasks_at_once(run):
+    """Two STCEs: two independent 5-cycle computes, one on each, both run in cycles 0-5
+    (the two tasks share one work object: the instance is the task's); a SORE job on
+    instance 1 and a vector job on instance 0 of theirs run beside them."""
+    work = Compute(5)
+    program = Program((Task(0, work), Task(1, work, instance=1),
+                       Task(2, MaskJob(groups=2, m=3), instance=1),
+                       Task(3, VectorJob(elements=4, cycles_per_element=2))))
+    assert when(program, TWO_OF_EACH, run) == [(0, 5), (0, 5), (0, 3), (0, 2)]
+
+
+@pytest.mark.parametrize("run", MODELS)
+def test_one_instance_runs_its_tasks_one_after_the_other(run):
+    """The same two computes both on instance 0 of two STCEs: the second waits for the
+    first (5-10); a third on instance 1 that depends on the first starts when it ends."""
+    work = Compute(5)
+    program = Program((Task(0, work), Task(1, work), Task(2, Compute(2), deps=(0,), instance=1)))
+    assert when(program, TWO_OF_EACH, run) == [(0, 5), (5, 10), (5, 7)]
+
+
+@pytest.mark.parametrize("run", MODELS)
+def test_two_dma_queues_each_take_half_the_channels(run):
+    """4 channels x 4 B/cycle, latency 3. Two DMA queues own 2 channels each: two 32-byte
+    loads, one per queue, move 16 bytes per channel at once (cycles 3-7). One queue owns
+    all 4: the loads take 2 cycles each, one after the other (3-5, 5-7)."""
+    four = dataclasses.replace(MACHINE, dram_channels=4)
+    program = Program((Task(0, Transfer(32, write=False)),
+                       Task(1, Transfer(32, write=False), instance=1)))
+    queues = dataclasses.replace(four, instances=((Unit.DRAM, 2),))
+    assert when(program, queues, run) == [(3, 7), (3, 7)]
+    shared = Program(tuple(dataclasses.replace(t, instance=0) for t in program.tasks))
+    assert when(shared, four, run) == [(3, 5), (5, 7)]
+
+
+@pytest.mark.parametrize("run", MODELS)
+@pytest.mark.parametrize("instance", [1, -1])
+def test_an_instance_the_machine_lacks_is_an_error(run, instance):
+    """A task on STCE instance 1 (or -1) of a machine with one STCE is refused, whichever
+    model times it."""
+    program = Program((Task(0, Compute(1)), Task(1, Compute(1), instance=instance)))
+    with pytest.raises(ValueError, match=f"stce instance {instance}, but the machine has 1"):
+        run(program, MACHINE)
+
+
+@pytest.mark.parametrize(("instances", "message"), [
+    (((Unit.DRAM, 3),), "2 DRAM channels cannot be divided equally among 3 DMA queues"),
+    (((Unit.STCE, 0),), "at least one instance"),
+    (((Unit.STCE, 2), (Unit.STCE, 3)), "each named once"),
+])
+def test_impossible_instance_counts_are_rejected(instances, message):
+    """A unit has at least one instance, is counted once, and the DRAM's channels divide
+    equally among its DMA queues."""
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(MACHINE, instances=instances)
+
+
+def test_the_timeline_has_a_track_per_instance_and_channel():
+    """Two STCEs and two DMA queues over 2 channels: a track per STCE instance, each
+    compute on its own; queue 1's load on channel 1, the queue's only channel, with its own
+    bandwidth counter."""
+    program = Program((Task(0, Compute(4)), Task(1, Compute(4), instance=1),
+                       Task(2, Transfer(8, write=False), instance=1)))
+    machine = dataclasses.replace(MACHINE, instances=((Unit.STCE, 2), (Unit.DRAM, 2)))
+    doc = chrome_trace(SimpleNamespace(program=program), execute(program, machine), machine,
+                       100.0, "two")
+    names = {e["tid"]: e["args"]["name"] for e in doc["traceEvents"]
+             if e["name"] == "thread_name"}
+    assert names == {1: "STCE (PE array) 0", 1001: "STCE (PE array) 1",
+                     10: "DRAM channel 0 (DMA queue 0)", 11: "DRAM channel 1 (DMA queue 1)"}
+    work = [(e["tid"], e["args"]["task"]) for e in doc["traceEvents"] if e["ph"] == "X"]
+    assert work == [(1, 0), (1001, 1), (11, 2)]
+    assert {e["name"] for e in doc["traceEvents"] if e["ph"] == "C"} == {
+        "DMA queue 1 bandwidth (GB/s)"}
+
+
+def test_a_record_on_a_free_instance_does_not_wait_for_the_other():
+    """Two STCEs: record 0 computes 0-5 on instance 0, record 1 (no inputs) 0-3 on instance 1,
+    record 2 after record 0 on instance 1 (5-7): record 1 neither waited for its unit nor
+    sat idle; record 2's instance sat idle 3-5 waiting for its input, record 0."""
+    from satsim.timing.accounting import op_timings
+
+    program = Program((Task(0, Compute(5), op=0), Task(1, Compute(3), op=1, instance=1),
+                       Task(2, Compute(2), deps=(0,), op=2, instance=1)))
+    ops = {i: SimpleNamespace(tasks=[i], inputs=[0] if i == 2 else [], dram_read_bytes=0,
+                              dram_write_bytes=0) for i in range(3)}
+    rows = op_timings(SimpleNamespace(program=program, ops=ops), execute(program, TWO_OF_EACH),
+                      TWO_OF_EACH)
+    assert [(r.start, r.end, r.stall_unit, r.stall_dep) for r in rows] == [
+        (0, 5, 0, 0), (0, 3, 0, 0), (5, 7, 0, 2)]

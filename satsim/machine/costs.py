@@ -4,10 +4,15 @@ The closed forms are what the SimPy engine uses; the cycle-stepped machine refer
 (:mod:`satsim.timing.machine_reference`) moves bytes, groups and elements one clock at a time
 and must agree with them exactly:
 
-* the DMA runs one transfer at a time over all C channels, byte ``i`` on channel ``i mod C``;
-  each channel moves at most ``bytes_per_cycle`` a cycle, so B bytes take
-  ``ceil(ceil(B / C) / bytes_per_cycle)`` cycles of data (the access latency comes first and
-  overlaps the previous transfer, see :mod:`satsim.machine.program`);
+* the DRAM's instances are its DMA queues: its channels are divided equally among them, so
+  each of Q queues owns C = channels / Q of them (the channels must be a multiple of the
+  queues; one queue owns them all). A queue runs one transfer at a time over its C channels,
+  byte ``i`` on its channel ``i mod C``; each channel moves at most ``bytes_per_cycle`` a
+  cycle, so B bytes take ``ceil(ceil(B / C) / bytes_per_cycle)`` cycles of data (the access
+  latency, the same for every queue, comes first and overlaps the previous transfer on the
+  queue, see :mod:`satsim.machine.program`);
+* every instance of the SORE, the vector unit or the STCE has the unit's parameters (its
+  lanes, its array);
 * a SORE job of G groups of M deals the groups round-robin to L lanes, a lane taking one
   weight per cycle (each compared against the kept ones): ``ceil(G / L) * M``;
 * a vector job of E elements deals them round-robin to L lanes, each element taking c cycles:
@@ -29,7 +34,7 @@ from functools import cached_property
 
 from satsim.config.hardware import HardwareConfig
 from satsim.errors import SatsimError
-from satsim.machine.program import Access, Compute, MaskJob, Transfer, VectorJob, Work
+from satsim.machine.program import Access, Compute, MaskJob, Transfer, Unit, VectorJob, Work
 
 
 def _ceil(a: int, b: int) -> int:
@@ -52,35 +57,68 @@ class Port:
 
 @dataclass(frozen=True)
 class Machine:
-    """What the engines need to know of the hardware beyond a Program's work."""
+    """What the engines need to know of the hardware beyond a Program's work.
+
+    ``instances`` counts the identical instances of the units it names (a unit not named
+    has one); the DRAM's are its DMA queues, which divide ``dram_channels`` equally.
+    """
 
     dram_channels: int
     dram_bytes_per_cycle: int  # per channel
     dram_latency_cycles: int
-    sore_lanes: int
-    vector_lanes: int
+    sore_lanes: int  # per SORE instance
+    vector_lanes: int  # per vector-unit instance
     ports: tuple[tuple[str, Port], ...] = ()  # per Program buffer, the port of each bank
+    instances: tuple[tuple[Unit, int], ...] = ()  # per unit named, how many it has
 
     def __post_init__(self) -> None:
         if min(self.dram_channels, self.dram_bytes_per_cycle, self.sore_lanes,
                self.vector_lanes, *(p.bytes_per_cycle for _, p in self.ports)) < 1 or (
                 self.dram_latency_cycles < 0):
             raise ValueError(f"a machine needs at least one channel, byte and lane: {self}")
+        named = [unit for unit, _ in self.instances]
+        if (len(set(named)) < len(named) or not set(named) <= set(Unit)
+                or min((n for _, n in self.instances), default=1) < 1):
+            raise ValueError(f"a machine has at least one instance of each of its units, each "
+                             f"named once: {self.instances}")
+        if self.dram_channels % self.count[Unit.DRAM]:
+            raise ValueError(f"{self.dram_channels} DRAM channels cannot be divided equally "
+                             f"among {self.count[Unit.DRAM]} DMA queues")
 
     @cached_property
     def port(self) -> dict[str, Port]:
         return dict(self.ports)
+
+    @cached_property
+    def count(self) -> dict[Unit, int]:
+        """Per unit, its instances."""
+        return dict.fromkeys(Unit, 1) | dict(self.instances)
+
+    @cached_property
+    def queue_channels(self) -> int:
+        """The DRAM channels each DMA queue owns."""
+        return self.dram_channels // self.count[Unit.DRAM]
+
+    def check(self, unit: Unit, instance: int) -> None:
+        """Raise ValueError unless the machine has instance ``instance`` (from 0) of
+        ``unit``: the timing models' one check of the instances a Program uses."""
+        if not 0 <= instance < self.count[unit]:
+            raise ValueError(f"a task runs on {unit} instance {instance}, but the machine has "
+                             f"{self.count[unit]} (numbered from 0)")
 
     @classmethod
     def from_hardware(cls, hw: HardwareConfig) -> Machine:
         """The timing parameters of ``hw`` at its clock. A channel moves the whole bytes of
         its achievable bandwidth per cycle (rounded down); the latency is rounded up. Work
         the hardware does not time (ideal memory, routes set ``untimed``) gets no tasks; its
-        units' parameters here are placeholders."""
+        units' parameters here are placeholders. The units have the hardware's instances;
+        the DRAM one DMA queue over all the channels."""
         sore = hw.maskgen.lanes if hw.maskgen is not None else 1
         vector = hw.vector.lanes if hw.vector is not None else 1
+        units = {Unit.STCE: hw.engine, Unit.SORE: hw.maskgen, Unit.VECTOR: hw.vector}
+        instances = tuple((unit, u.count) for unit, u in units.items() if u is not None)
         if hw.memory == "ideal":
-            return cls(1, 1, 0, sore, vector)
+            return cls(1, 1, 0, sore, vector, instances=instances)
         dram = hw.memory.dram
         per_cycle = int(dram.gbps_per_channel * dram.efficiency * 1000 // hw.clock_mhz)
         if per_cycle < 1:
@@ -91,11 +129,11 @@ class Machine:
         latency = math.ceil(dram.latency_ns * hw.clock_mhz / 1000)
         ports = tuple((label, Port(b.bytes_per_cycle, b.ports == 2))
                       for labels, b in hw.shares().values() for label in labels)
-        return cls(dram.channels, per_cycle, latency, sore, vector, ports)
+        return cls(dram.channels, per_cycle, latency, sore, vector, ports, instances)
 
 
 def busy_cycles(work: Work, machine: Machine) -> int:
-    """Cycles ``work`` keeps its unit busy: its own, or its banks' ports' if longer."""
+    """Cycles ``work`` keeps its instance busy: its own, or its banks' ports' if longer."""
     return max(own_cycles(work, machine), port_cycles(work, machine))
 
 
@@ -114,11 +152,11 @@ def port_cycles(work: Work, machine: Machine) -> int:
 
 
 def own_cycles(work: Work, machine: Machine) -> int:
-    """Cycles ``work`` keeps its unit busy with unlimited buffer ports."""
+    """Cycles ``work`` keeps its instance busy with unlimited buffer ports."""
     if isinstance(work, Compute):
         return work.cycles
     if isinstance(work, Transfer):
-        share = _ceil(work.bytes, machine.dram_channels)
+        share = _ceil(work.bytes, machine.queue_channels)
         return _ceil(share, machine.dram_bytes_per_cycle)
     if isinstance(work, MaskJob):
         return _ceil(work.groups, machine.sore_lanes) * work.m
@@ -128,5 +166,5 @@ def own_cycles(work: Work, machine: Machine) -> int:
 
 
 def latency(work: Work, machine: Machine) -> int:
-    """Cycles between a task being ready and its unit starting on it."""
+    """Cycles between a task being ready and its instance starting on it."""
     return machine.dram_latency_cycles if isinstance(work, Transfer) else 0

@@ -1,22 +1,38 @@
 """A Program: one training iteration as tasks on the machine's units.
 
-The scheduler (:mod:`satsim.schedule`) decides everything a Program says: which unit runs
-each task, how much work it is, what it waits for, how much buffer space it holds, and the
-order of the tasks on every unit. The engines only execute it, under one contract:
+The scheduler (:mod:`satsim.schedule`) decides everything a Program says: which unit, and
+which instance of it, runs each task, how much work it is, what it waits for, how much buffer
+space it holds, and the order of the tasks on every instance. The engines only execute it,
+under one contract:
 
-* every unit runs its tasks one at a time, **in Program order**;
-* a task may start once every task it depends on has ended and its unit's previous task has
-  ended; a DRAM transfer's access latency starts when it is ready and overlaps the previous
-  transfer's data (requests are pipelined, data is not):
-  ``start = max(ready + latency, end of the unit's previous task)``;
+* a machine has one or more identical **instances** of each unit
+  (:class:`satsim.machine.costs.Machine`); a task runs on one of them (:attr:`Task.instance`,
+  0 unless the scheduler spreads a unit's work). Every instance runs its tasks one at a time,
+  **in Program order**; instances run in parallel, sharing the buffers' space (a task's bank
+  traffic uses the ports of the bank it accesses, as tasks on different units do).
+  The DRAM's instances are its DMA queues, each with its own share of the channels
+  (:mod:`satsim.machine.costs`): a DMA shared by the machine is one queue, private DMAs are
+  one queue each;
+* a task may start once every task it depends on has ended and its instance's previous task
+  has ended; a DRAM transfer's access latency starts when it is ready and overlaps the
+  previous transfer's data on its queue (requests are pipelined, data is not):
+  ``start = max(ready + latency, end of the instance's previous task)``;
 * ``end = start + busy cycles`` (:func:`satsim.machine.costs.busy_cycles`): the unit's own
   cycles, or longer when the buffer banks the task reads and writes (its :class:`Access`)
   cannot move its bytes in that time;
 * a task's :class:`Hold` takes buffer space when the task starts and gives it back when the
   holding's ``until`` task ends; space freed at a cycle is free for a task starting then.
 
-Because every unit's order is fixed, every start and end is a max-plus function of the busy
-cycles: more bandwidth, more lanes or a shorter latency never delay any task.
+Buffers need nothing per instance: a buffer private to an instance is one more named buffer
+of the Program, which only that instance's tasks access and hold; a shared one is a single
+name every instance's tasks use.
+
+A task on an instance the machine does not have is an error: the timing models check it
+with :meth:`satsim.machine.costs.Machine.check` (the Program alone does not know the
+machine).
+
+Because every instance's order is fixed, every start and end is a max-plus function of the
+busy cycles: more bandwidth, more lanes or a shorter latency never delay any task.
 """
 
 from __future__ import annotations
@@ -33,7 +49,7 @@ class Unit(StrEnum):
     STCE = "stce"  # the PE array
     SORE = "sore"  # the N:M mask / sparse-weight generator
     VECTOR = "vector"  # the weight-update / vector engine (WUVE)
-    DRAM = "dram"  # the DRAM channels, fed by the DMA
+    DRAM = "dram"  # the DRAM channels, fed by the DMA (an instance: a DMA queue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +74,7 @@ class Compute:
 @dataclass(frozen=True, slots=True)
 class Transfer:
     """``bytes`` between DRAM and a bank of ``buffer`` (None: no bank limits it),
-    interleaved over all channels."""
+    interleaved over its DMA queue's channels."""
 
     bytes: int
     write: bool  # buffer -> DRAM
@@ -110,7 +126,8 @@ class Hold:
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One piece of work on one unit."""
+    """One piece of work on one instance of one unit. The work object may be shared by
+    tasks on several instances: the instance is the task's, never the work's."""
 
     id: int
     work: Work
@@ -119,6 +136,7 @@ class Task:
     op: int | None = None  # index of the trace record it belongs to
     phase: Phase | None = None
     label: str = ""  # shown on the timeline
+    instance: int = 0  # which of its unit's instances runs it
 
     @property
     def unit(self) -> Unit:
@@ -127,7 +145,8 @@ class Task:
 
 @dataclass(frozen=True)
 class Program:
-    """Tasks in a global order that every unit's order follows; buffer capacities in bytes.
+    """Tasks in a global order that every instance's order follows; buffer capacities in
+    bytes.
 
     The order is topological: a task depends only on earlier tasks, and a holding is freed by
     the holder itself or a later task.
@@ -158,8 +177,15 @@ class Program:
                 raise ValueError(f"task {task.id} has no work: {task.work}")
 
     def on(self, unit: Unit) -> list[Task]:
-        """The tasks ``unit`` runs, in its order."""
+        """The tasks ``unit`` runs, on all its instances, in Program order."""
         return [t for t in self.tasks if t.unit is unit]
+
+    def queues(self) -> dict[tuple[Unit, int], list[Task]]:
+        """Per ``(unit, instance)`` with work, the tasks that instance runs, in its order."""
+        queues: dict[tuple[Unit, int], list[Task]] = {}
+        for task in self.tasks:
+            queues.setdefault((task.unit, task.instance), []).append(task)
+        return queues
 
 
 def _quantities(work: Work) -> tuple[int, ...]:

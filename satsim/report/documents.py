@@ -61,9 +61,9 @@ def run_title(doc: dict) -> str:
     return f"{doc.get('workload', '?')}, {run}, on {doc.get('hardware', '?')}"
 
 
-def array_pes(doc: dict, source: str) -> int:
+def array_pes(doc: dict, source: str, each: bool = False) -> int:
     """The PEs of the run's MAC engine (rows x cols x count of the unit ``hardware_config``
-    routes the forward GEMMs to)."""
+    routes the forward GEMMs to; ``each``: of one of its instances)."""
     engine = need(doc, source, "hardware_config", "routes", "FF")
     unit = need(doc, source, "hardware_config", "units", engine)
-    return int(unit["rows"]) * int(unit["cols"]) * int(unit.get("count", 1))
+    return int(unit["rows"]) * int(unit["cols"]) * (1 if each else int(unit.get("count", 1)))

@@ -59,7 +59,8 @@ class RunResult:
     """What one run of one workload on one hardware + dataflow produced.
 
     ``cycles`` is the iteration's length with everything the hardware times running
-    concurrently; ``busy`` the cycles each unit worked (DRAM: cycles moving data).
+    concurrently; ``busy`` the cycles each unit worked (DRAM: cycles moving data), summed
+    over its instances.
     """
 
     hardware: str
@@ -73,6 +74,7 @@ class RunResult:
     cycles: int
     rows: tuple[dict, ...]  # OP_COLUMNS, one per timed record, in the order they completed
     busy: dict[str, int]  # unit -> busy cycles, for the units the hardware times
+    instances: dict[str, int] = field(default_factory=dict)  # unit -> instances (absent: 1)
     buffers: dict[str, tuple[int, int]] = field(default_factory=dict)  # -> (capacity, peak)
     actions: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)  # per record
     tasks: int = 0  # tasks of the schedule
@@ -111,21 +113,29 @@ class RunResult:
 
     @property
     def utilization(self) -> float:
-        """Executed (non-pruned) MACs over the array's MAC slots of the run, in [0, 1]."""
+        """Executed (non-pruned) MACs over the arrays' MAC slots of the run, in [0, 1]."""
         return self.macs / (self.cycles * self.pes) if self.cycles else 0.0
+
+    @property
+    def array_pes(self) -> int:
+        """The PEs of one instance of the array (``pes`` counts all of them)."""
+        return self.pes // self.instances.get("stce", 1)
 
     def total(self, column: str) -> int:
         """A column summed over the records (stalls, DRAM bytes, busy cycles)."""
         return sum(r[column] for r in self.rows)
 
     def unit_utilization(self, unit: str) -> float:
-        """The share of the iteration ``unit`` was busy, in [0, 1]."""
-        return self.busy.get(unit, 0) / self.cycles if self.cycles else 0.0
+        """The share of the iteration ``unit`` was busy, in [0, 1]: its busy cycles over
+        ``cycles`` times its instances."""
+        return (self.busy.get(unit, 0) / (self.cycles * self.instances.get(unit, 1))
+                if self.cycles else 0.0)
 
     def idle_cycles(self, unit: str) -> int:
-        """The cycles of the iteration ``unit`` did not work: ``cycles - busy[unit]`` (a unit
-        works on one task at a time, so this is the length of its idle intervals)."""
-        return self.cycles - self.busy[unit]
+        """The cycles of the iteration ``unit``'s instances did not work, summed:
+        ``cycles x instances - busy[unit]`` (an instance works on one task at a time, so this
+        is the length of its idle intervals)."""
+        return self.cycles * self.instances.get(unit, 1) - self.busy[unit]
 
     def idle_by_cause(self, unit: str) -> dict[str, int]:
         """A compute unit's idle cycles by cause (:data:`IDLE_CAUSES`): its ops' stalls
@@ -156,7 +166,9 @@ class RunResult:
                              columns=["phase", "unit", "ops", *_SUMMED]).set_index("phase")
         frame["time_ms"] = frame["busy_cycles"] / (self.clock_mhz * 1e3)
         stce = frame["unit"] == "stce"
-        frame["utilization"] = (frame["macs"] / (frame["busy_cycles"] * self.pes)).where(stce)
+        # Busy cycles are summed over the arrays: each such cycle is one array's.
+        frame["utilization"] = (frame["macs"] / (frame["busy_cycles"] * self.array_pes)
+                                ).where(stce)
         return frame[["unit", "ops", "busy_cycles", "time_ms", "utilization", *STALLS,
                       "dram_read_bytes", "dram_write_bytes"]]
 
@@ -209,8 +221,8 @@ class RunResult:
         }
 
     def _unit_json(self, unit: str) -> dict:
-        doc = {"busy_cycles": self.busy[unit], "utilization": self.unit_utilization(unit),
-               "idle_cycles": self.idle_cycles(unit)}
+        doc = {"instances": self.instances.get(unit, 1), "busy_cycles": self.busy[unit],
+               "utilization": self.unit_utilization(unit), "idle_cycles": self.idle_cycles(unit)}
         if unit != "dram":  # the DMA has no ops of its own to attribute its idle cycles to
             doc["idle_by_cause"] = self.idle_by_cause(unit)
         return doc

@@ -204,7 +204,7 @@ def _phase_table(res: RunResult, units: dict[str, tuple[str, str]]) -> list[str]
     rows = [["phase", "unit", "ops", "busy cycles", "time (ms)", "util",
              *(IDLE_CAUSES[c] for c in IDLE_STALLS), "DRAM MB"]]
     for t in res.phase_totals():
-        util = f"{t.macs / (t.busy_cycles * res.pes):.1%}" if (
+        util = f"{t.macs / (t.busy_cycles * res.array_pes):.1%}" if (
             t.unit == "stce" and t.busy_cycles) else "-"
         moved = (t.dram_read_bytes + t.dram_write_bytes) / 1e6
         rows.append([t.phase, units[t.unit][0], f"{t.ops:,}", f"{t.busy_cycles:,}",
@@ -220,12 +220,15 @@ def _unit_table(res: RunResult, units: dict[str, tuple[str, str]]) -> list[str]:
     for unit in UNITS:
         if unit in res.busy:
             idle = {} if unit == "dram" else res.idle_by_cause(unit)  # the DMA has no ops
+            count = res.instances.get(unit, 1)
             name, what = units[unit]
-            rows.append([f"{name} ({what})", f"{res.busy[unit]:,}",
-                         f"{res.unit_utilization(unit):.1%}", f"{res.idle_cycles(unit):,}",
+            label = f"{name} ({what})" + (f" x {count}" if count > 1 else "")
+            rows.append([label, f"{res.busy[unit]:,}", f"{res.unit_utilization(unit):.1%}",
+                         f"{res.idle_cycles(unit):,}",
                          *(f"{idle[c]:,}" if idle else "-" for c in IDLE_CAUSES)])
+    several = " x its instances" if max(res.instances.values(), default=1) > 1 else ""
     return [*text_table(rows, "<" + ">" * (len(rows[0]) - 1)),
-            f"  each unit: busy + idle = {res.cycles:,} cycles (the iteration); "
+            f"  each unit: busy + idle = {res.cycles:,} cycles (the iteration){several}; "
             "idle = its stalls + after its last op"]
 
 

@@ -84,8 +84,9 @@ def breakdown_figure(doc: dict, source: str = "run result") -> Figure:
 def layer_utilization(doc: dict, source: str = "run result") -> tuple[list[str],
                                                                       dict[str, list]]:
     """The array's MAC utilization while busy, per layer (trace order) and GEMM phase:
-    executed MACs / (busy cycles x PEs); ``None`` where a layer has no GEMM of that phase."""
-    pes = array_pes(doc, source)
+    executed MACs / (busy cycles x PEs of an array: busy cycles are summed over the arrays);
+    ``None`` where a layer has no GEMM of that phase."""
+    pes = array_pes(doc, source, each=True)
     sums: dict[tuple[str, str], list[int]] = {}
     layers: list[str] = []
     for op in sorted(need(doc, source, "ops"), key=lambda o: o["index"]):

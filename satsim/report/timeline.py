@@ -1,9 +1,11 @@
 """A simulated iteration as a Chrome trace-event file (opens in Perfetto and chrome://tracing).
 
-One process, the machine; one track per unit (STCE, SORE, vector unit) and per DRAM channel;
+One process, the machine; one track per unit instance (STCE, SORE, vector unit) and per DRAM
+channel (DMA queue ``q`` moves its transfers over channels ``q C .. q C + C - 1``);
 one complete event per task with its layer, phase, trace record and bytes; counters for the
-DRAM bandwidth and every buffer's occupancy. Times are microseconds at the hardware's clock;
-every event also carries its exact start and end cycle in ``args``.
+DRAM bandwidth (each DMA queue's, with several) and every buffer's occupancy. Times are
+microseconds at the hardware's clock; every event also carries its exact start and end cycle
+in ``args``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ PID = 1
 _TRACKS = {Unit.STCE: (1, "STCE (PE array)"), Unit.SORE: (2, "SORE (mask generator)"),
            Unit.VECTOR: (3, "vector / weight-update unit")}
 _CHANNEL_TID = 10  # DRAM channel c is track 10 + c
+_INSTANCE_TID = 1000  # instance i of a unit is track 1000 i + the unit's
 
 
 def chrome_trace(plan: Plan, timeline: Timeline, machine: Machine, clock_mhz: float,
@@ -26,15 +29,20 @@ def chrome_trace(plan: Plan, timeline: Timeline, machine: Machine, clock_mhz: fl
     program = plan.program
     events: list[dict] = [{"ph": "M", "pid": PID, "name": "process_name",
                            "args": {"name": f"satsim: {name}"}}]
-    used = {task.unit for task in program.tasks}
+    used = {(task.unit, task.instance) for task in program.tasks}
     for unit, (tid, label) in _TRACKS.items():
-        if unit in used:
-            events.append({"ph": "M", "pid": PID, "tid": tid, "name": "thread_name",
-                           "args": {"name": label}})
-    if Unit.DRAM in used:
+        several = machine.count[unit] > 1
+        for instance in range(machine.count[unit]):
+            if (unit, instance) in used:
+                events.append({"ph": "M", "pid": PID, "tid": tid + _INSTANCE_TID * instance,
+                               "name": "thread_name",
+                               "args": {"name": f"{label} {instance}" if several else label}})
+    per_queue, queues = machine.queue_channels, machine.count[Unit.DRAM]
+    if any(unit is Unit.DRAM for unit, _ in used):
         for c in range(machine.dram_channels):
+            queue = f" (DMA queue {c // per_queue})" if queues > 1 else ""
             events.append({"ph": "M", "pid": PID, "tid": _CHANNEL_TID + c,
-                           "name": "thread_name", "args": {"name": f"DRAM channel {c}"}})
+                           "name": "thread_name", "args": {"name": f"DRAM channel {c}{queue}"}})
     counters: list[tuple[int, int, dict]] = []  # (cycle, 0 = end / 1 = start, event)
     for task in program.tasks:
         start, end = timeline.start[task.id], timeline.end[task.id]
@@ -45,19 +53,22 @@ def chrome_trace(plan: Plan, timeline: Timeline, machine: Machine, clock_mhz: fl
         work = task.work
         if isinstance(work, Transfer):
             kind = "store" if work.write else "load"
-            for c in range(machine.dram_channels):
-                share = len(range(c, work.bytes, machine.dram_channels))
+            first = task.instance * per_queue
+            for c in range(per_queue):
+                share = len(range(c, work.bytes, per_queue))
                 if share:
-                    events.append({**base, "tid": _CHANNEL_TID + c,
+                    events.append({**base, "tid": _CHANNEL_TID + first + c,
                                    "name": f"{kind} {task.label}",
                                    "args": {**args, "bytes": share, "direction": kind}})
             rate = work.bytes / (busy_cycles(work, machine) * us * 1e3)  # bytes/us -> GB/s
-            counters.append((start, 1, {"ph": "C", "pid": PID, "name": "DRAM bandwidth (GB/s)",
+            counter = (f"DMA queue {task.instance} bandwidth (GB/s)" if queues > 1
+                       else "DRAM bandwidth (GB/s)")  # a queue's transfers do not overlap
+            counters.append((start, 1, {"ph": "C", "pid": PID, "name": counter,
                                         "ts": start * us, "args": {"GB/s": rate}}))
-            counters.append((end, 0, {"ph": "C", "pid": PID, "name": "DRAM bandwidth (GB/s)",
+            counters.append((end, 0, {"ph": "C", "pid": PID, "name": counter,
                                       "ts": end * us, "args": {"GB/s": 0.0}}))
         else:
-            events.append({**base, "tid": _TRACKS[task.unit][0],
+            events.append({**base, "tid": _TRACKS[task.unit][0] + _INSTANCE_TID * task.instance,
                            "name": f"{task.phase or ''} {task.label}".strip(), "args": args})
     for buffer, curve in occupancy(program, timeline.start, timeline.end).items():
         for cycle, held in curve:

@@ -44,6 +44,7 @@ class _Spec:
     op: int = 0
     phase: Phase | None = None
     label: str = ""
+    instance: int = 0
 
 
 def build(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, order: Sequence[int],
@@ -76,9 +77,12 @@ class Recorder:
     def end(self) -> list[int]:
         return self.clock.end
 
-    def task(self, work: Work, deps: list, op: int, phase: Phase, label: str) -> int:
-        self.specs.append(_Spec(work, set(deps), op=op, phase=phase, label=label))
-        return self.clock.task(work, deps, op, phase, label)
+    def task(self, work: Work, deps: list, op: int, phase: Phase, label: str,
+             instance: int = 0) -> int:
+        handle = self.clock.task(work, deps, op, phase, label, instance)  # checks the instance
+        self.specs.append(_Spec(work, set(deps), op=op, phase=phase, label=label,
+                                instance=instance))
+        return handle
 
     def hold(self, hold: list) -> None:
         self.clock.hold(hold)
@@ -87,6 +91,6 @@ class Recorder:
     def program(self, roles: dict[str, Slot] | None) -> Program:
         tasks = tuple(Task(i, s.work, tuple(sorted(s.deps)),
                            tuple(Hold(b, n, until) for b, n, until, _ in s.holds),
-                           op=s.op, phase=s.phase, label=s.label)
+                           op=s.op, phase=s.phase, label=s.label, instance=s.instance)
                       for i, s in enumerate(self.specs))
         return Program(tasks, capacities(roles))

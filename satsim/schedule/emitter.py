@@ -94,10 +94,11 @@ class RunningOp:
         return self.s >= len(self.steps)
 
     def key(self) -> tuple[int, int]:
-        """When its unit is free, and when its inputs were ready (a timing sink's)."""
+        """When its unit is free (instance 0: the emitter's tasks run there), and when its
+        inputs were ready (a timing sink's)."""
         if self.ready is None:  # its inputs were emitted before it: their ends are fixed
             self.ready = max((self.sink.end[h] for h in self.waits), default=0)
-        return self.sink.free[self.unit], self.ready
+        return self.sink.free[self.unit][0], self.ready
 
     def _new(self, work, deps, instance: int = 0) -> object:
         deps = list(deps) if self.made else [*deps, *self.waits]

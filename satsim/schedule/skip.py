@@ -86,7 +86,7 @@ class Snapshot:
     shape: tuple  # per role: holdings and which are pending; per op: an output tile or not
     handles: list  # the tasks whose times those are (slot holders and releasers, the tiles)
     times: tuple  # their starts and ends
-    free: tuple  # every unit's free time
+    free: tuple  # per unit, its instances' free times
     tally: tuple  # the ops' running busy cycles, stalls, tasks (the sink's) ...
     bytes: tuple  # ... and bytes read and written
 
@@ -114,17 +114,21 @@ def snapshot(emitter: Emitter, roles: tuple[str, ...], ops: list[_Op]) -> Snapsh
 
 def moves(two: Snapshot, one: Snapshot, now: Snapshot):
     """``(delta, units)`` if two consecutive periods moved every time by the same
-    ``delta > 0`` (units the periods did not use keep their free time) and did the same
-    work; else None."""
+    ``delta > 0`` (instances the periods did not use keep their free time; ``units``: the
+    ``(unit, instance)`` pairs they did) and did the same work; else None."""
     if not now.shape == one.shape == two.shape:
         return None
     deltas = {y - x for x, y in zip(one.times, now.times, strict=True)}
     deltas.update(y - x for x, y in zip(two.times, one.times, strict=True))
     units = []
-    for unit, a, b, c in zip(Unit, two.free, one.free, now.free, strict=True):
-        if not a == b == c:
-            deltas.update((b - a, c - b))
-            units.append(unit)
+    for unit, frees_two, frees_one, frees_now in zip(Unit, two.free, one.free, now.free,
+                                                     strict=True):
+        if frees_two == frees_one == frees_now:
+            continue
+        for instance, (a, b, c) in enumerate(zip(frees_two, frees_one, frees_now, strict=True)):
+            if not a == b == c:
+                deltas.update((b - a, c - b))
+                units.append((unit, instance))
     if len(deltas) != 1 or (delta := deltas.pop()) <= 0:
         return None
     work = [(y - x, z - y) for x, y, z in zip(two.tally + two.bytes, one.tally + one.bytes,
@@ -135,7 +139,7 @@ def moves(two: Snapshot, one: Snapshot, now: Snapshot):
 
 
 def skip(emitter: Emitter, ops: list[_Op], one: Snapshot, now: Snapshot, jumps: list[int],
-         n: int, delta: int, units: list[Unit]) -> None:
+         n: int, delta: int, units: list[tuple[Unit, int]]) -> None:
     """Move ``ops`` ``n`` periods on (``jumps``: each op's steps in them) from ``now``,
     which is one period after ``one``: ghost copies of the snapshot's tasks ``n * delta``
     later, the periods' work added to the tallies, the units' free times, the slots' holdings
@@ -253,7 +257,7 @@ class Skipper:
             return
         n, p, now, one, delta, units = best
         if before is not None:
-            n = min(n, (before - 1 - self.emitter.sink.free[op.unit]) // delta)
+            n = min(n, (before - 1 - self.emitter.sink.free[op.unit][0]) // delta)
             if n < 1:
                 return
         skip(self.emitter, [op], one, now, [n * p], n, delta, units)
@@ -302,8 +306,8 @@ class Together:
         number, steps = self.count, tuple(op.s for op in ops)
         self.count += 1
         free = self.emitter.sink.free
-        ref = free[ops[0].unit]
-        units = tuple(free[unit] - ref for unit in self.timed)
+        ref = free[ops[0].unit][0]
+        units = tuple(free[unit][0] - ref for unit in self.timed)
         now = signature = before = None
         if units in self.units:
             now = snapshot(self.emitter, self.roles, ops)

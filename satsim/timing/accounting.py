@@ -1,7 +1,7 @@
 """What a machine run did, record by record: when, for how long, what it waited for.
 
-Every idle cycle of a record's unit between the unit's previous task and one of the record's
-work tasks is attributed to one cause:
+Every idle cycle of a record's unit instance between that instance's previous task and one
+of the record's work tasks on it is attributed to one cause:
 
 * ``stall_dep``: the record's inputs, the results of the records it depends on in the
   tensor graph (read after write, write after read): the cycles before the last of them was
@@ -73,11 +73,11 @@ def op_timings(plan: Plan, timeline: Timeline, machine: Machine) -> list[OpTimin
     """Per record of the trace, in the order of ``plan.ops`` (the order they completed)."""
     tasks = plan.program.tasks
     start, end = timeline.start, timeline.end
-    previous: dict[int, int] = {}  # task -> end of the task before it on its unit
-    last: dict[Unit, int] = {}
+    previous: dict[int, int] = {}  # task -> end of the task before it on its instance
+    last: dict[tuple[Unit, int], int] = {}
     for task in tasks:
-        previous[task.id] = last.get(task.unit, 0)
-        last[task.unit] = end[task.id]
+        previous[task.id] = last.get((task.unit, task.instance), 0)
+        last[task.unit, task.instance] = end[task.id]
     rows, unit_of = [], {}
     for index, op in plan.ops.items():
         work = [tasks[t] for t in op.tasks if not isinstance(tasks[t].work, Transfer)]
@@ -100,7 +100,8 @@ def op_timings(plan: Plan, timeline: Timeline, machine: Machine) -> list[OpTimin
 
 
 def unit_busy(plan: Plan, timeline: Timeline, machine: Machine) -> dict[Unit, int]:
-    """Cycles each unit worked (DRAM: cycles moving data, its banks' ports included)."""
+    """Cycles each unit worked, summed over its instances (DRAM: cycles moving data, its
+    banks' ports included)."""
     busy = dict.fromkeys(Unit, 0)
     for task in plan.program.tasks:
         busy[task.unit] += (timeline.end[task.id] - timeline.start[task.id]

@@ -1,9 +1,10 @@
 """The one-pass clock: times tasks as the schedule emits them, in Program order.
 
-Program order is topological and every unit's order, so one pass applies the machine's
-contract (:mod:`satsim.machine.program`) exactly: ``start = max(ready + latency, unit
-free)``. The emitter (:mod:`satsim.schedule.emitter`) may skip repeating periods of identical
-steps; the clock accounts for them (:meth:`Clock.shift`).
+Program order is topological and every instance's order, so one pass applies the machine's
+contract (:mod:`satsim.machine.program`) exactly: ``start = max(ready + latency, instance
+free)``, with a free time per instance of every unit. The emitter
+(:mod:`satsim.schedule.emitter`) may skip repeating periods of identical steps; the clock
+accounts for them (:meth:`Clock.shift`).
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ UNIT_AT = {unit: i for i, unit in enumerate(Unit)}
 GAPS = len(Unit)
 BANK = GAPS + 1
 TASKS = GAPS + 2
-# A tally: per unit its own busy cycles, idle cycles before its work, cycles its work
-# waited on buffer ports, tasks.
+# A tally: per unit its own busy cycles (summed over its instances), idle cycles of their
+# instances before its work, cycles its work waited on buffer ports, tasks.
 
 
 class Clock:
     """Timing sink: a handle is the task's index. It lets the emitter skip the middle of
     runs of identical steps (``shift``), accounting for the steps it did not time: per
     record, a running tally of busy cycles per unit (the DMA's including its bank's port),
-    idle cycles of its unit before its work tasks (on the STCE, SORE or vector unit), the
-    cycles those tasks waited on their buffer ports, and tasks, timed or skipped."""
+    idle cycles of their instances before its work tasks (on the STCE, SORE or vector unit),
+    the cycles those tasks waited on their buffer ports, and tasks, timed or skipped.
+
+    ``free[unit][instance]`` is when that instance is free; a task on an instance the machine
+    does not have raises ValueError (:meth:`Machine.check`)."""
 
     skips = True
 
@@ -36,14 +40,15 @@ class Clock:
         self.end: list[int] = []
         self.op: list[int] = []
         self.unit: list[Unit] = []
-        self.free = dict.fromkeys(Unit, 0)
-        self.before: list[int] = []  # each task's unit free time when it was issued
+        self.free = {unit: [0] * n for unit, n in machine.count.items()}
+        self.before: list[int] = []  # each task's instance's free time when it was issued
         self.holds: list[list] = []
         self.tally: dict[int, list[int]] = {}
         # Per work (by id): latency, own and busy cycles, its unit's place in a tally, it.
         self.costs: dict[int, tuple[int, int, int, int, Work]] = {}
 
-    def task(self, work: Work, deps: list, op: int, phase, label: str) -> int:
+    def task(self, work: Work, deps: list, op: int, phase, label: str,
+             instance: int = 0) -> int:
         # The hottest loop of a simulation: plain loops and one lookup per work.
         unit = work.unit
         end = self.end
@@ -51,7 +56,10 @@ class Clock:
         for d in deps:
             if end[d] > ready:
                 ready = end[d]
-        free = self.free[unit]
+        frees = self.free[unit]
+        if instance and not 0 < instance < len(frees):  # instance 0 always exists
+            self.machine.check(unit, instance)
+        free = frees[instance]
         # Steps are made once and reused, their work too: look its cost up by identity (the
         # entry keeps the work alive, so its id is not reused), not by value or by working
         # it out.
@@ -82,7 +90,7 @@ class Clock:
         self.op.append(op)
         self.unit.append(unit)
         self.before.append(free)
-        self.free[unit] = end[-1]
+        frees[instance] = end[-1]
         return len(end) - 1
 
     def hold(self, hold: list) -> None:
@@ -93,17 +101,18 @@ class Clock:
         hold[2] = -1
 
     def state(self, handles: list, ops: list[int]) -> tuple[tuple, tuple, tuple]:
-        """The starts and ends of ``handles``, every unit's free time, ``ops``' tallies."""
+        """The starts and ends of ``handles``, per unit its instances' free times, ``ops``'
+        tallies."""
         start, end = self.start, self.end
         return ((*map(start.__getitem__, handles), *map(end.__getitem__, handles)),
-                tuple(self.free.values()),
+                tuple(map(tuple, self.free.values())),
                 tuple(chain.from_iterable(map(self.tally.__getitem__, ops))))
 
     def shift(self, handles: list, ops: list[int], n: int, delta: int, units: list,
               period: tuple) -> dict:
         """Ghost copies of ``handles`` ``n * delta`` later; ``n`` more periods of ``ops``
-        (``period``: what one added to their tallies, one after the other); ``units`` free
-        that much later."""
+        (``period``: what one added to their tallies, one after the other); ``units``
+        (``(unit, instance)`` pairs) free that much later."""
         moved, offset = {}, n * delta
         for h in dict.fromkeys(handles):
             self.start.append(self.start[h] + offset)
@@ -116,6 +125,6 @@ class Clock:
             tally = self.tally[op]
             for i, x in enumerate(period[at * len(tally):(at + 1) * len(tally)]):
                 tally[i] += n * x
-        for unit in units:
-            self.free[unit] += offset
+        for unit, instance in units:
+            self.free[unit][instance] += offset
         return moved

@@ -1,10 +1,10 @@
 """The SimPy engine: executes a :class:`~satsim.machine.program.Program` and nothing else.
 
-One process per unit walks that unit's tasks in Program order; a task waits for the events
-of the tasks it depends on, then holds its unit for its busy cycles (closed forms,
-:mod:`satsim.machine.costs`). A handful of events per task: the cost follows tasks, never
-cycles or bytes. Buffer occupancy follows from the starts and ends; a Program whose holdings
-exceed a buffer is a scheduler bug and raises.
+One process per instance of a unit walks that instance's tasks in Program order; a task
+waits for the events of the tasks it depends on, then holds its instance for its busy cycles
+(closed forms, :mod:`satsim.machine.costs`). A handful of events per task: the cost follows
+tasks, never cycles or bytes. Buffer occupancy follows from the starts and ends; a Program
+whose holdings exceed a buffer is a scheduler bug and raises.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Generator
 import simpy
 
 from satsim.machine.costs import Machine, busy_cycles, latency
-from satsim.machine.program import Program, Task, Unit
+from satsim.machine.program import Program, Task
 from satsim.timing.timeline import Timeline, peaks
 
 
@@ -31,13 +31,17 @@ class CountingEnvironment(simpy.Environment):
 
 
 def execute(program: Program, machine: Machine) -> Timeline:
-    """Run ``program`` on ``machine``; every task's start and end cycle."""
+    """Run ``program`` on ``machine``; every task's start and end cycle. Raises ValueError if
+    a task runs on an instance the machine does not have."""
+    queues = program.queues()
+    for unit, instance in queues:
+        machine.check(unit, instance)
     env = CountingEnvironment()
     n = len(program.tasks)
     start, end = [0] * n, [0] * n
     done = [env.event() for _ in range(n)]
 
-    def unit(tasks: list[Task]) -> Generator:
+    def instance(tasks: list[Task]) -> Generator:
         previous_end = 0
         for task in tasks:
             waiting = [done[d] for d in task.deps if not done[d].processed]
@@ -52,9 +56,7 @@ def execute(program: Program, machine: Machine) -> Timeline:
             end[task.id] = previous_end = int(env.now)
             done[task.id].succeed()
 
-    for kind in Unit:
-        tasks = program.on(kind)
-        if tasks:
-            env.process(unit(tasks))
+    for tasks in queues.values():
+        env.process(instance(tasks))
     env.run()
     return Timeline(tuple(start), tuple(end), peaks(program, start, end), env.processed)

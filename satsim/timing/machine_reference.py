@@ -1,16 +1,17 @@
 """Cycle-stepped machine reference: the oracle of the SimPy engine for whole Programs.
 
-Every unit is stepped one clock at a time, with its own physical state and none of the
-engine's closed forms:
+Every instance of every unit is stepped one clock at a time, with its own physical state and
+none of the engine's closed forms:
 
-* the **DMA** hands a transfer to all channels at once, byte ``i`` to channel ``i mod C``,
-  once the transfer's latency has passed since it became ready and the previous transfer has
-  left every channel; each channel moves at most ``bytes_per_cycle`` of its share per cycle;
-* the **SORE** deals a job's groups round-robin to its lanes; each busy lane compares one
+* each **DMA queue** owns ``C = channels / queues`` of the channels and hands a transfer to
+  all of them at once, byte ``i`` to its channel ``i mod C``, once the transfer's latency
+  has passed since it became ready and the queue's previous transfer has left every one of
+  its channels; each channel moves at most ``bytes_per_cycle`` of its share per cycle;
+* a **SORE** deals a job's groups round-robin to its lanes; each busy lane compares one
   weight per cycle against the kept ones, so a group of M takes M cycles;
-* the **vector unit** deals a job's elements round-robin to its lanes; each element takes its
+* a **vector unit** deals a job's elements round-robin to its lanes; each element takes its
   cycles on its lane;
-* the **STCE** counts down the fold-run cycles (folds are proven against the array
+* an **STCE** counts down the fold-run cycles (folds are proven against the array
   reference, :mod:`satsim.timing.reference`);
 * every **bank port** a task uses moves at most its bytes per cycle, reads and writes
   together (one port) or each on its own (two) while the unit works; a transfer's port
@@ -19,8 +20,8 @@ engine's closed forms:
   and its ports are done;
 * **buffers** hold the bytes of the holdings taken and not yet freed, checked every cycle.
 
-A task starts in the first cycle in which its unit is free and its dependencies have ended
-(plus the latency, for transfers), in Program order per unit. Small Programs only.
+A task starts in the first cycle in which its instance is free and its dependencies have
+ended (plus the latency, for transfers), in Program order per instance. Small Programs only.
 """
 
 from __future__ import annotations
@@ -120,12 +121,15 @@ def _deal(items: int, lanes: int, each: int) -> list[int]:
 
 
 def run_reference(program: Program, machine: Machine) -> Timeline:
-    """Step ``program`` on ``machine`` one cycle at a time."""
+    """Step ``program`` on ``machine`` one cycle at a time. Raises ValueError if a task runs
+    on an instance the machine does not have."""
     n = len(program.tasks)
     start: list[int | None] = [None] * n
     end: list[int | None] = [None] * n
-    queues = {unit: program.on(unit) for unit in Unit}
-    busy: dict[Unit, tuple[Task, _Job | _Stream] | None] = dict.fromkeys(queues)
+    queues = program.queues()  # per (unit, instance), its tasks still to start
+    for unit, instance in queues:
+        machine.check(unit, instance)
+    busy: dict[tuple[Unit, int], tuple[Task, _Job | _Stream] | None] = dict.fromkeys(queues)
     held = dict.fromkeys(program.buffers, 0)
     peak = dict.fromkeys(program.buffers, 0)
 
@@ -148,9 +152,10 @@ def run_reference(program: Program, machine: Machine) -> Timeline:
         for task_id in ended.pop(cycle, ()):
             for hold in freed_by.get(task_id, ()):
                 held[hold.buffer] -= hold.bytes
-        # Issue: each free unit takes its next task once it is ready (and its latency passed).
-        for unit, queue in queues.items():
-            if busy[unit] is None and queue:
+        # Issue: each free instance takes its next task once it is ready (and its latency
+        # passed).
+        for (unit, instance), queue in queues.items():
+            if busy[unit, instance] is None and queue:
                 task = queue[0]
                 ready = ready_at(task)
                 wait = machine.dram_latency_cycles if unit is Unit.DRAM else 0
@@ -159,18 +164,18 @@ def run_reference(program: Program, machine: Machine) -> Timeline:
                     start[task.id] = cycle
                     for hold in task.holds:
                         held[hold.buffer] += hold.bytes
-                    busy[unit] = (task, _progress(task, machine))
+                    busy[unit, instance] = (task, _progress(task, machine))
         for name, bytes_held in held.items():
             peak[name] = max(peak[name], bytes_held)
             if bytes_held > program.buffers[name]:
                 raise BufferOverflow(f"buffer {name} holds {bytes_held} bytes in cycle {cycle}, "
                                      f"more than its {program.buffers[name]}")
-        # Work: one clock on every busy unit.
-        for unit, job in busy.items():
+        # Work: one clock on every busy instance.
+        for key, job in busy.items():
             if job is not None and job[1].step():
                 end[job[0].id] = cycle + 1
                 ended.setdefault(cycle + 1, []).append(job[0].id)
-                busy[unit] = None
+                busy[key] = None
                 remaining -= 1
         cycle += 1
     return Timeline(tuple(start), tuple(end), peak)
@@ -181,7 +186,7 @@ def _progress(task: Task, machine: Machine) -> _Job | _Stream:
     port = machine.port
     if isinstance(work, Transfer):
         width = port[work.buffer].bytes_per_cycle if work.buffer in port else None
-        return _Stream(work.bytes, work.write, machine.dram_channels,
+        return _Stream(work.bytes, work.write, machine.queue_channels,
                        machine.dram_bytes_per_cycle, width)
     ports = [_Port(a.read, a.write, port[a.buffer]) for a in work.access if a.buffer in port]
     if isinstance(work, Compute):
