@@ -21,7 +21,7 @@ from satsim.machine.program import (
     VectorJob,
 )
 from satsim.report.timeline import chrome_trace
-from satsim.timing.accounting import unit_busy
+from satsim.timing.accounting import op_timings, unit_busy
 from satsim.timing.clock import UNIT_AT, Clock
 from satsim.timing.engine import execute
 from satsim.timing.machine_reference import run_reference
@@ -332,8 +332,6 @@ def test_a_record_on_a_free_instance_does_not_wait_for_the_other():
     """Two STCEs: record 0 computes 0-5 on instance 0, record 1 (no inputs) 0-3 on instance 1,
     record 2 after record 0 on instance 1 (5-7): record 1 neither waited for its unit nor
     sat idle; record 2's instance sat idle 3-5 waiting for its input, record 0."""
-    from satsim.timing.accounting import op_timings
-
     program = Program((Task(0, Compute(5), op=0), Task(1, Compute(3), op=1, instance=1),
                        Task(2, Compute(2), deps=(0,), op=2, instance=1)))
     ops = {i: SimpleNamespace(tasks=[i], inputs=[0] if i == 2 else [], dram_read_bytes=0,
