@@ -5,7 +5,7 @@ import dataclasses
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from satsim.machine.costs import Machine, Port
@@ -21,7 +21,7 @@ from satsim.machine.program import (
     VectorJob,
 )
 from satsim.report.timeline import chrome_trace
-from satsim.timing.accounting import unit_busy
+from satsim.timing.accounting import op_timings, unit_busy
 from satsim.timing.clock import UNIT_AT, Clock
 from satsim.timing.engine import execute
 from satsim.timing.machine_reference import run_reference
@@ -36,8 +36,8 @@ ports = st.builds(Port, bytes_per_cycle=st.integers(1, 24), dual=st.booleans())
 
 @st.composite
 def machines(draw, least: int = 1):
-    """Random lanes, channels, latency and ports, with ``least``-3 instances of each unit:
-    1-3 DMA queues of 1-3 channels each."""
+    """Random lanes, channels, latency and ports, with ``least``-3 instances of each unit
+    (the DRAM's: DMA queues of 1-3 channels each)."""
     counts = {unit: draw(st.integers(least, 3)) for unit in Unit}
     return Machine(dram_channels=counts[Unit.DRAM] * draw(st.integers(1, 3)),
                    dram_bytes_per_cycle=draw(st.integers(1, 16)),
@@ -45,6 +45,7 @@ def machines(draw, least: int = 1):
                    sore_lanes=draw(st.integers(1, 4)), vector_lanes=draw(st.integers(1, 8)),
                    ports=draw(st.tuples(*(st.tuples(st.just(b), ports) for b in BUFFERS))),
                    instances=tuple(counts.items()))
+
 
 accesses = st.lists(st.builds(Access, buffer=st.sampled_from(BUFFERS),
                               read=st.integers(0, 300), write=st.integers(0, 300)),
@@ -60,13 +61,15 @@ works = st.one_of(
 
 
 @st.composite
-def programs(draw, machine: Machine, capacity: int | None = None):
-    """2-20 tasks on random units and random instances of ``machine``'s, each depending on a
-    random set of earlier tasks and holding random space of two buffers until itself or a
-    later task ends; a work object is sometimes reused by a later task (the scheduler's
-    steps share theirs)."""
-    n = draw(st.integers(2, 20))
-    tasks = []
+def programs(draw, machine: Machine, capacity: int | None = None, size: tuple = (2, 20)):
+    """``size`` (fewest, most) tasks on random units, each depending on a random set of
+    earlier tasks and holding random space of two buffers until itself or a later task ends;
+    a work object is sometimes reused by a later task (the scheduler's steps share theirs).
+    Each unit's first task runs on its instance 0, its second on instance 1 if it has two
+    (every unit with two tasks uses several instances), the rest on random ones."""
+    n = draw(st.integers(*size))
+    tasks: list[Task] = []
+    placed = dict.fromkeys(Unit, 0)  # per unit, its tasks so far
     for i in range(n):
         deps = draw(st.lists(st.integers(0, i - 1), max_size=3, unique=True)) if i else []
         holds = [Hold(buffer, draw(st.integers(1, 64)), draw(st.integers(i, n - 1)))
@@ -74,7 +77,9 @@ def programs(draw, machine: Machine, capacity: int | None = None):
                                              unique=True))]
         work = (tasks[draw(st.integers(0, i - 1))].work if i and draw(st.booleans())
                 else draw(works))
-        instance = draw(st.integers(0, machine.count[work.unit] - 1))
+        count, placed[work.unit] = machine.count[work.unit], placed[work.unit] + 1
+        instance = (placed[work.unit] - 1 if placed[work.unit] <= min(2, count)
+                    else draw(st.integers(0, count - 1)))
         tasks.append(Task(i, work, tuple(sorted(deps)), tuple(holds), instance=instance))
     size = capacity if capacity is not None else draw(st.integers(64, 64 * n))
     return Program(tuple(tasks), dict.fromkeys(BUFFERS, size))
@@ -82,9 +87,13 @@ def programs(draw, machine: Machine, capacity: int | None = None):
 
 @st.composite
 def cases(draw, least: int = 1, capacity: int | None = None):
-    """A machine with ``least``-3 instances of each unit and a Program on it."""
+    """A machine with ``least``-3 instances of each unit and a Program on it; with several,
+    a Program of 24-40 tasks that uses two instances or more of every unit."""
     machine = draw(machines(least))
-    return draw(programs(machine, capacity)), machine
+    program = draw(programs(machine, capacity, (2, 20) if least == 1 else (24, 40)))
+    if least > 1:
+        assume(all(len({t.instance for t in program.on(unit)}) > 1 for unit in Unit))
+    return program, machine
 
 
 def clocked(program: Program, machine: Machine) -> Clock:
@@ -117,7 +126,7 @@ def test_engine_and_clock_equal_machine_reference(least, data):
     """Every task starts and ends in the same cycle in all three, the buffers peak at the
     same bytes, and a Program that overflows a buffer is rejected by all three; the clock's
     busy cycles per unit, summed over its instances, are the timeline's. ``least``: the
-    fewest instances of each unit (2: 300 Programs with several of every kind)."""
+    fewest instances of each unit (2: 300 Programs that use several of every kind)."""
     program, machine = data.draw(cases(least))
     reference = timeline(program, machine, run_reference)
     assert timeline(program, machine, execute) == reference
@@ -128,14 +137,16 @@ def test_engine_and_clock_equal_machine_reference(least, data):
     assert {unit: clock.tally[None][UNIT_AT[unit]] for unit in Unit} == busy
 
 
+@pytest.mark.parametrize("least", [1, 2])
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(case=cases(capacity=10**9),
+@given(data=st.data(),
        faster=st.sampled_from(["dram_channels", "dram_bytes_per_cycle", "sore_lanes",
                                "vector_lanes", "latency", "ports", "dual"]))
-def test_more_resources_never_delay_a_task(case, faster):
+def test_more_resources_never_delay_a_task(least, data, faster):
     """With each instance's order fixed, more channels (one more per DMA queue), bandwidth
-    or lanes, wider or dual bank ports, or a shorter DRAM latency, end no task later."""
-    program, machine = case
+    or lanes, wider or dual bank ports, or a shorter DRAM latency, end no task later, on
+    one or several instances of each unit (``least``, as above)."""
+    program, machine = data.draw(cases(least, capacity=10**9))
     if faster == "dram_channels":
         better = dataclasses.replace(machine, dram_channels=machine.dram_channels
                                      + machine.count[Unit.DRAM])
@@ -321,8 +332,6 @@ def test_a_record_on_a_free_instance_does_not_wait_for_the_other():
     """Two STCEs: record 0 computes 0-5 on instance 0, record 1 (no inputs) 0-3 on instance 1,
     record 2 after record 0 on instance 1 (5-7): record 1 neither waited for its unit nor
     sat idle; record 2's instance sat idle 3-5 waiting for its input, record 0."""
-    from satsim.timing.accounting import op_timings
-
     program = Program((Task(0, Compute(5), op=0), Task(1, Compute(3), op=1, instance=1),
                        Task(2, Compute(2), deps=(0,), op=2, instance=1)))
     ops = {i: SimpleNamespace(tasks=[i], inputs=[0] if i == 2 else [], dram_read_bytes=0,
