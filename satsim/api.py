@@ -133,7 +133,7 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
                      sparsity=summarize_sparsity(trace) if pattern is not None else None,
                      reannotated=trace is not recorded, scope=scope, provenance=provenance,
                      warnings=_warnings(recorded, path, overrides, scope.no_effect, result),
-                     hint=hint, engine=mac_engine(hw.engine).describe(), units=unit_names(hw),
+                     hint=hint, engine=_engine(hw), units=unit_names(hw),
                      strided_bp=hw.conv.strided_bp, timeline=events)
 
 
@@ -169,6 +169,12 @@ def timeline_events(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
                         trace.name)
 
 
+def _engine(hw: HardwareConfig) -> str:
+    """The MAC engine in a few words: ``32x32 systolic``, ``2 x 32x32 systolic``."""
+    count = hw.engine.count
+    return (f"{count} x " if count > 1 else "") + mac_engine(hw.engine).describe()
+
+
 def unit_names(hw: HardwareConfig) -> dict[str, tuple[str, str]]:
     """Per Program unit, the name the machine gives it and what it is, for the reports."""
     return {"stce": (hw.routes.FF, mac_engine(hw.engine).describe()),
@@ -184,7 +190,7 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
     phases = ", ".join(p.value for p in Phase if p in present) or "none"
     timed = [f"GEMMs ({phases}) in SCALE-Sim 3.0.0's compute-cycle conventions"
              if hw.scalesim_timing else
-             f"GEMMs ({phases}) on {hw.routes.FF} ({mac_engine(hw.engine).describe()})"]
+             f"GEMMs ({phases}) on {hw.routes.FF} ({_engine(hw)})"]
     not_timed, no_effect = {}, dict(NO_EFFECT_YET)
     served: dict[str, list[str]] = {name: [] for name in hw.units}  # unit -> its routes
     for route, what in (("maskgen", "N:M mask generation (MASK)"), ("vector", "vector work (VEC)"),
@@ -210,6 +216,11 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
         no_effect["dataflow.pregenerate"] = (
             "on ideal memory the SORE already runs ahead: its work waits only for the weights"
             if hw.memory == "ideal" else "without a tensor graph the records form a chain")
+    if hw.memory != "ideal":
+        for name, buffer in hw.memory.buffers.items():
+            owner = buffer.private_to
+            if owner is not None and hw.units[owner].count == 1:
+                no_effect[f"memory.buffers.{name}.private_to"] = f"unit {owner} has one instance"
     if hw.memory == "ideal":
         memory = "ideal (operands always on chip: no transfers, no memory stalls)"
         if hw.unit_for("update") is None:

@@ -44,8 +44,14 @@ def test_every_record_kind_has_a_route_to_a_unit_of_its_kind():
     (lambda d: d["routes"].pop("update"), "routes.update", "required key is missing"),
     (lambda d: d["units"]["array"].update(count=0), "units.array.count",
      "Input should be greater than 0"),
-    (lambda d: d["units"]["array"].update(count=2), "units.array.count",
-     "2 instances: several instances of a unit are not modelled yet"),
+    (lambda d: d["units"]["sore"].update(count=2), "units.sore.count",
+     "2 instances: several instances of a maskgen unit are not modelled yet"),
+    (lambda d: d["memory"]["buffers"]["vec"].update(private_to="array"),
+     "memory.buffers.vec.private_to",
+     "vec holds vector for the instances of array only, so unit vector has no buffer for its "
+     "vector"),
+    (lambda d: d["memory"]["buffers"]["act"].update(private_to="stce"),
+     "memory.buffers.act.private_to", "no unit 'stce' (units: array, sore, vector)"),
     (lambda d: d["units"]["sore"].update(kind="tpu"), "units.sore",
      "kind: expected one of systolic, mma, maskgen, vector"),
     (lambda d: d["units"]["array"].update(lanes=4), "units.array.lanes", "unknown key"),
@@ -62,9 +68,11 @@ def test_every_record_kind_has_a_route_to_a_unit_of_its_kind():
 ])
 def test_a_bad_machine_is_one_error_naming_the_file_and_field(tmp_path, change, field, reason):
     """A route to a unit that does not exist or cannot run that work, a GEMM phase left
-    untimed, a missing route, a count of 0 (and, for now, of several instances), an unknown
-    kind or a parameter of another kind, a unit named like a hardware key, an N:M capability
-    that does not read, a role no buffer serves."""
+    untimed, a missing route, a count of 0 (and, for now, several instances of a unit that is
+    no MAC engine), an unknown kind or a parameter of another kind, a unit named like a
+    hardware key, an N:M capability that does not read, a role no buffer serves, a buffer
+    private to a unit that does not exist, and an instance with no buffer for an operand (a
+    role another unit needs, in a buffer private to the array's instances)."""
     path = _machine(tmp_path, change)
     with pytest.raises(SatsimError) as info:
         load_hardware(path)
@@ -146,7 +154,7 @@ def test_a_default_dataflow_must_be_shipped(tmp_path):
     naming the field."""
     path = _machine(tmp_path, lambda d: d.update(dataflow="mine"))
     with pytest.raises(SatsimError, match=r"machine.yaml: dataflow: 'mine': not a shipped "
-                                          r"dataflow \(naive, plain, sat, scalesim-is"):
+                                          r"dataflow \(naive, plain-ws, plain, sat, scalesim-is"):
         load_hardware(path)
 
 

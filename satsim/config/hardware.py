@@ -306,9 +306,9 @@ class HardwareConfig(Frozen):
                 others = sorted(self.users(role) - {owner})
                 if others:
                     raise invalid(where, f"{name} holds {role} for the instances of {owner} "
-                                  f"only, so {others[0]} has no buffer for its {role}: share "
-                                  f"the buffer (private_to: null) or move {role} to a buffer "
-                                  "of its own", owner)
+                                  f"only, so unit {others[0]} has no buffer for its {role}: "
+                                  "share the buffer (private_to: null) or move "
+                                  f"{role} to a buffer of its own", owner)
 
     @property
     def engine(self) -> SystolicUnit | MmaUnit:

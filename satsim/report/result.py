@@ -164,7 +164,9 @@ class RunResult:
 
         frame = pd.DataFrame([vars(t) for t in self.phase_totals()],
                              columns=["phase", "unit", "ops", *_SUMMED]).set_index("phase")
-        frame["time_ms"] = frame["busy_cycles"] / (self.clock_mhz * 1e3)
+        # Time: the busy cycles of one instance (on average: they share the work).
+        frame["time_ms"] = frame["busy_cycles"] / (
+            frame["unit"].map(lambda u: self.instances.get(u, 1)) * self.clock_mhz * 1e3)
         stce = frame["unit"] == "stce"
         # Busy cycles are summed over the arrays: each such cycle is one array's.
         frame["utilization"] = (frame["macs"] / (frame["busy_cycles"] * self.array_pes)

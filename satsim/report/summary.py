@@ -207,8 +207,9 @@ def _phase_table(res: RunResult, units: dict[str, tuple[str, str]]) -> list[str]
         util = f"{t.macs / (t.busy_cycles * res.array_pes):.1%}" if (
             t.unit == "stce" and t.busy_cycles) else "-"
         moved = (t.dram_read_bytes + t.dram_write_bytes) / 1e6
+        per = res.instances.get(t.unit, 1)  # time: one instance's (they share the work)
         rows.append([t.phase, units[t.unit][0], f"{t.ops:,}", f"{t.busy_cycles:,}",
-                     f"{t.busy_cycles / ms:,.3f}", util,
+                     f"{t.busy_cycles / per / ms:,.3f}", util,
                      *(f"{getattr(t, f'stall_{c}'):,}" for c in IDLE_STALLS), f"{moved:,.1f}"])
     return text_table(rows, "<<" + ">" * (len(rows[0]) - 2))
 
