@@ -47,6 +47,11 @@ class MacEngine(Protocol):
         """Times a tile of ``h x w`` outputs reads its A and its B tile."""
         ...
 
+    def row_step(self, stationarity: Stationarity) -> int:
+        """The output rows an instance's share comes in (:func:`partition`): what one pass
+        of the engine covers, or 1 where rows are a stream (weight stationary)."""
+        ...
+
     def describe(self) -> str:
         """A few words for the scope lines: ``32x32 systolic``."""
         ...
@@ -99,6 +104,10 @@ class Systolic:
         return (_ceil(w, self.unit.cols),
                 _ceil(h, self.unit.rows) if stationarity is Stationarity.OS else 1)
 
+    def row_step(self, stationarity: Stationarity) -> int:
+        # OS: a fold holds R output rows; WS: rows stream through the array, one a cycle.
+        return self.unit.rows if stationarity is Stationarity.OS else 1
+
     def describe(self) -> str:
         return f"{self.unit.rows}x{self.unit.cols} systolic"
 
@@ -130,6 +139,9 @@ class Mma:
         # An A fragment once per column of fragments, a B fragment once per row of them.
         return _ceil(w, self.unit.n), _ceil(h, self.unit.m)
 
+    def row_step(self, stationarity: Stationarity) -> int:
+        return self.unit.m
+
     def describe(self) -> str:
         u = self.unit
         return f"{u.m}x{u.n}x{u.k} MMA"
@@ -140,9 +152,10 @@ ENGINES: dict[str, type] = {"systolic": Systolic, "mma": Mma}
 
 def partition(rows: int, step: int, instances: int) -> list[int]:
     """Output rows of each instance that works on ``rows`` rows of output (the others have
-    none): the rows are cut into blocks of ``step`` (an array's rows, a fragment's), dealt
-    in contiguous runs of ``ceil(blocks / instances)`` blocks, the first instance first. So
-    the first instance has the most rows; instances run a tile's blocks side by side."""
+    none): the rows are cut into blocks of ``step`` (:meth:`MacEngine.row_step`: an OS
+    array's rows, a fragment's; 1 for WS), dealt in contiguous runs of
+    ``ceil(blocks / instances)`` blocks, the first instance first. So the first instance
+    has the most rows; instances run a tile's blocks side by side."""
     blocks = -(-rows // step)
     each = -(-blocks // instances) * step
     return [min(each, rows - at) for at in range(0, rows, each)]

@@ -53,7 +53,7 @@ def _part(shape: GemmShape, pattern: NMPattern | None, stationarity: Stationarit
           engine: MacEngine, instances: int, interleave: bool) -> GemmPart:
     kept = shape.k if pattern is None else pattern.kept(shape.k)
     runs = [engine.run(rows, shape.n, shape.k, shape.batch, pattern, stationarity, interleave)
-            for rows in partition(shape.m, engine.rows, instances)]
+            for rows in partition(shape.m, engine.row_step(stationarity), instances)]
     return GemmPart(shape, runs[0].cycles, sum(r.slots for r in runs),
                     shape.batch * shape.m * kept * shape.n, tuple(r.cycles for r in runs[1:]))
 

@@ -77,6 +77,7 @@ class RunningOp:
         self.waits, self.phase, self.label = list(waits), phase_of(record), record.layer
         self.unit = steps[0].work.unit
         self.made: list = []
+        self.joined: set = set()  # (unit, instance > 0) that took a task of the op
         self.held: dict[int, list[tuple[list, bool, int]]] = {}  # last step -> (hold, until
         # store, instance)
         self.loads: list[list] = []  # [first user, last user + 1, task] of each load in use
@@ -101,7 +102,12 @@ class RunningOp:
         return self.sink.free[self.unit][0], self.ready
 
     def _new(self, work, deps, instance: int = 0) -> object:
-        deps = list(deps) if self.made else [*deps, *self.waits]
+        # The op's first task waits for its inputs; the rest follow it on its unit or
+        # depend on it, except the first on each other instance of a unit.
+        first = not self.made or (instance and (work.unit, instance) not in self.joined)
+        if instance:
+            self.joined.add((work.unit, instance))
+        deps = [*deps, *self.waits] if first else list(deps)
         self.made.append(self.sink.task(work, deps, self.index, self.phase, self.label,
                                         instance))
         return self.made[-1]
@@ -118,8 +124,9 @@ class RunningOp:
 
     def _process(self, s: int) -> None:
         """Step ``s``: its computes, one per instance it has work for (``step.gang``), each
-        after all the step's loads and output slots, so that they start together and the
-        first instance's, which has the most work, ends last: it frees what they share."""
+        after all the step's loads and output slots. The first instance has the most work
+        in every step, so it is never free earlier than another and its compute ends last:
+        it frees what they share, exactly."""
         emitter, step, state = self.emitter, self.steps[s], self.state
         if s + emitter.lookahead < len(self.steps):
             self._load(s + emitter.lookahead)

@@ -260,9 +260,11 @@ def tile_sizes(op: GemmOp, part: GemmPart, total: GemmBytes, mapping: GemmMappin
     psum = FORMAT_BYTES[hw.numerics.accumulate]
     a_slot, b_slot, c_slot = (roles[r].bytes for r in ("activations", "weights", "outputs"))
 
+    step = engine.row_step(mapping.stationarity)
+
     def first(h: int) -> int:
         """Output rows of a tile of ``h`` the first instance takes (it has the most)."""
-        return partition(h, rows, count)[0]
+        return partition(h, step, count)[0]
 
     # A private buffer holds one instance's rows of A or C; a shared one the whole tile's.
     a_rows, c_rows = (first if roles[r].private else (lambda h: h)
@@ -436,7 +438,7 @@ def part_tiles(part: GemmPart, total: GemmBytes, mapping: GemmMapping, hw: Hardw
             values[int(code[at])] for values, code in fields)
         kept = d if pattern is None else pattern.kept(d)
         lanes = []
-        shares = partition(h, engine.rows, count)  # each instance's rows of the tile
+        shares = partition(h, engine.row_step(mapping.stationarity), count)  # per instance
         for rows, a_i, c_i in zip(shares, split(a, shares), split(c, shares), strict=True):
             run = _run(rows, w, d, mapping, engine, interleave)
             a_reads, b_reads = engine.reads(rows, w, mapping.stationarity)
