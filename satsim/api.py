@@ -216,6 +216,9 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
         no_effect["dataflow.pregenerate"] = (
             "on ideal memory the SORE already runs ahead: its work waits only for the weights"
             if hw.memory == "ideal" else "without a tensor graph the records form a chain")
+    if hw.engine.sparsity.transposed_mask:
+        no_effect[f"{hw.routes.FF}.sparsity.transposed_mask"] = (
+            "no recipe uses one mask for FF and BP yet: BDWP builds BP's apart")
     if hw.memory != "ideal":
         for name, buffer in hw.memory.buffers.items():
             owner = buffer.private_to

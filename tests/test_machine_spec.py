@@ -180,3 +180,12 @@ def test_a_unit_added_by_an_override_is_set_by_its_name():
         ("units.npu", {"kind": "systolic", "rows": 4, "cols": 4, "sparsity": {"max_m": 4}}),
         ("npu.rows", 8), ("routes.FF", "npu"), ("routes.BP", "npu"), ("routes.WG", "npu")])
     assert (hw.engine.rows, hw.engine.cols) == (8, 4)
+
+
+def test_a_transposed_mask_capability_is_declared_and_said_to_change_nothing_yet(tmp_path):
+    """An engine may declare that it can use a weight's mask transposed; no recipe reads it
+    yet (BDWP builds BP's mask apart), so a run that sets it lists it as having no effect."""
+    (tmp_path / "w.csv").write_text(CSV)
+    report = run(tmp_path / "w.csv", "sat", overrides=["array.sparsity.transposed_mask=true"])
+    assert "array.sparsity.transposed_mask" in report.scope.no_effect
+    assert "array.sparsity.transposed_mask" not in run(tmp_path / "w.csv", "sat").scope.no_effect

@@ -9,6 +9,7 @@ from satsim.api import reannotate, run
 from satsim.config import load_hardware
 from satsim.trace.schema import MaskGenOp
 from satsim.trace.workload import load_workload
+from satsim.types import NMPattern
 
 CSV = "name,M,K,N\nfc,64,128,32\n"
 
@@ -42,8 +43,26 @@ def test_tc_2of4_makes_its_masks_on_the_vector_unit_at_its_cost():
     assert lane_ops >= weights * simt.cycles_per_element["maskgen"]
 
 
-@pytest.mark.parametrize("name", ["tc-2of4"])
-def test_a_preset_runs_with_the_dataflow_it_names(name):
+@pytest.mark.parametrize(("name", "sparsity"), [
+    ("tc-2of4", "2:4"), ("vegeta", "1:4"), ("sat-x2", None), ("tpu-v4", "dense")])
+def test_a_preset_runs_with_the_dataflow_it_names(name, sparsity):
     """`satsim run --hw NAME` needs no --dataflow: the preset names its own."""
-    report = run("resnet9-cifar-bdwp", name, sparsity="2:4")
+    report = run("resnet9-cifar-bdwp", name, sparsity=sparsity)
     assert report.result.dataflow == load_hardware(name).dataflow and report.result.cycles > 0
+
+
+def test_a_dense_engine_refuses_every_pattern(tmp_path, cli):
+    """tpu-v4's MXUs run dense only: an N:M trace is one error line saying so."""
+    (tmp_path / "w.csv").write_text(CSV)
+    done = cli("run", "--hw", "tpu-v4", "--workload", "w.csv", "--sparsity", "2:4",
+               cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        "error: --sparsity: 2:4: the MAC engine (mxu) runs dense only"]
+
+
+def test_vegeta_runs_exactly_its_n4_family():
+    """VEGETA's engine runs 1:4 and 2:4 (and dense), not 3:4 nor 2:8."""
+    hw = load_hardware("vegeta")
+    assert hw.pattern_problem(None) is None
+    assert [hw.pattern_problem(NMPattern.parse(p)) is None for p in ("1:4", "2:4", "3:4", "2:8")
+            ] == [True, True, False, False]

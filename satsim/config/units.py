@@ -64,6 +64,11 @@ class NMSupport(Frozen):
                     "M <= max_m); none: a dense engine")
     max_m: int | None = Field(default=None, ge=2, le=MAX_M,
                               description="largest group size M of the 'N:M' family")
+    transposed_mask: bool = Field(
+        default=False,
+        description="whether it can use a weight's mask transposed (one transposable N:M "
+                    "mask for FF and BP, Hubara et al., NeurIPS 2021); satsim's recipes build "
+                    "BP's mask apart (BDWP), so no run reads it yet")
 
     @field_validator("patterns", mode="before")
     @classmethod
