@@ -216,6 +216,8 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
         no_effect["dataflow.pregenerate"] = (
             "on ideal memory the SORE already runs ahead: its work waits only for the weights"
             if hw.memory == "ideal" else "without a tensor graph the records form a chain")
+    if hw.memory != "ideal" and hw.memory.dram.dma == "private" and hw.engine.count == 1:
+        no_effect["memory.dram.dma"] = f"unit {hw.routes.FF} has one instance: one queue"
     if hw.engine.sparsity.transposed_mask:
         no_effect[f"{hw.routes.FF}.sparsity.transposed_mask"] = (
             "no recipe uses one mask for FF and BP yet: BDWP builds BP's apart")
@@ -233,7 +235,9 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
             no_effect["numerics.accumulate"] = ("partial sums stay in the PEs on ideal memory "
                                                 "(the format sizes their spills to a buffer)")
     else:
-        timed.append("DRAM transfers through one DMA queue, tiles sized to the buffers, "
+        queues = ("one DMA queue" if hw.dma_queues == 1 else
+                  f"{hw.dma_queues} DMA queues (one per instance of {hw.routes.FF})")
+        timed.append(f"DRAM transfers through {queues}, tiles sized to the buffers, "
                      "buffer bank ports pacing transfers and units")
         dram = hw.memory.dram
         buffers = ", ".join(f"{name} {b.kib:,} KiB ({'/'.join(b.holds)}"

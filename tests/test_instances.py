@@ -6,6 +6,7 @@ import pytest
 
 from satsim.api import run
 from satsim.config import load_dataflow, load_hardware
+from satsim.errors import SatsimError
 from satsim.machine.costs import Machine
 from satsim.machine.mac import partition
 from satsim.machine.program import Compute, Unit
@@ -33,12 +34,12 @@ def test_rows_are_dealt_in_blocks_the_first_instance_the_most(rows, step, count,
     assert sum(shares) == rows and shares[0] == max(shares)
 
 
-def _gang(tmp_path, count: int, private: bool):
+def _gang(tmp_path, count: int, private: bool, dma: str = "shared"):
     """sat-small with ``count`` arrays and small buffers (the activations' and outputs' private
-    to each array, or shared), and three GEMMs to run on it."""
+    to each array, or shared), one DMA queue or one per array, and three GEMMs to run."""
     private_to = {"private_to": "array"} if private else {}
-    memory = {"dram": {"channels": 2, "gbps_per_channel": 0.8, "efficiency": 1.0,
-                       "latency_ns": 20},
+    memory = {"dram": {"channels": 6, "gbps_per_channel": 0.8, "efficiency": 1.0,
+                       "latency_ns": 20, "dma": dma},
               "buffers": {"act": {"kib": 2, "holds": ["activations"], "bytes_per_cycle": 8,
                                   **private_to},
                           "wgt": {"kib": 2, "holds": ["weights"], "bytes_per_cycle": 3,
@@ -54,18 +55,21 @@ def _gang(tmp_path, count: int, private: bool):
 
 
 @pytest.mark.parametrize("count", [2, 3])
-@pytest.mark.parametrize("private", [True, False])
+@pytest.mark.parametrize(("private", "dma"), [(True, "shared"), (False, "shared"),
+                                              (True, "private")])
 @pytest.mark.parametrize("dataflow", ["sat", "naive"])
-def test_a_gang_schedule_equals_the_machine_reference(tmp_path, count, private, dataflow):
-    """GEMMs tiled for 2 or 3 small arrays, buffers private or shared: the Program runs to
-    the same cycle for every task in the SimPy engine and in the cycle-stepped machine
-    reference, and the one-pass clock gives the reference's per-record timings."""
-    hw, trace = _gang(tmp_path, count, private)
+def test_a_gang_schedule_equals_the_machine_reference(tmp_path, count, private, dma, dataflow):
+    """GEMMs tiled for 2 or 3 small arrays, buffers private or shared, one DMA queue or one
+    per array: the Program runs to the same cycle for every task in the SimPy engine and in
+    the cycle-stepped machine reference, and the one-pass clock gives the reference's
+    per-record timings."""
+    hw, trace = _gang(tmp_path, count, private, dma)
     policy = load_dataflow(dataflow)
     p, m = plan(trace, hw, policy), Machine.from_hardware(hw)
     engine, reference = execute(p.program, m), run_reference(p.program, m)
-    instances = {t.instance for t in p.program.on(Unit.STCE)}
-    assert instances == set(range(count))
+    assert {t.instance for t in p.program.on(Unit.STCE)} == set(range(count))
+    queues = {t.instance for t in p.program.on(Unit.DRAM)}
+    assert queues == (set(range(count)) if dma == "private" else {0})
     assert (engine.start, engine.end, engine.peak_bytes) == (
         reference.start, reference.end, reference.peak_bytes)
     fast = evaluate(trace, hw, policy)
@@ -136,3 +140,15 @@ def test_the_report_names_the_instances(cli, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "(2 x 32x32 systolic @ 200 MHz" in done.stdout
     assert "array (32x32 systolic) x 2" in done.stdout
+
+
+def test_private_dma_queues_divide_the_channels(tmp_path):
+    """One DMA queue per array needs channels that divide among them: else one error naming
+    the field; with one array, a private DMA is listed as having no effect."""
+    with pytest.raises(SatsimError, match=r"^--set array.count, memory.dram.dma: "
+                                          r"memory.dram.channels: 4 channels do not divide "
+                                          r"among 3 private DMA queues"):
+        load_hardware("sat", [("array.count", 3), ("memory.dram.dma", "private")])
+    (tmp_path / "g.csv").write_text(GEMMS)
+    report = run(tmp_path / "g.csv", "sat", overrides=["memory.dram.dma=private"])
+    assert "memory.dram.dma" in report.scope.no_effect

@@ -67,6 +67,11 @@ class DramConfig(Frozen):
                               description="fraction of the peak a stream of transfers achieves")
     latency_ns: float = Field(ge=0, le=MAX_LATENCY_NS, allow_inf_nan=False,
                               description="from a transfer's request to its first data, in ns")
+    dma: Literal["shared", "private"] = Field(
+        default="shared",
+        description="shared: one DMA queue over all the channels; private: one queue per "
+                    "instance of the MAC engine, the channels divided among them, each moving "
+                    "its instance's private buffers' data (shared buffers' on the first)")
 
 
 class BufferConfig(Frozen):
@@ -255,6 +260,11 @@ class HardwareConfig(Frozen):
                           self.routes.model_dump())
         if self.memory != "ideal":
             self._private_buffers(self.memory)
+            dram, count = self.memory.dram, self.engine.count
+            if dram.dma == "private" and dram.channels % count:
+                raise invalid(("memory", "dram", "channels"), f"{dram.channels} channels do not "
+                              f"divide among {count} private DMA queues (one per instance of "
+                              f"{self.routes.FF}): give a multiple of {count}", dram.channels)
         if self.scalesim_timing and self.engine.count > 1:
             raise invalid(("units", self.routes.FF, "count"), "SCALE-Sim's conventions time "
                           "one array: count 1 with timing 'scalesim'", self.engine.count)
@@ -309,6 +319,12 @@ class HardwareConfig(Frozen):
                                   f"only, so unit {others[0]} has no buffer for its {role}: "
                                   "share the buffer (private_to: null) or move "
                                   f"{role} to a buffer of its own", owner)
+
+    @property
+    def dma_queues(self) -> int:
+        """DMA queues: one, or one per instance of the MAC engine (``memory.dram.dma``)."""
+        private = self.memory != "ideal" and self.memory.dram.dma == "private"
+        return self.engine.count if private else 1
 
     @property
     def engine(self) -> SystolicUnit | MmaUnit:

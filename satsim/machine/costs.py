@@ -112,11 +112,12 @@ class Machine:
         its achievable bandwidth per cycle (rounded down); the latency is rounded up. Work
         the hardware does not time (ideal memory, routes set ``untimed``) gets no tasks; its
         units' parameters here are placeholders. The units have the hardware's instances;
-        the DRAM one DMA queue over all the channels."""
+        the DRAM its DMA queues (``memory.dram.dma``)."""
         sore = hw.maskgen.lanes if hw.maskgen is not None else 1
         vector = hw.vector.lanes if hw.vector is not None else 1
         units = {Unit.STCE: hw.engine, Unit.SORE: hw.maskgen, Unit.VECTOR: hw.vector}
         instances = tuple((unit, u.count) for unit, u in units.items() if u is not None)
+        instances += ((Unit.DRAM, hw.dma_queues),)
         if hw.memory == "ideal":
             return cls(1, 1, 0, sore, vector, instances=instances)
         dram = hw.memory.dram

@@ -35,6 +35,8 @@ class Emitter:
             for i in range(len(slot.buffers) or 1)}
         self.lookahead = int(bool(self.roles) and all(
             s.slots > 1 for s in self.roles.values()))
+        # Private DMA queues: an instance's private buffers' transfers go on its own queue.
+        self.queues = hw.dma_queues > 1
 
     def _wait_slot(self, role: str, instance: int = 0) -> list:
         """Reserve a slot of ``role`` (``instance``'s, if private): the handle whose end
@@ -115,7 +117,8 @@ class RunningOp:
     def _load(self, s: int) -> None:
         emitter = self.emitter
         for item in self.steps[s].loads:
-            task = self._new(item.work, emitter._wait_slot(item.role, item.instance))
+            task = self._new(item.work, emitter._wait_slot(item.role, item.instance),
+                             item.instance if emitter.queues else 0)
             hold = emitter._hold(item.role, task, item.footprint, item.instance)
             self.held.setdefault(s + item.span - 1, []).append(
                 (hold, item.until_store, item.instance))
@@ -143,7 +146,7 @@ class RunningOp:
                 state["out"][i] = emitter._hold("outputs", computes[i], lane.out, i)
         for i, lane in enumerate(lanes):
             if lane.store is not None:
-                stores[i] = self._new(lane.store, [computes[i]])
+                stores[i] = self._new(lane.store, [computes[i]], i if emitter.queues else 0)
                 state["written"] += lane.store.bytes
                 if i in state["out"]:
                     state["out"].pop(i)[2] = stores[i]
