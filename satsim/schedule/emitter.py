@@ -41,7 +41,7 @@ class Emitter:
     def _wait_slot(self, role: str, instance: int = 0) -> list:
         """Reserve a slot of ``role`` (``instance``'s, if private): the handle whose end
         frees the oldest one, if taken."""
-        queue = self.occupied[slot_key(role, instance)]
+        queue = self.occupied[slot_key(role, instance) if instance else role]
         if len(queue) < self.roles[role].slots:
             return []
         oldest = queue.popleft()
@@ -50,8 +50,12 @@ class Emitter:
 
     def _hold(self, role: str, holder, footprint: int, instance: int = 0) -> list:
         """``[buffer, bytes, released by, holder]``, freed when its third item is set."""
-        hold = [self.roles[role].at(instance), footprint, None, holder]
-        self.occupied[slot_key(role, instance)].append(hold)
+        if instance:
+            hold = [self.roles[role].at(instance), footprint, None, holder]
+            self.occupied[slot_key(role, instance)].append(hold)
+        else:  # the hot path: one instance
+            hold = [self.roles[role].buffer, footprint, None, holder]
+            self.occupied[role].append(hold)
         self.sink.hold(hold)
         return hold
 
@@ -106,9 +110,10 @@ class RunningOp:
     def _new(self, work, deps, instance: int = 0) -> object:
         # The op's first task waits for its inputs; the rest follow it on its unit or
         # depend on it, except the first on each other instance of a unit.
-        first = not self.made or (instance and (work.unit, instance) not in self.joined)
-        if instance:
+        first = not self.made
+        if instance and (work.unit, instance) not in self.joined:
             self.joined.add((work.unit, instance))
+            first = True
         deps = [*deps, *self.waits] if first else list(deps)
         self.made.append(self.sink.task(work, deps, self.index, self.phase, self.label,
                                         instance))
@@ -135,23 +140,47 @@ class RunningOp:
             self._load(s + emitter.lookahead)
         deps = [task for first, end, task in self.loads if first <= s < end]
         self.loads = [load for load in self.loads if load[1] > s + 1]
+        if not step.gang:  # the hot path: one instance
+            self._alone(s, step, deps)
+            return
         lanes = (step, *step.gang)
         for i, lane in enumerate(lanes):
             if lane.out:  # a GEMM output tile, held (partial sums, then results) until stored
                 deps += emitter._wait_slot("outputs", i)
-        computes = [self._new(lane.work, deps, i) for i, lane in enumerate(lanes)]
-        stores = [None] * len(lanes)
+        computes, stores, outs = [], [], state["out"]
         for i, lane in enumerate(lanes):
+            compute = self._new(lane.work, deps, i)
+            computes.append(compute)
             if lane.out:
-                state["out"][i] = emitter._hold("outputs", computes[i], lane.out, i)
-        for i, lane in enumerate(lanes):
+                outs[i] = emitter._hold("outputs", compute, lane.out, i)
+            store = None
             if lane.store is not None:
-                stores[i] = self._new(lane.store, [computes[i]], i if emitter.queues else 0)
+                store = self._new(lane.store, [compute], i if emitter.queues else 0)
                 state["written"] += lane.store.bytes
-                if i in state["out"]:
-                    state["out"].pop(i)[2] = stores[i]
+                out = outs.pop(i, None)
+                if out is not None:
+                    out[2] = store
+            stores.append(store)
         for hold, until_store, i in self.held.pop(s, []):
             hold[2] = stores[i] if until_store and stores[i] is not None else computes[i]
+
+    def _alone(self, s: int, step: Step, deps: list) -> None:
+        """:meth:`_process` of a step on one instance."""
+        emitter, state = self.emitter, self.state
+        if step.out:  # a GEMM output tile, held (partial sums, then results) until stored
+            deps += emitter._wait_slot("outputs")
+        compute = self._new(step.work, deps)
+        if step.out:
+            state["out"][0] = emitter._hold("outputs", compute, step.out)
+        store = None
+        if step.store is not None:
+            store = self._new(step.store, [compute])
+            state["written"] += step.store.bytes
+            out = state["out"].pop(0, None)
+            if out is not None:
+                out[2] = store
+        for hold, until_store, _ in self.held.pop(s, []):
+            hold[2] = store if until_store and store is not None else compute
 
     def advance(self, alone: bool = True, before: int | None = None) -> None:
         """Emit the next step. Repeating periods are skipped only while no other op's tasks

@@ -101,11 +101,11 @@ def snapshot(emitter: Emitter, roles: tuple[str, ...], ops: list[_Op]) -> Snapsh
     for op in ops:
         state = op.state
         outs = state["out"]
-        shape.append(tuple(sorted(outs)))
+        shape.append(tuple(sorted(outs)) if len(outs) > 1 else tuple(outs))
         # An output tile the periods neither start nor store (the K slices accumulating
         # into it) is the same holding throughout, like an operand kept across them.
-        for i in sorted(outs):
-            if slot_key("outputs", i) in roles:
+        for i in sorted(outs) if len(outs) > 1 else outs:
+            if (slot_key("outputs", i) if i else "outputs") in roles:
                 handles.append(outs[i][3])
         done += (state["read"], state["written"])
     times, free, tally = emitter.sink.state(handles, [op.index for op in ops])

@@ -70,7 +70,7 @@ class Slot:
 
     def at(self, instance: int) -> str:
         """The Program buffer of ``instance`` (the shared one's for every instance)."""
-        return self.buffers[instance] if self.private else self.buffer
+        return self.buffers[instance] if instance and self.private else self.buffer
 
 
 def slot_key(role: str, instance: int) -> str:
@@ -439,7 +439,8 @@ def part_tiles(part: GemmPart, total: GemmBytes, mapping: GemmMapping, hw: Hardw
         kept = d if pattern is None else pattern.kept(d)
         lanes = []
         shares = partition(h, engine.row_step(mapping.stationarity), count)  # per instance
-        for rows, a_i, c_i in zip(shares, split(a, shares), split(c, shares), strict=True):
+        a_parts, c_parts = (split(a, shares), split(c, shares)) if count > 1 else ([a], [c])
+        for rows, a_i, c_i in zip(shares, a_parts, c_parts, strict=True):
             run = _run(rows, w, d, mapping, engine, interleave)
             a_reads, b_reads = engine.reads(rows, w, mapping.stationarity)
             lanes.append(Tile(
