@@ -240,7 +240,9 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
         timed.append(f"DRAM transfers through {queues}, tiles sized to the buffers, "
                      "buffer bank ports pacing transfers and units")
         dram = hw.memory.dram
-        buffers = ", ".join(f"{name} {b.kib:,} KiB ({'/'.join(b.holds)}"
+        buffers = ", ".join(f"{name} {b.kib:,} KiB"
+                            f"{f' per {b.private_to} instance' if b.private_to else ''}"
+                            f" ({'/'.join(b.holds)}"
                             f"{', double-buffered' if b.double_buffer else ''}, "
                             f"{b.bytes_per_cycle:,} B/cycle x {b.ports} port"
                             f"{'s' if b.ports > 1 else ''} per bank)"
