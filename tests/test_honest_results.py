@@ -119,7 +119,7 @@ def test_json_says_what_is_modelled_and_where_inputs_came_from(tmp_path):
     assert doc["satsim_version"] == __version__
     assert doc["hardware_config"]["units"]["array"] == {
         "kind": "systolic", "count": 1, "rows": 16, "cols": 32, "timing": "satsim",
-        "sparsity": {"patterns": ["N:M"], "max_m": 16}}
+        "sparsity": {"patterns": ["N:M"], "max_m": 16, "transposed_mask": False}}
     assert doc["dataflow_config"]["interleave"] is False
     assert doc["overrides"] == ["array.rows=16", "dataflow.interleave=false"]
     path = shipped("workloads", (".jsonl",))["resnet18-cifar-bdwp"]

@@ -26,7 +26,7 @@ ANY = {"patterns": ["N:M"], "max_m": 16}
 def _engine_cycles(unit: dict, m: int, k: int, n: int, batch: int, pattern, pipelined) -> int:
     """One GEMM op on the tc-2of4 preset with the MMA unit ``unit``, on ideal memory."""
     hw = load_hardware("tc-2of4", [*((f"tc.{key}", value) for key, value in unit.items()),
-                                   ("tc.sparsity", ANY), ("memory", "ideal")])
+                                   ("tc.count", 1), ("tc.sparsity", ANY), ("memory", "ideal")])
     policy = load_dataflow("sat", [("interleave", pipelined)])
     op = GemmOp(phase=Phase.FF, layer="x", M=m, K=k, N=n, batch=batch, weight="B",
                 sparsity=pattern)
