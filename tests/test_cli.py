@@ -11,6 +11,9 @@ import threading
 
 import pytest
 
+# Many tests make the default run (to check where and how it writes): one search serves all.
+pytestmark = pytest.mark.usefixtures("schedule_cache")
+
 
 def test_default_run_from_any_directory(cli, tmp_path):
     """`satsim run` with no arguments works outside the repository and prints the summary."""
