@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
+import functools
 import io
 import json
 import re
@@ -27,10 +28,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import yaml
 from hypothesis import strategies as st
 
+import satsim.cli
 from satsim.api import schedule
 from satsim.cli import main
 from satsim.errors import SatsimError
@@ -43,6 +46,9 @@ SWEEP_TIME_LIMIT = 30.0  # a sweep of a few dozen tiny points, with its process 
 OK, ERROR, FAILED = "ok", "error", "failed"
 CLEAN = (OK, ERROR, FAILED)
 OUT = "<out>"  # in a Case's arguments: the output folder of a command that writes one
+# One argument parser for every example: building satsim's (ten commands) takes longer than
+# many a fuzzed run, and parsing arguments leaves it as it was.
+_PARSER = functools.cache(satsim.cli.build_parser)
 
 _CONFIGS = shipped("configs", (".yaml",))
 _DATAFLOWS = shipped("dataflows", (".yaml",))
@@ -200,7 +206,8 @@ def _run_case(case: Case, workdir: Path, time_limit: float | None) -> Outcome:
         warnings.simplefilter("always")
         try:
             with _deadline(time_limit), contextlib.redirect_stdout(out), \
-                    contextlib.redirect_stderr(err):
+                    contextlib.redirect_stderr(err), \
+                    mock.patch.object(satsim.cli, "build_parser", _PARSER):
                 code = main(argv)
         except SystemExit as exc:  # argparse
             code = exc.code
@@ -467,18 +474,28 @@ def _mutate_obj(draw: st.DrawFn, obj: Obj, depth: int = 0) -> None:
         value[j] = draw(JSON_VALUES)
 
 
+# Each seed line's JSON, made once: an example writes anew only the lines it changed.
+_SEED_JSON = {id(line): to_json(line) for seed in TRACE_SEEDS for line in seed}
+
+
 @st.composite
 def trace_case(draw: st.DrawFn) -> Case:
     """A shipped trace cut to a few records (version 1), or a whole tiny capture (version 2:
     tensor table and graph), mutated line by line, field by field, byte by byte."""
     empty = [TRACE_SEEDS[0][0], Obj([("kind", "end"), ("records", 0)])]
-    lines: list[Any] = draw(st.sampled_from(TRACE_SEEDS * 2 + [empty]))
-    lines = copy.deepcopy(lines)  # the seeds are shared
+    lines: list[Any] = list(draw(st.sampled_from(TRACE_SEEDS * 2 + [empty])))
+
+    def own(i: int) -> Any:
+        """Line ``i`` to edit: a seed line (shared by every example) is copied first."""
+        if id(lines[i]) in _SEED_JSON:
+            lines[i] = copy.deepcopy(lines[i])
+        return lines[i]
+
     for _ in range(draw(st.integers(0, 4))):
         op = draw(st.sampled_from(["field"] * 5 + ["swap", "copy", "drop", "insert", "end"]))
         i, j = index(draw, len(lines)), index(draw, len(lines) + 1)
         if op == "field" and isinstance(lines[i], Obj):
-            _mutate_obj(draw, lines[i])
+            _mutate_obj(draw, own(i))
         elif op == "swap" and j < len(lines):
             lines[i], lines[j] = lines[j], lines[i]
         elif op == "copy":
@@ -488,9 +505,10 @@ def trace_case(draw: st.DrawFn) -> Case:
         elif op == "insert":
             lines.insert(j, Raw(draw(st.sampled_from(GARBAGE_LINES))))
         elif op == "end" and isinstance(lines[-1], Obj):
-            lines[-1].pairs = [("kind", "end"), ("records", draw(
+            own(len(lines) - 1).pairs = [("kind", "end"), ("records", draw(
                 JSON_VALUES | st.integers(-1, 10)))]
-    text = "\n".join(to_json(x) for x in lines) + draw(st.sampled_from(["\n", "", "\n\n"]))
+    text = "\n".join(_SEED_JSON.get(id(x)) or to_json(x) for x in lines)
+    text += draw(st.sampled_from(["\n", "", "\n\n"]))
     data = _finish(draw, text)
     json_out = draw(st.booleans())
     return Case((("w.jsonl", data),), ("--workload", "w.jsonl", "--hw", HW_FILE), json_out,

@@ -8,8 +8,14 @@ import stat
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
+
+# Many tests make the default run (to check where and how it writes): one search serves all.
+pytestmark = pytest.mark.usefixtures("schedule_cache")
+# A real capture with every record kind (ResNet-9 at width 8 on 8x8 images, batch 2).
+TINY = str(Path(__file__).parent / "data" / "fuzz" / "resnet9-tiny-bdwp.jsonl")
 
 
 def test_default_run_from_any_directory(cli, tmp_path):
@@ -258,8 +264,7 @@ def test_timeline_file_is_the_run_it_reports(cli, tmp_path):
     the JSON (the SimPy engine executing the Program equals the one-pass clock), with a
     track per unit and DRAM channel; an unwritable path fails before the run."""
     timeline, result = tmp_path / "t.json", tmp_path / "r.json"
-    done = cli("run", "--workload", "resnet9-cifar-bdwp", "--timeline", str(timeline),
-               "--json", str(result))
+    done = cli("run", "--workload", TINY, "--timeline", str(timeline), "--json", str(result))
     assert done.returncode == 0, done.stderr
     doc, res = json.loads(timeline.read_text()), json.loads(result.read_text())
     assert doc["otherData"]["cycles"] == res["cycles"]

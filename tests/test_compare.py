@@ -11,6 +11,9 @@ from satsim.cli import main
 from satsim.compare import Comparison, MethodRun, ModelRow, compare
 from satsim.types import NMPattern
 
+# The tests compare the table with `satsim run`s of the same captures: one search serves both.
+pytestmark = pytest.mark.usefixtures("schedule_cache")
+
 
 def test_rows_are_the_runs_speedups_and_bounds():
     """Each row holds what `satsim run` reports for the model's shipped captures: the dense
@@ -41,8 +44,9 @@ def test_another_pattern_re_annotates_the_dense_capture():
         assert row.methods[method].speedup == report.bounds.speedup
 
 
-def test_the_table_does_not_depend_on_the_workers():
+def test_the_table_does_not_depend_on_the_workers(monkeypatch):
     """Two processes sharing the runs give the one-process table, to the bit."""
+    monkeypatch.setenv("SATSIM_CACHE_DIR", "off")  # each process searches its runs itself
     one = compare(["resnet9-cifar", "vgg19-cifar"], "2:8", workers=1).to_json()
     assert compare(["resnet9-cifar", "vgg19-cifar"], "2:8", workers=2).to_json() == one
 

@@ -14,6 +14,10 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from processes import still_running
 
+# The notebooks repeat runs (every re-annotation's dense twin, the sweep's points of the
+# N:M notebook's): their kernels share one schedule cache, as a user's.
+pytestmark = pytest.mark.usefixtures("schedule_cache")
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT_S = 300
 KERNEL_EXIT_S = 10  # a kernel's shutdown: a request, then SIGKILL after 5 s (jupyter_client)

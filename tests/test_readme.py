@@ -72,10 +72,13 @@ def _command(line: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+def ran(tmp_path_factory: pytest.TempPathFactory,
+        schedule_cache: Path) -> tuple[Path, dict[str, object]]:
     """Every Use line run once, in order, in one folder holding the inputs they assume (and
     ``jq`` if this machine lacks it): the folder, and each line's completed process. Lines
-    read what earlier ones wrote, so any one test needs them all, whatever pytest selects."""
+    read what earlier ones wrote, so any one test needs them all, whatever pytest selects.
+    They share one schedule cache, as a user's default one: the default run, made again with
+    --timeline, --table, --json, ..., is read back."""
     folder = tmp_path_factory.mktemp("readme")
     (folder / "layers.csv").write_text(LAYERS_CSV)
     spec = yaml.safe_load((data_dir("configs") / "sweeps" / "paper-models.yaml").read_text())
@@ -120,7 +123,7 @@ def test_use_line_runs(line: str, ran: tuple[Path, dict]) -> None:
     assert not missing, f"{line}: wrote no {missing}"
 
 
-def test_python_example_runs(tmp_path: Path) -> None:
+def test_python_example_runs(tmp_path: Path, schedule_cache: Path) -> None:
     """The "From Python" block runs as a script: its first line prints the cycles and two
     speedups, and every number it prints is a plain float or int (no ``Fraction``)."""
     code = _block("From Python:", "python")

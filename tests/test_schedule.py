@@ -229,17 +229,16 @@ def test_a_buffer_too_small_for_one_tile_is_an_error():
         plan(trace, tiny, POLICY)
 
 
-def test_small_schedules_equal_the_machine_reference():
+def test_small_schedules_equal_the_machine_reference(tiny_gpt2):
     """A tiny GPT-2 training step (bdwp 2:4) on a 4x4 array with 2-4 KiB buffers, double
     buffered under every combination of interleaving, offline scheduling and pre-generation,
     and single buffered with all three: the schedule's Program runs to the same cycle for
     every task in the SimPy engine and in the cycle-stepped reference, and the one-pass
     clock (which skips repeating periods) gives the reference's per-record timings."""
-    capture = pytest.importorskip("satsim.capture.capture")
-    trace = capture.capture(capture.CaptureSpec(
-        model="gpt2-small", method="bdwp", nm=NMPattern(2, 4), batch=1, steps=1,
-        options={"layers": 1, "dim": 16, "heads": 2, "vocab": 32, "context": 8}))
+    from satsim.search.evaluate import evaluate
+    from satsim.timing.accounting import op_timings
     from satsim.timing.machine_reference import run_reference
+    trace = tiny_gpt2
     switches = list(itertools.product((True, False), repeat=3))
     for double, (interleave, offline, ahead) in [(True, s) for s in switches] + [
             (False, (True, True, True))]:
@@ -259,15 +258,15 @@ def test_small_schedules_equal_the_machine_reference():
         hw = load_hardware("sat-small", [("memory", memory), ("array.rows", 4),
                                          ("array.cols", 4), ("sore.lanes", 4),
                                          ("vector.lanes", 4)])
-        p = plan(trace, hw, policy)
+        # The search's run (tiles chosen afresh) and the Program of the schedule it chose
+        # (tiles replayed): one tile search, both paths checked against the reference.
+        fast = evaluate(trace, hw, policy)
+        p = plan(trace, hw, policy, schedule=fast.schedule)
         m = Machine.from_hardware(hw)
         engine, reference = execute(p.program, m), run_reference(p.program, m)
         assert len(p.program.on(Unit.DRAM)) > 50
         assert (engine.start, engine.end, engine.peak_bytes) == (
             reference.start, reference.end, reference.peak_bytes)
-        from satsim.search.evaluate import evaluate
-        from satsim.timing.accounting import op_timings
-        fast = evaluate(trace, hw, policy)
         assert fast.rows == op_timings(p, reference, m)
         assert (fast.cycles, fast.peak_bytes) == (reference.cycles, reference.peak_bytes)
 
@@ -339,10 +338,12 @@ def test_the_one_pass_clock_equals_the_simpy_engine(name, memory):
     from satsim.timing.accounting import op_timings, unit_busy
     trace = read_trace(shipped("workloads", (".jsonl",))[name])
     hw = {"double": WITH_MEMORY, "mixed": MIXED, "narrow": NARROW, None: SAT}[memory]
-    p = plan(trace, hw, POLICY)
+    # The search's own run (tiles chosen afresh), against the Program built from the
+    # schedule it chose (tiles replayed): one tile search, and both paths cross-checked.
+    run = evaluate(trace, hw, POLICY)
+    p = plan(trace, hw, POLICY, schedule=run.schedule)
     m = Machine.from_hardware(hw)
     t = execute(p.program, m)
-    run = evaluate(trace, hw, POLICY)
     assert run.rows == op_timings(p, t, m)
     assert (run.cycles, run.busy, run.peak_bytes) == (t.cycles, unit_busy(p, t, m),
                                                       t.peak_bytes)

@@ -24,6 +24,9 @@ from satsim.sweep import expand, load_results, load_spec, run_sweep
 from satsim.sweep.spec import SweepSpec
 
 BASE = {"name": "t", "workloads": ["resnet18-cifar-dense"]}
+# A real capture with every record kind (ResNet-9 at width 8 on 8x8 images, batch 2): a
+# point in under a second, where ResNet-18's takes seconds; for tests about the machinery.
+TINY = str(Path(__file__).parent / "data" / "fuzz" / "resnet9-tiny-bdwp.jsonl")
 
 
 def _spec(tmp_path: Path, name: str = "spec.yaml", **fields) -> Path:
@@ -115,8 +118,9 @@ def test_baseline_off_leaves_speedup_empty(tmp_path):
     assert frame["speedup"].isna().all() and (frame["cycles"] > 0).all()
 
 
-SAME = {"axes": [{"path": "array.rows", "values": [16, 32]},
-                 {"path": "sparsity", "values": ["2:4", "2:8", "1:8"]}], "batch_size": 2}
+SAME = {"workloads": [TINY], "axes": [{"path": "array.rows", "values": [16, 32]},
+                                     {"path": "sparsity", "values": ["2:4", "2:8", "1:8"]}],
+        "batch_size": 2}
 
 
 def test_same_rows_on_one_or_two_local_workers_and_on_dask(tmp_path):
@@ -136,9 +140,10 @@ def test_same_rows_on_one_or_two_local_workers_and_on_dask(tmp_path):
 def test_sigkill_then_resume_gives_exactly_the_uninterrupted_rows(tmp_path):
     """Kill the whole sweep (SIGKILL, workers too) after a few shards; `--resume` completes
     it with no lost and no duplicated point: the rows equal an uninterrupted run's."""
-    spec = _spec(tmp_path, axes=[{"path": "array.rows", "values": [8, 16, 24, 32]},
-                                 {"path": "array.cols", "values": [16, 32]},
-                                 {"path": "sparsity", "values": ["2:4", "2:8"]}], batch_size=1)
+    spec = _spec(tmp_path, workloads=[TINY], batch_size=1,
+                 axes=[{"path": "array.rows", "values": [8, 16, 24, 32]},
+                       {"path": "array.cols", "values": [16, 32]},
+                       {"path": "sparsity", "values": ["2:4", "2:8"]}])
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "satsim", "sweep", str(spec), "--out",
                              str(killed), "--workers", "1"], start_new_session=True,
@@ -377,8 +382,10 @@ def test_unreachable_dask_scheduler_is_an_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_shipped_smoke_sweep(tmp_path):
+def test_shipped_smoke_sweep(tmp_path, monkeypatch):
     """`satsim sweep smoke` (at most 8 points) runs from the shipped spec name."""
+    # With a schedule cache, as a user's: the points of one array size share a dense twin.
+    monkeypatch.setenv("SATSIM_CACHE_DIR", str(tmp_path / "cache"))
     done = _cli("sweep", "smoke", "--out", str(tmp_path / "s"), "--workers", "2")
     assert done.returncode == 0, done.stderr
     frame = load_results(tmp_path / "s")
