@@ -283,22 +283,30 @@ def records_by_content(trace: Trace) -> list:
              tensors(r.reads), tensors(r.writes)) for r in trace.records]
 
 
+def _as_set(trace: Trace) -> Counter:
+    return Counter(repr(record) for record in records_by_content(trace))
+
+
 MODELS = sorted({name.rsplit("-", 1)[0] for name in CAPTURES if name.endswith("-dense")})
 
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("method", ["bdwp", "srste"])
 def test_reannotating_a_capture_gives_the_other_methods_capture(model, method):
-    """A dense capture re-annotated as ``method`` 2:8 has the ``method`` capture's records and
-    tensors (mask generation before each pruned layer's first GEMM, its GEMMs reading the
-    compressed forms, the SR-STE decay after its WG); the ``method`` capture made dense has
-    the dense capture's. Both pass the graph checker."""
+    """A dense capture re-annotated as ``method`` at the sparse capture's N:M has the
+    ``method`` capture's records and tensors (mask generation before each pruned layer's
+    first GEMM, its GEMMs reading the compressed forms, the SR-STE decay after its WG); the
+    ``method`` capture made dense has the dense capture's. Both pass the graph checker."""
     dense = load_workload(f"{model}-dense")
     sparse = load_workload(f"{model}-{method}")
-    made_sparse = annotate(dense, Method(method), NMPattern(2, 8))
+    made_sparse = annotate(dense, Method(method), NMPattern.parse(sparse.header.meta["nm"]))
     made_dense = annotate(sparse, Method.DENSE, None)
     for trace in (made_sparse, made_dense):
         check_graph(trace)
-    assert records_by_content(made_sparse) == records_by_content(sparse)
-    assert records_by_content(made_dense) == records_by_content(dense)
+    if sparse.header.precision == "fp32":
+        assert records_by_content(made_sparse) == records_by_content(sparse)
+        assert records_by_content(made_dense) == records_by_content(dense)
+    else:  # mixed precision: the same records, some casts in another order (docs/capture.md)
+        assert _as_set(made_sparse) == _as_set(sparse)
+        assert _as_set(made_dense) == _as_set(dense)
     assert sum(isinstance(r, MaskGenOp) for r in made_sparse.records) > 0

@@ -48,6 +48,12 @@ FULL_PARAMS = {
     "vgg16-cifar": 14_728_266,
     "vit-tiny": 5_717_416,
     "gpt2-small": 124_439_808,  # lm_head tied to wte: the shared weight counts once
+    # The model cards' counts (Hugging Face): LLaMA-2 7B 6,738,415,616 and 13B 13,015,864,320;
+    # LLaMA-3 8B 8,030,261,248; TinyLlama 1.1B 1,100,048,384.
+    "tinyllama-1.1b": 1_100_048_384,
+    "llama2-7b": 6_738_415_616,
+    "llama3-8b": 8_030_261_248,
+    "llama2-13b": 13_015_864_320,
 }
 
 
@@ -67,8 +73,8 @@ def _tiny(name: str) -> tuple[nn.Module, torch.Tensor]:
     return build_model(name, **build), example_input(MODELS[name], 2, **inputs)
 
 
-def test_registry_covers_the_seven_models():
-    """MODELS holds the seven zoo models, each keyed by its own spec name."""
+def test_registry_covers_the_eleven_models():
+    """MODELS holds the eleven zoo models, each keyed by its own spec name."""
     assert set(MODELS) == set(FULL_PARAMS)
     assert all(spec.name == name for name, spec in MODELS.items())
 
@@ -236,8 +242,9 @@ def test_list_models_groups_the_paper_models(capsys):
     assert lines[6] == "other models:"
     names = [line.split()[0] for line in lines if line.startswith("  ")]
     assert names == ["resnet9-cifar", "vit-tiny", "vgg19-cifar", "resnet18-cifar",
-                     "resnet50-imagenet", "vgg16-cifar", "gpt2-small"]
-    assert len(lines) == 9 and all("parameters" in line for line in lines if line[0] == " ")
+                     "resnet50-imagenet", "vgg16-cifar", "gpt2-small", "tinyllama-1.1b",
+                     "llama2-7b", "llama3-8b", "llama2-13b"]
+    assert len(lines) == 13 and all("parameters" in line for line in lines if line[0] == " ")
     assert "6.57M parameters" in lines[1] and "20.0M parameters" in lines[3]
 
 

@@ -13,6 +13,7 @@ GEMMS = {aten.mm.default, aten.addmm.default, aten.bmm.default, aten.baddbmm.def
 # recorded under its own name.
 VECTOR = {
     "relu": "relu", "threshold_backward": "relu", "gelu": "gelu", "gelu_backward": "gelu",
+    "silu": "silu", "silu_backward": "silu",
     "native_batch_norm": "batchnorm", "_native_batch_norm_legit": "batchnorm",
     "_native_batch_norm_legit_no_training": "batchnorm",
     "native_batch_norm_backward": "batchnorm",

@@ -24,9 +24,10 @@ from torch import nn
 from tqdm import tqdm
 
 from satsim.capture.data import digit_batches, synthetic_batches
+from satsim.capture.models.llama import load_config
 from satsim.capture.nm import sparsify
 from satsim.capture.tracer import Capture, record
-from satsim.capture.zoo import build_model, get_spec, input_spec
+from satsim.capture.zoo import ModelSpec, get_spec, input_spec, llama_spec
 from satsim.errors import SatsimError
 from satsim.files import write_atomic
 from satsim.trace.graph import check_graph
@@ -56,11 +57,29 @@ class CaptureSpec:
     # 0.01: with momentum 0.9, 0.05 overshot on the full-size models from their initial
     # weights (ResNet-18 2:4 at batch 32: loss 2.475 -> 3.651; VGG-16: 2.34 -> 7.17 -> 13).
     lr: float = 0.01
-    precision: str = "fp32"  # fp32 | bf16 | fp16: the forward's autocast dtype
+    # fp32 | bf16 | fp16: the forward's autocast dtype; None: the model's (LLMs: bf16)
+    precision: str | None = None
     options: dict = field(default_factory=dict)  # model builder options (tiny variants)
+    # A LLaMA-family config.json to build instead of a zoo model (``model`` names it).
+    model_config: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.precision is None:
+            try:
+                precision = self.spec.precision
+            except SatsimError:  # an unknown model: validate() says so
+                precision = "fp32"
+            object.__setattr__(self, "precision", precision)
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The zoo entry, or the one ``model_config`` describes."""
+        if self.model_config is not None:
+            return llama_spec(self.model_config, self.model)
+        return get_spec(self.model)
 
     def validate(self) -> None:
-        spec = get_spec(self.model)  # raises for an unknown model
+        spec = self.spec  # raises for an unknown model or a bad config
         methods = [m.value for m in Method]
         if self.method not in methods:
             raise SatsimError(f"unknown method {self.method!r} (methods: {', '.join(methods)})",
@@ -111,7 +130,7 @@ class CaptureSpec:
                                   source="--model-option")
 
     def _digits_fit(self) -> bool:
-        return input_spec(self.model, **self.options) == ((3, 32, 32), 10)
+        return input_spec(self.spec, **self.options) == ((3, 32, 32), 10)
 
     @property
     def dataset(self) -> str:
@@ -125,8 +144,9 @@ class CaptureSpec:
 def _batches(cs: CaptureSpec):
     if cs.dataset == "digits":
         return digit_batches(cs.batch, cs.seed)
-    shape, classes = input_spec(cs.model, **cs.options)
-    return synthetic_batches(shape, get_spec(cs.model).input_kind, classes, cs.batch, cs.seed)
+    spec = cs.spec
+    shape, classes = input_spec(spec, **cs.options)
+    return synthetic_batches(shape, spec.input_kind, classes, cs.batch, cs.seed)
 
 
 def _loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -265,10 +285,11 @@ def _torch_updates(dumps: dict, before: dict[str, tuple], cs: CaptureSpec) -> No
 def _build(cs: CaptureSpec) -> nn.Module:
     """The zoo model; for shapes only, initialised on the meta device (no compute) and moved
     to uninitialised memory."""
+    build = cs.spec.build
     if not cs.shapes_only:
-        return build_model(cs.model, **_model_options(cs))
+        return build(**_model_options(cs))
     with torch.device("meta"):
-        model = build_model(cs.model, **_model_options(cs))
+        model = build(**_model_options(cs))
     # Swapping keeps each Parameter object, so tied weights stay tied.
     swap = torch.__future__.get_swap_module_params_on_conversion()
     torch.__future__.set_swap_module_params_on_conversion(True)
@@ -321,6 +342,8 @@ def _trace(cs: CaptureSpec, table: dict[str, LayerInfo], cap: Capture, losses) -
         "shapes_only": cs.shapes_only, "measured": not cs.shapes_only,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "options": cs.options,
+        **({"model_config": load_config(cs.model_config).model_dump(exclude_none=True)}
+           if cs.model_config else {}),
         "losses": [round(v, 6) for v in losses if math.isfinite(v)],
     }
     # Another input length is the same model; any other option builds another one.

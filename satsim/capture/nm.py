@@ -187,13 +187,18 @@ class _NMLinearFn(torch.autograd.Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         dtype = x_c.dtype
         g2 = grad_out.to(dtype).reshape(-1, grad_out.shape[-1])
-        dx = dw = db = None
-        if need_x:  # BP: dX = dY . W_bp
-            w_bp = (weight.detach() * m_bp).to(dtype)
-            dx = g2.mm(w_bp).reshape(x_c.shape).to(ctx.x_dtype)
-        if need_w:  # WG: dW = dY^T . X, dense
-            dw = _weight_grad(g2.t().mm(x_c.reshape(-1, x_c.shape[-1])), weight, m_ff,
-                              ctx.spec.lam)
+        dx = dw = None
+        # In the order dense autograd runs them (AddmmBackward0: BP first; MmBackward0, a
+        # layer without bias: WG first), so that a dense fp32 capture re-annotated as N:M
+        # lists the records the N:M capture does.
+        for phase in ("BP", "WG") if ctx.has_bias else ("WG", "BP"):
+            if phase == "BP" and need_x:  # dX = dY . W_bp
+                w_bp = (weight.detach() * m_bp).to(dtype)
+                dx = g2.mm(w_bp).reshape(x_c.shape).to(ctx.x_dtype)
+            if phase == "WG" and need_w:  # dW = dY^T . X, dense
+                dw = _weight_grad(g2.t().mm(x_c.reshape(-1, x_c.shape[-1])), weight, m_ff,
+                                  ctx.spec.lam)
+        db = None
         if need_b and ctx.has_bias:
             db = g2.sum(0).to(weight.dtype)
         return dx, dw, db, None

@@ -152,7 +152,10 @@ class TensorTable:
             if t.role is None and t.view_of is None:
                 t.role = _role(t, tid == loss, tid in wg)
         used = {tid for r in records for tid in (*r.reads, *r.writes)}
-        used |= {t.view_of for tid, t in enumerate(self.tensors) if tid in used} - {None}
+        # Views name their base; copies and compressed forms their parameter (a constant
+        # buffer read only through its low-precision cast is listed all the same).
+        used |= {ref for tid, t in enumerate(self.tensors) if tid in used
+                 for ref in (t.view_of, t.of)} - {None}
         infos = []
         for tid, t in enumerate(self.tensors):
             if tid not in used:  # state no record touches (e.g. batch-norm's step counter)

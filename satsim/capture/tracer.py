@@ -93,6 +93,10 @@ class _Recorder(TorchDispatchMode):
         self.params: dict[str, tuple[nn.Parameter, int]] = {}  # name -> (param, tensor id)
         self._grads: dict[int, int | None] = {}  # param id -> its accumulated gradient's id
         self._param_shapes = {tuple(p.shape) for p in model.parameters()}
+        # Causal attention: the tensors holding masked score blocks, and each recorded
+        # tensor's writer (a record index), to find the GEMM that made a score block.
+        self._causal: set[int] = set()
+        self._writer: dict[int, int] = {}
         for name, p in model.named_parameters():
             self.params[name] = (p, self.table.add_state(p, name))
         for name, buf in model.named_buffers():  # BN statistics, constant masks
@@ -177,9 +181,59 @@ class _Recorder(TorchDispatchMode):
     def _vector(self, op: str, phase: Phase | None, layer: str, inputs, outputs) -> None:
         reads = _unique(i for t in inputs for i in self.table.read(t))
         writes = _unique(self.table.id_of(t, layer, phase or Phase.BP) for t in outputs)
+        self._follow_causal(inputs, writes)
+        self._writes(writes)
         self.capture.records.append(VectorOp(
             phase=phase or Phase.BP, layer=layer, op=op,
             elements=max(1, outputs[0].numel()), reads=reads, writes=writes))
+
+    def _writes(self, ids) -> None:
+        for tid in ids:
+            self._writer[tid] = len(self.capture.records)
+
+    # -- causal attention -------------------------------------------------------------------
+    def _follow_causal(self, inputs, writes: tuple[int, ...]) -> None:
+        """Track masked score blocks through element-wise work.
+
+        A masked fill with a ``causal_mask`` buffer starts a score block; an op reading one
+        makes its outputs of the same size score blocks too, and so is every input of that
+        size (the other operand of softmax's backward: the GEMM made it in full, but only
+        the unmasked part is used). A GEMM that writes a score block is causal over (M, N)
+        (:meth:`_mark_writer`); one that reads one, over (M, K) or (K, N) (:meth:`_gemm`).
+        """
+        masked = any(self._is_causal_mask(t) for t in inputs)
+        acts = [t for t in inputs if self.table.sources(t) is None]
+        ids = [self.table.lookup(t) for t in acts]
+        if not masked and not self._causal.intersection(ids):
+            return
+        size = max(t.numel() for t in acts) if masked else max(
+            t.numel() for t, tid in zip(acts, ids, strict=True) if tid in self._causal)
+        for t, tid in zip(acts, ids, strict=True):
+            if t.numel() == size and tid not in self._causal:
+                self._mark_writer(tid, size)
+        self._causal.update(w for w in writes if math.prod(self.table.tensors[w].shape) == size)
+
+    def _is_causal_mask(self, t: torch.Tensor) -> bool:
+        sources = self.table.sources(t)
+        return bool(sources) and t.dtype == torch.bool and any(
+            (self.table.tensors[s].name or "").endswith("causal_mask") for s in sources)
+
+    def _mark_writer(self, tid: int | None, size: int) -> None:
+        """``tid`` holds a score block: so did what it was computed from element-wise, back
+        to the GEMM that wrote it, which becomes causal over (M, N)."""
+        if tid is None or tid in self._causal:
+            return
+        self._causal.add(tid)
+        index = self._writer.get(tid)
+        if index is None:
+            return
+        record = self.capture.records[index]
+        if isinstance(record, GemmOp):
+            self.capture.records[index] = record.model_copy(update={"causal": "MN"})
+            return
+        for source in record.reads:
+            if math.prod(self.table.tensors[source].shape) == size:
+                self._mark_writer(source, size)
 
     def _dump(self, layer: str, phase: Phase, **tensors: torch.Tensor) -> None:
         if layer in self.dump:
@@ -195,8 +249,10 @@ class _Recorder(TorchDispatchMode):
             return None, False, tuple(self.table.weight_ids(weight))
         direction = "BP" if phase is Phase.BP and self.method == "bdwp" else "FF"
         tensors = self._compressed(param, direction, dtype_name(weight))
-        if not self.measure:  # shapes only: no values, trust the configuration
-            return self.nm, True, tensors
+        if not self.measure:  # shapes only: no values, trust the configuration: SR-STE's
+            # BP multiplies by the FF-pruned weight, N:M along the other dimension only
+            sparse = phase is not Phase.BP or self.method == "bdwp"
+            return (self.nm if sparse else None), True, tensors
         # N:M only where every group of m holds at most the method's n non-zeros.
         nnz = measure_nnz(weight, dim, self.nm.m)
         return (NMPattern(max(nnz, 1), self.nm.m) if nnz <= self.nm.n else None), True, tensors
@@ -221,11 +277,15 @@ class _Recorder(TorchDispatchMode):
                 ids[name] = self.table.read(t)
         bias = tuple(self.table.read(args[0])) if with_bias else ()
         self._dump(layer, phase, a=a, b=b, c=out, **({"bias": args[0]} if with_bias else {}))
+        causal = ("MK" if self.table.lookup(a) in self._causal
+                  else "KN" if self.table.lookup(b) in self._causal else None)
+        c = (self.table.id_of(out, layer, phase),)
+        self._writes(c)
         self.capture.records.append(GemmOp(
             phase=phase, layer=layer, M=a.shape[-2], K=a.shape[-1], N=b.shape[-1],
             batch=a.shape[0] if batched else 1, weight=weight, sparsity=sparsity,
-            prunable=prunable, dtype=dtype_name(a), a=ids["a"], b=ids["b"],
-            c=(self.table.id_of(out, layer, phase),), bias=bias))
+            prunable=prunable, dtype=dtype_name(a), a=ids["a"], b=ids["b"], c=c, bias=bias,
+            causal=causal))
 
     def _conv(self, args, phase: Phase, layer: str, *, x: torch.Tensor, w: torch.Tensor,
               y: torch.Tensor, bias: torch.Tensor | None = None) -> None:

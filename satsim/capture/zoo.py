@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from satsim.capture.models.gpt2 import gpt2_small
+from satsim.capture.models.llama import CONFIGS, count_parameters, llama_builder, load_config
 from satsim.capture.models.resnet import resnet9_cifar, resnet18_cifar, resnet50_imagenet
 from satsim.capture.models.vgg import vgg16_cifar, vgg19_cifar
 from satsim.capture.models.vit import vit_tiny
@@ -41,6 +43,9 @@ class ModelSpec:
     input_kind: Literal["image", "tokens"]
     description: str
     paper_name: str | None = None
+    # How the model is trained when the capture does not say: LLMs in bf16 with AdamW.
+    precision: str = "fp32"
+    optimizer: str = "sgd-momentum"
 
 
 # The SAT paper's five models first, in the paper's order, then the others. Every image model
@@ -67,6 +72,31 @@ MODELS: dict[str, ModelSpec] = {
                   "GPT-2 small, causal, tied lm_head, 124M parameters"),
     )
 }
+
+# LLaMA-family decoders from the config.json files shipped beside the model (their sources are
+# in each file's "_source" field), smallest first.
+LLAMAS = {"tinyllama-1.1b": "TinyLlama-1.1B", "llama2-7b": "LLaMA-2-7B",
+          "llama3-8b": "LLaMA-3-8B", "llama2-13b": "LLaMA-2-13B"}
+
+
+def llama_spec(path: str | Path, name: str | None = None, title: str | None = None
+               ) -> ModelSpec:
+    """A zoo entry for the LLaMA-family model a Hugging Face-style ``config.json`` describes
+    (``name``: the file's stem by default)."""
+    cfg = load_config(path)
+    name = name or Path(path).stem
+    params = count_parameters(cfg)
+    gqa = (f", GQA {cfg.num_key_value_heads} KV heads"
+           if cfg.num_key_value_heads < cfg.num_attention_heads else "")
+    return ModelSpec(
+        name, llama_builder(cfg), (cfg.max_position_embeddings,), cfg.vocab_size, "tokens",
+        f"{title or name}: d{cfg.hidden_size}, {cfg.num_hidden_layers} layers, "
+        f"{cfg.num_attention_heads} heads{gqa}, SwiGLU {cfg.intermediate_size}, RoPE, "
+        f"RMSNorm, {params / 1e9:.2f}B parameters", precision="bf16", optimizer="adamw")
+
+
+MODELS.update({name: llama_spec(CONFIGS / f"{name}.json", name, title)
+               for name, title in LLAMAS.items()})
 
 
 def get_spec(name: str) -> ModelSpec:

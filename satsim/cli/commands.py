@@ -128,9 +128,14 @@ def _capture(args: argparse.Namespace) -> int:
                           "pip install 'satsim[torch]'", source="satsim capture") from None
     from satsim.trace import write_trace
 
-    spec = CaptureSpec(model=args.model, method=args.method, nm=nm, batch=args.batch,
+    if args.model_config is None and args.model is None:
+        raise SatsimError("name a zoo model (see 'satsim list models') or give "
+                          "--model-config FILE.json", source="satsim capture")
+    model = args.model if args.model is not None else Path(args.model_config).stem
+    spec = CaptureSpec(model=model, method=args.method, nm=nm, batch=args.batch,
                        steps=args.steps, data=args.data, shapes_only=args.shapes_only,
-                       seed=args.seed, precision=args.precision, options=options)
+                       seed=args.seed, precision=args.precision, options=options,
+                       model_config=args.model_config)
     dump_existed = dump_path is not None and dump_path.exists()
     try:
         trace = capture(spec, dump_layers=layers, dump_path=dump_path, progress=True)

@@ -213,7 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     cap = sub.add_parser("capture", help="capture a training iteration of a zoo model (torch)",
                          description=CAPTURE_HELP)
-    cap.add_argument("model", help="zoo model (see 'satsim list models')")
+    cap.add_argument("model", nargs="?",
+                     help="zoo model (see 'satsim list models'); with --model-config, the "
+                          "trace's name (default: the file's stem)")
+    cap.add_argument("--model-config", metavar="FILE.json",
+                     help="a LLaMA-family model from a Hugging Face-style config.json (no "
+                          "weights): hidden_size, intermediate_size, num_hidden_layers, "
+                          "num_attention_heads, num_key_value_heads, vocab_size, "
+                          "max_position_embeddings, rms_norm_eps, rope_theta, "
+                          "tie_word_embeddings")
     cap.add_argument("--method", required=True, choices=[m.value for m in Method],
                      help="N:M training method")
     cap.add_argument("--nm", metavar="N:M",
@@ -229,9 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--dump-tensors", metavar="LAYER[,LAYER]", default="",
                      help="save these layers' FF/BP/WG operands, results and masks to "
                           "OUT.npz")
-    cap.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+    cap.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
                      help="training precision: bf16/fp16 run forward under CPU autocast with "
-                          "fp32 master weights, and dumps keep that format (default fp32)")
+                          "fp32 master weights, and dumps keep that format (default: the "
+                          "model's: bf16 for the LLaMA family, else fp32)")
     cap.add_argument("--seed", type=_whole, default=0, help="random seed (default 0)")
     cap.add_argument("--model-option", dest="model_options", action="append", default=[],
                      metavar="KEY=VALUE", help="model builder option, e.g. width=8 (tiny "

@@ -234,10 +234,26 @@ class GemmOp(_Record):
     b: Ids = Field(default=(), description="tensors of operand B (compressed: values, index)")
     c: Ids = Field(default=(), description="the result tensor")
     bias: Ids = Field(default=(), description="a bias the result starts from (read)")
+    causal: Literal["MN", "MK", "KN"] | None = Field(
+        default=None, description="causal attention: the two dimensions spanning its masked "
+        "score blocks (g stacked T x T blocks, each real on and below the diagonal)")
 
     @property
     def reads(self) -> Ids:
         return (*self.a, *self.b, *self.bias)
+
+    @property
+    def real_macs(self) -> int:
+        """The MACs that are real work: all of them, except under a causal mask, where each
+        ``T x T`` score block counts its ``T(T+1)/2`` unmasked positions (the rest are
+        multiplied out or thrown away)."""
+        if self.causal is None:
+            return self.macs
+        dims = {"M": self.M, "K": self.K, "N": self.N}
+        x, y = (dims[d] for d in self.causal)
+        (third,) = (v for d, v in dims.items() if d not in self.causal)
+        t = min(x, y)
+        return self.batch * third * (max(x, y) // t) * t * (t + 1) // 2
 
     @property
     def writes(self) -> Ids:
@@ -247,6 +263,11 @@ class GemmOp(_Record):
     def _check(self) -> GemmOp:
         if self.sparsity is not None and self.weight is None:
             raise ValueError("sparsity needs a weight operand (weight: A or B)")
+        if self.causal is not None:
+            x, y = ({"M": self.M, "K": self.K, "N": self.N}[d] for d in self.causal)
+            if max(x, y) % min(x, y):
+                raise ValueError(f"causal over {self.causal}: {x} x {y} is not whole T x T "
+                                 "score blocks")
         if self.conv is not None:
             expected = self.conv.gemm_dims(self.phase)
             if expected != (self.M, self.K, self.N, self.batch):

@@ -6,7 +6,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from satsim.capture.models.attention import attend, check_heads, merge_heads, split_heads
+from satsim.capture.models.attention import (
+    attend,
+    causal_mask,
+    check_heads,
+    merge_heads,
+    split_heads,
+)
 
 
 class CausalSelfAttention(nn.Module):
@@ -18,14 +24,13 @@ class CausalSelfAttention(nn.Module):
         self.heads = heads
         self.c_attn = nn.Linear(dim, 3 * dim)
         self.c_proj = nn.Linear(dim, dim)
-        # True above the diagonal = a future position, masked out. Not saved in state_dict.
-        mask = torch.triu(torch.ones(context, context, dtype=torch.bool), diagonal=1)
-        self.register_buffer("mask", mask, persistent=False)
+        # Not saved in state_dict.
+        self.register_buffer("causal_mask", causal_mask(context), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = x.shape[1]
         q, k, v = split_heads(self.c_attn(x), self.heads)
-        return self.c_proj(merge_heads(attend(q, k, v, self.mask[:t, :t])))
+        return self.c_proj(merge_heads(attend(q, k, v, self.causal_mask[:t, :t])))
 
 
 class GPT2Mlp(nn.Module):
