@@ -1,11 +1,14 @@
-"""Capture time and peak memory: the shipped captures, and --shapes-only at batch 64.
+"""Capture time and peak memory: the shipped captures, --shapes-only at batch 64, and the LLMs.
 
-    python benchmarks/bench_capture.py [--repeat 3] [--models resnet9-cifar,gpt2-small]
+    python benchmarks/bench_capture.py [--repeat 3] [--models resnet9-cifar,gpt2-small,llm]
 
 Each capture runs ``satsim capture`` in its own process with one thread (as the recipe
 ``workloads/recipes/capture.sh`` does); wall time and the child's peak RSS come from
 ``os.wait4``. Prints one Markdown table of medians. Targets (issue "Trace v2"): every shipped
-capture <= 30 s and <= 2 GB, every --shapes-only capture at batch 64 <= 5 s.
+capture <= 30 s and <= 2 GB, every --shapes-only capture at batch 64 <= 5 s. ``llm`` (issue
+"Sparse LLM training workloads"): llama2-7b --shapes-only at batch 8, 2048 tokens, <= 30 s
+and <= 2 GB; a real capture of the tiny LLaMA config <= 15 s; and ``satsim run`` of that
+llama2-7b trace on ``sat``, recorded (its target belongs to the offline scheduler's issue).
 """
 
 from __future__ import annotations
@@ -24,19 +27,21 @@ SHIPPED = [("resnet9-cifar", 32, []), ("vit-tiny", 8, []), ("vgg19-cifar", 32, [
            ("resnet18-cifar", 32, []), ("resnet50-imagenet", 8, []), ("vgg16-cifar", 32, []),
            ("gpt2-small", 1, ["--model-option", "seq=512"])]
 METHODS = ("dense", "srste", "bdwp")
+TINY_LLAMA = str(Path(__file__).resolve().parents[1] / "satsim" / "capture" / "models"
+                 / "llama_configs" / "llama-tiny.json")
 
 
-def run(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of one ``satsim capture`` process."""
+def run(args: list[str], command: str = "capture") -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of one ``satsim capture`` (or other) process."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "satsim", "capture", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "satsim", command, *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     stderr = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"satsim capture {' '.join(args)} failed:\n{stderr.decode()}")
+        sys.exit(f"satsim {command} {' '.join(args)} failed:\n{stderr.decode()}")
     return wall, usage.ru_maxrss * 1024 / 1e9  # ru_maxrss is in KiB on Linux
 
 
@@ -45,8 +50,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per capture (median)")
     parser.add_argument("--models", help="comma-separated subset of the shipped models")
     args = parser.parse_args()
-    models = args.models.split(",") if args.models else [m for m, _, _ in SHIPPED]
+    models = args.models.split(",") if args.models else [*(m for m, _, _ in SHIPPED), "llm"]
     print("| capture | median s | peak RSS GB |\n|---|---|---|", flush=True)
+
+    def measure(label: str, case: list[str], command: str = "capture") -> None:
+        runs = [run(case, command) for _ in range(args.repeat)]
+        wall = statistics.median(w for w, _ in runs)
+        peak = statistics.median(p for _, p in runs)
+        print(f"| {label} | {wall:.1f} | {peak:.2f} |", flush=True)
+
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "t.jsonl")
         for model, batch, options in SHIPPED:
@@ -60,10 +72,19 @@ def main() -> None:
                           [model, "--method", "bdwp", "--nm", "2:8", "--batch", "64",
                            "--shapes-only"]))
             for label, case in cases:
-                runs = [run([*case, "--out", out]) for _ in range(args.repeat)]
-                wall = statistics.median(w for w, _ in runs)
-                peak = statistics.median(p for _, p in runs)
-                print(f"| {label} | {wall:.1f} | {peak:.2f} |", flush=True)
+                measure(label, [*case, "--out", out])
+        if "llm" in models:
+            for method in METHODS:
+                nm = ["--nm", "2:4"] if method != "dense" else []
+                measure(f"llama-tiny (real, bf16, AdamW) {method} 2:4 batch 2 seq=128",
+                        ["--model-config", TINY_LLAMA, "--method", method, *nm, "--batch",
+                         "2", "--model-option", "seq=128", "--out", out])
+            big = str(Path(tmp) / "llama2-7b.jsonl")
+            measure("llama2-7b bdwp 2:4 batch 8 seq=2048 --shapes-only",
+                    ["llama2-7b", "--method", "bdwp", "--nm", "2:4", "--batch", "8",
+                     "--model-option", "seq=2048", "--shapes-only", "--out", big])
+            measure("satsim run --workload llama2-7b bdwp 2:4 batch 8 seq=2048 (sat)",
+                    ["--workload", big], command="run")
 
 
 if __name__ == "__main__":

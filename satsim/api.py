@@ -191,6 +191,11 @@ def _scope(trace: Trace, hw: HardwareConfig) -> Scope:
     timed = [f"GEMMs ({phases}) in SCALE-Sim 3.0.0's compute-cycle conventions"
              if hw.scalesim_timing else
              f"GEMMs ({phases}) on {hw.routes.FF} ({_engine(hw)})"]
+    causal = [op for op in trace.gemms if op.causal]
+    if causal:  # the explicit lowering computes the masked scores too, as PyTorch does
+        macs, real = sum(op.macs for op in causal), sum(op.real_macs for op in causal)
+        timed.append(f"causal attention as {len(causal)} explicit GEMMs computing every "
+                     f"score: {1 - real / macs:.1%} of their {macs:,} MACs are masked out")
     not_timed, no_effect = {}, dict(NO_EFFECT_YET)
     served: dict[str, list[str]] = {name: [] for name in hw.units}  # unit -> its routes
     for route, what in (("maskgen", "N:M mask generation (MASK)"), ("vector", "vector work (VEC)"),

@@ -25,8 +25,14 @@ GOLDEN = Path(__file__).parent / "data" / "golden" / "sat-machine.json"
 DATAFLOWS = ("sat", "plain", "naive")
 
 
+# The full-size LLM traces take minutes per run today: their numbers are frozen once the
+# offline scheduler's issue makes them affordable; the tiny LLaMA captures stand for them.
+LARGE = ("llama2-7b-",)
+
+
 def _workloads() -> list[str]:
-    return [name for name, path in shipped_workloads().items() if path.stem == name]
+    return [name for name, path in shipped_workloads().items()
+            if path.stem == name and not name.startswith(LARGE)]
 
 
 def measure(workload: str, dataflow: str) -> dict:
