@@ -121,6 +121,13 @@ def _capture(args: argparse.Namespace) -> int:
         if path is not None:
             check_writable(path)
     options = dict(parse_overrides(args.model_options, option="--model-option"))
+    adamw = {key: value for key, value in (("betas", args.betas), ("eps", args.eps),
+                                            ("weight_decay", args.weight_decay))
+             if value is not None}
+    if adamw and args.optimizer != "adamw":
+        option = "--" + next(iter(adamw)).replace("_", "-")
+        raise SatsimError(f"{option} is a hyper-parameter of adamw, not {args.optimizer}",
+                          source=option)
     try:
         from satsim.capture.capture import CaptureSpec, capture
     except ImportError as exc:
@@ -130,7 +137,8 @@ def _capture(args: argparse.Namespace) -> int:
 
     spec = CaptureSpec(model=args.model, method=args.method, nm=nm, batch=args.batch,
                        steps=args.steps, data=args.data, shapes_only=args.shapes_only,
-                       seed=args.seed, precision=args.precision, options=options)
+                       seed=args.seed, precision=args.precision, options=options,
+                       optimizer=args.optimizer, lr=args.lr, **adamw)
     dump_existed = dump_path is not None and dump_path.exists()
     try:
         trace = capture(spec, dump_layers=layers, dump_path=dump_path, progress=True)

@@ -46,6 +46,17 @@ def _whole(text: str) -> int:
     return int(text)
 
 
+def _betas(text: str) -> tuple[float, float]:
+    """AdamW's ``B1,B2``."""
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected B1,B2, got {text!r}") from None
+
+
 # What `satsim list` shows: heading -> (folder of shipped files, their suffixes).
 LISTED = {"configs": ("configs", (".yaml", ".yml")),
           "dataflows": ("dataflows", (".yaml", ".yml")),
@@ -233,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="training precision: bf16/fp16 run forward under CPU autocast with "
                           "fp32 master weights, and dumps keep that format (default fp32)")
     cap.add_argument("--seed", type=_whole, default=0, help="random seed (default 0)")
+    cap.add_argument("--optimizer", choices=["sgd-momentum", "adamw"], default="sgd-momentum",
+                     help="the update: SGD with momentum 0.9, or AdamW with fp32 moments "
+                          "(default sgd-momentum)")
+    cap.add_argument("--lr", type=float, metavar="LR",
+                     help="learning rate (default 0.01 for sgd-momentum, 3e-4 for adamw)")
+    cap.add_argument("--betas", type=_betas, metavar="B1,B2",
+                     help="adamw: the moments' decay rates, each in [0, 1) (default 0.9,0.95)")
+    cap.add_argument("--eps", type=float, help="adamw: the denominator's epsilon (default 1e-8)")
+    cap.add_argument("--weight-decay", type=float, metavar="WD",
+                     help="adamw: decoupled weight decay of the parameters with two or more "
+                          "dimensions (default 0.1)")
     cap.add_argument("--model-option", dest="model_options", action="append", default=[],
                      metavar="KEY=VALUE", help="model builder option, e.g. width=8 (tiny "
                      "variants); repeatable")
