@@ -431,3 +431,20 @@ def test_corrupted_adamw_state_fails(adamw_capture, tmp_path, cli, key, failed):
     assert done.returncode == 1, done.stderr
     checks = json.loads(done.stdout)["checks"]
     assert {c["tensor"] for c in checks if not c["passed"]} == failed
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("step", [0.0, 1.5, np.inf, np.nan])
+def test_adamw_dump_without_a_step_number_is_a_clear_error(adamw_capture, tmp_path, step):
+    """An AdamW dump whose step number is not a whole number of at least 1 is bad input: an
+    error naming the file and the key, not a wrong bias correction."""
+    pytest.importorskip("torch")
+    source = adamw_capture(2)
+    trace = tmp_path / "g.jsonl"
+    shutil.copy(source, trace)
+    with np.load(source.with_suffix(".npz")) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays[f"{ADAMW_LAYER}/WU/step"] = np.array(step)
+    np.savez_compressed(trace.with_suffix(".npz"), **arrays)
+    with pytest.raises(SatsimError, match=f"{ADAMW_LAYER}/WU/step: expected a step number"):
+        validate(trace, "sat", overrides=BF16)

@@ -299,27 +299,25 @@ def _torch_updates(dumps: dict, before: dict[str, tuple], cs: CaptureSpec) -> No
         after = opt.state[new]
         key = f"{name}/WU"
         dumps[f"{key}/w"] = weight
-        if cs.optimizer == "adamw":  # zero moments before the first step, as torch starts
-            for moment in ("exp_avg", "exp_avg_sq"):
-                dumps[f"{key}/{moment}"] = state.get(moment, torch.zeros_like(weight))
-        elif "momentum_buffer" in state:
-            dumps[f"{key}/v"] = state["momentum_buffer"]
-        dumps[f"{key}/w_new"] = new.detach()
         if cs.optimizer == "adamw":
+            zeros = torch.zeros_like(weight)  # the moments before a first step, as torch starts
+            dumps[f"{key}/exp_avg"] = state.get("exp_avg", zeros)
+            dumps[f"{key}/exp_avg_sq"] = state.get("exp_avg_sq", zeros)
+            dumps[f"{key}/w_new"] = new.detach()
             dumps[f"{key}/exp_avg_new"] = after["exp_avg"]
             dumps[f"{key}/exp_avg_sq_new"] = after["exp_avg_sq"]
+            scalars = {"lr": cs.learning_rate, "step": float(after["step"]),
+                       "beta1": cs.betas[0], "beta2": cs.betas[1], "eps": cs.eps,
+                       "weight_decay": _weight_decay(cs, weight)}
         else:
+            if "momentum_buffer" in state:
+                dumps[f"{key}/v"] = state["momentum_buffer"]
+            dumps[f"{key}/w_new"] = new.detach()
             dumps[f"{key}/v_new"] = after["momentum_buffer"]
+            scalars = {"lr": cs.learning_rate, "momentum": MOMENTUM}
         dtype = PRECISIONS[cs.precision]
         if dtype is not None:
             dumps[f"{key}/copy"] = new.detach().to(dtype)
-        scalars = {"lr": cs.learning_rate}
-        if cs.optimizer == "adamw":
-            scalars |= {"step": float(after["step"]), "beta1": cs.betas[0],
-                        "beta2": cs.betas[1], "eps": cs.eps,
-                        "weight_decay": _weight_decay(cs, weight)}
-        else:
-            scalars["momentum"] = MOMENTUM
         for scalar, value in scalars.items():
             dumps[f"{key}/{scalar}"] = torch.tensor(value, dtype=torch.float64)
 

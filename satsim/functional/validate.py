@@ -302,15 +302,15 @@ class Validator:
         hp = AdamWParams(*(dump.scalar(f"{key}/{s}")
                            for s in ("lr", "beta1", "beta2", "eps", "weight_decay")))
         step = dump.scalar(f"{key}/step")
-        if not (step >= 1 and step == int(step)):
+        if not (math.isfinite(step) and step >= 1 and step == int(step)):
             raise SatsimError(f"expected a step number of at least 1, got {step:g}",
                               source=dump.path, field=f"{key}/step")
-        m, v = dump.tensor(f"{key}/exp_avg"), dump.tensor(f"{key}/exp_avg_sq")
-        w_new, m_new, v_new = adamw(w, grad, m, v, int(step), hp)
-        low, high = faithful_sqrt(v_new)
-        allowed = tuple(adamw(w, grad, m, v, int(step), hp, sqrt=lambda _, r=root: r)[0]
-                        for root in (low, high))
         t = int(step)
+        m, v = dump.tensor(f"{key}/exp_avg"), dump.tensor(f"{key}/exp_avg_sq")
+        w_new, m_new, v_new = adamw(w, grad, m, v, t, hp)
+        low, high = faithful_sqrt(v_new)
+        allowed = tuple(adamw(w, grad, m, v, t, hp, sqrt=lambda _, r=root: r)[0]
+                        for root in (low, high))
         return [("exp_avg_new", m_new, None, f"m' = lerp(m, g, {1 - hp.beta1:g})"),
                 ("exp_avg_sq_new", v_new, None, f"v' = {hp.beta2:g}·v + {1 - hp.beta2:g}·g²"),
                 ("w_new", w_new, allowed,
