@@ -11,6 +11,8 @@ import numpy as np  # noqa: E402
 
 from satsim.capture.capture import CaptureSpec, capture  # noqa: E402
 from satsim.capture.zoo import build_model  # noqa: E402
+from satsim.errors import SatsimError  # noqa: E402
+from satsim.trace.schema import Role  # noqa: E402
 from satsim.types import NMPattern, Phase  # noqa: E402
 
 torch.set_num_threads(1)
@@ -129,6 +131,14 @@ def test_shapes_only_gpt2_records_attention_matmuls():
     (["resnet18-cifar", "--method", "bdwp", "--batch", "0"], "batch must be at least 1"),
     (["resnet18-cifar", "--method", "bdwp", "--batch", "2", "--model-option", "width=8",
       "--dump-tensors", "layer9.conv"], "no weight layer named 'layer9.conv'"),
+    (["resnet18-cifar", "--method", "dense", "--batch", "2", "--optimizer", "adamw",
+      "--lr", "-0.001"], "--lr: expected a finite number of at least 0, got -0.001"),
+    (["resnet18-cifar", "--method", "dense", "--batch", "2", "--optimizer", "adamw",
+      "--betas", "0.9,1"], "--betas: expected two numbers in [0, 1), got (0.9, 1.0)"),
+    (["resnet18-cifar", "--method", "dense", "--batch", "2", "--optimizer", "adamw",
+      "--betas", "0.9"], "--betas: expected B1,B2, got '0.9'"),
+    (["resnet18-cifar", "--method", "dense", "--batch", "2", "--weight-decay", "0.1"],
+     "--weight-decay: --weight-decay is a hyper-parameter of adamw, not sgd-momentum"),
 ])
 def test_capture_errors_leave_no_output(cli, tmp_path, args, expected):
     """Bad capture requests: one error line, exit 2, and no trace or tensor file."""
@@ -138,6 +148,81 @@ def test_capture_errors_leave_no_output(cli, tmp_path, args, expected):
     assert done.stderr.startswith("error: ") and expected in done.stderr
     assert done.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+TINY_GPT2 = {"layers": 1, "dim": 64, "heads": 2, "vocab": 128, "context": 32, "seq": 16}
+ADAMW = CaptureSpec(model="gpt2-small", method="bdwp", nm=NMPattern(2, 4), batch=2,
+                    precision="bf16", optimizer="adamw", options=TINY_GPT2)
+
+
+@pytest.mark.parametrize("shapes_only", [False, True])
+def test_adamw_update_reads_and_writes_two_fp32_moments(shapes_only):
+    """Under AdamW (bf16 compute), each parameter's update reads its gradient, fp32 master
+    weight and two fp32 moments (optimizer state), and writes the weight, both moments and
+    any bf16 copy the GEMMs read; the updates' elements sum to the parameter count, and the
+    header records the optimizer's hyper-parameters."""
+    trace = capture(replace(ADAMW, shapes_only=shapes_only))
+    table = trace.tensor_table
+    model = build_model("gpt2-small", **{k: v for k, v in TINY_GPT2.items() if k != "seq"})
+    updates = [r for r in trace.records if r.kind == "update"]
+    assert {r.optimizer for r in updates} == {"adamw"}
+    assert sum(r.elements for r in updates) == sum(p.numel() for p in model.parameters())
+    copies = 0
+    for r in updates:
+        grad, weight, m, v = r.reads
+        assert table[grad].role is Role.WEIGHT_GRADIENT and table[weight].dtype == "float32"
+        assert [(table[t].role, table[t].dtype, table[t].name) for t in (m, v)] == [
+            (Role.OPTIMIZER_STATE, "float32", f"{r.param}:exp_avg"),
+            (Role.OPTIMIZER_STATE, "float32", f"{r.param}:exp_avg_sq")]
+        assert r.writes[:3] == (weight, m, v)
+        assert all(table[t].of == weight and table[t].dtype == "bfloat16" for t in r.writes[3:])
+        copies += len(r.writes[3:])
+    assert copies > 0
+    meta = trace.header.meta
+    assert (meta["optimizer"], meta["lr"], meta["betas"], meta["eps"], meta["weight_decay"]) \
+        == ("adamw", 3e-4, [0.9, 0.95], 1e-8, 0.1)
+
+
+def test_adamw_updates_are_timed_at_the_tables_cost(tmp_path):
+    """On SAT with ideal memory, the WU phase of an AdamW trace keeps the vector lanes busy
+    ceil(parameters / lanes) x (adamw + recast) cycles per update; a table without ``adamw``
+    is an error naming that field."""
+    from satsim.api import run
+    from satsim.config import load_hardware
+    from satsim.trace import write_trace
+
+    path = tmp_path / "adamw.jsonl"
+    trace = capture(replace(ADAMW, shapes_only=True))
+    write_trace(trace, path)
+    vector = load_hardware("sat").units["vector"]
+    table = vector.update_cycles_per_parameter
+    expected = sum(-(-r.elements // vector.lanes) * (table["adamw"] + table["recast"])
+                   for r in trace.records if r.kind == "update")
+    report = run(path, "sat", overrides=["memory=ideal"])
+    assert sum(r["busy_cycles"] for r in report.result.rows if r["phase"] == "WU") == expected
+    with pytest.raises(SatsimError) as err:
+        run(path, "sat", overrides=["vector.update_cycles_per_parameter="
+                                    "{sgd-momentum: 2, recast: 1}"])
+    assert err.value.field == "units.vector.update_cycles_per_parameter.adamw"
+
+
+@pytest.mark.parametrize(("change", "option"), [
+    ({"optimizer": "adam"}, "--optimizer"),
+    ({"lr": -1e-3}, "--lr"),
+    ({"lr": float("inf")}, "--lr"),
+    ({"eps": -1e-8}, "--eps"),
+    ({"eps": float("nan")}, "--eps"),
+    ({"weight_decay": -0.1}, "--weight-decay"),
+    ({"betas": (1.0, 0.95)}, "--betas"),
+    ({"betas": (0.9, -0.1)}, "--betas"),
+    ({"betas": (0.9,)}, "--betas"),
+])
+def test_bad_optimizer_settings_name_their_option(change, option):
+    """An unknown optimizer, a negative or non-finite lr, eps or weight decay, and betas
+    outside [0, 1) are the user's error, naming the option."""
+    with pytest.raises(SatsimError) as err:
+        replace(ADAMW, **change).validate()
+    assert err.value.source == option
 
 
 def test_capture_cli_writes_a_trace_satsim_runs(cli, tmp_path):

@@ -355,3 +355,96 @@ def test_json_has_no_infinity():
     result.checks.append(Check("l", "FF", "y", "os dense", 1, False, inf, inf, inf))
     check = json.loads(result.json_text())["checks"][0]
     assert check["datapath_vs_exact"]["bound_ratio"] == "inf"
+
+
+ADAMW_LAYER = "h.0.mlp.c_fc"
+
+
+@pytest.fixture(scope="module")
+def adamw_capture(tmp_path_factory):
+    """Tiny real bf16 GPT-2 captures under AdamW with one layer's tensors dumped: the traced
+    update is the first step (``steps=1``: zero moments) or the second."""
+    from satsim.capture.capture import CaptureSpec, capture
+    from satsim.trace import write_trace
+    from satsim.types import NMPattern
+
+    made: dict[int, Path] = {}
+
+    def get(steps: int) -> Path:
+        if steps not in made:
+            out = tmp_path_factory.mktemp(f"adamw{steps}") / "g.jsonl"
+            spec = CaptureSpec(model="gpt2-small", method="bdwp", nm=NMPattern(2, 4), batch=2,
+                               steps=steps, precision="bf16", optimizer="adamw",
+                               options={"layers": 1, "dim": 64, "heads": 2, "vocab": 128,
+                                        "context": 32, "seq": 16})
+            write_trace(capture(spec, dump_layers=(ADAMW_LAYER,),
+                                dump_path=out.with_suffix(".npz")), out)
+            made[steps] = out
+        return made[steps]
+
+    return get
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("steps", [1, 2])
+def test_fresh_adamw_capture_passes(adamw_capture, steps):
+    """A bf16 AdamW capture validates: the gradient, both new moments and the bf16 copy are
+    bit-exact, and the new master weight equals the WUVE's AdamW step bit for bit wherever
+    torch's square root is the correctly rounded one, and the step with the root's other fp32
+    neighbour elsewhere (torch's fp32 sqrt is faithfully rounded), on the first step and on
+    a later one."""
+    pytest.importorskip("torch")
+    trace = adamw_capture(steps)
+    result = validate(trace, "sat", overrides=BF16)
+    assert result.passed
+    wu = {c.tensor: c for c in result.checks if c.phase == "WU"}
+    assert set(wu) == {"g", "exp_avg_new", "exp_avg_sq_new", "w_new", "copy"}
+    assert all(c.datapath_vs_torch.identical == 1 for t, c in wu.items() if t != "w_new")
+    assert f"step {steps}" in wu["w_new"].mapping
+    assert Dump(trace.with_suffix(".npz")).scalar(f"{ADAMW_LAYER}/WU/step") == steps
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("key", "failed"), [
+    ("exp_avg", {"exp_avg_new"}),
+    ("exp_avg_sq_new", {"exp_avg_sq_new"}),
+    ("w_new", {"w_new", "copy"}),
+])
+def test_corrupted_adamw_state_fails(adamw_capture, tmp_path, cli, key, failed):
+    """One ulp off one element of a moment before the step, of the new second moment, or of
+    the new weight (the largest of its elements, so that the change moves its bf16 copy
+    too): ``satsim validate`` exits 1 on the tensors it changes (a moment one ulp off before
+    the step moves the new moment, too little to move the weight)."""
+    pytest.importorskip("torch")
+    source = adamw_capture(2)
+    trace = tmp_path / "g.jsonl"
+    shutil.copy(source, trace)
+    with np.load(source.with_suffix(".npz")) as z:
+        arrays = {k: z[k] for k in z.files}
+    name = f"{ADAMW_LAYER}/WU/{key}"
+    values = arrays[name].copy()
+    at = int(np.argmax(np.abs(values)))
+    values.view(np.uint32).flat[at] += 1 if key != "w_new" else 1 << 16
+    arrays[name] = values
+    np.savez_compressed(trace.with_suffix(".npz"), **arrays)
+    done = cli("validate", str(trace), "--set", BF16[0], "--json", "-")
+    assert done.returncode == 1, done.stderr
+    checks = json.loads(done.stdout)["checks"]
+    assert {c["tensor"] for c in checks if not c["passed"]} == failed
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("step", [0.0, 1.5, np.inf, np.nan])
+def test_adamw_dump_without_a_step_number_is_a_clear_error(adamw_capture, tmp_path, step):
+    """An AdamW dump whose step number is not a whole number of at least 1 is bad input: an
+    error naming the file and the key, not a wrong bias correction."""
+    pytest.importorskip("torch")
+    source = adamw_capture(2)
+    trace = tmp_path / "g.jsonl"
+    shutil.copy(source, trace)
+    with np.load(source.with_suffix(".npz")) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays[f"{ADAMW_LAYER}/WU/step"] = np.array(step)
+    np.savez_compressed(trace.with_suffix(".npz"), **arrays)
+    with pytest.raises(SatsimError, match=f"{ADAMW_LAYER}/WU/step: expected a step number"):
+        validate(trace, "sat", overrides=BF16)

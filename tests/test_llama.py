@@ -217,3 +217,23 @@ def test_parameter_count_of_the_config_matches_the_model():
     assert count_parameters(cfg) == 2 * (2 * d * d + 2 * d * kv + 3 * d * 688 + 2 * d) + \
         2 * 512 * d + d
     assert math.isclose(cfg.rope_theta, 1e4)
+
+
+def test_llms_train_with_adamw_on_fp32_masters_by_default(tiny_traces):
+    """The LLaMA family's default step: bf16 GEMMs, AdamW with two fp32 moments per parameter,
+    updates over every parameter (their element counts sum to the parameter count), each
+    writing the bf16 copy the next step's GEMMs read."""
+    from satsim.capture.models.llama import count_parameters
+    from satsim.trace.schema import Role, UpdateOp
+
+    trace = tiny_traces["bdwp"]
+    assert trace.header.meta["optimizer"] == "adamw" and trace.header.precision == "bf16"
+    updates = [r for r in trace.records if isinstance(r, UpdateOp)]
+    assert sum(u.elements for u in updates) == count_parameters(load_config(TINY))
+    table = trace.tensor_table
+    for update in updates:
+        states = [t for t in update.reads if table[t].role is Role.OPTIMIZER_STATE]
+        assert len(states) == 2 and all(table[t].dtype == "float32" for t in states)
+    copies = {table[t].dtype for u in updates for t in u.writes
+              if table[t].role is Role.PARAMETER and table[t].of is not None}
+    assert copies == {"bfloat16"}

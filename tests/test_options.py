@@ -56,9 +56,16 @@ def test_non_ascii_digits_are_no_pattern(text):
     (["capture", "resnet18-cifar", "--method", "bdwp", "--batch", "٣", "--out", "t.jsonl"],
      "error: argument --batch: expected a whole number, got '٣'"),
     (["compare", "--workers", "+2"], "error: argument --workers: expected a whole number"),
+    (["capture", "gpt2-small", "--method", "dense", "--batch", "1", "--optimizer", "adamw",
+      "--eps", "1_0", "--out", "t.jsonl"],
+     "error: argument --eps: expected a decimal number, got '1_0'"),
+    (["capture", "gpt2-small", "--method", "dense", "--batch", "1", "--optimizer", "adamw",
+      "--betas", "0.9,٠.٩", "--out", "t.jsonl"],
+     "error: argument --betas: expected a decimal number, got '٠.٩'"),
 ])
 def test_options_take_ascii_numbers_only(cli, tmp_path, args, expected):
-    """Numbers on the command line are ASCII digits: int() would take '٣' (and '+2', '1_0')."""
+    """Numbers on the command line are ASCII digits: int() and float() would take '٣' (and
+    '+2', '1_0')."""
     _one_error(cli(*args, cwd=tmp_path), expected)
 
 

@@ -2,6 +2,7 @@
 names, and models what its design does differently."""
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +67,17 @@ def test_vegeta_runs_exactly_its_n4_family():
     assert hw.pattern_problem(None) is None
     assert [hw.pattern_problem(NMPattern.parse(p)) is None for p in ("1:4", "2:4", "3:4", "2:8")
             ] == [True, True, False, False]
+
+
+def test_every_preset_with_a_vector_unit_prices_adamw():
+    """Each shipped preset with a vector unit has an AdamW cost per parameter: the 12 fp32
+    operations of its step (docs/assumptions.md), above SGD with momentum's."""
+    presets = sorted(p.stem for p in (Path(__file__).parent.parent / "configs").glob("*.yaml"))
+    priced = 0
+    for name in presets:
+        for unit in load_hardware(name).units.values():
+            if unit.kind == "vector":
+                table = unit.update_cycles_per_parameter
+                assert table["adamw"] == 12 > table["sgd-momentum"], name
+                priced += 1
+    assert priced == len(presets) - 1  # all but scalesim, which times GEMMs only

@@ -38,8 +38,14 @@ from satsim.types import NMPattern
 # Final classifiers stay dense (usual practice; GPT-2's lm_head is tied to its embedding).
 CLASSIFIERS = ("fc", "head", "lm_head", "classifier.0")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # autocast dtype
-OPTIMIZER = "sgd-momentum"  # torch.optim.SGD(momentum=MOMENTUM): one state per parameter
+# sgd-momentum: torch.optim.SGD(momentum=MOMENTUM), one state tensor per parameter;
+# adamw: torch.optim.AdamW, two (exp_avg, exp_avg_sq), fp32 like the master weight.
+OPTIMIZERS = ("sgd-momentum", "adamw")
 MOMENTUM = 0.9
+# The default learning rate per optimizer. SGD's 0.01: with momentum 0.9, 0.05 overshot on the
+# full-size models from their initial weights (ResNet-18 2:4 at batch 32: loss 2.475 -> 3.651;
+# VGG-16: 2.34 -> 7.17 -> 13). AdamW's 3e-4: LLaMA 7B/13B's peak (Touvron et al., 2023).
+LEARNING_RATES = {"sgd-momentum": 0.01, "adamw": 3e-4}
 
 
 @dataclass(frozen=True)
@@ -54,22 +60,30 @@ class CaptureSpec:
     data: str | None = None  # digits | synthetic; None: digits where the input size allows
     shapes_only: bool = False
     seed: int = 0
-    # 0.01: with momentum 0.9, 0.05 overshot on the full-size models from their initial
-    # weights (ResNet-18 2:4 at batch 32: loss 2.475 -> 3.651; VGG-16: 2.34 -> 7.17 -> 13).
-    lr: float = 0.01
+    lr: float | None = None  # None: the optimizer's default (LEARNING_RATES)
     # fp32 | bf16 | fp16: the forward's autocast dtype; None: the model's (LLMs: bf16)
     precision: str | None = None
     options: dict = field(default_factory=dict)  # model builder options (tiny variants)
+    # one of OPTIMIZERS; None: the model's (LLMs: adamw, else sgd-momentum)
+    optimizer: str | None = None
+    # AdamW's (unused by SGD), as LLMs are trained (GPT-3, LLaMA: betas 0.9/0.95, decay 0.1).
+    # Decay applies to parameters with two or more dimensions (the weights of linear and
+    # conv layers, embeddings), not to biases and norm gains.
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    weight_decay: float = 0.1
     # A LLaMA-family config.json to build instead of a zoo model (``model`` names it).
     model_config: str | None = None
 
     def __post_init__(self) -> None:
-        if self.precision is None:
-            try:
-                precision = self.spec.precision
-            except SatsimError:  # an unknown model: validate() says so
-                precision = "fp32"
-            object.__setattr__(self, "precision", precision)
+        """Settle the defaults that depend on the model (an unknown one: validate() says so)."""
+        try:
+            spec = self.spec
+        except SatsimError:
+            spec = None
+        for name, fallback in (("precision", "fp32"), ("optimizer", "sgd-momentum")):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, getattr(spec, name) if spec else fallback)
 
     @property
     def spec(self) -> ModelSpec:
@@ -77,6 +91,10 @@ class CaptureSpec:
         if self.model_config is not None:
             return llama_spec(self.model_config, self.model)
         return get_spec(self.model)
+
+    @property
+    def learning_rate(self) -> float:
+        return LEARNING_RATES[self.optimizer] if self.lr is None else self.lr
 
     def validate(self) -> None:
         spec = self.spec  # raises for an unknown model or a bad config
@@ -93,6 +111,7 @@ class CaptureSpec:
                               f"({', '.join(PRECISIONS)})", source="--precision")
         if self.steps < 1:
             raise SatsimError(f"steps must be at least 1, got {self.steps}", source="--steps")
+        self._check_optimizer()
         if self.data not in (None, "digits", "synthetic"):
             raise SatsimError(f"unknown data {self.data!r} (digits, synthetic)", source="--data")
         self._check_options(spec)
@@ -100,6 +119,20 @@ class CaptureSpec:
             shape, classes = input_spec(spec, **self.options)
             raise SatsimError(f"digits are 3x32x32 images with 10 classes; {self.model} takes "
                               f"{shape} with {classes} classes", source="--data")
+
+    def _check_optimizer(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise SatsimError(f"unknown optimizer {self.optimizer!r} ({', '.join(OPTIMIZERS)})",
+                              source="--optimizer")
+        for value, option in ((self.learning_rate, "--lr"), (self.eps, "--eps"),
+                              (self.weight_decay, "--weight-decay")):
+            if not (_is_number(value) and math.isfinite(value) and value >= 0):
+                raise SatsimError(f"expected a finite number of at least 0, got {value!r}",
+                                  source=option)
+        if not (isinstance(self.betas, tuple) and len(self.betas) == 2
+                and all(_is_number(b) and 0 <= b < 1 for b in self.betas)):
+            raise SatsimError(f"expected two numbers in [0, 1), got {self.betas!r}",
+                              source="--betas")
 
     def _check_options(self, spec) -> None:
         """Option names the builder takes (plus ``seq`` for token models), positive values of
@@ -139,6 +172,10 @@ class CaptureSpec:
         if self.data is not None:
             return self.data
         return "digits" if self._digits_fit() else "synthetic"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _batches(cs: CaptureSpec):
@@ -196,10 +233,9 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
     say(f"built, {len(sparse)} of {len(table)} weight layers {cs.method}"
         + (f" {cs.nm}" if cs.nm else ""))
     # One optimizer per parameter, stepped as soon as its gradient is complete (the update
-    # fused into the backward): bit for bit the single-tensor SGD step, without holding every
+    # fused into the backward): bit for bit the single-tensor step, without holding every
     # gradient at once.
-    updates = {} if cs.shapes_only else {
-        p: torch.optim.SGD([p], lr=cs.lr, momentum=MOMENTUM) for p in model.parameters()}
+    updates = {} if cs.shapes_only else {p: _optimizer(cs, p) for p in model.parameters()}
     hooks = [p.register_post_accumulate_grad_hook(_step_now(updates[p])) for p in updates]
     batches = _batches(cs)
     steps = 1 if cs.shapes_only else cs.steps
@@ -224,7 +260,7 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
                     x, target = fake.from_tensor(x), fake.from_tensor(target)
                 recorder = stack.enter_context(record(
                     model, method=cs.method, nm=cs.nm, prunable=prunable,
-                    measure=not cs.shapes_only, dump=set(dump_layers), optimizer=OPTIMIZER,
+                    measure=not cs.shapes_only, dump=set(dump_layers), optimizer=cs.optimizer,
                     keep_grads=False))
             with _autocast(cs.precision):  # AMP: forward only, backward follows its dtypes
                 loss = _loss(model(x), target)
@@ -245,41 +281,68 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
     return trace
 
 
+def _optimizer(cs: CaptureSpec, p: torch.Tensor) -> torch.optim.Optimizer:
+    """The single-tensor optimizer of one parameter."""
+    if cs.optimizer == "adamw":
+        return torch.optim.AdamW([p], lr=cs.learning_rate, betas=cs.betas, eps=cs.eps,
+                                 weight_decay=_weight_decay(cs, p), foreach=False)
+    return torch.optim.SGD([p], lr=cs.learning_rate, momentum=MOMENTUM)
+
+
+def _weight_decay(cs: CaptureSpec, p: torch.Tensor) -> float:
+    """AdamW's decay of ``p``: matrices and kernels decay, biases and norm gains do not."""
+    return cs.weight_decay if p.dim() >= 2 else 0.0
+
+
 def _update_inputs(model: nn.Module, layers, updates: dict) -> dict[str, tuple]:
-    """Per dumped layer: its fp32 master weight and SGD momentum before the traced step."""
+    """Per dumped layer: its fp32 master weight and optimizer state before the traced step."""
     found = {}
     for name in layers:
         p = model.get_submodule(name).weight
         if p in updates:
-            buf = updates[p].state.get(p, {}).get("momentum_buffer")
-            found[name] = (p.detach().clone(), None if buf is None else buf.clone())
+            state = updates[p].state.get(p, {})
+            found[name] = (p.detach().clone(), {k: v.clone() for k, v in state.items()})
     return found
 
 
 def _torch_updates(dumps: dict, before: dict[str, tuple], cs: CaptureSpec) -> None:
     """PyTorch's update of each dumped layer's weight in the traced step (which the capture
-    records but does not run): ``torch.optim.SGD`` on copies, from the momentum the step
-    started with, and the new weight's copy in the training precision (``layer/WU/...``)."""
-    for name, (weight, buf) in before.items():
+    records but does not run): the optimizer on copies, from the state the step started with,
+    and the new weight's copy in the training precision (``layer/WU/...``)."""
+    for name, (weight, state) in before.items():
         grad = dumps.get(f"{name}/WU/g")
         if grad is None:
             continue
         new = nn.Parameter(weight.clone())
         new.grad = grad.clone()
-        opt = torch.optim.SGD([new], lr=cs.lr, momentum=MOMENTUM)
-        if buf is not None:
-            opt.state[new]["momentum_buffer"] = buf.clone()
+        opt = _optimizer(cs, new)
+        if state:
+            opt.state[new] = {k: v.clone() for k, v in state.items()}
         opt.step()
-        dumps[f"{name}/WU/w"] = weight
-        if buf is not None:
-            dumps[f"{name}/WU/v"] = buf
-        dumps[f"{name}/WU/w_new"] = new.detach()
-        dumps[f"{name}/WU/v_new"] = opt.state[new]["momentum_buffer"]
+        after = opt.state[new]
+        key = f"{name}/WU"
+        dumps[f"{key}/w"] = weight
+        if cs.optimizer == "adamw":
+            zeros = torch.zeros_like(weight)  # the moments before a first step, as torch starts
+            dumps[f"{key}/exp_avg"] = state.get("exp_avg", zeros)
+            dumps[f"{key}/exp_avg_sq"] = state.get("exp_avg_sq", zeros)
+            dumps[f"{key}/w_new"] = new.detach()
+            dumps[f"{key}/exp_avg_new"] = after["exp_avg"]
+            dumps[f"{key}/exp_avg_sq_new"] = after["exp_avg_sq"]
+            scalars = {"lr": cs.learning_rate, "step": float(after["step"]),
+                       "beta1": cs.betas[0], "beta2": cs.betas[1], "eps": cs.eps,
+                       "weight_decay": _weight_decay(cs, weight)}
+        else:
+            if "momentum_buffer" in state:
+                dumps[f"{key}/v"] = state["momentum_buffer"]
+            dumps[f"{key}/w_new"] = new.detach()
+            dumps[f"{key}/v_new"] = after["momentum_buffer"]
+            scalars = {"lr": cs.learning_rate, "momentum": MOMENTUM}
         dtype = PRECISIONS[cs.precision]
         if dtype is not None:
-            dumps[f"{name}/WU/copy"] = new.detach().to(dtype)
-        dumps[f"{name}/WU/lr"] = torch.tensor(cs.lr, dtype=torch.float64)
-        dumps[f"{name}/WU/momentum"] = torch.tensor(MOMENTUM, dtype=torch.float64)
+            dumps[f"{key}/copy"] = new.detach().to(dtype)
+        for scalar, value in scalars.items():
+            dumps[f"{key}/{scalar}"] = torch.tensor(value, dtype=torch.float64)
 
 
 def _build(cs: CaptureSpec) -> nn.Module:
@@ -338,7 +401,7 @@ def _trace(cs: CaptureSpec, table: dict[str, LayerInfo], cap: Capture, losses) -
     meta = {
         "model": cs.model, "method": cs.method, "nm": str(cs.nm) if cs.nm else "dense",
         "batch": cs.batch, "steps": cs.steps, "dataset": cs.dataset, "seed": cs.seed,
-        "optimizer": OPTIMIZER, "lr": cs.lr, "momentum": MOMENTUM,
+        "optimizer": cs.optimizer, "lr": cs.learning_rate, **_hyper_parameters(cs),
         "shapes_only": cs.shapes_only, "measured": not cs.shapes_only,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "options": cs.options,
@@ -351,6 +414,13 @@ def _trace(cs: CaptureSpec, table: dict[str, LayerInfo], cap: Capture, losses) -
     header = TraceHeader(name=name, source="satsim capture", precision=cs.precision, meta=meta,
                          layers=table)
     return Trace(header=header, records=tuple(cap.records), tensors=tuple(cap.tensors))
+
+
+def _hyper_parameters(cs: CaptureSpec) -> dict:
+    if cs.optimizer == "adamw":
+        return {"betas": list(cs.betas), "eps": cs.eps, "weight_decay": cs.weight_decay,
+                "weight_decay_on": "parameters with 2+ dimensions"}
+    return {"momentum": MOMENTUM}
 
 
 def _bits(t: torch.Tensor) -> tuple[np.ndarray, str]:

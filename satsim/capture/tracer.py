@@ -50,6 +50,8 @@ from satsim.trace.schema import (
 from satsim.types import NMPattern, Phase
 
 aten = torch.ops.aten
+# Each optimizer's state tensors per parameter (fp32, the master weight's format).
+OPTIMIZER_STATES = {"sgd": (), "sgd-momentum": ("momentum",), "adamw": ("exp_avg", "exp_avg_sq")}
 
 
 def measure_nnz(weight: torch.Tensor, dim: int, m: int) -> int:
@@ -331,10 +333,10 @@ class _Recorder(TorchDispatchMode):
             grads[gid] = pid
             self.table.tensors[gid].role, self.table.tensors[gid].of = Role.WEIGHT_GRADIENT, pid
             info = self.table.tensors[pid]
-            state = () if optimizer != "sgd-momentum" else (self.table.new(TrackedTensor(
+            state = tuple(self.table.new(TrackedTensor(
                 shape=info.shape, dtype=info.dtype, bytes=info.bytes,
-                role=Role.OPTIMIZER_STATE, layer=info.layer, name=f"{name}:momentum",
-                of=pid)),)
+                role=Role.OPTIMIZER_STATE, layer=info.layer, name=f"{name}:{kind}", of=pid))
+                for kind in OPTIMIZER_STATES[optimizer or "sgd"])
             copies = tuple(tid for (of, _), tid in self.table.copies.items() if of == pid)
             records.append(UpdateOp(layer=info.layer, param=name, elements=math.prod(info.shape),
                                     optimizer=optimizer or "sgd", reads=(gid, pid, *state),
@@ -387,7 +389,8 @@ def record(model: nn.Module, *, method: str, nm: NMPattern | None, prunable: dic
     dump
         Layers whose GEMM operands and results are kept in ``Capture.dumps``.
     optimizer
-        The update each parameter gets: ``sgd-momentum`` (one state tensor) or ``sgd``.
+        The update each parameter gets: ``sgd``, ``sgd-momentum`` (one state tensor) or
+        ``adamw`` (two), as in :data:`OPTIMIZER_STATES`.
     keep_grads
         Leave the gradients in ``p.grad``; off, each is dropped once accumulated (the
         recorded update does not need its value, and the step's peak memory falls).

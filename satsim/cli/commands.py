@@ -121,6 +121,9 @@ def _capture(args: argparse.Namespace) -> int:
         if path is not None:
             check_writable(path)
     options = dict(parse_overrides(args.model_options, option="--model-option"))
+    adamw = {key: value for key, value in (("betas", args.betas), ("eps", args.eps),
+                                            ("weight_decay", args.weight_decay))
+             if value is not None}
     try:
         from satsim.capture.capture import CaptureSpec, capture
     except ImportError as exc:
@@ -135,7 +138,12 @@ def _capture(args: argparse.Namespace) -> int:
     spec = CaptureSpec(model=model, method=args.method, nm=nm, batch=args.batch,
                        steps=args.steps, data=args.data, shapes_only=args.shapes_only,
                        seed=args.seed, precision=args.precision, options=options,
+                       optimizer=args.optimizer, lr=args.lr, **adamw,
                        model_config=args.model_config)
+    if adamw and spec.optimizer != "adamw":
+        option = "--" + next(iter(adamw)).replace("_", "-")
+        raise SatsimError(f"{option} is a hyper-parameter of adamw, not {spec.optimizer}",
+                          source=option)
     dump_existed = dump_path is not None and dump_path.exists()
     try:
         trace = capture(spec, dump_layers=layers, dump_path=dump_path, progress=True)

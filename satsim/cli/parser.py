@@ -46,6 +46,22 @@ def _whole(text: str) -> int:
     return int(text)
 
 
+def _decimal(text: str) -> float:
+    """An option's decimal number in ASCII (``float`` would take "٣", "1_0", "nan" and "inf")."""
+    if not re.fullmatch(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", text):
+        raise argparse.ArgumentTypeError(f"expected a decimal number, got {text!r}")
+    return float(text)
+
+
+def _betas(text: str) -> tuple[float, float]:
+    """AdamW's ``B1,B2``."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"expected B1,B2, got {text!r}")
+    first, second = (_decimal(part) for part in parts)
+    return first, second
+
+
 # What `satsim list` shows: heading -> (folder of shipped files, their suffixes).
 LISTED = {"configs": ("configs", (".yaml", ".yml")),
           "dataflows": ("dataflows", (".yaml", ".yml")),
@@ -242,6 +258,18 @@ def build_parser() -> argparse.ArgumentParser:
                           "fp32 master weights, and dumps keep that format (default: the "
                           "model's: bf16 for the LLaMA family, else fp32)")
     cap.add_argument("--seed", type=_whole, default=0, help="random seed (default 0)")
+    cap.add_argument("--optimizer", choices=["sgd-momentum", "adamw"],
+                     help="the update: SGD with momentum 0.9, or AdamW with fp32 moments "
+                          "(default: the model's: adamw for the LLaMA family, else "
+                          "sgd-momentum)")
+    cap.add_argument("--lr", type=_decimal, metavar="LR",
+                     help="learning rate (default 0.01 for sgd-momentum, 3e-4 for adamw)")
+    cap.add_argument("--betas", type=_betas, metavar="B1,B2",
+                     help="adamw: the moments' decay rates, each in [0, 1) (default 0.9,0.95)")
+    cap.add_argument("--eps", type=_decimal, help="adamw: the denominator's epsilon (default 1e-8)")
+    cap.add_argument("--weight-decay", type=_decimal, metavar="WD",
+                     help="adamw: decoupled weight decay of the parameters with two or more "
+                          "dimensions (default 0.1)")
     cap.add_argument("--model-option", dest="model_options", action="append", default=[],
                      metavar="KEY=VALUE", help="model builder option, e.g. width=8 (tiny "
                      "variants); repeatable")

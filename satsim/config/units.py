@@ -272,7 +272,7 @@ class VectorUnit(_Unit):
     update_cycles_per_parameter: dict[str, PositiveInt] = Field(
         default_factory=dict,
         description="cycles one lane spends per parameter of an update: per optimizer "
-                    "(sgd, sgd-momentum) and 'recast' for writing the low-precision copy")
+                    "(sgd, sgd-momentum, adamw) and 'recast' for writing the low-precision copy")
 
     ENERGY: ClassVar[Component] = Component(
         {"lane_op": Action(Price.PJ, "a lane's cycle of vector work"),
