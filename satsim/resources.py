@@ -144,8 +144,11 @@ def describe(path: Path) -> str:
     method = meta.get("method", "?")
     what = "dense" if method == "dense" else (
         f"{_METHOD_NAMES.get(method, method)} {meta.get('nm', '?')}")
+    optimizer = meta.get("optimizer", "sgd-momentum")
     facts = [f"batch {meta.get('batch', '?')}",
              *(f"{key} {value}" for key, value in meta.get("options", {}).items()),
-             head.get("precision") or "fp32", f"{meta.get('dataset', '?')} data"]
+             head.get("precision") or "fp32",
+             *([optimizer] if optimizer != "sgd-momentum" else []),
+             "shapes only" if meta.get("shapes_only") else f"{meta.get('dataset', '?')} data"]
     dump = "; tensor dump for satsim validate" if path.with_suffix(".npz").exists() else ""
     return f"{meta.get('model', '?')}: one {what} training iteration ({', '.join(facts)}){dump}"

@@ -237,3 +237,18 @@ def test_llms_train_with_adamw_on_fp32_masters_by_default(tiny_traces):
     copies = {table[t].dtype for u in updates for t in u.writes
               if table[t].role is Role.PARAMETER and table[t].of is not None}
     assert copies == {"bfloat16"}
+
+
+def test_shipped_tiny_llama_dump_validates(cli):
+    """The shipped tiny LLaMA BDWP 2:4 capture (bf16, AdamW) and its tensor dump: `satsim
+    validate` checks the grouped-query K projection and the SwiGLU output projection in FF,
+    BP and WG (bf16 operands), both masks, and the AdamW update bit for bit, and all pass."""
+    done = cli("validate", "llama-tiny-bdwp")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    for layer in ("layers.0.self_attn.k_proj", "layers.0.mlp.down_proj"):
+        rows = [line for line in lines if line.startswith(layer)]
+        phases = {line.split()[1] for line in rows}
+        assert {"FF", "BP", "WG", "MASK", "WU"} <= phases
+        assert any("exp_avg_sq_new" in line for line in rows)
+    assert lines[-1].endswith("0 failed: PASS")

@@ -31,6 +31,10 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 SMALLER = {
     "satsim sweep paper-models ": ("paper-models", "paper-models-sample.yaml"),
     "satsim capture resnet18-cifar ": ("--batch 32", "--batch 4"),
+    # The 7B model's runs take minutes until the offline scheduler's issue: the tiny LLaMA
+    # captures stand in; the 7B capture runs as written but at 64 tokens.
+    "satsim compare --workloads llama2-7b ": ("llama2-7b", "llama-tiny"),
+    "satsim capture llama2-7b ": ("seq=2048", "seq=64"),
 }
 LAYERS_CSV = "name,M,K,N,sparsity\nfc1,64,512,256,2:4\nfc2,32,64,16,\n"
 _JQ = """#!{python}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the captured traces shipped in workloads/ (needs the torch extra):
 #   bash workloads/recipes/capture.sh
-# Every zoo model x {dense, srste 2:8, bdwp 2:8}: 2 real optimizer steps in fp32, the last one
+# The CNNs, ViT and GPT-2 x {dense, srste 2:8, bdwp 2:8}: 2 real optimizer steps in fp32, the last one
 # traced. One thread: the thread count changes seeded results (it is recorded in the trace).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,3 +31,22 @@ capture gpt2-small 1 --model-option seq=512
 # stride-2 conv, the classifier) in bf16 at batch 2.
 satsim capture resnet18-cifar --method bdwp --nm 2:8 --batch 2 --precision bf16 \
     --dump-tensors layer1.0.conv1,layer2.0.conv1,fc --out resnet18-cifar-bdwp-dump.jsonl
+# LLMs (bf16 autocast, AdamW on fp32 masters: the LLaMA family's defaults) at 2:4, the pattern
+# LLM work uses. LLaMA-2-7B shapes only (no values: N:M as configured) at one 2,048-token
+# sequence; the tiny LLaMA config (d256, 2 layers, GQA) captured for real, the BDWP step with
+# tensor dumps of a grouped-query K projection and the SwiGLU MLP's output projection for the
+# functional model.
+satsim capture llama2-7b --method dense --batch 1 --model-option seq=2048 --shapes-only \
+    --out llama2-7b-dense.jsonl
+for method in srste bdwp; do
+    satsim capture llama2-7b --method "$method" --nm 2:4 --batch 1 --model-option seq=2048 \
+        --shapes-only --out "llama2-7b-$method.jsonl"
+done
+TINY_LLAMA=../satsim/capture/models/llama_configs/llama-tiny.json
+satsim capture --model-config "$TINY_LLAMA" --method dense --batch 2 --model-option seq=64 \
+    --out llama-tiny-dense.jsonl
+satsim capture --model-config "$TINY_LLAMA" --method srste --nm 2:4 --batch 2 \
+    --model-option seq=64 --out llama-tiny-srste.jsonl
+satsim capture --model-config "$TINY_LLAMA" --method bdwp --nm 2:4 --batch 2 \
+    --model-option seq=64 --out llama-tiny-bdwp.jsonl \
+    --dump-tensors layers.0.self_attn.k_proj,layers.0.mlp.down_proj   # and llama-tiny-bdwp.npz
