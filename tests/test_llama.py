@@ -102,7 +102,7 @@ def test_tiny_capture_prunes_every_linear_but_the_head(tiny_traces, method):
     assert bp_sparse == (expected if method == "bdwp" else set())
 
 
-@pytest.mark.parametrize("method", ["dense", "bdwp"])
+@pytest.mark.parametrize("method", ["dense", "srste", "bdwp"])
 def test_shapes_only_twin_records_what_the_real_capture_records(tiny_traces, method):
     """The shapes-only capture of the tiny config (no values, FakeTensorMode) gives the same
     records and tensors as the real one."""
