@@ -18,6 +18,9 @@ The mode sits below autograd, so it sees every aten op of the forward and of the
 * **Measured structure.** For each weight operand the tracer counts the largest number of
   non-zeros in any group of m along the GEMM's reduction dimension; the op is N:M only if that
   count is at most the method's n.
+* **Causal attention.** A masked fill with a buffer named ``causal_mask`` marks a score block;
+  the mark follows element-wise work, and each GEMM writing or reading a score block is
+  recorded ``causal`` over the dimensions the blocks span (its real MACs: the lower triangles).
 """
 
 from __future__ import annotations
