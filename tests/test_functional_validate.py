@@ -416,17 +416,14 @@ def test_corrupted_adamw_state_fails(adamw_capture, tmp_path, cli, key, failed):
     too): ``satsim validate`` exits 1 on the tensors it changes (a moment one ulp off before
     the step moves the new moment, too little to move the weight)."""
     pytest.importorskip("torch")
-    source = adamw_capture(2)
-    trace = tmp_path / "g.jsonl"
-    shutil.copy(source, trace)
-    with np.load(source.with_suffix(".npz")) as z:
-        arrays = {k: z[k] for k in z.files}
-    name = f"{ADAMW_LAYER}/WU/{key}"
-    values = arrays[name].copy()
-    at = int(np.argmax(np.abs(values)))
-    values.view(np.uint32).flat[at] += 1 if key != "w_new" else 1 << 16
-    arrays[name] = values
-    np.savez_compressed(trace.with_suffix(".npz"), **arrays)
+
+    def one_ulp_off(values: np.ndarray) -> np.ndarray:
+        values = values.copy()
+        at = int(np.argmax(np.abs(values)))
+        values.view(np.uint32).flat[at] += 1 if key != "w_new" else 1 << 16
+        return values
+
+    trace = _edited_copy(adamw_capture(2), tmp_path, f"{ADAMW_LAYER}/WU/{key}", one_ulp_off)
     done = cli("validate", str(trace), "--set", BF16[0], "--json", "-")
     assert done.returncode == 1, done.stderr
     checks = json.loads(done.stdout)["checks"]
@@ -439,12 +436,19 @@ def test_adamw_dump_without_a_step_number_is_a_clear_error(adamw_capture, tmp_pa
     """An AdamW dump whose step number is not a whole number of at least 1 is bad input: an
     error naming the file and the key, not a wrong bias correction."""
     pytest.importorskip("torch")
-    source = adamw_capture(2)
-    trace = tmp_path / "g.jsonl"
+    trace = _edited_copy(adamw_capture(2), tmp_path, f"{ADAMW_LAYER}/WU/step",
+                         lambda _: np.array(step))
+    with pytest.raises(SatsimError, match=f"{ADAMW_LAYER}/WU/step: expected a step number"):
+        validate(trace, "sat", overrides=BF16)
+
+
+def _edited_copy(source: Path, folder: Path, key: str, edit) -> Path:
+    """A copy of the capture ``source`` in ``folder`` whose dump has ``edit`` applied to the
+    array ``key``."""
+    trace = folder / "g.jsonl"
     shutil.copy(source, trace)
     with np.load(source.with_suffix(".npz")) as z:
         arrays = {k: z[k] for k in z.files}
-    arrays[f"{ADAMW_LAYER}/WU/step"] = np.array(step)
+    arrays[key] = edit(arrays[key])
     np.savez_compressed(trace.with_suffix(".npz"), **arrays)
-    with pytest.raises(SatsimError, match=f"{ADAMW_LAYER}/WU/step: expected a step number"):
-        validate(trace, "sat", overrides=BF16)
+    return trace
