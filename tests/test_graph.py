@@ -137,11 +137,11 @@ def test_each_weight_is_read_by_its_ff_and_bp_gemm_and_updated_once(name):
             assert (value.role is Role.COMPRESSED) == sparse, (layer, phase)
     updates = Counter(tid for r in trace.records if r.kind == "update" for tid in r.writes)
     torch = pytest.importorskip("torch")
-    from satsim.capture.zoo import build_model
+    from satsim.capture.zoo import spec_of
 
     options = {k: v for k, v in trace.header.meta["options"].items() if k != "seq"}  # input
     with torch.device("meta"):
-        model = build_model(trace.header.meta["model"], **options)
+        model = spec_of(trace.header.meta).build(**options)
     trained = [name for name, _ in model.named_parameters()]
     assert trained and all(updates[params[name]] == 1 for name in trained)
 

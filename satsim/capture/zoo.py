@@ -16,7 +16,13 @@ import torch
 from torch import nn
 
 from satsim.capture.models.gpt2 import gpt2_small
-from satsim.capture.models.llama import CONFIGS, count_parameters, llama_builder, load_config
+from satsim.capture.models.llama import (
+    CONFIGS,
+    LlamaConfig,
+    count_parameters,
+    llama_builder,
+    load_config,
+)
 from satsim.capture.models.resnet import resnet9_cifar, resnet18_cifar, resnet50_imagenet
 from satsim.capture.models.vgg import vgg16_cifar, vgg19_cifar
 from satsim.capture.models.vit import vit_tiny
@@ -79,12 +85,12 @@ LLAMAS = {"tinyllama-1.1b": "TinyLlama-1.1B", "llama2-7b": "LLaMA-2-7B",
           "llama3-8b": "LLaMA-3-8B", "llama2-13b": "LLaMA-2-13B"}
 
 
-def llama_spec(path: str | Path, name: str | None = None, title: str | None = None
-               ) -> ModelSpec:
+def llama_spec(config: str | Path | LlamaConfig, name: str | None = None,
+               title: str | None = None) -> ModelSpec:
     """A zoo entry for the LLaMA-family model a Hugging Face-style ``config.json`` describes
-    (``name``: the file's stem by default)."""
-    cfg = load_config(path)
-    name = name or Path(path).stem
+    (a file, or its fields already read; ``name``: the file's stem by default)."""
+    cfg = config if isinstance(config, LlamaConfig) else load_config(config)
+    name = name or Path(config).stem
     params = count_parameters(cfg)
     gqa = (f", GQA {cfg.num_key_value_heads} KV heads"
            if cfg.num_key_value_heads < cfg.num_attention_heads else "")
@@ -97,6 +103,14 @@ def llama_spec(path: str | Path, name: str | None = None, title: str | None = No
 
 MODELS.update({name: llama_spec(CONFIGS / f"{name}.json", name, title)
                for name, title in LLAMAS.items()})
+
+
+def spec_of(meta: dict) -> ModelSpec:
+    """The zoo entry a capture's header ``meta`` names: its model, or the LLaMA config it
+    keeps (``--model-config``)."""
+    if "model_config" in meta:
+        return llama_spec(LlamaConfig.model_validate(meta["model_config"]), meta["model"])
+    return get_spec(meta["model"])
 
 
 def get_spec(name: str) -> ModelSpec:
