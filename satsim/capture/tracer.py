@@ -96,7 +96,8 @@ class _Recorder(TorchDispatchMode):
         self._final = True  # the step's last micro-batch: its gradients complete the step's
         self.params: dict[str, tuple[nn.Parameter, int]] = {}  # name -> (param, tensor id)
         self._grads: dict[int, int | None] = {}  # param id -> its accumulated gradient's id
-        self._accumulated: set[int] = set()  # gradients added to a parameter's (micro-batches)
+        # A micro-batch's gradients added to a parameter's -> that parameter's id.
+        self._accumulated: dict[int, int] = {}
         self._param_shapes = {tuple(p.shape) for p in model.parameters()}
         # Causal attention: the tensors holding masked score blocks, and each recorded
         # tensor's writer (a record index), to find the GEMM that made a score block.
@@ -188,7 +189,7 @@ class _Recorder(TorchDispatchMode):
             op = VECTOR.get(name) or name.strip("_")
             self._vector(op, phase, layer, inputs, [*outputs, *mutated])
             if param is not None:  # a micro-batch's weight gradient added to the step's
-                self._accumulated.update(self.capture.records[-1].reads)
+                self._accumulated.update(dict.fromkeys(self.capture.records[-1].reads, param))
         return out
 
     def _accumulating(self, node) -> int | None:
@@ -365,7 +366,10 @@ class _Recorder(TorchDispatchMode):
                                     optimizer=optimizer or "sgd", reads=(gid, pid, *state),
                                     writes=(pid, *state, *copies)))
         # Backward vector work producing weight grads, or a micro-batch's share of one.
-        partial = self._accumulated - grads.keys()
+        partial = self._accumulated.keys() - grads.keys()
+        for tid in partial:
+            self.table.tensors[tid].role = Role.WEIGHT_GRADIENT
+            self.table.tensors[tid].of = self._accumulated[tid]
         for i, record in enumerate(records):
             if (isinstance(record, VectorOp) and record.writes
                     and all(t in grads or t in partial for t in record.writes)):
