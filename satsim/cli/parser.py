@@ -275,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "dimensions (default 0.1)")
     cap.add_argument("--model-option", dest="model_options", action="append", default=[],
                      metavar="KEY=VALUE", help="model builder option, e.g. width=8 (tiny "
-                     "variants); repeatable")
+                     "variants), or checkpoint=true (GPT-2, LLaMA: activation checkpointing of "
+                     "every block); repeatable")
     cap.add_argument("--out", required=True, metavar="FILE",
                      help="trace file to write (.jsonl)")
     return parser
