@@ -374,8 +374,8 @@ class _Recorder(TorchDispatchMode):
             if (isinstance(record, VectorOp) and record.writes
                     and all(t in grads or t in partial for t in record.writes)):
                 records[i] = record.model_copy(update={"phase": Phase.WG})
-        wg = partial | {tid for r in records if isinstance(r, GemmOp) and r.phase is Phase.WG
-                        for tid in r.c}
+        wg = {tid for r in records if isinstance(r, GemmOp) and r.phase is Phase.WG
+              for tid in r.c}
         for i, record in enumerate(records):  # work on weight gradients (casts, decay) too
             if (isinstance(record, VectorOp) and record.phase is not Phase.FF
                     and wg.intersection(record.reads)):

@@ -18,6 +18,9 @@ is rebuilt in two steps:
    (SR-STE's BP GEMM reads the FF form, and runs dense); after its WG GEMM (or the cast of its
    result), add the decay.
 
+With micro-batches, each micro-batch's WG GEMM gets its decay, and the in-place adds that
+accumulate the later micro-batches' gradients into the first one's follow it to its new tensor.
+
 On the shipped captures, re-annotating a dense capture gives the sparse capture's records
 and tensors (ids aside), and densifying a sparse capture gives the dense one (tested).
 """
@@ -164,8 +167,8 @@ def _is_decay(r, table: _Table) -> bool:
         return False
     grad, param = (table.info.get(t) for t in r.reads)
     out = table.info.get(r.writes[0])
-    if None in (grad, param, out):  # reads a decay's result (micro-batches: accumulates it)
-        return False
+    if grad is None or param is None or out is None:  # reads a decay's result (micro-batches:
+        return False  # the accumulation of a later micro-batch's gradient)
     return (grad.role is Role.WEIGHT_GRADIENT and grad.of is None
             and param.role is Role.PARAMETER and param.of is None
             and out.role is Role.WEIGHT_GRADIENT and out.of == param.id)
