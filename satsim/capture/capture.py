@@ -2,7 +2,8 @@
 
 Train ``steps`` real optimizer steps (so the traced iteration's masks come from updated
 weights) and record the last one; or, with ``shapes_only``, run one iteration under
-``FakeTensorMode`` (no compute, no values: N:M is then taken from the configured layers).
+``FakeTensorMode`` (no compute, no values: N:M is then taken from the configured layers). A step
+may accumulate the gradients of several micro-batches before its one update.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tqdm import tqdm
 
 from satsim.capture.data import digit_batches, synthetic_batches
 from satsim.capture.models.llama import load_config
-from satsim.capture.nm import sparsify
+from satsim.capture.nm import DEFAULT_LAM, masks_per_step, sparsify
 from satsim.capture.tracer import Capture, record
 from satsim.capture.zoo import ModelSpec, get_spec, input_spec, llama_spec
 from satsim.errors import SatsimError
@@ -74,6 +75,9 @@ class CaptureSpec:
     weight_decay: float = 0.1
     # A LLaMA-family config.json to build instead of a zoo model (``model`` names it).
     model_config: str | None = None
+    # Gradient accumulation: each step runs this many forward and backward passes of
+    # ``batch`` samples, then one update (an effective batch of micro_batches x batch).
+    micro_batches: int = 1
 
     def __post_init__(self) -> None:
         """Settle the defaults that depend on the model (an unknown one: validate() says so)."""
@@ -111,6 +115,9 @@ class CaptureSpec:
                               f"({', '.join(PRECISIONS)})", source="--precision")
         if self.steps < 1:
             raise SatsimError(f"steps must be at least 1, got {self.steps}", source="--steps")
+        if not (isinstance(self.micro_batches, int) and self.micro_batches >= 1):
+            raise SatsimError(f"micro-batches must be a whole number of at least 1, got "
+                              f"{self.micro_batches!r}", source="--micro-batches")
         self._check_optimizer()
         if self.data not in (None, "digits", "synthetic"):
             raise SatsimError(f"unknown data {self.data!r} (digits, synthetic)", source="--data")
@@ -194,6 +201,10 @@ def _model_options(cs: CaptureSpec) -> dict:
     return {k: v for k, v in cs.options.items() if k != "seq"}
 
 
+# Options that train the same model differently: the trace keeps the model's name.
+SAME_MODEL = ("seq", "checkpoint")
+
+
 def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Path | None = None,
             progress: bool = False) -> Trace:
     """Run the capture described by ``cs`` and return its trace.
@@ -220,7 +231,9 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
                           source="--model-option") from None
     n, m = (cs.nm.n, cs.nm.m) if cs.nm else (1, 2)
     names = {name for name, _ in model.named_modules()}
-    table = sparsify(model, cs.method, n, m, skip=[c for c in CLASSIFIERS if c in names])
+    # SR-STE's decay belongs to the step: each micro-batch's backward adds its share.
+    table = sparsify(model, cs.method, n, m, skip=[c for c in CLASSIFIERS if c in names],
+                     lam=DEFAULT_LAM / cs.micro_batches)
     sparse = {name for name, info in table.items() if info.status.startswith("sparse")}
     if cs.method != "dense" and not sparse:
         reasons = {name: info.dense_reason(cs.method, m) for name, info in table.items()}
@@ -234,16 +247,20 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
         + (f" {cs.nm}" if cs.nm else ""))
     # One optimizer per parameter, stepped as soon as its gradient is complete (the update
     # fused into the backward): bit for bit the single-tensor step, without holding every
-    # gradient at once.
+    # gradient at once. With micro-batches, complete means after the last one's backward.
     updates = {} if cs.shapes_only else {p: _optimizer(cs, p) for p in model.parameters()}
-    hooks = [p.register_post_accumulate_grad_hook(_step_now(updates[p])) for p in updates]
+    micro = _MicroBatch(cs.micro_batches)
+    hooks = [p.register_post_accumulate_grad_hook(_step_now(updates[p], micro))
+             for p in updates]
     batches = _batches(cs)
     steps = 1 if cs.shapes_only else cs.steps
     prunable = {name: name in sparse for name in table}
+    # A layer's forward runs more than once a step: its masks are computed at the first.
+    repeats = cs.micro_batches > 1 or cs.options.get("checkpoint", False)
     losses = []
     bar = tqdm(range(steps), desc=f"capture {cs.model}", unit="step", disable=not bar_on_tty)
     for step in bar:
-        x, target = next(batches)
+        inputs = [next(batches) for _ in range(cs.micro_batches)]
         traced = step == steps - 1
         with ExitStack() as stack:
             if traced:  # its update is recorded, not run: no momentum or gradients kept
@@ -257,18 +274,30 @@ def capture(cs: CaptureSpec, *, dump_layers: tuple[str, ...] = (), dump_path: Pa
                     # the first op that reads it would make a view (GPT-2's targets, one
                     # sequence) look like a new tensor, a vector op.
                     fake = stack.enter_context(_fake_mode())
-                    x, target = fake.from_tensor(x), fake.from_tensor(target)
+                    inputs = [(fake.from_tensor(x), fake.from_tensor(target))
+                              for x, target in inputs]
                 recorder = stack.enter_context(record(
                     model, method=cs.method, nm=cs.nm, prunable=prunable,
                     measure=not cs.shapes_only, dump=set(dump_layers), optimizer=cs.optimizer,
                     keep_grads=False))
-            with _autocast(cs.precision):  # AMP: forward only, backward follows its dtypes
-                loss = _loss(model(x), target)
-            if traced:
-                recorder.backward(loss)
-            loss.backward()
-        if not cs.shapes_only:  # fake values are not losses
-            losses.append(float(loss.detach()))
+            if repeats:
+                stack.enter_context(masks_per_step(model))
+            step_loss = 0.0
+            for index, (x, target) in enumerate(inputs):
+                micro.index = index
+                if traced:
+                    recorder.forward(final=micro.last)
+                with _autocast(cs.precision):  # AMP: forward only, backward follows its dtypes
+                    loss = _loss(model(x), target)
+                if not cs.shapes_only:  # fake values are not losses
+                    step_loss += float(loss.detach()) / cs.micro_batches
+                if cs.micro_batches > 1:  # the mean over the step's micro-batches
+                    loss = loss / cs.micro_batches
+                if traced:
+                    recorder.backward(loss)
+                loss.backward()
+        if not cs.shapes_only:
+            losses.append(step_loss)
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
         loss_text = f", loss {losses[-1]:.3f}" if losses else ", shapes only"
         say(f"step {step + 1}/{steps}{' traced' if traced else ''}{loss_text}")
@@ -362,12 +391,26 @@ def _build(cs: CaptureSpec) -> nn.Module:
         torch.__future__.set_swap_module_params_on_conversion(swap)
 
 
-def _step_now(update: torch.optim.Optimizer):
-    """A post-accumulate-grad hook: run ``update`` on the parameter and free its gradient."""
+@dataclass
+class _MicroBatch:
+    """Which of a step's ``count`` micro-batches runs: gradients accumulate until the last."""
+
+    count: int
+    index: int = 0
+
+    @property
+    def last(self) -> bool:
+        return self.index == self.count - 1
+
+
+def _step_now(update: torch.optim.Optimizer, micro: _MicroBatch):
+    """A post-accumulate-grad hook: after the step's last micro-batch, run ``update`` on the
+    parameter and free its gradient (before it, the next micro-batch adds to the gradient)."""
 
     def hook(p: torch.Tensor) -> None:
-        update.step()
-        p.grad = None
+        if micro.last:
+            update.step()
+            p.grad = None
 
     return hook
 
@@ -401,6 +444,7 @@ def _trace(cs: CaptureSpec, table: dict[str, LayerInfo], cap: Capture, losses) -
     meta = {
         "model": cs.model, "method": cs.method, "nm": str(cs.nm) if cs.nm else "dense",
         "batch": cs.batch, "steps": cs.steps, "dataset": cs.dataset, "seed": cs.seed,
+        **({"micro_batches": cs.micro_batches} if cs.micro_batches > 1 else {}),
         "optimizer": cs.optimizer, "lr": cs.learning_rate, **_hyper_parameters(cs),
         "shapes_only": cs.shapes_only, "measured": not cs.shapes_only,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -409,8 +453,9 @@ def _trace(cs: CaptureSpec, table: dict[str, LayerInfo], cap: Capture, losses) -
            if cs.model_config else {}),
         "losses": [round(v, 6) for v in losses if math.isfinite(v)],
     }
-    # Another input length is the same model; any other option builds another one.
-    name = cs.model if not _model_options(cs) else f"{cs.model}-custom"
+    # Another input length or checkpointing is the same model; any other option builds
+    # another one.
+    name = cs.model if set(cs.options) <= set(SAME_MODEL) else f"{cs.model}-custom"
     header = TraceHeader(name=name, source="satsim capture", precision=cs.precision, meta=meta,
                          layers=table)
     return Trace(header=header, records=tuple(cap.records), tensors=tuple(cap.tensors))

@@ -2,7 +2,8 @@
 
 Module pre/post forward hooks record the autograd sequence numbers created inside each module;
 a backward op belongs to the innermost module whose range holds its node's number, a forward op
-to the innermost module running.
+to the innermost module running. A module that runs during the backward pass is an activation
+checkpoint's recomputation: its ops belong to it, as in the forward.
 """
 
 from __future__ import annotations
@@ -27,11 +28,18 @@ class LayerScopes:
         end = torch._C._autograd._get_sequence_nr()
         self._ranges.append((start, end, len(self._stack), name))
 
+    @property
+    def running(self) -> bool:
+        """A module's forward is running (in the backward pass: a recomputation)."""
+        return bool(self._stack)
+
     def layer(self, node) -> str:
-        """The layer of an op: with no autograd ``node``, the innermost module running; else
-        the innermost module whose range holds the node's sequence number."""
+        """The layer of an op: the innermost module running, if any; else, with an autograd
+        ``node``, the innermost module whose range holds the node's sequence number."""
+        if self._stack:
+            return self._stack[-1][0]
         if node is None:
-            return self._stack[-1][0] if self._stack else "(model)"
+            return "(model)"
         seq, best = node._sequence_nr(), None
         for start, end, depth, name in self._ranges:
             if start <= seq < end and (best is None or depth > best[0]):

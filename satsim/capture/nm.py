@@ -1,7 +1,7 @@
 """N:M sparse training layers: BDWP and SR-STE as custom autograd functions around the GEMM.
 
 Each sparse layer keeps its dense weight ``W`` as the trained parameter and recomputes its masks
-from it at every forward:
+from it at every forward (once per training step inside :func:`masks_per_step`):
 
 - ``M_ff`` groups ``m`` consecutive weights along the forward reduction dimension (``C_in`` of a
   conv weight ``[C_out, C_in, kh, kw]`` at fixed ``(out, kh, kw)``; ``in`` of a linear weight
@@ -21,7 +21,8 @@ Ties in the mask follow :mod:`satsim.functional.nm`: larger magnitude wins, then
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,8 @@ from torch import nn
 from satsim.errors import SatsimError
 from satsim.trace.schema import LayerInfo
 
-__all__ = ["LAYER_METHODS", "METHODS", "NMConv2d", "NMLinear", "nm_mask", "sparsify"]
+__all__ = ["LAYER_METHODS", "METHODS", "NMConv2d", "NMLinear", "masks_per_step", "nm_mask",
+           "sparsify"]
 
 LAYER_METHODS = ("bdwp", "srste")  # methods an N:M layer runs
 METHODS = ("dense", *LAYER_METHODS)  # methods sparsify() accepts
@@ -169,10 +171,11 @@ class _NMLinearFn(torch.autograd.Function):
         x: torch.Tensor,
         weight: torch.Tensor,
         bias: torch.Tensor | None,
+        m_ff: torch.Tensor,
+        m_bp: torch.Tensor,
         spec: _NMSpec,
     ) -> torch.Tensor:
         dtype = _compute_dtype(x)
-        m_ff, m_bp = _forward_masks(weight, spec)
         x_c = x.to(dtype)
         b_c = None if bias is None else bias.to(dtype)
         out = F.linear(x_c, (weight * m_ff).to(dtype), b_c)
@@ -201,7 +204,7 @@ class _NMLinearFn(torch.autograd.Function):
         db = None
         if need_b and ctx.has_bias:
             db = g2.sum(0).to(weight.dtype)
-        return dx, dw, db, None
+        return dx, dw, db, None, None, None
 
 
 @dataclass(frozen=True)
@@ -224,11 +227,12 @@ class _NMConv2dFn(torch.autograd.Function):
         x: torch.Tensor,
         weight: torch.Tensor,
         bias: torch.Tensor | None,
+        m_ff: torch.Tensor,
+        m_bp: torch.Tensor,
         geom: _ConvGeom,
         spec: _NMSpec,
     ) -> torch.Tensor:
         dtype = _compute_dtype(x)
-        m_ff, m_bp = _forward_masks(weight, spec)
         x_c = x.to(dtype)
         b_c = None if bias is None else bias.to(dtype)
         out = torch.ops.aten.convolution(
@@ -263,7 +267,7 @@ class _NMConv2dFn(torch.autograd.Function):
                 dw = _weight_grad(dw_raw, weight, m_ff, ctx.spec.lam)
             if need_b:
                 db = db_raw.to(weight.dtype)
-        return dx, dw, db, None, None
+        return dx, dw, db, None, None, None, None
 
 
 class _NMMixin:
@@ -274,6 +278,8 @@ class _NMMixin:
     n: int
     m: int
     lam: float
+    _per_step: bool = False  # inside masks_per_step(): the masks are computed once
+    _step_masks: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _set_nm(self, method: str, n: int, m: int, lam: float) -> None:
         _check_method(method, LAYER_METHODS)
@@ -283,6 +289,16 @@ class _NMMixin:
 
     def _spec(self) -> _NMSpec:
         return _NMSpec(self.method, self.n, self.m, self.lam)
+
+    def _forward_masks(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(M_ff, M_bp)`` for this forward: the step's, if computed already inside
+        :func:`masks_per_step`, else from the dense weight now."""
+        if self._step_masks is not None:
+            return self._step_masks
+        masks = _forward_masks(self.weight, self._spec())
+        if self._per_step:
+            self._step_masks = masks
+        return masks
 
     def masks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Current ``(M_ff, M_bp)`` from the dense weight; for SR-STE ``M_bp`` is ``M_ff``.
@@ -321,7 +337,7 @@ class NMLinear(_NMMixin, nn.Linear):
         self._set_nm(method, n, m, lam)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _NMLinearFn.apply(x, self.weight, self.bias, self._spec())
+        return _NMLinearFn.apply(x, self.weight, self.bias, *self._forward_masks(), self._spec())
 
     @classmethod
     def from_dense(
@@ -386,7 +402,7 @@ class NMConv2d(_NMMixin, nn.Conv2d):
             mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
             input, padding = F.pad(input, pads, mode=mode), (0, 0)
         geom = _ConvGeom(tuple(self.stride), padding, tuple(self.dilation), self.groups)
-        return _NMConv2dFn.apply(input, weight, bias, geom, self._spec())
+        return _NMConv2dFn.apply(input, weight, bias, *self._forward_masks(), geom, self._spec())
 
     @classmethod
     def from_dense(
@@ -405,6 +421,25 @@ class NMConv2d(_NMMixin, nn.Conv2d):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, {self._nm_repr()}"
+
+
+@contextmanager
+def masks_per_step(model: nn.Module) -> Iterator[None]:
+    """Inside the block, each N:M layer of ``model`` computes its masks at its first forward
+    and reuses them at every later one.
+
+    For one training step: the weights do not change within it, so the forwards of several
+    micro-batches and an activation checkpoint's recomputation use the masks of the step's
+    first forward, as an accelerator that generates the masks once per step does.
+    """
+    layers = [mod for mod in model.modules() if isinstance(mod, _NMMixin)]
+    for layer in layers:
+        layer._per_step = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer._per_step, layer._step_masks = False, None
 
 
 def _layer_info(mod: nn.Module, name: str, stem: bool, skipped: bool) -> LayerInfo:

@@ -145,12 +145,12 @@ class TensorTable:
             self.tensors[tid].saved = True
         return t
 
-    def infos(self, records: list, loss: int | None, wg: set[int]) -> list[TensorInfo]:
-        """Settle the roles still open and list the tensors ``records`` use (``loss``: the
-        loss's id; ``wg``: the weight gradients' ids)."""
+    def infos(self, records: list, losses: set[int], wg: set[int]) -> list[TensorInfo]:
+        """Settle the roles still open and list the tensors ``records`` use (``losses``: the
+        losses' ids, one per micro-batch; ``wg``: the weight gradients' ids)."""
         for tid, t in enumerate(self.tensors):
             if t.role is None and t.view_of is None:
-                t.role = _role(t, tid == loss, tid in wg)
+                t.role = _role(t, tid in losses, tid in wg)
         used = {tid for r in records for tid in (*r.reads, *r.writes)}
         # Views name their base; copies and compressed forms their parameter (a constant
         # buffer read only through its low-precision cast is listed all the same).

@@ -4,7 +4,8 @@ The mode sits below autograd, so it sees every aten op of the forward and of the
 
 * **Tensors** are storages (:mod:`satsim.capture.tensor_table`): an op that only aliases is
   not a record. Autograd's saved-tensor hooks tell which FF tensors are kept for the backward.
-* **Phase.** Ops run outside the autograd engine are FF. ``convolution_backward`` is BP when it
+* **Phase.** Ops run outside the autograd engine are FF, and so are those of a module running
+  inside it (an activation checkpoint's recomputation). ``convolution_backward`` is BP when it
   computes the input gradient and WG when it computes the weight gradient (both when both). A
   backward mm/bmm with an operand derived only from weights is BP; one whose output has a
   parameter's shape (and no weight operand) is WG; any other backward GEMM (attention) is BP.
@@ -93,10 +94,13 @@ class _Recorder(TorchDispatchMode):
         self.table = TensorTable()
         # (param id, FF | BP) -> ids of the compressed values and their index
         self._packed: dict[tuple[int, str], tuple[int, int]] = {}
-        self._loss: int | None = None
+        self._losses: set[int] = set()  # one per micro-batch
         self._backward = False  # the forward is done (backward() makes its seed gradient)
+        self._final = True  # the step's last micro-batch: its gradients complete the step's
         self.params: dict[str, tuple[nn.Parameter, int]] = {}  # name -> (param, tensor id)
         self._grads: dict[int, int | None] = {}  # param id -> its accumulated gradient's id
+        # A micro-batch's gradients added to a parameter's -> that parameter's id.
+        self._accumulated: dict[int, int] = {}
         self._param_shapes = {tuple(p.shape) for p in model.parameters()}
         # Causal attention: the tensors holding masked score blocks, and each recorded
         # tensor's writer (a record index), to find the GEMM that made a score block.
@@ -126,16 +130,19 @@ class _Recorder(TorchDispatchMode):
         return self._packed[param, direction]
 
     def accumulated(self, p: nn.Parameter) -> None:
-        """Post-accumulate-grad hook: note ``p.grad``'s tensor, drop it unless kept."""
+        """Post-accumulate-grad hook: note ``p.grad``'s tensor; on the last micro-batch, drop
+        it unless kept (before, the next micro-batch's gradient is added to it)."""
         pid = self.table.lookup(p)
         self._grads[pid] = self.table.lookup(p.grad)
         info = self.table.tensors[pid]
         if info.layer in self.dump and info.name == f"{info.layer}.weight":
-            # The weight update's input (SR-STE term included), for the WUVE's validation;
-            # copied outside the recording (no record of the dump's own copy).
+            # The weight update's input (SR-STE term included), for the WUVE's validation, and
+            # before the last micro-batch what that one's gradient is added to; copied outside
+            # the recording (no record of the dump's own copy).
             with _disable_current_modes():
-                self.capture.dumps[f"{info.layer}/WU/g"] = p.grad.detach().clone()
-        if not self.keep_grads:  # the update is recorded, not run: free it at once
+                key = "g" if self._final else "g_before"
+                self.capture.dumps[f"{info.layer}/WU/{key}"] = p.grad.detach().clone()
+        if self._final and not self.keep_grads:  # the update is recorded, not run: free it
             p.grad = None
 
     # -- dispatch ---------------------------------------------------------------------------
@@ -157,8 +164,11 @@ class _Recorder(TorchDispatchMode):
                 self.table.add_weight_side(o, union)
             return out
         node = torch._C._current_autograd_node()
-        phase = Phase.FF if node is None and not self._backward else None
-        layer = self.scopes.layer(node)
+        # FF: the forward, or a module's forward recomputed in the backward (a checkpoint).
+        recompute = self._backward and self.scopes.running
+        phase = Phase.FF if (node is None and not self._backward) or recompute else None
+        param = self._accumulating(node)
+        layer = self.scopes.layer(node) if param is None else self.table.tensors[param].layer
         if func in GEMMS:
             self._gemm(func, args, out, phase, layer)
         elif func is aten.convolution.default:
@@ -181,7 +191,16 @@ class _Recorder(TorchDispatchMode):
                 inputs = []
             op = VECTOR.get(name) or name.strip("_")
             self._vector(op, phase, layer, inputs, [*outputs, *mutated])
+            if param is not None:  # a micro-batch's weight gradient added to the step's
+                self._accumulated.update(dict.fromkeys(self.capture.records[-1].reads, param))
         return out
+
+    def _accumulating(self, node) -> int | None:
+        """The parameter (tensor id) whose gradient ``node`` accumulates, if it is autograd's
+        ``AccumulateGrad``: its ops (a later micro-batch's gradient added to the step's)
+        belong to the parameter's layer."""
+        variable = getattr(node, "variable", None)
+        return self.table.lookup(variable) if isinstance(variable, torch.Tensor) else None
 
     def _vector(self, op: str, phase: Phase | None, layer: str, inputs, outputs) -> None:
         reads = _unique(i for t in inputs for i in self.table.read(t))
@@ -317,10 +336,15 @@ class _Recorder(TorchDispatchMode):
             c=(self.table.id_of(y, layer, phase),),
             bias=() if bias is None else tuple(self.table.read(bias))))
 
-    # -- the end of the step ----------------------------------------------------------------
+    # -- the passes of the step -------------------------------------------------------------
+    def forward(self, final: bool) -> None:
+        """A (micro-batch's) forward starts; ``final``: the step's last, whose backward
+        completes the gradients (without this call, the step has one)."""
+        self._backward, self._final = False, final
+
     def backward(self, loss: torch.Tensor) -> None:
         """The forward is done and produced ``loss``; call before ``loss.backward()``."""
-        self._loss = self.table.lookup(loss)
+        self._losses.add(self.table.lookup(loss))
         self._backward = True
 
     def finish(self, optimizer: str | None) -> None:
@@ -344,9 +368,14 @@ class _Recorder(TorchDispatchMode):
             records.append(UpdateOp(layer=info.layer, param=name, elements=math.prod(info.shape),
                                     optimizer=optimizer or "sgd", reads=(gid, pid, *state),
                                     writes=(pid, *state, *copies)))
-        for i, record in enumerate(records):  # backward vector work producing weight grads
+        # Backward vector work producing weight grads, or a micro-batch's share of one.
+        partial = self._accumulated.keys() - grads.keys()
+        for tid in partial:
+            self.table.tensors[tid].role = Role.WEIGHT_GRADIENT
+            self.table.tensors[tid].of = self._accumulated[tid]
+        for i, record in enumerate(records):
             if (isinstance(record, VectorOp) and record.writes
-                    and all(t in grads for t in record.writes)):
+                    and all(t in grads or t in partial for t in record.writes)):
                 records[i] = record.model_copy(update={"phase": Phase.WG})
         wg = {tid for r in records if isinstance(r, GemmOp) and r.phase is Phase.WG
               for tid in r.c}
@@ -355,7 +384,7 @@ class _Recorder(TorchDispatchMode):
                     and wg.intersection(record.reads)):
                 records[i] = record.model_copy(update={"phase": Phase.WG})
                 wg.update(record.writes)
-        self.capture.tensors = self.table.infos(records, self._loss, wg)
+        self.capture.tensors = self.table.infos(records, self._losses, wg)
 
 
 def _unique(ids) -> tuple[int, ...]:
@@ -371,7 +400,8 @@ def record(model: nn.Module, *, method: str, nm: NMPattern | None, prunable: dic
            ) -> Iterator[_Recorder]:
     """Record every op run inside the block (forward and backward) as a dataflow graph.
 
-    Call ``backward(loss)`` on the yielded recorder before ``loss.backward()``; its
+    Call ``backward(loss)`` on the yielded recorder before ``loss.backward()``, and, with
+    several micro-batches, ``forward(final)`` before each one's forward; its
     ``capture`` holds the tensor table and the records (one update per parameter appended
     when the block ends).
 
@@ -395,8 +425,9 @@ def record(model: nn.Module, *, method: str, nm: NMPattern | None, prunable: dic
         The update each parameter gets: ``sgd``, ``sgd-momentum`` (one state tensor) or
         ``adamw`` (two), as in :data:`OPTIMIZER_STATES`.
     keep_grads
-        Leave the gradients in ``p.grad``; off, each is dropped once accumulated (the
-        recorded update does not need its value, and the step's peak memory falls).
+        Leave the gradients in ``p.grad``; off, each is dropped once the last micro-batch
+        has accumulated it (the recorded update does not need its value, and the step's peak
+        memory falls).
     """
     recorder = _Recorder(model, method, nm, prunable, measure, dump or set(), keep_grads)
     handles = [p.register_post_accumulate_grad_hook(recorder.accumulated)
@@ -406,8 +437,8 @@ def record(model: nn.Module, *, method: str, nm: NMPattern | None, prunable: dic
             continue
         handles.append(module.register_forward_pre_hook(
             lambda mod, inp, _name=name: recorder.scopes.pre_hook(_name)))
-        handles.append(module.register_forward_hook(
-            lambda mod, inp, out: recorder.scopes.post_hook()))
+        handles.append(module.register_forward_hook(  # always: a module that raises ends too
+            lambda mod, inp, out: recorder.scopes.post_hook(), always_call=True))
     try:
         with recorder, torch.autograd.graph.saved_tensors_hooks(recorder.table.pack, lambda t: t):
             yield recorder

@@ -136,7 +136,8 @@ def _capture(args: argparse.Namespace) -> int:
                           "--model-config FILE.json", source="satsim capture")
     model = args.model if args.model is not None else Path(args.model_config).stem
     spec = CaptureSpec(model=model, method=args.method, nm=nm, batch=args.batch,
-                       steps=args.steps, data=args.data, shapes_only=args.shapes_only,
+                       steps=args.steps, micro_batches=args.micro_batches, data=args.data,
+                       shapes_only=args.shapes_only,
                        seed=args.seed, precision=args.precision, options=options,
                        optimizer=args.optimizer, lr=args.lr, **adamw,
                        model_config=args.model_config)

@@ -245,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--batch", type=_whole, required=True, help="batch size")
     cap.add_argument("--steps", type=_whole, default=2,
                      help="optimizer steps to run; the last one is traced (default 2)")
+    cap.add_argument("--micro-batches", type=_whole, default=1, metavar="K",
+                     help="gradient accumulation: each step runs K forward and backward passes "
+                          "of --batch samples, then one update (default 1)")
     cap.add_argument("--data", choices=["digits", "synthetic"],
                      help="training data (default: digits for 32x32 10-class models, else "
                           "synthetic)")
@@ -272,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "dimensions (default 0.1)")
     cap.add_argument("--model-option", dest="model_options", action="append", default=[],
                      metavar="KEY=VALUE", help="model builder option, e.g. width=8 (tiny "
-                     "variants); repeatable")
+                     "variants), or checkpoint=true (GPT-2, LLaMA: activation checkpointing of "
+                     "every block); repeatable")
     cap.add_argument("--out", required=True, metavar="FILE",
                      help="trace file to write (.jsonl)")
     return parser

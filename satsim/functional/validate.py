@@ -265,8 +265,12 @@ class Validator:
         kept = dump.mask(name, "FF") if lam and dump.has(f"{name}/mask_FF") else None
         grad = dump.tensor(f"{key}/g")
         if dw is not None:
-            checks.append(("g", srste_gradient(dw, w, kept, lam), None,
-                           f"fp32 dW + SR-STE λ={lam:g}" if kept is not None else "fp32 dW"))
+            g = srste_gradient(dw, w, kept, lam)
+            what = f"fp32 dW + SR-STE λ={lam:g}" if kept is not None else "fp32 dW"
+            if dump.has(f"{key}/g_before"):  # micro-batches: the last one's added in fp32
+                g = (dump.tensor(f"{key}/g_before") + g).astype(np.float32)
+                what = f"earlier micro-batches' g + {what}"
+            checks.append(("g", g, None, what))
         if dump.has(f"{key}/exp_avg_sq_new"):
             checks += self._adamw(key, w, grad)
         else:

@@ -18,6 +18,9 @@ is rebuilt in two steps:
    (SR-STE's BP GEMM reads the FF form, and runs dense); after its WG GEMM (or the cast of its
    result), add the decay.
 
+With micro-batches, each micro-batch's WG GEMM gets its decay, and the in-place adds that
+accumulate the later micro-batches' gradients into the first one's follow it to its new tensor.
+
 On the shipped captures, re-annotating a dense capture gives the sparse capture's records
 and tensors (ids aside), and densifying a sparse capture gives the dense one (tested).
 """
@@ -107,7 +110,8 @@ def rewire(records: tuple, tensors: tuple[TensorInfo, ...], method: Method,
             del table.info[decayed]
             dense[decayed] = (grad,)
             continue
-        update = {"reads": _swap(r.reads, dense)}
+        # Writes too: with micro-batches, the gradients add up in the first one's tensor.
+        update = {"reads": _swap(r.reads, dense), "writes": _swap(r.writes, dense)}
         if isinstance(r, GemmOp) and r.weight is not None:
             update[_weight_field(r)] = _swap(getattr(r, _weight_field(r)), dense)
         if isinstance(r, UpdateOp):
@@ -125,7 +129,9 @@ def rewire(records: tuple, tensors: tuple[TensorInfo, ...], method: Method,
                             and r.layer == pending[0].layer):
             final += pending
             pending = []
-        r = r.model_copy(update={"reads": _swap(r.reads, decayed)}) if decayed else r
+        if decayed:
+            r = r.model_copy(update={"reads": _swap(r.reads, decayed),
+                                     "writes": _swap(r.writes, decayed)})
         if (isinstance(r, GemmOp) and r.layer in pruned and r.weight is not None
                 and r.phase in (Phase.FF, Phase.BP)):
             field = _weight_field(r)
@@ -159,8 +165,10 @@ def _is_decay(r, table: _Table) -> bool:
     if not (isinstance(r, VectorOp) and r.phase is Phase.WG and r.op == "add"
             and len(r.reads) == 2 and len(r.writes) == 1):
         return False
-    grad, param = (table.info[t] for t in r.reads)
-    out = table.info[r.writes[0]]
+    grad, param = (table.info.get(t) for t in r.reads)
+    out = table.info.get(r.writes[0])
+    if grad is None or param is None or out is None:  # reads a decay's result (micro-batches:
+        return False  # the accumulation of a later micro-batch's gradient)
     return (grad.role is Role.WEIGHT_GRADIENT and grad.of is None
             and param.role is Role.PARAMETER and param.of is None
             and out.role is Role.WEIGHT_GRADIENT and out.of == param.id)
@@ -172,8 +180,8 @@ def _decay(table: _Table, wg, params: set[int], decayed: dict) -> list[VectorOp]
     made = []
     for c in wg.writes:
         grad = table.info[c]
-        if grad.role is not Role.WEIGHT_GRADIENT or grad.of not in params:
-            continue
+        if grad.role is not Role.WEIGHT_GRADIENT or grad.of not in params or c in wg.reads:
+            continue  # (reads it: a micro-batch's gradient added to decayed ones)
         table.info[c] = grad.model_copy(update={"of": None})
         new = table.add(**grad.model_dump(exclude={"id", "kind"}))
         decayed[c] = (new,)

@@ -13,6 +13,7 @@ from satsim.capture.models.attention import (
     merge_heads,
     split_heads,
 )
+from satsim.capture.models.checkpointing import run_blocks
 
 
 class CausalSelfAttention(nn.Module):
@@ -75,12 +76,16 @@ class GPT2(nn.Module):
         parameter shared by the embedding and the output projection, counted once by
         ``parameters()``. A module swap that replaces ``lm_head`` must re-tie it or untie on
         purpose; ``False`` gives ``lm_head`` its own weight.
+    checkpoint
+        Activation checkpointing: each block keeps only its input and recomputes its forward
+        in the backward pass (:func:`~satsim.capture.models.checkpointing.run_blocks`).
     """
 
     def __init__(self, *, vocab: int = 50257, context: int = 1024, dim: int = 768,
-                 layers: int = 12, heads: int = 12, tie_weights: bool = True):
+                 layers: int = 12, heads: int = 12, tie_weights: bool = True,
+                 checkpoint: bool = False):
         super().__init__()
-        self.context = context
+        self.context, self.checkpoint = context, checkpoint
         self.wte = nn.Embedding(vocab, dim)
         self.wpe = nn.Embedding(context, dim)
         self.h = nn.ModuleList(GPT2Block(dim, heads, context) for _ in range(layers))
@@ -99,14 +104,13 @@ class GPT2(nn.Module):
         if t > self.context:
             raise ValueError(f"sequence of {t} tokens exceeds the context of {self.context}")
         pos = torch.arange(t, device=idx.device)
-        x = self.wte(idx) + self.wpe(pos)
-        for block in self.h:
-            x = block(x)
+        x = run_blocks(self.h, self.wte(idx) + self.wpe(pos), self.checkpoint)
         return self.lm_head(self.ln_f(x))
 
 
 def gpt2_small(*, vocab: int = 50257, context: int = 1024, dim: int = 768, layers: int = 12,
-               heads: int = 12, tie_weights: bool = True) -> GPT2:
-    """GPT-2 small (124M): 12 layers, d 768, 12 heads; ``lm_head`` tied to ``wte`` by default."""
+               heads: int = 12, tie_weights: bool = True, checkpoint: bool = False) -> GPT2:
+    """GPT-2 small (124M): 12 layers, d 768, 12 heads; ``lm_head`` tied to ``wte`` by default;
+    ``checkpoint``: activation checkpointing of every block."""
     return GPT2(vocab=vocab, context=context, dim=dim, layers=layers, heads=heads,
-                tie_weights=tie_weights)
+                tie_weights=tie_weights, checkpoint=checkpoint)

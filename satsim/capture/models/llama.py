@@ -28,6 +28,7 @@ import torch.nn.functional as F  # noqa: N812
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
 from satsim.capture.models.attention import causal_mask, scores_softmax
+from satsim.capture.models.checkpointing import run_blocks
 from satsim.errors import SatsimError
 
 CONFIGS = Path(__file__).with_name("llama_configs")
@@ -199,12 +200,13 @@ class Llama(torch.nn.Module):
     """A LLaMA-family causal language model: token ids [B, T] -> logits [B, T, vocab].
 
     Weights are initialised as Hugging Face does (normal, std 0.02; norms at one). With
-    ``tie_word_embeddings`` the ``lm_head`` weight *is* ``embed_tokens``'s.
+    ``tie_word_embeddings`` the ``lm_head`` weight *is* ``embed_tokens``'s. ``checkpoint``:
+    activation checkpointing of every decoder layer (:mod:`satsim.capture.models.checkpointing`).
     """
 
-    def __init__(self, cfg: LlamaConfig):
+    def __init__(self, cfg: LlamaConfig, checkpoint: bool = False):
         super().__init__()
-        self.config = cfg
+        self.config, self.checkpoint = cfg, checkpoint
         self.embed_tokens = torch.nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.layers = torch.nn.ModuleList(LlamaBlock(cfg) for _ in range(cfg.num_hidden_layers))
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
@@ -220,18 +222,16 @@ class Llama(torch.nn.Module):
         if t > self.config.max_position_embeddings:
             raise ValueError(f"sequence of {t} tokens exceeds max_position_embeddings "
                              f"{self.config.max_position_embeddings}")
-        x = self.embed_tokens(idx)
-        for block in self.layers:
-            x = block(x)
+        x = run_blocks(self.layers, self.embed_tokens(idx), self.checkpoint)
         return self.lm_head(self.norm(x))
 
 
 def llama_builder(cfg: LlamaConfig) -> Callable[..., Llama]:
-    """A zoo builder for ``cfg``: its one option, ``layers``, keeps the first decoder layers
-    (a shorter model of the same width, for depth studies)."""
+    """A zoo builder for ``cfg``: ``layers`` keeps the first decoder layers (a shorter model of
+    the same width, for depth studies); ``checkpoint`` checkpoints every decoder layer."""
 
-    def build(*, layers: int = cfg.num_hidden_layers) -> Llama:
-        return Llama(cfg.model_copy(update={"num_hidden_layers": layers}))
+    def build(*, layers: int = cfg.num_hidden_layers, checkpoint: bool = False) -> Llama:
+        return Llama(cfg.model_copy(update={"num_hidden_layers": layers}), checkpoint)
 
     return build
 
