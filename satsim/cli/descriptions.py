@@ -65,9 +65,11 @@ capture is re-annotated (which gives a capture's numbers exactly). The runs are 
 """
 
 CAPTURE_HELP = """\
-Train a zoo model for a few real optimizer steps with an N:M training method and record the
-last step's GEMMs (FF, BP, WG), vector work, weight updates and mask generation as a trace.
-The N:M structure of each weight operand is measured, not assumed. Needs the torch extra.
+Train a zoo model (or a LLaMA-family model from --model-config) for a few real optimizer
+steps with an N:M training method and record the last step's GEMMs (FF, BP, WG), vector work,
+weight updates and mask generation as a trace. The N:M structure of each weight operand is
+measured, not assumed (--shapes-only: no values, the configured N:M; full-size LLMs in
+seconds). Needs the torch extra.
 """
 
 
