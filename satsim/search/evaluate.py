@@ -32,6 +32,7 @@ from satsim.search.order import candidate_orders
 from satsim.search.tiler import Tiler, tiler_for
 from satsim.timing.accounting import OpTiming, stalls
 from satsim.timing.clock import BANK, GAPS, TASKS, UNIT_AT, Clock
+from satsim.timing.records import Recording, TaskRecords
 from satsim.trace.schema import Trace
 
 
@@ -182,3 +183,14 @@ def _peaks(buffers: dict[str, int], holds: list, start: list, end: list) -> dict
         order = np.lexsort((deltas > 0, cycles))  # by cycle, frees first
         found[buffer] = max(0, int(np.cumsum(deltas[order]).max()))
     return found
+
+
+def recorded(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
+             schedule: Schedule) -> TaskRecords:
+    """Every task of ``schedule``'s Program and its times, from the one-pass clock, skipping
+    as :func:`timed` does (:class:`~satsim.timing.records.Recording`)."""
+    clock = Recording(Machine.from_hardware(hw))
+    emitter = Emitter(hw, clock)
+    walk(trace, hw, policy, emitter, list(schedule.order), tiler_for(hw, policy, schedule),
+         schedule)
+    return clock.records(capacities(emitter.roles))
