@@ -111,9 +111,13 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     hw, policy, path, recorded, trace = _inputs(workload, hardware, dataflow, method,
                                                 sparsity, overrides)
     fixed = read_schedule(schedule, trace, hw, policy) if schedule is not None else None
-    if cut is not None and cut.layers is not None:  # before the run, not after it
-        from satsim.report.trace_events import check_layers
-        check_layers(cut.layers, trace)
+    if cut is not None:  # checked before the run, not after it
+        if not timeline:
+            raise SatsimError("cuts the timeline: ask for one too (timeline=True)",
+                              source="cut")
+        if cut.layers is not None:
+            from satsim.report.trace_events import check_layers
+            check_layers(cut.layers, trace)
     result = simulate(trace, hw, policy, fixed, record=timeline)
     compute_only = None
     if hw.memory != "ideal":

@@ -6,6 +6,10 @@ one complete event per task with its layer, phase, trace record and bytes; count
 DRAM bandwidth (each DMA queue's, with several) and every buffer's occupancy. Times are
 microseconds at the hardware's clock; every event also carries its exact start and end cycle
 in ``args``.
+
+:func:`chrome_trace` makes it from a Program and an engine's :class:`Timeline` (the SimPy
+engine's: the twin of what ``satsim run --timeline`` writes from the one-pass clock's
+records, :mod:`satsim.report.trace_events`, tested equal).
 """
 
 from __future__ import annotations

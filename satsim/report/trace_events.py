@@ -46,6 +46,7 @@ class Cut:
     layers: tuple[str, ...] | None = None
 
     def describe(self, kept: int, tasks: int) -> dict:
+        """``otherData.cut``: the cut, and how many of the run's tasks it kept."""
         return {"window_cycles": list(self.window) if self.window else None,
                 "layers": list(self.layers) if self.layers else None,
                 "tasks_kept": kept, "tasks": tasks}
@@ -263,9 +264,10 @@ def check_layers(layers: tuple[str, ...], trace: Trace) -> None:
     known = {record.layer for record in trace.records}
     unknown = [layer for layer in layers if layer not in known]
     if unknown:
+        some = sorted(known)
+        shown = ", ".join(some[:5]) + (", ..." if len(some) > 5 else "")
         raise SatsimError(f"no layer {', '.join(map(repr, unknown))} in workload {trace.name} "
-                          f"(its layers: {', '.join(sorted(known)[:5])}, ...)",
-                          source="--timeline-layers")
+                          f"(its layers: {shown})", source="--timeline-layers")
 
 
 def _window_text(window: tuple[int | None, int | None] | None) -> str:
