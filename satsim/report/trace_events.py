@@ -34,7 +34,7 @@ from satsim.timing.records import TaskRecords
 from satsim.trace.schema import Trace
 
 _DRAM = UNIT_AT[Unit.DRAM]
-_SLICE = 1 << 17  # tasks (or counter samples) turned into text at a time
+_SLICE = 1 << 16  # tasks (or counter samples) turned into text at a time
 
 
 @dataclass(frozen=True)
