@@ -34,6 +34,7 @@ from satsim.timing.records import TaskRecords
 from satsim.trace.schema import Trace
 
 _DRAM = UNIT_AT[Unit.DRAM]
+_TRACK = np.array([TRACKS[u][0] if u in TRACKS else 0 for u in Unit])  # by UNIT_AT
 _SLICE = 1 << 16  # tasks (or counter samples) turned into text at a time
 
 
@@ -130,8 +131,7 @@ class TraceEvents:
         share = (sizes[at] - channel + per_queue - 1) // per_queue
         is_dram = dram[at]
         tid = np.where(is_dram, CHANNEL_TID + r.instance[task] * per_queue + channel,
-                       np.array([TRACKS[u][0] if u in TRACKS else 0 for u in Unit])[r.unit[task]]
-                       + INSTANCE_TID * r.instance[task])
+                       _TRACK[r.unit[task]] + INSTANCE_TID * r.instance[task])
         kind = np.where(is_dram, 1 + self._stores[r.work[task]], 0)  # 0 work, 1 load, 2 store
         key = (r.op[task] << 24) | (tid << 2) | kind
         keys, which = np.unique(key, return_inverse=True)

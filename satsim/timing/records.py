@@ -82,7 +82,8 @@ class Recording(Clock):
 
     def drop(self, hold: list, copy: list, offset: int) -> None:
         super().drop(hold, copy, offset)
-        self.copies[id(hold)] = (copy, offset)  # the copy keeps a dropped copy alive
+        # By id: a dropped holding stays alive (in ``holds``, or a copy named here before).
+        self.copies[id(hold)] = (copy, offset)
 
     def _freed(self, hold: list) -> int:
         """When ``hold`` is freed: a dropped one ``offset`` before its copy."""
@@ -106,12 +107,13 @@ class Recording(Clock):
                               count=len(self.works))
         units = np.fromiter((UNIT_AT[u] for u in self.unit), dtype=np.int8,
                             count=len(self.unit))
-        # Holdings, by holder: each played-back task takes its holder's, moved with it.
+        # Holdings, by holder (a task timed, never a ghost copy): each played-back task
+        # takes its handle's, moved with it.
         names = list(buffers)
         holds = sorted(self.holds, key=lambda h: h[3])
         holder = np.fromiter((h[3] for h in holds), dtype=np.int64, count=len(holds))
         count = np.bincount(holder, minlength=len(start))[handles]
-        first = (np.cumsum(count) - count)
+        first = np.cumsum(count) - count
         owner = np.repeat(np.arange(len(handles)), count)
         at = np.searchsorted(holder, handles)  # each task's first holding in ``holds``
         which = np.repeat(at, count) + np.arange(count.sum()) - np.repeat(first, count)
