@@ -188,4 +188,3 @@ def _peaks(buffers: dict[str, int], holds: list, start: list, end: list) -> dict
         order = np.lexsort((deltas > 0, cycles))  # by cycle, frees first
         found[buffer] = max(0, int(np.cumsum(deltas[order]).max()))
     return found
-
