@@ -10,18 +10,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from satsim import __version__
 from satsim.config import (
     NO_EFFECT_YET,
     UNTIMED,
-    DataflowPolicy,
     HardwareConfig,
     load_machine,
     parse_overrides,
 )
 from satsim.errors import SatsimError
 from satsim.files import file_sha256
+from satsim.machine.costs import Machine
 from satsim.machine.mac import mac_engine
 from satsim.report.bounds import ideal_bounds
 from satsim.report.result import RunResult
@@ -40,6 +41,9 @@ from satsim.trace.workload import (
     trace_pattern,
 )
 from satsim.types import NMPattern, Phase
+
+if TYPE_CHECKING:
+    from satsim.report.trace_events import Cut
 
 
 def reannotate(trace: Trace, method: str | None, sparsity: str | None,
@@ -80,7 +84,8 @@ def reannotate(trace: Trace, method: str | None, sparsity: str | None,
 def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
         dataflow: str | Path | None = None, *, method: str | None = None,
         sparsity: str | None = None, overrides: Sequence[str] = (), baseline: bool = True,
-        timeline: bool = False, schedule: str | Path | None = None) -> RunReport:
+        timeline: bool = False, schedule: str | Path | None = None,
+        cut: Cut | None = None) -> RunReport:
     """Simulate ``workload`` on ``hardware`` under ``dataflow`` and report it honestly.
 
     Parameters
@@ -95,16 +100,25 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     baseline
         Also simulate the dense twin of a sparse run (speedup and bounds); off, they are None.
     timeline
-        Also build the iteration's Program, execute it with the SimPy engine and keep it as a
-        Chrome trace-event document (:attr:`RunReport.timeline`).
+        Also keep every task's times from the one-pass clock, as a Chrome trace-event
+        document (:attr:`RunReport.timeline`, :class:`~satsim.report.trace_events.TraceEvents`).
     schedule
         A schedule file (``satsim schedule --out``) for this workload, hardware and dataflow:
         the run uses its choices instead of searching (:mod:`satsim.schedule.choices`).
+    cut
+        The part of the run the timeline keeps (all of it: None).
     """
     hw, policy, path, recorded, trace = _inputs(workload, hardware, dataflow, method,
                                                 sparsity, overrides)
     fixed = read_schedule(schedule, trace, hw, policy) if schedule is not None else None
-    result = simulate(trace, hw, policy, fixed)
+    if cut is not None:  # checked before the run, not after it
+        if not timeline:
+            raise SatsimError("cuts the timeline: ask for one too (timeline=True)",
+                              source="cut")
+        if cut.layers is not None:
+            from satsim.report.trace_events import check_layers
+            check_layers(cut.layers, trace)
+    result = simulate(trace, hw, policy, fixed, record=timeline)
     compute_only = None
     if hw.memory != "ideal":
         compute_only = simulate(trace, hw.model_copy(update={"memory": "ideal"}), policy)
@@ -126,9 +140,11 @@ def run(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sat",
     scope = _scope(trace, hw)
     events = None
     if timeline:
-        events = timeline_events(trace, hw, policy, fixed)
-        if events["otherData"]["cycles"] != result.cycles:  # two engines, one machine
-            raise AssertionError("the SimPy engine and the one-pass clock disagree")
+        from satsim.report.trace_events import TraceEvents
+        events = TraceEvents(result.records, Machine.from_hardware(hw), hw.clock_mhz,
+                             trace.name, cut)
+        if events.cycles != result.cycles:  # played back, the skipped periods end alike
+            raise AssertionError("the timeline's tasks and the run end at different cycles")
     return RunReport(result=result, compute_only=compute_only, dense=dense, bounds=bounds,
                      sparsity=summarize_sparsity(trace) if pattern is not None else None,
                      reannotated=trace is not recorded, scope=scope, provenance=provenance,
@@ -154,19 +170,6 @@ def schedule(workload: str | Path = DEFAULT_WORKLOAD, hardware: str | Path = "sa
     hw, policy, _, _, trace = _inputs(workload, hardware, dataflow, method, sparsity,
                                       overrides)
     return evaluate(trace, hw, policy).schedule
-
-
-def timeline_events(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
-                    schedule: Schedule | None = None) -> dict:
-    """The iteration as a Chrome trace-event document (Perfetto, chrome://tracing)."""
-    from satsim.machine.costs import Machine
-    from satsim.report.timeline import chrome_trace
-    from satsim.search.evaluate import plan
-    from satsim.timing.engine import execute
-
-    program, machine = plan(trace, hw, policy, schedule=schedule), Machine.from_hardware(hw)
-    return chrome_trace(program, execute(program.program, machine), machine, hw.clock_mhz,
-                        trace.name)
 
 
 def _engine(hw: HardwareConfig) -> str:

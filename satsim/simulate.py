@@ -19,14 +19,15 @@ from satsim.types import sparsity_label
 
 
 def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
-             schedule: Schedule | None = None) -> RunResult:
+             schedule: Schedule | None = None, record: bool = False) -> RunResult:
     """Simulate one iteration of ``trace`` on ``hw`` under ``policy``, scheduled as
     ``schedule`` fixes it or as the offline scheduler chooses.
 
     Every record a unit of ``hw`` times is a row; records of work the hardware routes
-    ``untimed`` are not (:func:`satsim.api.run` reports them).
+    ``untimed`` are not (:func:`satsim.api.run` reports them). ``record``: keep every
+    task's times for a timeline (:attr:`RunResult.records`).
     """
-    run = evaluate(trace, hw, policy, schedule)
+    run = evaluate(trace, hw, policy, schedule, record)
     rows, actions = [], {}
     for timing in run.rows:
         record, plan = trace.records[timing.record], run.ops[timing.record]
@@ -45,7 +46,7 @@ def simulate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
         instances={unit.value: n for unit, n in count.items() if unit.value in busy},
         buffers={name: (cap, run.peak_bytes.get(name, 0)) for name, cap in run.capacity.items()},
         actions=actions, tasks=run.tasks, timed=run.timed, order=run.order,
-        orders_tried=run.tried, schedule=run.schedule)
+        orders_tried=run.tried, schedule=run.schedule, records=run.records)
     return replace(result, energy=price_run(result, hw))
 
 

@@ -261,8 +261,8 @@ def _umask() -> int:
 
 def test_timeline_file_is_the_run_it_reports(cli, tmp_path):
     """`--timeline` writes a Chrome trace-event file of the same iteration as the table and
-    the JSON (the SimPy engine executing the Program equals the one-pass clock), with a
-    track per unit and DRAM channel; an unwritable path fails before the run."""
+    the JSON, with a track per unit and DRAM channel; an unwritable path fails before the
+    run."""
     timeline, result = tmp_path / "t.json", tmp_path / "r.json"
     done = cli("run", "--workload", TINY, "--timeline", str(timeline), "--json", str(result))
     assert done.returncode == 0, done.stderr

@@ -243,10 +243,10 @@ def test_a_machine_that_cannot_run_the_workload_is_one_error_line(cli, setting, 
 _TRACKS = {1: "stce", 2: "sore", 3: "vector"}  # satsim.report.timeline's unit tracks
 
 
-def _unit_tasks(timeline: dict) -> dict[str, list[tuple[int, int]]]:
-    """Per compute unit, its tasks' (start, end) cycles in the SimPy engine's timeline."""
+def _unit_tasks(timeline) -> dict[str, list[tuple[int, int]]]:
+    """Per compute unit, its tasks' (start, end) cycles in the run's timeline."""
     tasks: dict[str, list[tuple[int, int]]] = {unit: [] for unit in _TRACKS.values()}
-    for event in timeline["traceEvents"]:
+    for event in timeline.document()["traceEvents"]:
         if event.get("ph") == "X" and event["tid"] in _TRACKS:
             args = event["args"]
             tasks[_TRACKS[event["tid"]]].append((args["start_cycle"], args["end_cycle"]))
@@ -264,7 +264,7 @@ def _slow_port_gemms(tmp_path):
 
 @pytest.mark.parametrize("case", ["resnet9 on ideal memory", "GEMMs with slow buffer ports"])
 def test_each_units_idle_cycles_are_read_from_the_timeline(case, tmp_path):
-    """A compute unit's idle cycles, checked against the SimPy engine's timeline: none of
+    """A compute unit's idle cycles, checked against the run's timeline: none of
     its causes is negative; after its last op is the iteration minus the end of its last
     task; the rest but buffer-port stalls (idle within a task) is the iteration minus its
     tasks' time; a unit with no task is idle the whole iteration. The JSON and the metrics

@@ -34,6 +34,15 @@ def _run(args: argparse.Namespace) -> int:
     to_stdout = args.json == "-"
     if args.json is not None and not to_stdout:
         check_writable(args.json)  # before the run, not after it
+    cut = None
+    if args.timeline_window is not None or args.timeline_layers is not None:
+        from satsim.report.trace_events import Cut
+
+        if args.timeline is None:
+            raise SatsimError("cuts the timeline: give --timeline FILE too",
+                              source="--timeline-window" if args.timeline_window is not None
+                              else "--timeline-layers")
+        cut = Cut(args.timeline_window, args.timeline_layers)
     if args.timeline is not None:
         check_writable(args.timeline)
     if args.table is not None:
@@ -42,11 +51,11 @@ def _run(args: argparse.Namespace) -> int:
         check_writable(args.table)
     report = run(args.workload, args.hw, args.dataflow, method=args.method,
                  sparsity=args.sparsity, overrides=args.overrides,
-                 timeline=args.timeline is not None, schedule=args.schedule)
+                 timeline=args.timeline is not None, schedule=args.schedule, cut=cut)
     for warning in report.warnings:
         print(f"warning: {one_line(warning)}", file=sys.stderr)
     if args.timeline is not None:
-        write_text(args.timeline, json.dumps(report.timeline, separators=(",", ":")))
+        report.timeline.write(args.timeline)
     if args.json is not None and not to_stdout:
         write_text(args.json, report.json_text())
     if args.table is not None:

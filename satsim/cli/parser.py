@@ -46,6 +46,25 @@ def _whole(text: str) -> int:
     return int(text)
 
 
+def _window(text: str) -> tuple[int | None, int | None]:
+    """``START:END`` in cycles, either side left out for an open end; START < END."""
+    found = re.fullmatch(r"([0-9]*):([0-9]*)", text)
+    if not found or found.groups() == ("", ""):
+        raise argparse.ArgumentTypeError(f"expected START:END in cycles, got {text!r}")
+    start, end = (int(x) if x else None for x in found.groups())
+    if start is not None and end is not None and start >= end:
+        raise argparse.ArgumentTypeError(f"expected START below END, got {text!r}")
+    return start, end
+
+
+def _layers(text: str) -> tuple[str, ...]:
+    """Layer names, comma-separated, none empty."""
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected layer names A,B,..., got {text!r}")
+    return names
+
+
 def _decimal(text: str) -> float:
     """An option's decimal number in ASCII (``float`` would take "٣", "1_0", "nan" and "inf")."""
     if not re.fullmatch(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", text):
@@ -148,8 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeline", metavar="FILE",
                      help="also write the iteration as a Chrome trace-event file (Perfetto, "
                           "chrome://tracing): a track per unit and DRAM channel, an event per "
-                          "task, buffer and bandwidth counters (ResNet-18: ~60 MB in seconds; "
-                          "GPT-2: GBs)")
+                          "task, buffer and bandwidth counters (ResNet-18: ~60 MB, ResNet-50 "
+                          "b32: ~660 MB; cut it with the two options below)")
+    run.add_argument("--timeline-window", type=_window, metavar="START:END",
+                     help="keep in the timeline only the tasks overlapping cycles START to "
+                          "END (END excluded; either may be left out: 5000000: or :200000)")
+    run.add_argument("--timeline-layers", type=_layers, metavar="A,B,...",
+                     help="keep in the timeline only the tasks of these layers (names as in "
+                          "the trace; with --timeline-window, those of them in the window)")
 
     sch = sub.add_parser("schedule", help="write the offline scheduler's choices to a file",
                          description=SCHEDULE_HELP)

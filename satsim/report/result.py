@@ -85,6 +85,8 @@ class RunResult:
     # The schedule run (satsim.schedule.choices.Schedule): its source is the file it was
     # read from, if any.
     schedule: object = field(default=None, compare=False, repr=False)
+    # Every task's times (satsim.timing.records.TaskRecords), when asked for: a timeline's.
+    records: object = field(default=None, compare=False, repr=False)
 
     @property
     def energy_j(self) -> float | None:

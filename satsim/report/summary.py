@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from satsim.energy.breakdown import EVERY_TERM, same_terms_priced
 from satsim.report.bounds import Bounds
 from satsim.report.columns import text_table
 from satsim.report.result import IDLE_CAUSES, IDLE_STALLS, STALLS, UNITS, RunResult
 from satsim.trace.workload import SparsitySummary
+
+if TYPE_CHECKING:
+    from satsim.report.trace_events import TraceEvents
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class RunReport:
     strided_bp: str
     warnings: tuple[str, ...] = ()
     hint: str | None = None  # a flag that makes a dense trace sparse, if one does
-    timeline: dict | None = None  # Chrome trace-event document, when asked for
+    timeline: TraceEvents | None = None  # Chrome trace-event document, when asked for
 
     def metrics(self) -> dict[str, int | float | bool | str | None]:
         """Every number this run reports, by name: one per :data:`METRICS` entry, in its

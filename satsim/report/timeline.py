@@ -6,6 +6,10 @@ one complete event per task with its layer, phase, trace record and bytes; count
 DRAM bandwidth (each DMA queue's, with several) and every buffer's occupancy. Times are
 microseconds at the hardware's clock; every event also carries its exact start and end cycle
 in ``args``.
+
+:func:`chrome_trace` makes it from a Program and an engine's :class:`Timeline` (the SimPy
+engine's: the twin of what ``satsim run --timeline`` writes from the one-pass clock's
+records, :mod:`satsim.report.trace_events`, tested equal).
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ from satsim.schedule.build import Plan
 from satsim.timing.timeline import Timeline, occupancy
 
 PID = 1
-_TRACKS = {Unit.STCE: (1, "STCE (PE array)"), Unit.SORE: (2, "SORE (mask generator)"),
+TRACKS = {Unit.STCE: (1, "STCE (PE array)"), Unit.SORE: (2, "SORE (mask generator)"),
            Unit.VECTOR: (3, "vector / weight-update unit")}
-_CHANNEL_TID = 10  # DRAM channel c is track 10 + c
-_INSTANCE_TID = 1000  # instance i of a unit is track 1000 i + the unit's
+CHANNEL_TID = 10  # DRAM channel c is track 10 + c
+INSTANCE_TID = 1000  # instance i of a unit is track 1000 i + the unit's
 
 
 def chrome_trace(plan: Plan, timeline: Timeline, machine: Machine, clock_mhz: float,
@@ -30,18 +34,18 @@ def chrome_trace(plan: Plan, timeline: Timeline, machine: Machine, clock_mhz: fl
     events: list[dict] = [{"ph": "M", "pid": PID, "name": "process_name",
                            "args": {"name": f"satsim: {name}"}}]
     used = {(task.unit, task.instance) for task in program.tasks}
-    for unit, (tid, label) in _TRACKS.items():
+    for unit, (tid, label) in TRACKS.items():
         several = machine.count[unit] > 1
         for instance in range(machine.count[unit]):
             if (unit, instance) in used:
-                events.append({"ph": "M", "pid": PID, "tid": tid + _INSTANCE_TID * instance,
+                events.append({"ph": "M", "pid": PID, "tid": tid + INSTANCE_TID * instance,
                                "name": "thread_name",
                                "args": {"name": f"{label} {instance}" if several else label}})
     per_queue, queues = machine.queue_channels, machine.count[Unit.DRAM]
     if any(unit is Unit.DRAM for unit, _ in used):
         for c in range(machine.dram_channels):
             queue = f" (DMA queue {c // per_queue})" if queues > 1 else ""
-            events.append({"ph": "M", "pid": PID, "tid": _CHANNEL_TID + c,
+            events.append({"ph": "M", "pid": PID, "tid": CHANNEL_TID + c,
                            "name": "thread_name", "args": {"name": f"DRAM channel {c}{queue}"}})
     counters: list[tuple[int, int, dict]] = []  # (cycle, 0 = end / 1 = start, event)
     for task in program.tasks:
@@ -57,7 +61,7 @@ def chrome_trace(plan: Plan, timeline: Timeline, machine: Machine, clock_mhz: fl
             for c in range(per_queue):
                 share = len(range(c, work.bytes, per_queue))
                 if share:
-                    events.append({**base, "tid": _CHANNEL_TID + first + c,
+                    events.append({**base, "tid": CHANNEL_TID + first + c,
                                    "name": f"{kind} {task.label}",
                                    "args": {**args, "bytes": share, "direction": kind}})
             rate = work.bytes / (busy_cycles(work, machine) * us * 1e3)  # bytes/us -> GB/s
@@ -68,7 +72,7 @@ def chrome_trace(plan: Plan, timeline: Timeline, machine: Machine, clock_mhz: fl
             counters.append((end, 0, {"ph": "C", "pid": PID, "name": counter,
                                       "ts": end * us, "args": {"GB/s": 0.0}}))
         else:
-            events.append({**base, "tid": _TRACKS[task.unit][0] + _INSTANCE_TID * task.instance,
+            events.append({**base, "tid": TRACKS[task.unit][0] + INSTANCE_TID * task.instance,
                            "name": f"{task.phase or ''} {task.label}".strip(), "args": args})
     for buffer, curve in occupancy(program, timeline.start, timeline.end).items():
         for cycle, held in curve:

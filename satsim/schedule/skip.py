@@ -89,6 +89,7 @@ class Snapshot:
     free: tuple  # per unit, its instances' free times
     tally: tuple  # the ops' running busy cycles, stalls, tasks (the sink's) ...
     bytes: tuple  # ... and bytes read and written
+    mark: int  # where the sink's record of what it was handed stood (:meth:`Clock.mark`)
 
 
 def snapshot(emitter: Emitter, roles: tuple[str, ...], ops: list[_Op]) -> Snapshot:
@@ -109,7 +110,8 @@ def snapshot(emitter: Emitter, roles: tuple[str, ...], ops: list[_Op]) -> Snapsh
                 handles.append(outs[i][3])
         done += (state["read"], state["written"])
     times, free, tally = emitter.sink.state(handles, [op.index for op in ops])
-    return Snapshot(roles, tuple(shape), handles, times, free, tally, tuple(done))
+    return Snapshot(roles, tuple(shape), handles, times, free, tally, tuple(done),
+                    emitter.sink.mark())
 
 
 def moves(two: Snapshot, one: Snapshot, now: Snapshot):
@@ -146,7 +148,8 @@ def skip(emitter: Emitter, ops: list[_Op], one: Snapshot, now: Snapshot, jumps: 
     and each op's pending loads and releases moved on."""
     sink = emitter.sink
     period = tuple(y - x for x, y in zip(one.tally, now.tally, strict=True))
-    moved = sink.shift(now.handles, [op.index for op in ops], n, delta, units, period)
+    moved = sink.shift(now.handles, [op.index for op in ops], n, delta, units, period,
+                       (one.mark, now.mark))
     queues = [emitter.occupied[role] for role in now.roles]
     # The holdings n periods on: copies at the shifted times, for the slot waits to come.
     # Occupancy repeats with the periods, so the peaks are those of the periods already
@@ -156,7 +159,7 @@ def skip(emitter: Emitter, ops: list[_Op], one: Snapshot, now: Snapshot, jumps: 
         for hold in queue:
             moved[id(hold)] = [hold[0], hold[1], moved.get(hold[2]), moved[hold[3]]]
             if hold[2] is None:
-                sink.drop(hold)
+                sink.drop(hold, moved[id(hold)], n * delta)
     for queue in queues:
         for i, hold in enumerate(queue):
             queue[i] = moved[id(hold)]

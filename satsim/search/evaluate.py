@@ -32,6 +32,7 @@ from satsim.search.order import candidate_orders
 from satsim.search.tiler import Tiler, tiler_for
 from satsim.timing.accounting import OpTiming, stalls
 from satsim.timing.clock import BANK, GAPS, TASKS, UNIT_AT, Clock
+from satsim.timing.records import Recording, TaskRecords
 from satsim.trace.schema import Trace
 
 
@@ -50,10 +51,11 @@ class MachineRun:
     order: str = "trace order"  # the issue order the offline scheduler kept
     tried: dict[str, int] = field(default_factory=dict)  # every candidate order's cycles
     schedule: Schedule | None = None  # every choice made (evaluate's)
+    records: TaskRecords | None = None  # every task's times, when asked for (timed's)
 
 
 def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
-             schedule: Schedule | None = None) -> MachineRun:
+             schedule: Schedule | None = None, record: bool = False) -> MachineRun:
     """The schedule of ``trace`` on ``hw`` under ``policy``, timed: as ``schedule`` fixes
     it, else as the offline scheduler chooses. It times every issue order ``policy``
     allows (:func:`satsim.search.order.candidate_orders`) and keeps the fastest (the
@@ -61,7 +63,7 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
     the fastest alone. The choice (:attr:`MachineRun.schedule`) is remembered in this
     process for the same trace object, hardware and policy, and on disk for the same
     contents (:mod:`satsim.search.cache`): a schedule computed offline once, then
-    reused."""
+    reused. ``record``: keep every task's times (:attr:`MachineRun.records`)."""
     key = (id(trace), timing_json(hw), policy.model_dump_json())
     given = schedule is not None  # a user's (perhaps edited) schedule is not remembered
     inputs = None  # their fingerprint, for the disk cache: computed once, if needed
@@ -74,14 +76,15 @@ def evaluate(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
             schedule = cached(trace, hw, policy, inputs)
     if schedule is not None:
         tiler = tiler_for(hw, policy, schedule)
-        run = timed(trace, hw, policy, list(schedule.order), tiler, schedule)
+        run = timed(trace, hw, policy, list(schedule.order), tiler, schedule, record)
         if not given:
             _remember(key, trace, schedule)
         return replace(run, order=schedule.order_name, tried=schedule.tried,
                        schedule=schedule)
     orders = candidate_orders(trace, policy)
     tiler = tiler_for(hw, policy)  # one tile choice for all orders
-    runs = {name: timed(trace, hw, policy, order, tiler) for name, order in orders.items()}
+    runs = {name: timed(trace, hw, policy, order, tiler, record=record)
+            for name, order in orders.items()}
     name = min(runs, key=lambda n: runs[n].cycles)  # min keeps the first of equals
     tried = {n: r.cycles for n, r in runs.items()}
     run = runs[name]
@@ -130,11 +133,13 @@ def plan(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy,
 
 
 def timed(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, order: list[int],
-          tiler: Tiler | None = None, schedule: Schedule | None = None) -> MachineRun:
+          tiler: Tiler | None = None, schedule: Schedule | None = None,
+          record: bool = False) -> MachineRun:
     """The schedule of ``trace`` on ``hw`` with its records issued in ``order`` (and the
-    choices ``schedule`` fixes), timed."""
+    choices ``schedule`` fixes), timed; ``record``: every task's times kept too, played
+    back from what the clock skipped (:class:`~satsim.timing.records.Recording`)."""
     machine = Machine.from_hardware(hw)
-    clock = Clock(machine)
+    clock = Recording(machine) if record else Clock(machine)
     emitter = Emitter(hw, clock)
     if tiler is None:
         tiler = tiler_for(hw, policy, schedule)
@@ -162,7 +167,8 @@ def timed(trace: Trace, hw: HardwareConfig, policy: DataflowPolicy, order: list[
     peak = _peaks(buffers, clock.holds, start, end)
     timed = sum(len(op.tasks) for op in ops.values())
     tasks = sum(tally[TASKS] for tally in clock.tally.values())
-    return MachineRun(ops, rows, busy, max(end, default=0), buffers, peak, tasks, timed)
+    return MachineRun(ops, rows, busy, max(end, default=0), buffers, peak, tasks, timed,
+                      records=clock.records(buffers) if record else None)
 
 
 def _peaks(buffers: dict[str, int], holds: list, start: list, end: list) -> dict[str, int]:

@@ -96,9 +96,15 @@ class Clock:
     def hold(self, hold: list) -> None:
         self.holds.append(hold)
 
-    def drop(self, hold: list) -> None:
-        """A holding whose release was skipped: its shifted copy stands for it."""
+    def drop(self, hold: list, copy: list, offset: int) -> None:
+        """A holding whose release was skipped: its copy ``offset`` cycles later stands for
+        it."""
         hold[2] = -1
+
+    def mark(self) -> int:
+        """Where the record of what the clock was handed stands (for a sink that keeps one,
+        :class:`satsim.timing.records.Recording`; this clock keeps none)."""
+        return 0
 
     def state(self, handles: list, ops: list[int]) -> tuple[tuple, tuple, tuple]:
         """The starts and ends of ``handles``, per unit its instances' free times, ``ops``'
@@ -109,10 +115,11 @@ class Clock:
                 tuple(chain.from_iterable(map(self.tally.__getitem__, ops))))
 
     def shift(self, handles: list, ops: list[int], n: int, delta: int, units: list,
-              period: tuple) -> dict:
+              period: tuple, marks: tuple[int, int]) -> dict:
         """Ghost copies of ``handles`` ``n * delta`` later; ``n`` more periods of ``ops``
         (``period``: what one added to their tallies, one after the other); ``units``
-        (``(unit, instance)`` pairs) free that much later."""
+        (``(unit, instance)`` pairs) free that much later. ``marks``: where the period
+        repeated began and ended (:meth:`mark`)."""
         moved, offset = {}, n * delta
         for h in dict.fromkeys(handles):
             self.start.append(self.start[h] + offset)
