@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from satsim.capture.nm import nm_mask  # noqa: E402
-from satsim.capture.transposable import (  # noqa: E402
+from satsim.capture.masks import (  # noqa: E402
+    nm_mask,  # noqa: E402
     patterns,
     slope_bp_mask,
     transposable_mask,
@@ -63,7 +63,7 @@ def test_exact_search_keeps_the_most_magnitude(n):
     """For M = 4 the search keeps, in every block, the largest magnitude sum a transposable
     mask can keep (checked against a brute force written apart), and never less than the
     greedy search would."""
-    from satsim.capture.transposable import _greedy
+    from satsim.capture.masks import _greedy
 
     torch.manual_seed(n)
     weight = torch.randn(8, 12)

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from satsim.capture.masks import check_nm, nm_mask
 from satsim.errors import SatsimError
 from satsim.trace.schema import LayerInfo
 
@@ -41,12 +42,6 @@ METHODS = ("dense", *LAYER_METHODS)  # methods sparsify() accepts
 DEFAULT_LAM = 2e-4  # SR-STE reference code
 
 
-def _check_nm(n: int, m: int) -> None:
-    ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (n, m)) and 1 <= n < m
-    if not ok:
-        raise SatsimError(f"N:M pattern needs integers with 1 <= N < M, got {n!r}:{m!r}")
-
-
 def _check_method(method: str, allowed: tuple[str, ...]) -> None:
     if method not in allowed:
         raise SatsimError(f"unknown N:M training method {method!r}; expected one of {allowed}")
@@ -55,76 +50,6 @@ def _check_method(method: str, allowed: tuple[str, ...]) -> None:
 def _check_lam(lam: float) -> None:
     if not (isinstance(lam, int | float) and 0 <= lam < float("inf")):
         raise SatsimError(f"SR-STE decay lam must be a finite number >= 0, got {lam!r}")
-
-
-def nm_mask(weight: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:
-    """Boolean N:M mask of ``weight``: the ``n`` largest ``|w|`` of each ``m`` along ``dim``.
-
-    Groups are ``m`` consecutive elements along ``dim`` at every fixed position of the other
-    dimensions. A size that is not a multiple of ``m`` gets a zero-padded short last group (the
-    padding never wins over a real element). Ties: the lower index wins, as in
-    :func:`satsim.functional.nm.nm_mask`.
-
-    Parameters
-    ----------
-    weight
-        Any floating tensor; only its magnitudes are read (no gradient flows).
-    n, m
-        Keep ``n`` of every ``m``, ``1 <= n < m``.
-    dim
-        The grouping dimension: 1 for the forward mask of a conv/linear weight, 0 for BP.
-
-    Returns
-    -------
-    torch.Tensor
-        A ``bool`` tensor of ``weight``'s shape.
-    """
-    _check_nm(n, m)
-    return _nm_mask(weight.detach(), n, m, dim)
-
-
-# One op to the dispatcher: a tracing mode sees the mask computed from the weight in one step
-# (not ~90 element-wise ops), and FakeTensorMode builds it from its shape alone.
-@torch.library.custom_op("satsim::nm_mask", mutates_args=())
-def _nm_mask(weight: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:
-    mag = weight.abs().movedim(dim, -1)
-    size = mag.shape[-1]
-    groups = -(-size // m)
-    # Zero padding sits at higher indices, so it loses every tie against a real zero.
-    mag = F.pad(mag, (0, groups * m - size)).reshape(*mag.shape[:-1], groups, m)
-    # Laid out like ``mag``: the mask's strides steer the layout of ``W * mask`` and, through
-    # it, which convolution kernel runs.
-    mask = torch.zeros_like(mag, dtype=torch.bool)
-    if m > 32:  # a stable sort on -|w|: among equal magnitudes the lower index comes first
-        mask.scatter_(-1, torch.sort(-mag, dim=-1, stable=True).indices[..., :n], True)
-    else:
-        mask.copy_((_pairwise_rank(mag) < n).movedim(0, -1))
-    return mask.reshape(*mask.shape[:-2], groups * m)[..., :size].movedim(-1, dim)
-
-
-@_nm_mask.register_fake
-def _(weight: torch.Tensor, n: int, m: int, dim: int) -> torch.Tensor:
-    return torch.empty_like(weight, dtype=torch.bool)
-
-
-def _pairwise_rank(mag: torch.Tensor) -> torch.Tensor:
-    """``[m, ..., groups]`` ranks of ``mag [..., groups, m]``: how many of its group beat each
-    element (``|w_j| > |w_i|``, or equal with ``j < i``: a stable sort's order).
-
-    One comparison per pair on contiguous slices, 3-4x faster than sorting groups of m on a
-    CPU; uint8 arithmetic wraps, the final counts are below m <= 32.
-    """
-    m = mag.shape[-1]
-    cols = mag.movedim(-1, 0).contiguous()
-    rank = torch.zeros_like(cols, dtype=torch.uint8)
-    beats = torch.empty_like(cols[0], dtype=torch.bool)
-    for i in range(m):
-        for j in range(i + 1, m):
-            torch.gt(cols[j], cols[i], out=beats)
-            rank[i] += beats.view(torch.uint8)
-            rank[j] -= beats.view(torch.uint8)  # i beats a later j unless j is larger
-        rank[i + 1:] += 1
-    return rank
 
 
 @dataclass(frozen=True)
@@ -283,7 +208,7 @@ class _NMMixin:
 
     def _set_nm(self, method: str, n: int, m: int, lam: float) -> None:
         _check_method(method, LAYER_METHODS)
-        _check_nm(n, m)
+        check_nm(n, m)
         _check_lam(lam)
         self.method, self.n, self.m, self.lam = method, n, m, float(lam)
 
@@ -508,7 +433,7 @@ def sparsify(
         ``Conv2d``/``Linear`` of the model.
     """
     _check_method(method, METHODS)
-    _check_nm(n, m)
+    check_nm(n, m)
     _check_lam(lam)
     layers = [(name, mod) for name, mod in model.named_modules()
               if isinstance(mod, nn.Conv2d | nn.Linear)]
