@@ -134,34 +134,6 @@ def test_validate_checks_the_accumulated_gradient(cli, tmp_path):
     assert "earlier micro-batches' g + fp32 dW + SR-STE" in line and line.endswith("pass")
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_reannotating_an_accumulating_capture_equals_capturing_the_other_method(precision):
-    """With K=2, re-annotating a dense capture as BDWP (each micro-batch's WG gets its SR-STE
-    decay) and densifying a BDWP one (the dense twin of a run) give the other capture's GEMMs,
-    mask generation and updates, and in fp32 every record (as for K=1)."""
-    from test_graph import records_by_content
-
-    from satsim.trace.graph import check_graph
-    from satsim.trace.workload import annotate
-    from satsim.types import Method
-
-    def main_work(trace):
-        return [r for r, record in zip(records_by_content(trace), trace.records, strict=True)
-                if record.kind in ("gemm", "maskgen", "update")]
-
-    spec = CaptureSpec(model="resnet18-cifar", method="dense", nm=None, batch=2,
-                       micro_batches=2, precision=precision, shapes_only=True,
-                       options={"width": 8})
-    dense = capture(spec)
-    bdwp = capture(replace(spec, method="bdwp", nm=NMPattern(2, 8)))
-    for made, captured in ((annotate(dense, Method.BDWP, NMPattern(2, 8)), bdwp),
-                           (annotate(bdwp, Method.DENSE, None), dense)):
-        check_graph(made)
-        assert main_work(made) == main_work(captured)
-        if precision == "fp32":
-            assert records_by_content(made) == records_by_content(captured)
-
-
 # -- masks -----------------------------------------------------------------------------------
 def test_masks_per_step_computes_each_layers_masks_once(monkeypatch):
     """Inside ``masks_per_step`` an N:M layer computes its masks at its first forward only

@@ -291,14 +291,16 @@ def test_mixed_precision_capture_records_the_format_the_step_used(tmp_path, prec
     assert bits.shape == (2, 10) and torch.isfinite(bits).all()
 
 
+@pytest.mark.parametrize("micro_batches", [1, 2])
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_reannotation_equals_capturing_the_other_method(precision):
+def test_reannotation_equals_capturing_the_other_method(precision, micro_batches):
     """Re-annotating a tiny capture (``--sparsity``, a run's dense twin) gives the GEMMs, mask
     generation and updates that capturing the other method records, in mixed precision too:
     a pruned layer's GEMMs read compressed forms generated from the master weight, a dense
-    layer's the 16-bit copy its update writes. (In fp32 every record matches, tested on the
-    shipped captures; in bf16 autograd orders a few casts and adds of the custom N:M layers
-    differently from torch's own.)"""
+    layer's the 16-bit copy its update writes; with two micro-batches, each one's WG gets its
+    SR-STE decay. (In fp32 every record matches, tested on the shipped captures; in bf16
+    autograd orders a few casts and adds of the custom N:M layers differently from torch's
+    own.)"""
     from test_graph import records_by_content
 
     from satsim.trace.graph import check_graph
@@ -311,7 +313,8 @@ def test_reannotation_equals_capturing_the_other_method(precision):
                 if isinstance(record, GemmOp | MaskGenOp | UpdateOp)]
 
     spec = CaptureSpec(model="resnet18-cifar", method="dense", nm=None, batch=2,
-                       precision=precision, shapes_only=True, options=TINY)
+                       micro_batches=micro_batches, precision=precision, shapes_only=True,
+                       options=TINY)
     dense = capture(spec)
     bdwp = capture(replace(spec, method="bdwp", nm=NMPattern(2, 8)))
     for made, captured in ((annotate(dense, Method.BDWP, NMPattern(2, 8)), bdwp),
