@@ -70,9 +70,9 @@ def test_the_choice_is_remembered_for_the_same_inputs(monkeypatch):
     first = evaluate(trace, SAT, POLICY)
     calls = []
 
-    def counted(*args):
+    def counted(*args, **kwargs):
         calls.append(args)
-        return timed(*args)
+        return timed(*args, **kwargs)
 
     timed = fast.timed
     monkeypatch.setattr(fast, "timed", counted)
