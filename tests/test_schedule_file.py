@@ -252,7 +252,7 @@ def test_schedules_are_cached_on_disk_by_content(searched, tmp_path, monkeypatch
     fast._CHOSEN.clear()
     calls = []
     timed = fast.timed
-    monkeypatch.setattr(fast, "timed", lambda *a: calls.append(a) or timed(*a))
+    monkeypatch.setattr(fast, "timed", lambda *a, **k: calls.append(a) or timed(*a, **k))
     again = evaluate(TRACE, SAT, POLICY)
     assert len(calls) == 1
     assert (again.cycles, again.rows, again.tried) == (first.cycles, first.rows, first.tried)
